@@ -1,0 +1,156 @@
+//! Command line. Fixed flags are derived with clap; each kernel parameter becomes a flag
+//! named after it (`--n 64 --oversampling 3`), added at run time from the kernels'
+//! declarations so that a new parameter needs no change here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, Parser, Subcommand};
+use kernels::registry;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "harness",
+    version,
+    about = "Validate, benchmark and report every variant of every kernel",
+    long_about = "Validate, benchmark and report every variant of every kernel.\n\n\
+        Every variant is checked against a reference before it is timed; a wrong one is \
+        reported as failed and never timed.\n\nWithout a subcommand: `bench` on the default suite."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// List every kernel/case/variant with its strategy, status (ok / skipped / n/a) and reason.
+    List(Select),
+    /// Check variants against their references; exit code 1 if any fails.
+    Validate(ValidateArgs),
+    /// Validate, then time: one CSV row per (kernel, case, variant, size, threads) in a new
+    /// folder under reports/.
+    Bench(BenchArgs),
+    /// Run one variant and save its output as .npy (load it in numpy next to your code).
+    Run(RunArgs),
+}
+
+/// Which kernels, cases and variants.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Select {
+    /// Kernel name (laue, ...). Default: all.
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Case of the kernel (e.g. strained). Default: the kernel's suite.
+    #[arg(long)]
+    pub case: Option<String>,
+    /// Variant short name (parallel) or full id (laue/strained/parallel).
+    #[arg(long)]
+    pub variant: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Validate against this .npy instead of the committed reference (same parameters given
+    /// as flags, e.g. `--reference my.npy --n 64`).
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Thread counts for the rayon pool (e.g. 1,2). Default: all cores.
+    #[arg(long, value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Time budget per variant in seconds (samples are taken until it is spent).
+    #[arg(long, default_value_t = 1.0)]
+    pub budget: f64,
+    /// Minimum number of timed samples (unless one run alone exceeds the budget).
+    #[arg(long, default_value_t = 5)]
+    pub min_samples: usize,
+    /// Folder under which the run folder is created.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Input arrays (.npy, float64), in the order the kernel documents.
+    #[arg(long)]
+    pub input: Vec<PathBuf>,
+    /// Where to write the output (.npy); never overwritten.
+    #[arg(long)]
+    pub save: PathBuf,
+}
+
+/// The whole parsed command: fixed flags plus kernel parameters as text, by name.
+pub struct Parsed {
+    pub cli: Cli,
+    pub params: BTreeMap<String, Vec<String>>,
+}
+
+/// Every kernel parameter, once (kernels share names such as `n`).
+fn param_args() -> Vec<Arg> {
+    let mut seen = BTreeMap::new();
+    for k in registry::kernels() {
+        for p in k.params() {
+            seen.entry(p.name).or_insert_with(|| {
+                Arg::new(p.name)
+                    .long(p.name)
+                    .value_name("VALUE")
+                    .help(format!(
+                        "[kernel parameter] {} (default {})",
+                        p.help, p.default
+                    ))
+                    .value_delimiter(',')
+                    .num_args(1)
+                    .action(ArgAction::Append)
+                    .help_heading("Kernel parameters (several values, comma-separated, for bench)")
+            });
+        }
+    }
+    seen.into_values().collect()
+}
+
+pub fn command() -> Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    for sub in ["validate", "bench", "run", "list"] {
+        cmd = cmd.mut_subcommand(sub, |c| c.args(param_args()));
+    }
+    cmd
+}
+
+pub fn parse() -> Result<Parsed, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+pub fn parse_from<I, T>(args: I) -> Result<Parsed, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let params = match matches.subcommand() {
+        Some((_, sub)) => collect_params(sub),
+        None => BTreeMap::new(),
+    };
+    Ok(Parsed { cli, params })
+}
+
+fn collect_params(m: &ArgMatches) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for arg in param_args() {
+        let id = arg.get_id().as_str().to_string();
+        if let Ok(Some(values)) = m.try_get_many::<String>(&id) {
+            out.insert(id, values.cloned().collect());
+        }
+    }
+    out
+}

@@ -1,0 +1,40 @@
+//! The one error type of the library. Every message says what is wrong and, where there is
+//! something to do about it, what to do next.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("unknown {what} `{given}`: valid ones are {valid}")]
+    Unknown {
+        what: &'static str,
+        given: String,
+        valid: String,
+    },
+    #[error("parameter --{name} = {value}: {reason}")]
+    InvalidParam {
+        name: String,
+        value: String,
+        reason: String,
+    },
+    #[error("input: {0}")]
+    Input(String),
+    #[error("reading {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("writing {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error("GPU: {0}")]
+    Gpu(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl KernelError {
+    pub fn invalid(name: &str, value: impl ToString, reason: impl Into<String>) -> KernelError {
+        KernelError::InvalidParam {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

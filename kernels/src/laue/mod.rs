@@ -1,0 +1,401 @@
+//! Laue sum: 2-D diffraction of a small crystal.
+//!
+//! ```text
+//! I(h, k) = | Σ_(n,m) ∈ crystal  exp(2πi (h·p_n + k·p_m)) |²
+//! ```
+//!
+//! From the ESRF/silx training course "Optimization of compute-bound Python code"
+//! (`silx-kit/silx-training`, `optimization/`). Three cases:
+//!
+//! - `square` — every cell of an N × N lattice, p = (n, m);
+//! - `circle` — the cells with r = √((n − N/2)² + (m − N/2)²) ≤ N/2 (inclusive: 795 cells at
+//!   N = 32), unstrained, p = (n, m);
+//! - `strained` — the same disc with the displacement s(r) = e0·(1 + tanh((r − N/2)/w)):
+//!   p_n = n + s·(n − N/2), p_m = m + s·(m − N/2).
+//!
+//! The reciprocal coordinates are numpy's `arange(H − 0.5, H + 0.5, 1/(oversampling·N))`
+//! reproduced exactly (see [`arange`]): the course's reference files depend on its last bits.
+//!
+//! Work: one complex multiply-add per (h, k, cell) term, 8 flops — what the factorised form
+//! really does, and the yardstick for every variant.
+
+use std::path::PathBuf;
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::check::{Output, Tolerance};
+use crate::error::KernelError;
+use std::f64::consts::{PI, TAU};
+
+use crate::kernel::{Case, Kernel, VariantInfo};
+use crate::params::{ParamKind, ParamSpec, Params};
+use crate::variant::{Precision, Strategy, Variant, Work};
+
+pub mod factorised;
+pub mod fft;
+pub mod gpu;
+pub mod naive;
+pub mod parallel;
+pub mod vectorised;
+
+/// Which crystal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Square,
+    Circle,
+    Strained,
+}
+
+/// One Laue problem: the crystal's cells and the reciprocal-space grid.
+#[derive(Clone, Debug)]
+pub struct LaueProblem {
+    pub shape: Shape,
+    /// Cells per side of the lattice.
+    pub n: usize,
+    pub oversampling: usize,
+    pub e0: f64,
+    pub w: f64,
+    /// Reciprocal coordinates along the first output axis (numpy `arange` semantics).
+    pub h: Vec<f64>,
+    /// Reciprocal coordinates along the second output axis.
+    pub k: Vec<f64>,
+    /// Whether the parameters are the course's defaults apart from N and oversampling, so
+    /// that committed references apply.
+    defaults: bool,
+}
+
+impl LaueProblem {
+    pub fn new(
+        shape: Shape,
+        n: usize,
+        oversampling: usize,
+        h0: f64,
+        k0: f64,
+        e0: f64,
+        w: f64,
+    ) -> Self {
+        let step = 1.0 / (oversampling * n) as f64;
+        LaueProblem {
+            shape,
+            n,
+            oversampling,
+            e0,
+            w,
+            h: arange(h0 - 0.5, h0 + 0.5, step),
+            k: arange(k0 - 0.5, k0 + 0.5, step),
+            defaults: h0 == 0.0 && k0 == 4.0 && e0 == 0.01 && w == 5.0,
+        }
+    }
+
+    /// Position of cell (n, m), or `None` when the cell is outside the crystal. This is the
+    /// formula of the module docs, written once; every variant takes its cells from here.
+    pub fn cell(&self, n: usize, m: usize) -> Option<(f64, f64)> {
+        let (n, m) = (n as f64, m as f64);
+        let centre = self.n as f64 / 2.0;
+        let r = ((n - centre).powi(2) + (m - centre).powi(2)).sqrt();
+        match self.shape {
+            Shape::Square => Some((n, m)),
+            Shape::Circle if r <= centre => Some((n, m)),
+            Shape::Strained if r <= centre => {
+                let s = self.e0 * (1.0 + ((r - centre) / self.w).tanh());
+                Some((n + s * (n - centre), m + s * (m - centre)))
+            }
+            Shape::Circle | Shape::Strained => None,
+        }
+    }
+
+    /// Every cell of the crystal, row-major.
+    pub fn cells(&self) -> Vec<(f64, f64)> {
+        (0..self.n)
+            .flat_map(|n| (0..self.n).map(move |m| (n, m)))
+            .filter_map(|(n, m)| self.cell(n, m))
+            .collect()
+    }
+
+    /// Output shape: (len(h), len(k)).
+    pub fn shape(&self) -> [usize; 2] {
+        [self.h.len(), self.k.len()]
+    }
+
+    /// Largest distance between numpy's `arange` grid and the exact grid h₀ + i/M, summed
+    /// over both axes (what the FFT variant's tolerance allows for).
+    pub fn grid_mismatch(&self) -> f64 {
+        let m = (self.oversampling * self.n) as f64;
+        let off = |axis: &[f64]| {
+            axis.iter()
+                .enumerate()
+                .map(|(i, &v)| (v - (axis[0] + i as f64 / m)).abs())
+                .fold(0.0, f64::max)
+        };
+        off(&self.h) + off(&self.k)
+    }
+
+    /// Wraps a row-major intensity buffer as the kernel's output.
+    pub fn output(&self, intensity: Vec<f64>) -> Output {
+        let array = ArrayD::from_shape_vec(IxDyn(&self.shape()), intensity)
+            .expect("variants write exactly len(h)·len(k) values");
+        Output::single("intensity", array)
+    }
+}
+
+/// Exact `sin_cos` every `RESYNC` entries of a phase table, a complex-multiply recurrence
+/// in between: the recurrence drifts by about one ulp per step, so 16 steps stay near
+/// 2e-15, far below the f64 tolerance, while cutting libm calls sixteenfold.
+pub const RESYNC: usize = 16;
+
+/// Calls `f(i, cos, sin)` with e^{2πi·axis[i]·p} for every i of an evenly spaced axis
+/// (numpy `arange`: axis[i] = axis[0] + i·δ).
+#[inline]
+pub fn for_each_phase(axis: &[f64], p: f64, mut f: impl FnMut(usize, f64, f64)) {
+    let step = if axis.len() > 1 {
+        axis[1] - axis[0]
+    } else {
+        0.0
+    };
+    let (ss, sc) = (TAU * step * p).sin_cos();
+    for start in (0..axis.len()).step_by(RESYNC) {
+        let (mut s, mut c) = (TAU * axis[start] * p).sin_cos();
+        for i in start..(start + RESYNC).min(axis.len()) {
+            f(i, c, s);
+            (c, s) = (c * sc - s * ss, c * ss + s * sc);
+        }
+    }
+}
+
+/// f64 variants other than the FFT: see `Laue::tolerance`.
+const F64_TOLERANCE: f64 = 1e-13;
+
+/// numpy's `arange(start, stop, step)` to the last bit: length ⌈(stop − start)/step⌉ and
+/// element i = start + i·δ with δ = (start + step) − start (not `step` itself).
+pub fn arange(start: f64, stop: f64, step: f64) -> Vec<f64> {
+    let len = ((stop - start) / step).ceil().max(0.0) as usize;
+    let delta = (start + step) - start;
+    (0..len).map(|i| start + i as f64 * delta).collect()
+}
+
+/// The Laue kernel's declaration.
+pub struct Laue;
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "n",
+        help: "cells per side of the crystal lattice",
+        kind: ParamKind::Int { min: 1, max: 4096 },
+        default: 32.0,
+        is_size: true,
+    },
+    ParamSpec {
+        name: "oversampling",
+        help: "output points per reciprocal unit and cell (output is (oversampling·n)²)",
+        kind: ParamKind::Int { min: 1, max: 64 },
+        default: 3.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "h",
+        help: "centre H of the first reciprocal axis",
+        kind: ParamKind::Float {
+            min: -1e3,
+            max: 1e3,
+        },
+        default: 0.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "k",
+        help: "centre K of the second reciprocal axis",
+        kind: ParamKind::Float {
+            min: -1e3,
+            max: 1e3,
+        },
+        default: 4.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "e0",
+        help: "strain amplitude (strained case)",
+        kind: ParamKind::Float { min: 0.0, max: 1.0 },
+        default: 0.01,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "w",
+        help: "width of the strain profile in cells (strained case)",
+        kind: ParamKind::Float {
+            min: 1e-3,
+            max: 1e6,
+        },
+        default: 5.0,
+        is_size: false,
+    },
+];
+
+const CASES: &[Case] = &[
+    Case {
+        name: "square",
+        about: "every cell of an N×N lattice",
+    },
+    Case {
+        name: "circle",
+        about: "the disc r ≤ N/2, unstrained",
+    },
+    Case {
+        name: "strained",
+        about: "the disc r ≤ N/2 with the tanh displacement",
+    },
+];
+
+impl Kernel for Laue {
+    type Problem = LaueProblem;
+    const NAME: &'static str = "laue";
+    const ABOUT: &'static str = "I(h,k) = |Σ_cells exp(2πi(h·p_n + k·p_m))|²: 2-D diffraction of a \
+        square, circular or strained circular crystal (ESRF/silx course \"Optimization of \
+        compute-bound Python code\").";
+
+    fn cases() -> &'static [Case] {
+        CASES
+    }
+
+    fn params() -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn problem(case: &str, p: &Params, inputs: &[ArrayD<f64>]) -> Result<LaueProblem, KernelError> {
+        if !inputs.is_empty() {
+            return Err(KernelError::Input(
+                "the Laue kernel takes no input arrays: its crystal is set by --case, --n, --e0 and --w".into(),
+            ));
+        }
+        let shape = match case {
+            "square" => Shape::Square,
+            "circle" => Shape::Circle,
+            "strained" => Shape::Strained,
+            other => unreachable!("case `{other}` is checked against CASES before this call"),
+        };
+        Ok(LaueProblem::new(
+            shape,
+            p.usize("n")?,
+            p.usize("oversampling")?,
+            p.get("h")?,
+            p.get("k")?,
+            p.get("e0")?,
+            p.get("w")?,
+        ))
+    }
+
+    fn variants() -> Vec<Box<dyn Variant<LaueProblem>>> {
+        vec![
+            Box::new(naive::Naive),
+            Box::new(vectorised::Vectorised),
+            Box::new(parallel::Parallel),
+            Box::new(fft::Fft),
+            Box::new(factorised::Factorised),
+            Box::new(gpu::Gpu::F32),
+            Box::new(gpu::Gpu::F64),
+        ]
+    }
+
+    fn work(p: &LaueProblem) -> Work {
+        let [nh, nk] = p.shape();
+        let cells = p.cells().len() as f64;
+        let points = (nh * nk) as f64;
+        Work {
+            flops: 8.0 * points * cells,
+            bytes: 8.0 * points + 16.0 * cells,
+            items: points,
+        }
+    }
+
+    /// Tolerances for `max|ref − out| / max|ref|`, the course's measure.
+    fn tolerance(p: &LaueProblem, v: &VariantInfo) -> Tolerance {
+        match (v.precision, v.strategy) {
+            // The FFT evaluates on the exact grid h₀ + i/M; numpy's `arange` grid differs by
+            // e_h = max_i |h_i − (h₀ + i/M)| (a few ulps times i). Moving h by e moves each
+            // phase by ≤ 2π·e·N, and |S|² relative to its peak by ≤ 2·2π·N·e.
+            (Precision::F64, Strategy::Fft) => Tolerance {
+                max_norm: F64_TOLERANCE + 4.0 * PI * p.n as f64 * (p.grid_mismatch()),
+                relative: None,
+                reason: "f64 rounding (as other f64 variants) plus the FFT's exact grid h₀ + i/M \
+                         against numpy's arange grid: ≤ 4π·N·(e_h + e_k) relative to the peak",
+            },
+            // Unit terms, phases up to 2π·(|H|+|K|+1)·N rad rounded to one ulp (≈1e-13 rad at
+            // N = 128), summed in another order: errors average out to ≲1e-14 of the peak C².
+            // The course's own implementations reach 0–4e-15.
+            (Precision::F64, _) => Tolerance {
+                max_norm: F64_TOLERANCE,
+                relative: None,
+                reason: "f64: phases up to 2π·(|H|+|K|+1)·N rad carry one ulp (≈1e-13 rad at N = 128); \
+                         summation order differs between variants",
+            },
+            // Phases reduced modulo one turn in f64 before the f32 exponential keep each
+            // term's angle error near 2⁻²⁴·2π ≈ 4e-7 rad; accumulating C unit terms in f32
+            // adds about √C·2⁻²⁴ relative to the peak: ≲1e-5 at N = 128.
+            (Precision::F32, _) => Tolerance {
+                max_norm: 1e-4,
+                relative: None,
+                reason: "f32: phase error ≈ 2⁻²⁴·2π rad per term after reduction modulo one turn, \
+                         plus √C·2⁻²⁴ from accumulating C terms in f32 (≲1e-5 at N = 128)",
+            },
+        }
+    }
+
+    fn reference_files(p: &LaueProblem) -> Vec<(String, PathBuf)> {
+        if !p.defaults {
+            return Vec::new();
+        }
+        let case = match p.shape {
+            Shape::Square => "square",
+            Shape::Circle => "circle",
+            Shape::Strained => "strained",
+        };
+        let path = crate::io::references_dir()
+            .join("laue")
+            .join(format!("{case}_n{}_os{}.npy", p.n, p.oversampling));
+        if path.exists() {
+            vec![("intensity".to_string(), path)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Above the naive loop's time limit, factorised (f64, itself checked against naive and
+    /// the references) stands in as the reference.
+    fn oracles() -> &'static [&'static str] {
+        &["naive", "factorised"]
+    }
+
+    fn suite() -> Vec<(&'static str, Params)> {
+        let d = Params::defaults(PARAMS);
+        vec![
+            ("square", d.clone()),
+            ("circle", d.clone()),
+            ("strained", d.clone()),
+            ("strained", d.with("n", 128.0)),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arange_matches_numpy_to_the_last_bit() {
+        // Values printed by numpy 2.x for arange(-0.5, 0.5, 1/96) and arange(3.5, 4.5, 1/96).
+        let h = arange(-0.5, 0.5, 1.0 / 96.0);
+        assert_eq!(h.len(), 96);
+        assert_eq!(h[1] - h[0], 0.010416666666666685);
+        let k = arange(3.5, 4.5, 1.0 / 96.0);
+        assert_eq!(k.len(), 96);
+        assert_eq!(k[1] - k[0], 0.010416666666666519);
+        assert_eq!(k[95], 3.5 + 95.0 * 0.010416666666666519);
+    }
+
+    #[test]
+    fn the_disc_is_inclusive() {
+        let p = LaueProblem::new(Shape::Circle, 32, 3, 0.0, 4.0, 0.01, 5.0);
+        assert_eq!(p.cells().len(), 795);
+        let sq = LaueProblem::new(Shape::Square, 32, 3, 0.0, 4.0, 0.01, 5.0);
+        assert_eq!(sq.cells().len(), 1024);
+    }
+}

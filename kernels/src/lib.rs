@@ -1,0 +1,39 @@
+//! Numerical kernels from real scientific codes, each in every strategy (naive loops, SIMD,
+//! threads, FFT, GPU, and algorithmic variants), behind one trait so that a harness can
+//! validate every variant against references before timing it.
+//!
+//! | kernel | what | source |
+//! |---|---|---|
+//! | [`laue`] | 2-D Laue diffraction of square, circular and strained crystals | ESRF/silx course "Optimization of compute-bound Python code" |
+//!
+//! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
+//! registry ([`registry`]). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
+//! `library` (third-party solvers used as comparison variants); both on by default.
+
+pub mod check;
+pub mod error;
+pub mod gpu;
+pub mod io;
+pub mod kernel;
+pub mod params;
+pub mod registry;
+pub mod simd;
+pub mod testing;
+pub mod variant;
+
+pub mod laue;
+
+pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
+pub use error::KernelError;
+pub use kernel::{Case, DynKernel, Instance, Kernel, Reference, VariantInfo};
+pub use params::{ParamKind, ParamSpec, Params};
+pub use variant::{Availability, Precision, Prepared, Stage, Strategy, Variant, Work};
+
+/// Naive (oracle) variants estimate their run time and skip themselves above this, with the
+/// estimate as the reason. Override with `HARNESS_NAIVE_LIMIT_S`.
+pub fn naive_time_limit_s() -> f64 {
+    std::env::var("HARNESS_NAIVE_LIMIT_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60.0)
+}
