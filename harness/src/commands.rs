@@ -55,8 +55,8 @@ pub fn list(select: &Select, params: &BTreeMap<String, Vec<String>>) -> Result<b
             println!(
                 "    {:<34} {:<12} {:<4} {:<8} {}",
                 format!("{}/{}/{}", k.name(), job.case, v.name),
-                v.strategy,
-                v.precision,
+                v.strategy.as_str(),
+                v.precision.as_str(),
                 a.label(),
                 if a.is_ready() { v.idea } else { a.reason() }
             );

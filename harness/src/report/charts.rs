@@ -108,7 +108,8 @@ fn axis_number(v: f64) -> String {
     }
 }
 
-/// Horizontal bars of seconds per run on a log axis, fastest at the top, time printed.
+/// Horizontal bars of seconds per run on a log axis, time printed; drawn bottom-up, so give
+/// them slowest first for the fastest at the top.
 pub fn bars(title: &str, bars: &[Bar]) -> String {
     let n = bars.len().max(1);
     let label_w = bars
@@ -127,7 +128,8 @@ pub fn bars(title: &str, bars: &[Bar]) -> String {
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(label_w)
-            .build_cartesian_2d((lo..hi).log_scale(), (0..n as i32).into_segmented())?;
+            // A discrete range includes its end: n bars are 0..=n−1.
+            .build_cartesian_2d((lo..hi).log_scale(), (0..n as i32 - 1).into_segmented())?;
         chart
             .configure_mesh()
             .disable_y_mesh()

@@ -18,6 +18,8 @@ pub struct Entry {
     pub machine: usize,
     /// Index into [`Dataset::runs`].
     pub run: usize,
+    /// Position of this variant's first row in the files (order of unknown variants).
+    pub order: usize,
 }
 
 impl Entry {
@@ -148,10 +150,16 @@ impl Dataset {
                         row.runtime.clone()
                     });
                     info.runs.insert(id.clone());
+                    let order = data
+                        .entries
+                        .iter()
+                        .position(|e| e.row.kernel == row.kernel && e.row.variant == row.variant)
+                        .unwrap_or(data.entries.len());
                     data.entries.push(Entry {
                         row,
                         machine: i,
                         run,
+                        order,
                     });
                 }
             }

@@ -24,6 +24,10 @@ pub fn sig3(v: f64) -> String {
         format!("{v:.2}")
     } else if a >= 0.1 {
         format!("{v:.3}")
+    } else if a >= 0.01 {
+        format!("{v:.4}")
+    } else if a >= 0.001 {
+        format!("{v:.5}")
     } else if a == 0.0 {
         "0".into()
     } else {

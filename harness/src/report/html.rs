@@ -60,7 +60,10 @@ tr.noisy td { background: #fff4e0; }
 tr.python td { background: #f3f0fa; }
 tr.skipped td, tr.na td { color: var(--muted); }
 tr.failed td { color: var(--bad); }
-td.status { min-width: 14ch; }
+td:first-child { white-space: nowrap; font-weight: 600; }
+td.notes { font-size: 12px; color: var(--muted); min-width: 60ch; }
+td.status { white-space: nowrap; }
+td.reason { white-space: normal; }
 table.compact { width: auto; }
 td.error { white-space: nowrap; }
 .chart { margin: 12px 0; }
@@ -75,7 +78,7 @@ code { background: var(--band); padding: 0 4px; border-radius: 3px; }
 "#;
 
 /// Columns that hold numbers (right-aligned).
-const NUMERIC: [&str; 11] = [
+const NUMERIC: [&str; 12] = [
     "threads",
     "median",
     "95% CI",
@@ -85,8 +88,9 @@ const NUMERIC: [&str; 11] = [
     "GB/s",
     "% of roofline",
     "setup",
-    "peak RSS",
-    "allocated (setup / run)",
+    "RSS growth",
+    "heap peak",
+    "alloc per run",
 ];
 
 pub fn table(t: &Table) -> String {
@@ -95,12 +99,8 @@ pub fn table(t: &Table) -> String {
         let _ = write!(s, "<th>{}</th>", escape(h));
     }
     s.push_str("</tr></thead>\n<tbody>\n");
-    // Leading identity columns; a row without a measurement spans the rest with its status.
-    let ident = t
-        .header
-        .iter()
-        .take_while(|h| matches!(**h, "variant" | "strategy" | "prec" | "threads" | "machine"))
-        .count();
+    // Identity columns and status; a row without a measurement spans the rest with its reason.
+    let ident = t.column("status").map_or(0, |i| i + 1);
     for r in &t.rows {
         let _ = write!(s, "<tr class=\"{}\">", r.class);
         if matches!(r.class, "skipped" | "na" | "failed") {
@@ -109,7 +109,7 @@ pub fn table(t: &Table) -> String {
             }
             let _ = write!(
                 s,
-                "<td class=\"status\" colspan=\"{}\">{}</td></tr>\n",
+                "<td class=\"reason\" colspan=\"{}\">{}</td></tr>\n",
                 t.header.len() - ident,
                 escape(r.cells.last().map(String::as_str).unwrap_or(""))
             );
@@ -120,6 +120,8 @@ pub fn table(t: &Table) -> String {
                 " class=\"num\""
             } else if *h == "status" {
                 " class=\"status\""
+            } else if *h == "notes" {
+                " class=\"notes\""
             } else if *h == "error (tolerance)" {
                 " class=\"error\""
             } else {
@@ -367,8 +369,10 @@ pub fn render(r: &Report) -> String {
         <li><b>% of roofline</b>: GFLOP/s over min(GEMM peak, intensity × copy bandwidth), both measured by the harness on \
         this machine at the row's thread count and precision.</li>\n\
         <li><b>error</b>: max|reference − output| / max|reference|, against the tolerance stated with the reference.</li>\n\
-        <li><b>peak RSS</b>: the process's peak resident memory during setup and one run (in brackets: growth over the start); \
-        <b>allocated</b>: bytes allocated by setup and by one run (Rust allocator; GPU driver memory shows in RSS only).</li>\n\
+        <li><b>RSS growth</b>: how far the process's peak resident memory rose above its level at the start, during setup \
+        and one run; <b>heap peak</b>: the most heap bytes live at once in that time; <b>alloc per run</b>: bytes allocated \
+        by one run (0 B: no allocation in the timed loop). Rust rows count through the harness's allocator (GPU driver \
+        memory shows in RSS only); Python rows use tracemalloc.</li>\n\
         <li>Python peers (<code>scripts/peers.py</code>) appear in the same tables with strategy <code>python</code>, \
         validated against the same references with the same error measure.</li>\n</ul>\n",
         fmt_pct(Some(100.0 * r.noisy_threshold))

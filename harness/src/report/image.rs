@@ -146,7 +146,8 @@ pub fn colour_bar_png(width: u32) -> Result<Vec<u8>> {
     encode_png(&pixels, width, 1)
 }
 
-fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
+/// An 8-bit RGB PNG of `width` × `height` pixels.
+pub fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, width, height);

@@ -7,19 +7,20 @@ use super::format::{fmt_pct, fmt_ratio, sig3};
 use super::model::{Report, Table};
 
 /// The columns the summary keeps (the HTML has them all).
-const KEEP: [&str; 12] = [
+const KEEP: [&str; 13] = [
     "variant",
     "strategy",
     "prec",
     "threads",
     "machine",
+    "status",
     "median",
     "95% CI",
     "speedup vs naive",
     "GFLOP/s",
     "% of roofline",
     "error (tolerance)",
-    "status",
+    "notes",
 ];
 
 fn cell(s: &str) -> String {
@@ -37,7 +38,7 @@ pub fn table(t: &Table) -> String {
     for &c in &cols {
         let right = !matches!(
             t.header[c],
-            "variant" | "strategy" | "prec" | "machine" | "status" | "error (tolerance)"
+            "variant" | "strategy" | "prec" | "machine" | "status" | "error (tolerance)" | "notes"
         );
         s.push_str(if right { "---:|" } else { "---|" });
     }

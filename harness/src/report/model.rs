@@ -317,12 +317,13 @@ fn kernel_report(ctx: &Ctx, kernel: &str, out_dir: &Path) -> KernelReport {
     }
 }
 
-/// Registry order of a variant (peers and unknown variants after).
+/// Registry order of a variant; peers and variants unknown to this build after, by
+/// strategy and then in the order their files list them (peers.py writes teaching order).
 fn variant_rank(reg: Option<&'static dyn kernels::DynKernel>, e: &Entry) -> usize {
     let pos = reg.and_then(|k| k.variants().iter().position(|v| v.name == e.row.variant));
     match pos {
         Some(p) if e.is_rust() => p,
-        _ => 100 + strategy_rank(&e.row.strategy),
+        _ => 1000 * (1 + strategy_rank(&e.row.strategy)) + e.order,
     }
 }
 
@@ -423,7 +424,7 @@ fn case_report(
                 noisy: e.row.noisy,
             })
             .collect();
-        bars.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        bars.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
         let title = format!(
             "{kernel}/{case}: time per run at {} (log scale)",
             size_label(size_param, *size)
@@ -593,13 +594,15 @@ fn case_report(
     }
 }
 
-/// The column headers of a problem's table.
-pub const COLUMNS: [&str; 17] = [
+/// The column headers of a problem's table. `status` comes early so that a reader sees at
+/// once which rows are results; `notes` holds the reason of a status and measurement notes.
+pub const COLUMNS: [&str; 19] = [
     "variant",
     "strategy",
     "prec",
     "threads",
     "machine",
+    "status",
     "median",
     "95% CI",
     "spread",
@@ -609,9 +612,10 @@ pub const COLUMNS: [&str; 17] = [
     "% of roofline",
     "error (tolerance)",
     "setup",
-    "peak RSS",
-    "allocated (setup / run)",
-    "status",
+    "RSS growth",
+    "heap peak",
+    "alloc per run",
+    "notes",
 ];
 
 fn problem_table(ctx: &Ctx, rows: &[&Entry]) -> Table {
@@ -626,6 +630,8 @@ fn problem_table(ctx: &Ctx, rows: &[&Entry]) -> Table {
             let ok = e.ok();
             // A variant that is not ok shows no measurement at all, whatever the file says.
             let m = |v: String| if ok { v } else { String::new() };
+            // Neither an interval nor a spread comes from a single sample.
+            let several = |v: String| if r.samples > 1 { v } else { "-".into() };
             let naive = naive_median(rows, e.machine);
             let speedup = naive.map(|n| n / e.median());
             let class = if !ok {
@@ -642,14 +648,22 @@ fn problem_table(ctx: &Ctx, rows: &[&Entry]) -> Table {
                 "ok"
             };
             let status = match (ok, r.noisy) {
-                (true, true) => format!(
-                    "ok ⚠ noisy (spread {})",
-                    fmt_pct(r.spread.map(|s| 100.0 * s))
-                ),
-                (true, false) if r.reason.is_empty() => "ok".into(),
-                (true, false) => format!("ok ({})", r.reason),
-                (false, _) if r.status == "ok" => "failed: no time recorded".into(),
-                (false, _) => format!("{}: {}", r.status, r.reason),
+                (true, true) => "ok ⚠ noisy".to_string(),
+                (true, false) => "ok".into(),
+                (false, _) if r.status == "ok" => "failed".into(),
+                (false, _) => r.status.clone(),
+            };
+            let notes = match (ok, r.noisy) {
+                (true, true) => {
+                    let spread = format!("spread {}", fmt_pct(r.spread.map(|s| 100.0 * s)));
+                    if r.reason.is_empty() {
+                        spread
+                    } else {
+                        format!("{spread}; {}", r.reason)
+                    }
+                }
+                (false, _) if r.status == "ok" => "no time recorded".into(),
+                _ => r.reason.clone(),
             };
             let mut cells = vec![
                 r.variant.clone(),
@@ -661,14 +675,15 @@ fn problem_table(ctx: &Ctx, rows: &[&Entry]) -> Table {
                 cells.push(ctx.data.machines[e.machine].label.clone());
             }
             cells.extend([
+                status,
                 m(fmt_time(r.median_s)),
-                m(match (r.ci_low_s, r.ci_high_s) {
+                m(several(match (r.ci_low_s, r.ci_high_s) {
                     (Some(lo), Some(hi)) => {
                         format!("{} – {}", fmt_time(Some(lo)), fmt_time(Some(hi)))
                     }
                     _ => "-".into(),
-                }),
-                m(fmt_pct(r.spread.map(|s| 100.0 * s))),
+                })),
+                m(several(fmt_pct(r.spread.map(|s| 100.0 * s)))),
                 m(fmt_ratio(speedup)),
                 m(fmt_rate(r.gflops)),
                 m(fmt_rate(r.gbps)),
@@ -683,24 +698,12 @@ fn problem_table(ctx: &Ctx, rows: &[&Entry]) -> Table {
                 },
                 m(fmt_time(r.setup_s)),
                 m(match (r.peak_rss_mib, r.base_rss_mib) {
-                    (Some(p), Some(b)) => format!("{} MiB (+{})", sig3(p), sig3((p - b).max(0.0))),
-                    (Some(p), None) => format!("{} MiB", sig3(p)),
+                    (Some(p), Some(b)) => fmt_bytes(Some((p - b).max(0.0) * 1048576.0)),
                     _ => "-".into(),
                 }),
-                m(match (r.alloc_setup_bytes, r.alloc_run_bytes) {
-                    (Some(s), Some(run)) => {
-                        format!(
-                            "{} / {}",
-                            fmt_bytes(Some(s as f64)),
-                            fmt_bytes(Some(run as f64))
-                        )
-                    }
-                    _ => match r.heap_peak_bytes {
-                        Some(p) => format!("peak {}", fmt_bytes(Some(p as f64))),
-                        None => "-".into(),
-                    },
-                }),
-                status,
+                m(fmt_bytes(r.heap_peak_bytes.map(|b| b as f64))),
+                m(fmt_bytes(r.alloc_run_bytes.map(|b| b as f64))),
+                notes,
             ]);
             TableRow { cells, class }
         })
@@ -945,11 +948,18 @@ fn advice(
                 }
                 s.push('.');
             }
-            if let Some(p) = ctx.data.roofline_pct(w) {
-                s.push_str(&format!(
-                    " It reaches {} of this machine's roofline limit.",
+            match ctx.data.roofline_pct(w) {
+                Some(p) if p > 100.0 => s.push_str(&format!(
+                    " Counted on the formula's work it runs at {} GFLOP/s, {} this machine's roofline limit: \
+                     it does less work than the formula, not more arithmetic per second.",
+                    fmt_rate(w.row.gflops),
+                    fmt_ratio(Some(p / 100.0))
+                )),
+                Some(p) => s.push_str(&format!(
+                    " It reaches {} of this machine's roofline limit (GEMM peak or intensity × copy bandwidth).",
                     fmt_pct(Some(p))
-                ));
+                )),
+                None => {}
             }
             if w.row.noisy {
                 s.push_str(" (Its measurement is noisy: check again on a quieter machine.)");
