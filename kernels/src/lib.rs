@@ -5,6 +5,7 @@
 //! | kernel | what | source |
 //! |---|---|---|
 //! | [`laue`] | 2-D Laue diffraction of square, circular and strained crystals | ESRF/silx course "Optimization of compute-bound Python code" |
+//! | [`psf`] | SDO/AIA point-spread function: 1200 diffraction spikes of two filter meshes, composite by FFT | aiapy 0.10.2 `aiapy.psf.psf` (after `aia_calc_psf.pro`) |
 //!
 //! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
 //! registry ([`registry`]). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
@@ -22,6 +23,7 @@ pub mod testing;
 pub mod variant;
 
 pub mod laue;
+pub mod psf;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 pub use error::KernelError;

@@ -4,20 +4,24 @@
 
 use crate::kernel::{DynKernel, KernelEntry};
 use crate::laue::Laue;
+use crate::psf::Psf;
 
 /// Every kernel of the harness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelId {
     Laue,
+    Psf,
 }
 
 impl KernelId {
-    pub const ALL: [KernelId; 1] = [KernelId::Laue];
+    pub const ALL: [KernelId; 2] = [KernelId::Laue, KernelId::Psf];
 
     pub fn kernel(self) -> &'static dyn DynKernel {
         static LAUE: KernelEntry<Laue> = KernelEntry::new();
+        static PSF: KernelEntry<Psf> = KernelEntry::new();
         match self {
             KernelId::Laue => &LAUE,
+            KernelId::Psf => &PSF,
         }
     }
 }
