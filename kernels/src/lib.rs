@@ -5,6 +5,7 @@
 //! | kernel | what | source |
 //! |---|---|---|
 //! | [`laue`] | 2-D Laue diffraction of square, circular and strained crystals | ESRF/silx course "Optimization of compute-bound Python code" |
+//! | [`lm`] | batched Levenberg–Marquardt: Gpufit's 2-D Gaussian benchmark, ODMR Lorentzian dips | Gpufit (Przybylski et al. 2017), QDMPy |
 //!
 //! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
 //! registry ([`registry`]). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
@@ -22,6 +23,7 @@ pub mod testing;
 pub mod variant;
 
 pub mod laue;
+pub mod lm;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 pub use error::KernelError;

@@ -4,20 +4,24 @@
 
 use crate::kernel::{DynKernel, KernelEntry};
 use crate::laue::Laue;
+use crate::lm::Lm;
 
 /// Every kernel of the harness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelId {
     Laue,
+    Lm,
 }
 
 impl KernelId {
-    pub const ALL: [KernelId; 1] = [KernelId::Laue];
+    pub const ALL: [KernelId; 2] = [KernelId::Laue, KernelId::Lm];
 
     pub fn kernel(self) -> &'static dyn DynKernel {
         static LAUE: KernelEntry<Laue> = KernelEntry::new();
+        static LM: KernelEntry<Lm> = KernelEntry::new();
         match self {
             KernelId::Laue => &LAUE,
+            KernelId::Lm => &LM,
         }
     }
 }
