@@ -156,6 +156,6 @@ mod tests {
     fn civil_dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20413), (2025, 11, 21));
-        assert_eq!(civil_from_days(11016), (2000, 02, 29));
+        assert_eq!(civil_from_days(11016), (2000, 2, 29));
     }
 }
