@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | [`laue`] | 2-D Laue diffraction of square, circular and strained crystals | ESRF/silx course "Optimization of compute-bound Python code" |
 //! | [`psf`] | SDO/AIA point-spread function: 1200 diffraction spikes of two filter meshes, composite by FFT | aiapy 0.10.2 `aiapy.psf.psf` (after `aia_calc_psf.pro`) |
+//! | [`lm`] | batched Levenberg–Marquardt: Gpufit's 2-D Gaussian benchmark, ODMR Lorentzian dips | Gpufit (Przybylski et al. 2017), QDMPy |
 //!
 //! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
 //! registry ([`registry`]). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
@@ -24,6 +25,7 @@ pub mod variant;
 
 pub mod laue;
 pub mod psf;
+pub mod lm;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 pub use error::KernelError;

@@ -4,6 +4,7 @@
 
 use crate::kernel::{DynKernel, KernelEntry};
 use crate::laue::Laue;
+use crate::lm::Lm;
 use crate::psf::Psf;
 
 /// Every kernel of the harness.
@@ -11,17 +12,20 @@ use crate::psf::Psf;
 pub enum KernelId {
     Laue,
     Psf,
+    Lm,
 }
 
 impl KernelId {
-    pub const ALL: [KernelId; 2] = [KernelId::Laue, KernelId::Psf];
+    pub const ALL: [KernelId; 3] = [KernelId::Laue, KernelId::Psf, KernelId::Lm];
 
     pub fn kernel(self) -> &'static dyn DynKernel {
         static LAUE: KernelEntry<Laue> = KernelEntry::new();
         static PSF: KernelEntry<Psf> = KernelEntry::new();
+        static LM: KernelEntry<Lm> = KernelEntry::new();
         match self {
             KernelId::Laue => &LAUE,
             KernelId::Psf => &PSF,
+            KernelId::Lm => &LM,
         }
     }
 }
