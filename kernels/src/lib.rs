@@ -5,6 +5,7 @@
 //! | kernel | what | source |
 //! |---|---|---|
 //! | [`laue`] | 2-D Laue diffraction of square, circular and strained crystals | ESRF/silx course "Optimization of compute-bound Python code" |
+//! | [`deconv`] | Richardson–Lucy deconvolution of solar images with a PSF | `aiapy.psf.deconvolve` (aiapy 0.10) |
 //!
 //! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
 //! registry ([`registry`]). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
@@ -12,6 +13,7 @@
 
 pub mod check;
 pub mod error;
+pub mod fft2d;
 pub mod gpu;
 pub mod io;
 pub mod kernel;
@@ -21,6 +23,7 @@ pub mod simd;
 pub mod testing;
 pub mod variant;
 
+pub mod deconv;
 pub mod laue;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};

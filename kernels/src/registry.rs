@@ -2,6 +2,7 @@
 //! (kernel, case, variant). The match below has no catch-all arm on purpose: a new kernel
 //! must be added here or the crate does not compile.
 
+use crate::deconv::Deconv;
 use crate::kernel::{DynKernel, KernelEntry};
 use crate::laue::Laue;
 
@@ -9,15 +10,18 @@ use crate::laue::Laue;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelId {
     Laue,
+    Deconv,
 }
 
 impl KernelId {
-    pub const ALL: [KernelId; 1] = [KernelId::Laue];
+    pub const ALL: [KernelId; 2] = [KernelId::Laue, KernelId::Deconv];
 
     pub fn kernel(self) -> &'static dyn DynKernel {
         static LAUE: KernelEntry<Laue> = KernelEntry::new();
+        static DECONV: KernelEntry<Deconv> = KernelEntry::new();
         match self {
             KernelId::Laue => &LAUE,
+            KernelId::Deconv => &DECONV,
         }
     }
 }
