@@ -320,8 +320,8 @@ fn twiddle_table(ctx: &GpuContext, precision: Precision, n: usize) -> Result<Buf
     }
 }
 
-/// Element-wise complex multiply on the device: data[i] ← scale · data[i] · s[i] (or
-/// conj(s[i])), the step between a forward and an inverse FFT.
+/// Element-wise complex multiply on the device, `data[i] ← scale · data[i] · s[i]` (or
+/// `conj(s[i])`): the step between a forward and an inverse FFT.
 pub struct GpuMultiply {
     ctx: &'static GpuContext,
     precision: Precision,

@@ -327,4 +327,18 @@ mod tests {
         }
         assert!(worst <= bound, "{worst:e} turn > {bound:e}");
     }
+
+    /// A run reports its device stages (and nothing else) when an adapter is here.
+    #[test]
+    fn a_run_reports_compute_and_download() {
+        let p = LaueProblem::new(Shape::Circle, 6, 2, 0.0, 4.0, 0.01, 5.0);
+        if let Availability::Skipped(why) = Gpu::F32.probe(&p) {
+            assert!(!crate::testing::gpu_required(), "{why}");
+            return;
+        }
+        let mut run = Gpu::F32.prepare(&p).unwrap();
+        run.run().unwrap();
+        let names: Vec<_> = run.stages().iter().map(|s| s.name).collect();
+        assert_eq!(names, ["compute", "download"]);
+    }
 }
