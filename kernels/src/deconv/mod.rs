@@ -62,7 +62,9 @@ pub const CHANNELS: &[i64] = &[94, 131, 171, 193, 211, 304, 335];
 /// Where a problem's image comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Source {
-    Synthetic { seed: u64 },
+    Synthetic {
+        seed: u64,
+    },
     Trace,
     /// Arrays the user gave with `--input`.
     Input,
@@ -187,11 +189,13 @@ impl NonFinite {
     /// The earlier of two (iteration, then row-major position).
     pub fn first(a: Option<NonFinite>, b: Option<NonFinite>) -> Option<NonFinite> {
         match (a, b) {
-            (Some(x), Some(y)) => Some(if (y.iteration, y.row, y.col) < (x.iteration, x.row, x.col) {
-                y
-            } else {
-                x
-            }),
+            (Some(x), Some(y)) => Some(
+                if (y.iteration, y.row, y.col) < (x.iteration, x.row, x.col) {
+                    y
+                } else {
+                    x
+                },
+            ),
             (x, None) => x,
             (None, y) => y,
         }
@@ -281,7 +285,10 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "sigma",
         help: "width (px) of a Gaussian PSF; 0 = the AIA PSF of --channel",
-        kind: ParamKind::Float { min: 0.0, max: 100.0 },
+        kind: ParamKind::Float {
+            min: 0.0,
+            max: 100.0,
+        },
         default: 2.0,
         is_size: false,
     },
@@ -513,12 +520,15 @@ const SIGNIFICANT: f64 = 1e-3;
 
 /// A user array as a 2-D, finite, non-empty image.
 fn two_d(a: &ArrayD<f64>, what: &str) -> Result<Array2<f64>, KernelError> {
-    let a = a.clone().into_dimensionality::<ndarray::Ix2>().map_err(|_| {
-        KernelError::Input(format!(
-            "the {what} has shape {:?}: a 2-D array is expected",
-            a.shape()
-        ))
-    })?;
+    let a = a
+        .clone()
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(|_| {
+            KernelError::Input(format!(
+                "the {what} has shape {:?}: a 2-D array is expected",
+                a.shape()
+            ))
+        })?;
     if a.is_empty() {
         return Err(KernelError::Input(format!("the {what} is empty")));
     }

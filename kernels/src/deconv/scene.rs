@@ -304,7 +304,12 @@ pub fn trace(n: usize) -> Result<Array2<f64>, KernelError> {
     let header = hdu.get_header();
     let (width, height) = match header.get_xtension().get_naxis() {
         &[w, h] => (w as usize, h as usize),
-        other => return Err(err(format!("expected a 2-D image, NAXIS = {}", other.len()))),
+        other => {
+            return Err(err(format!(
+                "expected a 2-D image, NAXIS = {}",
+                other.len()
+            )));
+        }
     };
     // Integer data with BSCALE/BZERO stand for BZERO + BSCALE·raw (FITS 4.0, 5.3.2).
     let card = |key: &str, default: f64| match header.get(key) {
@@ -323,7 +328,11 @@ pub fn trace(n: usize) -> Result<Array2<f64>, KernelError> {
         fitsrs::Pixels::F64(it) => it.collect(),
     };
     let image = Array2::from_shape_vec((height, width), raw)
-        .map_err(|e| err(format!("data block does not hold NAXIS1·NAXIS2 pixels: {e}")))?
+        .map_err(|e| {
+            err(format!(
+                "data block does not hold NAXIS1·NAXIS2 pixels: {e}"
+            ))
+        })?
         .mapv(|v| bzero + bscale * v);
     if n > height || n > width {
         return Err(KernelError::invalid(
@@ -349,7 +358,10 @@ mod tests {
             let n = draws.len() as f64;
             let mean = draws.iter().sum::<f64>() / n;
             let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            assert!((mean - lam).abs() < 4.0 * (lam / n).sqrt(), "λ={lam}: mean {mean}");
+            assert!(
+                (mean - lam).abs() < 4.0 * (lam / n).sqrt(),
+                "λ={lam}: mean {mean}"
+            );
             // Var of the sample variance ≈ (2λ² + λ)/n for a Poisson.
             let se = ((2.0 * lam * lam + lam) / n).sqrt();
             assert!((var - lam).abs() < 4.0 * se, "λ={lam}: variance {var}");
@@ -363,7 +375,10 @@ mod tests {
         for k in 1..30 {
             fact *= k as f64;
             let want = fact.ln();
-            assert!((log_gamma(k as f64 + 1.0) - want).abs() < 1e-12 * want.max(1.0), "{k}");
+            assert!(
+                (log_gamma(k as f64 + 1.0) - want).abs() < 1e-12 * want.max(1.0),
+                "{k}"
+            );
         }
     }
 
@@ -371,7 +386,11 @@ mod tests {
     fn gaussian_psf_is_normalised_and_centred() {
         let p = gaussian_psf(16, 12, 1.5);
         assert!((p.sum() - 1.0).abs() < 1e-15);
-        let peak = p.indexed_iter().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let peak = p
+            .indexed_iter()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
         assert_eq!(peak, (8, 6));
     }
 

@@ -58,9 +58,8 @@ impl Variant<DeconvProblem> for Vectorised {
     fn prepare(&self, p: &DeconvProblem) -> Result<Box<dyn Prepared>, KernelError> {
         let (r, c) = (p.rows(), p.cols());
         let k = p.kernel();
-        let flipped = ndarray::Array2::from_shape_fn((r, c), |(i, j)| {
-            k[[(r - i) % r, (c - j) % c]]
-        });
+        let flipped =
+            ndarray::Array2::from_shape_fn((r, c), |(i, j)| k[[(r - i) % r, (c - j) % c]]);
         Ok(Box::new(Run {
             problem: p.clone(),
             image: p.clipped_image(),
