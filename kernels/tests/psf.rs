@@ -159,6 +159,9 @@ fn every_variant_matches_naive_at_small_sizes() {
             ) else {
                 continue;
             };
+            if inst.info(v).unwrap().precision != kernels::Precision::F64 {
+                continue;
+            }
             let out = run(inst.as_ref(), v);
             for name in ["entrance", "focal_plane"] {
                 let c = compare(
@@ -183,9 +186,13 @@ fn every_variant_matches_the_references() {
             &format!("psf/aia/{v} n=256"),
         );
     }
-    // N = 512: extracts; every variant but naive (windowed equals it bit for bit).
+    // N = 512: extracts; every variant but the slowest two, naive (windowed equals it bit
+    // for bit) and the dense GPU shaders on the software adapter (checked at N = 256).
     let inst = instance("psf", "aia", &[("n", 512.0)]);
-    for v in variants().into_iter().filter(|v| *v != "naive") {
+    for v in variants()
+        .into_iter()
+        .filter(|v| !matches!(*v, "naive" | "gpu-f32" | "gpu-f64"))
+    {
         assert_passes(
             against_reference(inst.as_ref(), v),
             &format!("psf/aia/{v} n=512"),
