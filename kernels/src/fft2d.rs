@@ -87,11 +87,13 @@ impl<T: Float> Strip<'_, T> {
     }
     /// Forward (e^{−2πi km/R}) transform of every column, unnormalised.
     pub fn forward(&mut self) {
-        self.forward.process_with_scratch(self.data, self.fft_scratch);
+        self.forward
+            .process_with_scratch(self.data, self.fft_scratch);
     }
     /// Inverse (e^{+2πi km/R}) transform of every column, unnormalised.
     pub fn inverse(&mut self) {
-        self.inverse.process_with_scratch(self.data, self.fft_scratch);
+        self.inverse
+            .process_with_scratch(self.data, self.fft_scratch);
     }
 }
 
@@ -262,7 +264,9 @@ impl<T: Float> Fft2d<T> {
             let strip = &mut s.strip[..w * rows];
             // Gather: the w values of each row go down w columns of the strip.
             for (r, row) in block.rows().into_iter().enumerate() {
-                let row = &row.to_slice().expect("rows of a row-major view are contiguous")[c0..];
+                let row = &row
+                    .to_slice()
+                    .expect("rows of a row-major view are contiguous")[c0..];
                 for (j, &v) in row[..w].iter().enumerate() {
                     strip[j * rows + r] = v;
                 }
@@ -372,7 +376,12 @@ impl<T: Float> Fft2d<T> {
 
     /// [`Fft2d::rfft2`], rows and columns spread over rayon tasks. Same arithmetic per
     /// row and column as the serial version: bit-identical results.
-    pub fn rfft2_par(&self, input: &[T], spectrum: &mut [Complex<T>], scratches: &mut [Scratch<T>]) {
+    pub fn rfft2_par(
+        &self,
+        input: &[T],
+        spectrum: &mut [Complex<T>],
+        scratches: &mut [Scratch<T>],
+    ) {
         self.check(input.len(), spectrum.len());
         self.forward_rows_par(input, spectrum, scratches);
         self.columns_par(spectrum, scratches, |strip| strip.forward());

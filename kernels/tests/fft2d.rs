@@ -114,7 +114,11 @@ fn irfft2_matches_the_dft_including_numpys_edge_convention() {
         let h = c / 2 + 1;
         let re = noise(r * h, 100 + i as u64);
         let im = noise(r * h, 200 + i as u64);
-        let y: Vec<Complex64> = re.iter().zip(&im).map(|(&a, &b)| Complex64::new(a, b)).collect();
+        let y: Vec<Complex64> = re
+            .iter()
+            .zip(&im)
+            .map(|(&a, &b)| Complex64::new(a, b))
+            .collect();
         let fft = Fft2d::<f64>::new(r, c);
         let mut s = fft.scratch();
         let mut work = y.clone();
@@ -146,11 +150,17 @@ fn round_trip_returns_the_input() {
 /// The parallel passes do the same arithmetic on each row and column: identical bits.
 fn parallel_is_bit_identical<T: Float>(cast: impl Fn(f64) -> T) {
     for (i, &(r, c)) in SHAPES.iter().chain(&[(33, 70), (100, 64)]).enumerate() {
-        let x: Vec<T> = noise(r * c, 400 + i as u64).into_iter().map(&cast).collect();
+        let x: Vec<T> = noise(r * c, 400 + i as u64)
+            .into_iter()
+            .map(&cast)
+            .collect();
         let fft = Fft2d::<T>::new(r, c);
         let (mut s, mut ss) = (fft.scratch(), fft.scratches());
         let zero = num_complex::Complex::<T>::default();
-        let (mut a, mut b) = (vec![zero; fft.spectrum_len()], vec![zero; fft.spectrum_len()]);
+        let (mut a, mut b) = (
+            vec![zero; fft.spectrum_len()],
+            vec![zero; fft.spectrum_len()],
+        );
         fft.rfft2(&x, &mut a, &mut s);
         fft.rfft2_par(&x, &mut b, &mut ss);
         assert!(a == b, "{r}×{c}: rfft2_par differs from rfft2");
@@ -163,7 +173,10 @@ fn parallel_is_bit_identical<T: Float>(cast: impl Fn(f64) -> T) {
 
 #[test]
 fn parallel_passes_are_bit_identical_to_serial() {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     pool.install(|| {
         parallel_is_bit_identical::<f64>(|v| v);
         parallel_is_bit_identical::<f32>(|v| v as f32);
@@ -181,9 +194,11 @@ fn f32_agrees_with_f64_to_single_precision() {
         f64_.rfft2(&x, &mut spec, &mut f64_.scratch());
         f32_.rfft2(&x32, &mut spec32, &mut f32_.scratch());
         let scale = x.iter().map(|v| v.abs()).sum::<f64>();
-        let err = max_abs(spec.iter().zip(&spec32).map(|(a, b)| {
-            (a - Complex64::new(b.re as f64, b.im as f64)).norm()
-        }));
+        let err = max_abs(
+            spec.iter()
+                .zip(&spec32)
+                .map(|(a, b)| (a - Complex64::new(b.re as f64, b.im as f64)).norm()),
+        );
         // The input rounding to f32 (2⁻²⁴ relative per term) plus f32 arithmetic:
         // ≲ 2⁻²⁴·(1 + log₂(R·C)) of Σ|x|.
         let bound = 2f64.powi(-24) * (1.0 + ((r * c) as f64).log2()) * scale;
@@ -209,6 +224,10 @@ fn column_pass_sees_every_column_once_with_its_index() {
     fft.columns(&mut spec, &mut fft.scratch(), mark);
     fft.columns_par(&mut spec, &mut fft.scratches(), mark);
     for (i, v) in spec.iter().enumerate() {
-        assert_eq!(*v, Complex64::new(2.0 * (i % fft.half()) as f64, 2.0), "index {i}");
+        assert_eq!(
+            *v,
+            Complex64::new(2.0 * (i % fft.half()) as f64, 2.0),
+            "index {i}"
+        );
     }
 }

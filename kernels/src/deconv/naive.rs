@@ -127,8 +127,7 @@ pub fn richardson_lucy(
 
 impl Prepared for Run {
     fn run(&mut self) -> Result<(), KernelError> {
-        let (estimate, first) =
-            richardson_lucy(&self.image, &self.kernel, self.problem.iterations);
+        let (estimate, first) = richardson_lucy(&self.image, &self.kernel, self.problem.iterations);
         self.estimate = estimate;
         self.non_finite = first;
         match first {
@@ -193,7 +192,10 @@ mod tests {
         for iterations in [1, 3, 10] {
             let (est, bad) = richardson_lucy(&img, &k, iterations);
             assert!(bad.is_none());
-            assert!((est.sum() - img.sum()).abs() < 1e-13 * img.sum(), "{iterations}");
+            assert!(
+                (est.sum() - img.sum()).abs() < 1e-13 * img.sum(),
+                "{iterations}"
+            );
         }
     }
 
@@ -206,6 +208,9 @@ mod tests {
         let bad = bad.expect("0/0");
         assert_eq!((bad.iteration, bad.row, bad.col, bad.image), (1, 0, 0, 0.0));
         assert!(bad.ratio.is_nan());
-        assert!(est.iter().all(|v| v.is_nan()), "aiapy's output: NaN everywhere");
+        assert!(
+            est.iter().all(|v| v.is_nan()),
+            "aiapy's output: NaN everywhere"
+        );
     }
 }

@@ -89,7 +89,8 @@ impl<T: Float> Run<T> {
         for k in 0..r {
             for l in 0..half {
                 let z = p_f64[k * half + l] * scale;
-                transfer[l * r + k] = Complex::new(T::from_f64(z.re).unwrap(), T::from_f64(z.im).unwrap());
+                transfer[l * r + k] =
+                    Complex::new(T::from_f64(z.re).unwrap(), T::from_f64(z.im).unwrap());
             }
         }
         Run {
@@ -168,7 +169,9 @@ impl<T: Float> Prepared for Run<T> {
                     for (srow, erow) in spec.chunks_exact_mut(half).zip(est.chunks_exact_mut(c)) {
                         if last {
                             fft.row_inverse_with(srow, s, |corr| {
-                                erow.iter_mut().zip(corr.iter()).for_each(|(e, k)| *e = *e * *k)
+                                erow.iter_mut()
+                                    .zip(corr.iter())
+                                    .for_each(|(e, k)| *e = *e * *k)
                             });
                         } else {
                             fft.row_map(srow, s, |row| {

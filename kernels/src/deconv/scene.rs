@@ -5,7 +5,7 @@
 //! it from `harness run --save` (the output carries the input image and PSF), so Rust and
 //! aiapy deconvolve the same bits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, s};
 use num_complex::Complex64;
@@ -280,10 +280,15 @@ pub fn shared_dir() -> PathBuf {
         })
 }
 
+/// Where the TRACE image is looked for.
+pub fn trace_path() -> PathBuf {
+    shared_dir().join(TRACE_FILE)
+}
+
 /// The TRACE 171 Å image (1024 × 1024, physical values BZERO + BSCALE·raw), row-major as
 /// astropy reads it (row 0 is the first row in the file), cropped to its central n × n.
-pub fn trace(n: usize) -> Result<Array2<f64>, KernelError> {
-    let path = shared_dir().join(TRACE_FILE);
+pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
+    let path = path.to_path_buf();
     let err = |reason: String| KernelError::Read {
         path: path.clone(),
         reason,
@@ -304,7 +309,12 @@ pub fn trace(n: usize) -> Result<Array2<f64>, KernelError> {
     let header = hdu.get_header();
     let (width, height) = match header.get_xtension().get_naxis() {
         &[w, h] => (w as usize, h as usize),
-        other => return Err(err(format!("expected a 2-D image, NAXIS = {}", other.len()))),
+        other => {
+            return Err(err(format!(
+                "expected a 2-D image, NAXIS = {}",
+                other.len()
+            )));
+        }
     };
     // Integer data with BSCALE/BZERO stand for BZERO + BSCALE·raw (FITS 4.0, 5.3.2).
     let card = |key: &str, default: f64| match header.get(key) {
@@ -323,7 +333,11 @@ pub fn trace(n: usize) -> Result<Array2<f64>, KernelError> {
         fitsrs::Pixels::F64(it) => it.collect(),
     };
     let image = Array2::from_shape_vec((height, width), raw)
-        .map_err(|e| err(format!("data block does not hold NAXIS1·NAXIS2 pixels: {e}")))?
+        .map_err(|e| {
+            err(format!(
+                "data block does not hold NAXIS1·NAXIS2 pixels: {e}"
+            ))
+        })?
         .mapv(|v| bzero + bscale * v);
     if n > height || n > width {
         return Err(KernelError::invalid(
@@ -349,7 +363,10 @@ mod tests {
             let n = draws.len() as f64;
             let mean = draws.iter().sum::<f64>() / n;
             let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            assert!((mean - lam).abs() < 4.0 * (lam / n).sqrt(), "λ={lam}: mean {mean}");
+            assert!(
+                (mean - lam).abs() < 4.0 * (lam / n).sqrt(),
+                "λ={lam}: mean {mean}"
+            );
             // Var of the sample variance ≈ (2λ² + λ)/n for a Poisson.
             let se = ((2.0 * lam * lam + lam) / n).sqrt();
             assert!((var - lam).abs() < 4.0 * se, "λ={lam}: variance {var}");
@@ -363,7 +380,10 @@ mod tests {
         for k in 1..30 {
             fact *= k as f64;
             let want = fact.ln();
-            assert!((log_gamma(k as f64 + 1.0) - want).abs() < 1e-12 * want.max(1.0), "{k}");
+            assert!(
+                (log_gamma(k as f64 + 1.0) - want).abs() < 1e-12 * want.max(1.0),
+                "{k}"
+            );
         }
     }
 
@@ -371,8 +391,23 @@ mod tests {
     fn gaussian_psf_is_normalised_and_centred() {
         let p = gaussian_psf(16, 12, 1.5);
         assert!((p.sum() - 1.0).abs() < 1e-15);
-        let peak = p.indexed_iter().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let peak = p
+            .indexed_iter()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
         assert_eq!(peak, (8, 6));
+    }
+
+    #[test]
+    fn a_missing_trace_file_says_where_to_put_it() {
+        let e = trace(Path::new("/nonexistent/trace.fits"), 16)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/trace.fits") && e.contains("HARNESS_SHARED"),
+            "{e}"
+        );
     }
 
     #[test]

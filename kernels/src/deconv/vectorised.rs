@@ -58,9 +58,8 @@ impl Variant<DeconvProblem> for Vectorised {
     fn prepare(&self, p: &DeconvProblem) -> Result<Box<dyn Prepared>, KernelError> {
         let (r, c) = (p.rows(), p.cols());
         let k = p.kernel();
-        let flipped = ndarray::Array2::from_shape_fn((r, c), |(i, j)| {
-            k[[(r - i) % r, (c - j) % c]]
-        });
+        let flipped =
+            ndarray::Array2::from_shape_fn((r, c), |(i, j)| k[[(r - i) % r, (c - j) % c]]);
         Ok(Box::new(Run {
             problem: p.clone(),
             image: p.clipped_image(),
@@ -75,7 +74,7 @@ impl Variant<DeconvProblem> for Vectorised {
 }
 
 /// Each row of `k` twice: row r is `[k[r, 0..C], k[r, 0..C]]` (R × 2C).
-fn doubled(k: &ndarray::Array2<f64>) -> Vec<f64> {
+pub fn doubled(k: &ndarray::Array2<f64>) -> Vec<f64> {
     k.rows()
         .into_iter()
         .flat_map(|row| row.iter().chain(row.iter()).copied().collect::<Vec<_>>())
