@@ -33,6 +33,12 @@ pub enum Cmd {
     Bench(BenchArgs),
     /// Run one variant and save its output as .npy (load it in numpy next to your code).
     Run(RunArgs),
+    /// Build an HTML report and a Markdown summary from run folders (default: the latest
+    /// under reports/), in a new folder; several folders (machines) merge into one comparison.
+    Report(ReportArgs),
+    /// Check that a PNG (e.g. a headless browser's screenshot of a report) is not blank:
+    /// exit code 1 if it has almost a single colour.
+    CheckPng(CheckPngArgs),
 }
 
 /// Which kernels, cases and variants.
@@ -63,15 +69,22 @@ pub struct ValidateArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     pub select: Select,
-    /// Thread counts for the rayon pool (e.g. 1,2). Default: all cores.
+    /// Thread counts for the rayon pool (e.g. 1,2), for every variant. Default: all cores.
     #[arg(long, value_delimiter = ',')]
     pub threads: Vec<usize>,
+    /// Also run the parallel-strategy variants on 1, 2, 4, ... up to all cores (for the
+    /// report's speedup, efficiency and Amdahl fit); other variants keep --threads.
+    #[arg(long)]
+    pub thread_scaling: bool,
     /// Time budget per variant in seconds (samples are taken until it is spent).
     #[arg(long, default_value_t = 1.0)]
     pub budget: f64,
     /// Minimum number of timed samples (unless one run alone exceeds the budget).
     #[arg(long, default_value_t = 5)]
     pub min_samples: usize,
+    /// Spread (interquartile range / median) above which a result is flagged noisy.
+    #[arg(long, default_value_t = crate::stats::NOISY_SPREAD)]
+    pub noisy: f64,
     /// Folder under which the run folder is created.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -87,6 +100,26 @@ pub struct RunArgs {
     /// Where to write the output (.npy); never overwritten.
     #[arg(long)]
     pub save: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Run folders to report on (default: the latest under --root).
+    pub runs: Vec<PathBuf>,
+    /// Where to look for the latest run folder when none is given.
+    #[arg(long, default_value = "reports")]
+    pub root: PathBuf,
+    /// Folder under which the report's own new folder is created.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckPngArgs {
+    pub png: PathBuf,
+    /// Least share of pixels that must differ from the most common colour.
+    #[arg(long, default_value_t = 0.01)]
+    pub min_ink: f64,
 }
 
 /// The whole parsed command: fixed flags plus kernel parameters as text, by name.

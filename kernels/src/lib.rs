@@ -5,6 +5,8 @@
 //! | kernel | what | source |
 //! |---|---|---|
 //! | [`laue`] | 2-D Laue diffraction of square, circular and strained crystals | ESRF/silx course "Optimization of compute-bound Python code" |
+//! | [`psf`] | SDO/AIA point-spread function: 1200 diffraction spikes of two filter meshes, composite by FFT | aiapy 0.10.2 `aiapy.psf.psf` (after `aia_calc_psf.pro`) |
+//! | [`lm`] | batched Levenberg–Marquardt: Gpufit's 2-D Gaussian benchmark, ODMR Lorentzian dips | Gpufit (Przybylski et al. 2017), QDMPy |
 //! | [`deconv`] | Richardson–Lucy deconvolution of solar images with a PSF | `aiapy.psf.deconvolve` (aiapy 0.10) |
 //!
 //! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
@@ -23,8 +25,10 @@ pub mod simd;
 pub mod testing;
 pub mod variant;
 
-pub mod deconv;
 pub mod laue;
+pub mod psf;
+pub mod lm;
+pub mod deconv;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 pub use error::KernelError;
