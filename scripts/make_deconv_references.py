@@ -8,13 +8,16 @@ The inputs come from the harness itself, so that Rust and aiapy deconvolve the s
     target/release/harness run --kernel deconv --case synthetic --n 256 --variant fft --save x.npy
 
 writes x.npy (Rust's result, only compared here for information), x.image.npy and x.psf.npy.
-For the trace case the image is read here with astropy (an independent FITS reader) and must
-equal the harness's (read with fitsrs) exactly.
+The image is the harness's (the synthetic scene is generated in Rust only); for the trace case
+it is read here with astropy (an independent FITS reader) and must equal the harness's (read
+with fitsrs) exactly. The PSF given to aiapy is the numpy port of aiapy's psf() at this size
+(scripts/psf_port.py, 171 A, no pre-flight core), not the harness's: the references are
+independent of the Rust PSF kernel, whose difference from the port is printed.
 
 Committed (float64, references/deconv/<case>_n<n>_{image,psf,deconvolved}.npy):
   synthetic 64^2 (32 KB per array: the naive oracle is checked against aiapy at this size),
   synthetic 256^2 (512 KB per array), trace 128^2 (its central crop, 128 KB per array).
-  PSF: a Gaussian of sigma = 2 px (the harness's --sigma 2) until the AIA PSF port lands.
+  PSF: psf_port.psf(171, n) (the harness's default --sigma 0 --channel 171).
 512^2 (2 MB per array) is not committed. Regenerate it on demand and validate against it:
 
     python scripts/make_deconv_references.py --n 512 --out /tmp/deconv512
@@ -42,13 +45,14 @@ HARNESS = ROOT / "target" / "release" / "harness"
 SHARED = ROOT.parent / "shared"
 TRACE = SHARED / "real-data" / "trace_171_1024.fits"
 ITERATIONS = 25
-SIGMA = 2.0
+CHANNEL = 171
 COMMITTED = [("synthetic", 64), ("synthetic", 256), ("trace", 128)]
 TOLERANCE = {
-    "f64": "max|ref-out|/max|ref| <= 2*iterations*log2(R*C)*eps (and the same relative error "
-    "where |ref| > 1e-3 max|ref|): every convolution rounds to ~eps*log2(RC), two per iteration, "
-    "adding up over the iterations; direct and FFT convolutions sum in other orders.",
+    "f64": "max|ref-out|/max|ref| <= B = 2*iterations*log2(R*C)*eps, and B/1e-3 relative where "
+    "|ref| > 1e-3 max|ref|: every convolution rounds to ~eps*log2(RC) of the image's scale, two "
+    "per iteration, adding up over the iterations; direct and FFT convolutions sum in other orders.",
     "f32": "the same bound with eps = 2^-24 (image, PSF spectrum and every FFT in f32).",
+    "psf": "the harness's PSF (Rust PSF kernel) is compared with this one under the same bound",
 }
 
 
@@ -59,7 +63,7 @@ def harness_inputs(case, n, workdir, iterations=ITERATIONS):
     out = Path(workdir) / f"{case}_n{n}_it{iterations}.npy"
     subprocess.run(
         [str(HARNESS), "run", "--kernel", "deconv", "--case", case, "--n", str(n),
-         "--iterations", str(iterations), "--sigma", str(SIGMA), "--variant", "fft",
+         "--iterations", str(iterations), "--channel", str(CHANNEL), "--variant", "fft",
          "--save", str(out)],
         check=True, stdout=subprocess.DEVNULL,
     )
@@ -96,13 +100,18 @@ def aiapy_deconvolve(image, psf, iterations=ITERATIONS):
 
 
 def reference(case, n, workdir):
-    image, psf, rust = harness_inputs(case, n, workdir)
+    from psf_port import psf as port_psf
+
+    image, rust_psf, rust = harness_inputs(case, n, workdir)
     if case == "trace":
         astropy_image = trace_crop(n)
         assert np.array_equal(astropy_image, image), "fitsrs and astropy read different pixels"
+    psf = port_psf(CHANNEL, n)
+    psf_err = np.abs(rust_psf - psf).max() / psf.max()
     out = aiapy_deconvolve(image, psf)
     err = np.abs(rust - out).max() / np.abs(out).max()
-    print(f"  {case} n={n}: harness fft vs aiapy {err:.2e}")
+    print(f"  {case} n={n}: harness PSF vs port {psf_err:.2e}; harness fft (its own PSF) vs "
+          f"aiapy (port PSF) {err:.2e}")
     return image, psf, out
 
 
@@ -139,10 +148,10 @@ def main():
             for name, array in zip(("image", "psf", "deconvolved"), arrays):
                 save("deconv", f"{case}_n{n}_{name}", array, {
                     "kernel": "deconv", "case": case, "array": name,
-                    "params": {"n": n, "iterations": ITERATIONS, "sigma": SIGMA, "seed": 1,
-                               "clip": 1, "channel": 171},
-                    "psf": f"Gaussian sigma = {SIGMA} px, centred at (R/2, C/2), sum 1 "
-                           "(harness --sigma; the AIA PSF replaces it once the PSF port lands)",
+                    "params": {"n": n, "iterations": ITERATIONS, "sigma": 0, "seed": 1,
+                               "clip": 1, "channel": CHANNEL},
+                    "psf": f"scripts/psf_port.py psf({CHANNEL}, {n}): aiapy 0.10.2's psf() on an "
+                           f"{n}x{n} grid, no pre-flight core",
                     "generator": "scripts/make_deconv_references.py: inputs from `harness run`"
                                  + (" (image read with astropy)" if case == "trace" else "")
                                  + ", output from aiapy.psf.deconvolve(iterations=25, "

@@ -25,10 +25,10 @@ pub mod simd;
 pub mod testing;
 pub mod variant;
 
-pub mod laue;
-pub mod psf;
-pub mod lm;
 pub mod deconv;
+pub mod laue;
+pub mod lm;
+pub mod psf;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 pub use error::KernelError;

@@ -284,12 +284,12 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "sigma",
-        help: "width (px) of a Gaussian PSF; 0 = the AIA PSF of --channel",
+        help: "0: the AIA PSF of --channel (even n ≥ 16); > 0: a Gaussian PSF of this width (px)",
         kind: ParamKind::Float {
             min: 0.0,
             max: 100.0,
         },
-        default: 2.0,
+        default: 0.0,
         is_size: false,
     },
     ParamSpec {
@@ -409,7 +409,8 @@ impl Kernel for Deconv {
         };
         let reference = (source != Source::Input
             && iterations == 25
-            && sigma == 2.0
+            && sigma == 0.0
+            && channel == 171
             && clip
             && (case == "trace" || seed == 1)
             && REFERENCE_SIZES.contains(&(case, n)))
@@ -491,37 +492,41 @@ impl Kernel for Deconv {
 /// How close a variant must come to the reference after `iterations` iterations on an
 /// image of `pixels` pixels, with the reason.
 ///
-/// The bound: a convolution through an FFT rounds to about ε·log₂(RC) of the image's
-/// scale (each of the log₂(RC) butterfly stages rounds once); the direct sum of RC terms
-/// in another order stays below that in practice. Two convolutions per iteration, and in
-/// the worst case the errors of successive iterations add: 2·iterations·log₂(RC)·ε of the
-/// peak. Richardson–Lucy's update is multiplicative, so the same bound holds relative to
-/// each pixel where the image is significant (over 1e-3 of its peak). Measured (f64, naive
-/// vs fft, 25 iterations at 32²): 1.7e-14 of the peak and 3.7e-14 relative against a bound
-/// of 1.1e-13; aiapy against the harness's fft at 256²: 1.6e-15. In f32 the growth is
-/// slower than the bound (9e-7 at 1024² after 25 iterations, 1.2e-6 after 100, against
-/// 1.2e-4): `tests/deconv.rs` prints the error against the iteration count.
+/// The bound B: a convolution through an FFT rounds to about ε·log₂(RC) of the image's
+/// scale (each of the log₂(RC) butterfly stages rounds once); the direct sum of RC terms in
+/// another order stays below that in practice. Two convolutions per iteration, and in the
+/// worst case the errors of successive iterations add: B = 2·iterations·log₂(RC)·ε of the
+/// peak. That rounding is absolute (a fraction of the image's scale), not relative to each
+/// pixel, so where the reference exceeds t = 1e-3 of its peak the relative error is at most
+/// B/t: the relative check is reported (it shows how the faint parts fare) with that bound.
+///
+/// Measured (f64): naive against fft, 25 iterations at 32², 1.7e-14 of the peak (B =
+/// 1.1e-13); aiapy against the harness's fft at 256², 1.5e-15 (B = 1.8e-13), 1.6e-13
+/// relative at 64² (B/t = 1.3e-10). In f32 the error grows much more slowly than B (3e-7
+/// after 1 iteration at 128², 5e-7 after 100): `tests/deconv.rs` prints it against the
+/// iteration count.
 pub fn tolerance(iterations: usize, pixels: usize, precision: Precision) -> Tolerance {
     let steps = (2 * iterations.max(1)) as f64 * (pixels as f64).log2().max(1.0);
     let (eps, reason) = match precision {
         Precision::F64 => (
             f64::EPSILON,
             "f64: each convolution rounds to ~ε·log₂(RC) of the image's scale, two per \
-             iteration, adding up over the iterations: 2·iterations·log₂(RC)·ε of the peak, \
-             and relative where the reference exceeds 1e-3 of its peak (multiplicative update)",
+             iteration, adding up over the iterations: B = 2·iterations·log₂(RC)·ε of the peak; \
+             B/1e-3 relative where the reference exceeds 1e-3 of its peak",
         ),
         Precision::F32 => (
             f32::EPSILON as f64,
             "f32: the same bound with ε = 2⁻²⁴ (image, PSF spectrum and every FFT in f32): \
-             2·iterations·log₂(RC)·ε₃₂; tests/deconv.rs prints the error against the \
-             iteration count (it grows more slowly than this worst case)",
+             B = 2·iterations·log₂(RC)·ε₃₂, B/1e-3 relative above 1e-3 of the peak; \
+             tests/deconv.rs prints the error against the iteration count (it grows far more \
+             slowly than this worst case)",
         ),
     };
     Tolerance {
         max_norm: steps * eps,
         relative: Some(RelativeTolerance {
             threshold: SIGNIFICANT,
-            rtol: steps * eps,
+            rtol: steps * eps / SIGNIFICANT,
         }),
         reason,
     }

@@ -157,21 +157,22 @@ pub fn gaussian_psf(rows: usize, cols: usize, sigma: f64) -> Array2<f64> {
     psf
 }
 
-/// The PSF a problem is deconvolved with. `sigma > 0`: a Gaussian of that width (the
-/// stand-in until the AIA PSF kernel lands, and a fast PSF for tests); `sigma = 0`: the
-/// AIA PSF of `channel` at this size. This is the one place that chooses.
+/// The PSF a problem is deconvolved with — the one place that chooses. `sigma = 0` (the
+/// default): the AIA PSF of `channel` computed on this grid by the PSF kernel
+/// ([`crate::psf::compute_psf`], aiapy's `psf()` without the pre-flight core), square and
+/// even sides only. `sigma > 0`: a Gaussian of that width in pixels (any shape; a fast PSF
+/// for tests at small and odd sizes).
 pub fn psf(channel: u32, sigma: f64, rows: usize, cols: usize) -> Result<Array2<f64>, KernelError> {
     if sigma > 0.0 {
         return Ok(gaussian_psf(rows, cols, sigma));
     }
-    Err(KernelError::invalid(
-        "sigma",
-        sigma,
-        format!(
-            "the AIA {channel} Å PSF (kernels::psf) is not in this build yet: give a Gaussian \
-             width in pixels (--sigma 2) or your own PSF (--input image.npy --input psf.npy)"
-        ),
-    ))
+    if rows != cols {
+        return Err(KernelError::Input(format!(
+            "the AIA PSF is computed on square grids, the image is {rows}×{cols}: give the \
+             PSF as a second --input, or a Gaussian width with --sigma"
+        )));
+    }
+    crate::psf::compute_psf(channel, rows, false)
 }
 
 /// What a problem's PSF is, in words (for listings and the reference manifest).
