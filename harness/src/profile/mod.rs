@@ -347,7 +347,12 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
         work.push((job, instance, names));
     }
     let seconds = args.seconds.unwrap_or_else(|| default_seconds(ready));
-    let label = select.kernel.clone().unwrap_or_else(|| "suite".into());
+    let label = match plan.jobs.as_slice() {
+        [first, rest @ ..] if rest.iter().all(|j| j.kernel.name() == first.kernel.name()) => {
+            first.kernel.name().to_string()
+        }
+        _ => "suite".into(),
+    };
     let out = Out::create(args, &label)?;
     let mut manifest = Manifest {
         harness: env!("CARGO_PKG_VERSION").into(),
