@@ -38,6 +38,9 @@ pub enum Rayon {
     Full,
 }
 
+/// The frame of a sample whose stack pprof could not resolve at all.
+pub const UNKNOWN_FRAME: &str = "[unknown: no symbol or unwind info]";
+
 /// The frame that stands for a collapsed run of rayon frames.
 pub const RAYON_FRAME: &str = "[rayon]";
 
@@ -198,6 +201,13 @@ impl Folded {
             for name in kept {
                 line.push(';');
                 line.push_str(&clean_name(name));
+            }
+            if !line.contains(';') {
+                // pprof found no symbol even for the sampled instruction: code the unwinder
+                // and symboliser cannot see (assembly without unwind info, as in some GEMM
+                // micro-kernels, or generated code). Named, so it is not taken for the root.
+                line.push(';');
+                line.push_str(UNKNOWN_FRAME);
             }
             *stacks.entry(line).or_insert(0) += s.count;
         }
@@ -434,19 +444,22 @@ mod tests {
             raw("harness-w-1", &["start_thread", entry, "rayon", LOOP_FRAME, "a", "b", "exp"], 3),
             raw("harness-w-1", &["start_thread", entry, "a", "a", "c"], 2),
             raw("harness-w-0", &["a"], 1),
+            raw("harness-w-0", &[], 4),
         ];
         let f = Folded::from_raw(&stacks, Threads::Merged, Rayon::Collapsed);
         assert_eq!(f.stacks["harness-w-*;a;b;exp"], 5);
         assert_eq!(f.stacks[&format!("harness-w-*;{LOOP_FRAME};a;b;exp")], 3);
         assert_eq!(f.stacks["harness-w-*;a;a;c"], 2);
-        assert_eq!(f.total(), 11);
-        assert_eq!(Folded::from_raw(&stacks, Threads::PerThread, Rayon::Full).stacks.len(), 4);
+        assert_eq!(f.stacks[&format!("harness-w-*;{UNKNOWN_FRAME}")], 4);
+        assert_eq!(f.total(), 15);
+        assert_eq!(Folded::from_raw(&stacks, Threads::PerThread, Rayon::Full).stacks.len(), 5);
         let top = f.top();
         assert_eq!(top.by_self[0].function, "exp");
         assert_eq!(top.by_self[0].samples, 8);
-        // `a` is on every stack, twice on one: counted once per sample.
+        // `a` is on every resolved stack, twice on one: counted once per sample.
         assert_eq!(top.by_total[0].function, "a");
         assert_eq!(top.by_total[0].samples, 11);
+        assert_eq!(top.by_total[0].share, 11.0 / 15.0);
         assert_eq!(Folded::parse(&f.to_text()).unwrap(), f);
         let parsed = Top::parse_rendered(&top.render(10, "samples"));
         assert!(parsed.contains(&("self".into(), "exp".into(), 8)));

@@ -18,10 +18,14 @@
 //! | `profile.json` | command, machine, and per variant its samples, runs and files |
 //!
 //! Sampling: pprof at 1000 Hz asked, but Linux delivers SIGPROF at most once per kernel tick
-//! (250 Hz per CPU-second here), so the default duration aims at about 2000 samples for a
-//! single-threaded variant, shortened when many variants share the run (a whole kernel
-//! stays near a minute). The sample count and the rate obtained are printed: a graph with
-//! few hundred samples shows only the broad picture.
+//! (250 Hz per CPU-second here), so by default a variant is sampled until the process has
+//! used 8 CPU-seconds (≈2000 samples; a parallel variant gets there sooner), within a
+//! wall-clock cap of 8 s shortened when many variants share the run (a whole kernel stays
+//! near a minute; on a busy machine the cap comes first and the samples are fewer). The
+//! sample count and the rate obtained are printed: a graph with a few hundred samples shows
+//! only the broad picture. Samples that land in libc (memcpy, malloc) are dropped by the
+//! blocklist that keeps unwinding safe, and code without symbols or unwind info (assembly
+//! micro-kernels) shows as one `[unknown: ...]` frame.
 //!
 //! Stacks are cut at the sampled loop (`harness::profile::profiled_runs`, or the thread's
 //! start on other threads) and, unless `--full-stacks`, runs of rayon's frames become one
@@ -62,7 +66,7 @@ use crate::machine::Machine;
 use crate::results::{new_folder, utc_stamp, write_json};
 use crate::validate::{self, References, run_guarded};
 use folded::{Folded, Rayon, Threads};
-pub use sampler::{ASKED_HZ, Labels, flamegraph, sample};
+pub use sampler::{ASKED_HZ, Labels, Sampler, flamegraph, sample};
 use timeline::RunStages;
 
 /// Samples per CPU-second that Linux delivers here (one per 250 Hz kernel tick).
@@ -78,8 +82,9 @@ pub const MIN_SECONDS: f64 = 3.0;
 pub struct ProfileArgs {
     #[command(flatten)]
     pub select: Select,
-    /// Seconds of sampled runs per variant. Default: 8 (≈2000 samples at 250 Hz for a
-    /// single-threaded variant), shortened to share ~48 s among many variants, at least 3.
+    /// Seconds of sampled runs per variant. Default: until 8 CPU-seconds (≈2000 samples at
+    /// 250 per CPU-second), within 8 s of wall time, shortened to share ~48 s among many
+    /// variants (at least 3 s each).
     #[arg(long)]
     pub seconds: Option<f64>,
     /// Size of the rayon pool the variants run in. Default: all cores (as `bench`).
@@ -237,7 +242,7 @@ fn slug(text: &str) -> String {
 
 /// The process's CPU time (user + system, all threads) from `/proc/self/stat`, in seconds
 /// (Linux reports it in USER_HZ = 100 ticks per second).
-fn process_cpu_s() -> Option<f64> {
+pub fn process_cpu_s() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // The command name may contain spaces: fields are counted after its closing parenthesis.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -247,15 +252,41 @@ fn process_cpu_s() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// The sampled loop: only `run()` calls. A frame of its own in every graph
-/// (`harness::profile::profiled_runs`), directly above the variant's `run`.
+/// How long the sampled loop runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    /// Wall-clock seconds at most.
+    pub seconds: f64,
+    /// Stop earlier once the process has used this much CPU time (samples come per
+    /// CPU-second: a parallel variant, or a quiet machine, gets its samples sooner).
+    pub cpu_s: Option<f64>,
+}
+
+/// The sampled loop: only `run()` calls (and, every 50 ms, a look at the clock and at the
+/// process's CPU time). A frame of its own in every graph (`harness::profile::profiled_runs`),
+/// directly above the variant's `run`.
 #[inline(never)]
-fn profiled_runs(prepared: &mut dyn Prepared, seconds: f64) -> Result<(u64, Duration), String> {
+fn profiled_runs(prepared: &mut dyn Prepared, budget: Budget) -> Result<(u64, Duration), String> {
     let start = Instant::now();
+    let cpu0 = budget.cpu_s.and_then(|_| process_cpu_s());
+    let mut last_look = start;
     let mut runs = 0u64;
-    while runs == 0 || start.elapsed().as_secs_f64() < seconds {
+    loop {
         prepared.run().map_err(|e| e.to_string())?;
         runs += 1;
+        let now = Instant::now();
+        if now.duration_since(last_look).as_secs_f64() < 0.05 {
+            continue;
+        }
+        last_look = now;
+        if now.duration_since(start).as_secs_f64() >= budget.seconds {
+            break;
+        }
+        if let (Some(target), Some(c0)) = (budget.cpu_s, cpu0)
+            && process_cpu_s().is_some_and(|c| c - c0 >= target)
+        {
+            break;
+        }
     }
     Ok((runs, start.elapsed()))
 }
@@ -346,7 +377,19 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
             .count();
         work.push((job, instance, names));
     }
-    let seconds = args.seconds.unwrap_or_else(|| default_seconds(ready));
+    // Default: until ~2000 samples' worth of CPU time, within the variant's share of the
+    // wall-clock time. `--seconds`: that long exactly.
+    let budget = match args.seconds {
+        Some(seconds) => Budget {
+            seconds,
+            cpu_s: None,
+        },
+        None => Budget {
+            seconds: default_seconds(ready),
+            cpu_s: Some(TARGET_SAMPLES / TICK_HZ),
+        },
+    };
+    let seconds = budget.seconds;
     let label = match plan.jobs.as_slice() {
         [first, rest @ ..] if rest.iter().all(|j| j.kernel.name() == first.kernel.name()) => {
             first.kernel.name().to_string()
@@ -371,13 +414,19 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
     write_json(&out.manifest, &manifest)?;
     println!(
         "machine: {} · {} cores · GPU: {} [{}]\nfolder:  {}\n\
-         profiling {ready} variant(s) for {seconds:.1} s each on {threads} thread(s): pprof asks \
+         profiling {ready} variant(s) for {} on {threads} thread(s): pprof asks \
          {ASKED_HZ} Hz, this kernel delivers about {TICK_HZ:.0} samples per CPU-second",
         machine.cpu,
         machine.cores,
         machine.gpu_adapter,
         machine.gpu_type,
-        out.dir.display()
+        out.dir.display(),
+        match budget.cpu_s {
+            Some(cpu) => format!(
+                "{cpu:.0} CPU-seconds each (≈{TARGET_SAMPLES:.0} samples), at most {seconds:.1} s"
+            ),
+            None => format!("{seconds:.1} s each"),
+        }
     );
     let roots = if args.per_thread {
         Threads::PerThread
@@ -419,7 +468,7 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
                     instance.as_ref(),
                     &mut refs,
                     name,
-                    seconds,
+                    budget,
                     threads,
                     roots,
                     rayon,
@@ -450,7 +499,8 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
     Ok(all_ok)
 }
 
-/// 8 s (≈2000 samples single-threaded), or ~48 s shared among many variants, at least 3 s.
+/// The wall-clock cap per variant: 8 s (≈2000 samples single-threaded), or ~48 s shared
+/// among many variants, at least 3 s.
 pub fn default_seconds(variants: usize) -> f64 {
     let full = TARGET_SAMPLES / TICK_HZ;
     (TOTAL_SECONDS / variants.max(1) as f64).clamp(MIN_SECONDS, full)
@@ -466,7 +516,7 @@ fn profile_one(
     instance: &dyn Instance,
     refs: &mut References<'_>,
     name: &str,
-    seconds: f64,
+    budget: Budget,
     threads: usize,
     roots: Threads,
     rayon: Rayon,
@@ -524,12 +574,12 @@ fn profile_one(
             format!("validation failed, not profiled: {}", v.summary()),
         );
     }
-    println!("  {name:<18} valid ({}) · sampling {seconds:.1} s ...", v.summary());
+    println!("  {name:<18} valid ({}) · sampling ...", v.summary());
 
     // The sampled region: the run loop and nothing else.
     let ((cpu0, loop_result, cpu1), raw) = sample(|| {
         let cpu0 = process_cpu_s();
-        let r = profiled_runs(prepared.as_mut(), seconds);
+        let r = profiled_runs(prepared.as_mut(), budget);
         (cpu0, r, process_cpu_s())
     })?;
     let (runs, elapsed) = match loop_result {

@@ -13,41 +13,62 @@ use super::folded::{Frame, RawStack};
 pub const ASKED_HZ: i32 = 1000;
 
 /// Runs `f` with the sampler on and returns its result and the raw stacks. Only `f` is
-/// sampled: the report is built after it returns (pprof drops the samples that arrive
-/// while the report is being built, as it holds the profiler's lock).
+/// sampled: the report is built after it returns.
 pub fn sample<T>(f: impl FnOnce() -> T) -> Result<(T, Vec<RawStack>)> {
-    let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(ASKED_HZ)
-        // The DWARF unwinder (pprof's default) keeps the callers inside libm; unwinding
-        // through libc/libgcc/pthread/vdso from a signal handler can deadlock: skip them.
-        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
-        .build()
-        .context("starting the pprof sampler")?;
+    let sampler = Sampler::start()?;
     let out = f();
-    let report = guard.report().build().context("building the pprof report")?;
-    drop(guard);
-    let stacks = report
-        .data
-        .iter()
-        .map(|(frames, &count)| RawStack {
-            thread: frames.thread_name_or_id(),
-            // pprof lists the innermost frame first and, within a frame, the innermost
-            // inlined function first: reversed, root → leaf.
-            frames: frames
-                .frames
-                .iter()
-                .rev()
-                .flat_map(|f| {
-                    f.iter().rev().map(|s| Frame {
-                        name: s.name(),
-                        file: s.filename().into_owned(),
+    Ok((out, sampler.finish()?))
+}
+
+/// The sampler between [`Sampler::start`] and [`Sampler::finish`] (for hooks that start and
+/// stop in two calls, as criterion's `Profiler`).
+pub struct Sampler(pprof::ProfilerGuard<'static>);
+
+impl Sampler {
+    pub fn start() -> Result<Sampler> {
+        let guard = pprof::ProfilerGuardBuilder::default()
+            .frequency(ASKED_HZ)
+            // The DWARF unwinder (pprof's default) keeps the callers inside libm; unwinding
+            // through libc/libgcc/pthread/vdso from a signal handler can deadlock: samples
+            // that land there are dropped.
+            .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+            .build()
+            .context("starting the pprof sampler")?;
+        Ok(Sampler(guard))
+    }
+
+    /// Stops sampling and returns the stacks. pprof drops the samples that arrive while the
+    /// report is being built (it holds the profiler's lock), so the symbolisation below
+    /// is not in the profile.
+    pub fn finish(self) -> Result<Vec<RawStack>> {
+        let report = self
+            .0
+            .report()
+            .build()
+            .context("building the pprof report")?;
+        drop(self);
+        Ok(report
+            .data
+            .iter()
+            .map(|(frames, &count)| RawStack {
+                thread: frames.thread_name_or_id(),
+                // pprof lists the innermost frame first and, within a frame, the innermost
+                // inlined function first: reversed, root → leaf.
+                frames: frames
+                    .frames
+                    .iter()
+                    .rev()
+                    .flat_map(|f| {
+                        f.iter().rev().map(|s| Frame {
+                            name: s.name(),
+                            file: s.filename().into_owned(),
+                        })
                     })
-                })
-                .collect(),
-            count: count.max(0) as u64,
-        })
-        .collect();
-    Ok((out, stacks))
+                    .collect(),
+                count: count.max(0) as u64,
+            })
+            .collect())
+    }
 }
 
 /// How a flamegraph is labelled.
