@@ -83,9 +83,16 @@ pub fn append_csv(dir: &Path, rows: &[TimelineRow]) -> Result<()> {
     Ok(())
 }
 
-/// Colours of the stages, in order of first appearance (colour-blind-safe, Okabe–Ito).
-const COLOURS: [&str; 7] = [
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+/// Colours of the stages, in order of first appearance (colour-blind-safe, Okabe–Ito),
+/// each with the label colour that reads on it.
+const COLOURS: [(&str, &str); 7] = [
+    ("#0072B2", "white"),
+    ("#E69F00", "black"),
+    ("#009E73", "white"),
+    ("#CC79A7", "black"),
+    ("#56B4E9", "black"),
+    ("#D55E00", "white"),
+    ("#F0E442", "black"),
 ];
 
 fn esc(s: &str) -> String {
@@ -222,7 +229,7 @@ pub fn svg(title: &str, subtitle: &str, runs: &[RunStages]) -> String {
                 r#"<rect x="{x0:.2}" y="{:.1}" width="{w:.2}" height="{:.1}" fill="{}"><title>{}: {} (run {})</title></rect>"#,
                 y + 3.0,
                 row_h - 6.0,
-                colour(st.name),
+                colour(st.name).0,
                 esc(st.name),
                 fmt_duration(d),
                 i + 1
@@ -232,9 +239,10 @@ pub fn svg(title: &str, subtitle: &str, runs: &[RunStages]) -> String {
             if w > 6.5 * label.chars().count() as f64 + 6.0 {
                 let _ = write!(
                     s,
-                    r#"<text x="{:.1}" y="{:.1}" fill="white">{}</text>"#,
+                    r#"<text x="{:.1}" y="{:.1}" fill="{}">{}</text>"#,
                     x0 + 4.0,
                     y + row_h * 0.65,
+                    colour(st.name).1,
                     esc(&label)
                 );
             }
@@ -259,7 +267,7 @@ pub fn svg(title: &str, subtitle: &str, runs: &[RunStages]) -> String {
             s,
             r##"<rect x="{left}" y="{:.1}" width="14" height="14" fill="{}"/><text x="{:.1}" y="{:.1}">{} — {}</text>"##,
             ly,
-            colour(name),
+            colour(name).0,
             left + 20.0,
             ly + 11.0,
             esc(name),
