@@ -2,22 +2,39 @@
 //! (kernel, case, variant). The match below has no catch-all arm on purpose: a new kernel
 //! must be added here or the crate does not compile.
 
+use crate::deconv::Deconv;
 use crate::kernel::{DynKernel, KernelEntry};
 use crate::laue::Laue;
+use crate::lm::Lm;
+use crate::psf::Psf;
 
 /// Every kernel of the harness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelId {
     Laue,
+    Psf,
+    Lm,
+    Deconv,
 }
 
 impl KernelId {
-    pub const ALL: [KernelId; 1] = [KernelId::Laue];
+    pub const ALL: [KernelId; 4] = [
+        KernelId::Laue,
+        KernelId::Psf,
+        KernelId::Lm,
+        KernelId::Deconv,
+    ];
 
     pub fn kernel(self) -> &'static dyn DynKernel {
         static LAUE: KernelEntry<Laue> = KernelEntry::new();
+        static PSF: KernelEntry<Psf> = KernelEntry::new();
+        static LM: KernelEntry<Lm> = KernelEntry::new();
+        static DECONV: KernelEntry<Deconv> = KernelEntry::new();
         match self {
             KernelId::Laue => &LAUE,
+            KernelId::Psf => &PSF,
+            KernelId::Lm => &LM,
+            KernelId::Deconv => &DECONV,
         }
     }
 }

@@ -1,0 +1,860 @@
+//! AIA PSF: the point-spread function of the SDO/AIA telescope, as aiapy 0.10.2 computes it
+//! (`aiapy.psf.psf`, after `aia_calc_psf.pro`; Grigis et al. 2012).
+//!
+//! On an N × N grid (aiapy: N = 4096) with x = column + 0.5, y = row + 0.5 and
+//! centre c = 0.5·N + 0.5, each of the two filter meshes (entrance, focal plane) diffracts:
+//!
+//! ```text
+//! spikes(x, y) = Σ_{m = −100..100, m ≠ 0} Σ_{angles a} I_m · exp(−w·(x − cx)² − w·(y − cy)²)
+//!                cx = 0.5·N + d·cos(a)·m + 0.5,  cy = 0.5·N + d·sin(a)·m + 0.5
+//!                I_m = sinc(m / (363/34))²       (numpy's sinc(t) = sin(πt)/(πt))
+//! core(x, y)   = exp(−w·(x − c)² − w·(y − c)²)
+//! filter       = (1 − 0.82)·spikes/Σspikes + 0.82·core/Σcore
+//! psf          = roll(|fft2(fft2(filter_fp) · fft2(filter_e))|, N/2) / N²
+//! ```
+//!
+//! The entrance filter has the channel's four `angle_arm` angles and spacing d = `spacing_e`
+//! (800 Gaussians); the focal-plane filter has ±45° and d = `spacing_fp` (400 Gaussians).
+//! `w` is 4.5 px (used directly as the exponent's coefficient, as aiapy does), or the
+//! channel's pre-flight value with `--preflight 1`. aiapy's quirks are kept: 1 − 0.82 is
+//! 0.18000000000000005; spikes that fall off the grid are truncated, not wrapped; the
+//! composite applies two forward FFTs (see [`composite`]). Angles go to radians as
+//! value·(π/180) (astropy does the same; `scripts/make_psf_references.py` checks it).
+//!
+//! Outputs: `psf` (the composite), `entrance` and `focal_plane` (the two filters), N × N.
+//!
+//! References: complete arrays from a numpy port of aiapy (`scripts/psf_port.py`, checked
+//! bit for bit against aiapy) at N = 256 (and N = 64 for every channel), extracts at N = 512,
+//! and extracts of the real aiapy run at N = 4096 for 171 Å (see [`extract`]).
+//!
+//! Work: 1200 Gaussians of N² terms, 10 flops each counting the exponential as one, plus
+//! the composite's three real 2-D FFTs (2.5·N²·log₂(N²) flops each).
+
+use std::f64::consts::PI;
+use std::path::PathBuf;
+
+use ndarray::{Array2, ArrayD, IxDyn};
+
+use crate::check::{Check, Comparison, Output, RelativeTolerance, Tolerance, compare};
+use crate::error::KernelError;
+use crate::kernel::{Case, Kernel, VariantInfo};
+use crate::params::{ParamKind, ParamSpec, Params};
+use crate::variant::{Precision, Prepared, Stage, Variant, Work};
+
+pub mod composite;
+pub mod fft;
+pub mod gpu;
+pub mod naive;
+pub mod parallel;
+pub mod separable;
+pub mod vectorised;
+pub mod windowed;
+
+/// The channels of AIA's EUV telescopes, in Å.
+pub const CHANNELS: [i64; 7] = [94, 131, 171, 193, 211, 304, 335];
+/// Diffraction orders −ORDERS..=ORDERS (0 excluded).
+pub const ORDERS: i32 = 100;
+/// Fraction of the aperture not covered by the mesh.
+pub const AREA_NOT_MESH: f64 = 0.82;
+/// Mesh pitch and wire width (µm), the same for every channel.
+pub const MESH_PITCH: f64 = 363.0;
+pub const MESH_WIDTH: f64 = 34.0;
+/// aiapy's Gaussian width (px) when the pre-flight core is not asked for.
+pub const DEFAULT_WIDTH: f64 = 4.5;
+pub const FOCAL_PLANE_ANGLES: [f64; 2] = [45.0, -45.0];
+
+/// `exp(x)` is exactly 0.0 in f64 for x < ln(2⁻¹⁰⁷⁵) ≈ −745.133 (below half the smallest
+/// subnormal). With a margin for the rounding of the exponent itself, any term whose
+/// exponent is below −746 is an exact zero: the windowed variants skip exactly those.
+pub const EXP_UNDERFLOW: f64 = 746.0;
+
+/// One channel's filter-mesh parameters (aiapy's `filter_mesh_parameters`).
+#[derive(Clone, Copy, Debug)]
+pub struct Mesh {
+    pub channel: u32,
+    /// Angles of the four entrance-filter arms (degrees).
+    pub angle_arm: [f64; 4],
+    /// Spike spacing of the entrance filter (px).
+    pub spacing_e: f64,
+    /// Spike spacing of the focal-plane filter (px).
+    pub spacing_fp: f64,
+    /// Pre-flight core width (px).
+    pub preflight_width: f64,
+}
+
+const fn mesh(channel: u32, angle_arm: [f64; 4], e: f64, fp: f64, pf: f64) -> Mesh {
+    Mesh {
+        channel,
+        angle_arm,
+        spacing_e: e,
+        spacing_fp: fp,
+        preflight_width: pf,
+    }
+}
+
+/// aiapy 0.10.2, `aiapy/psf/psf.py`, `filter_mesh_parameters`.
+pub const MESHES: [Mesh; 7] = [
+    mesh(94, [49.81, 40.16, -40.28, -49.92], 8.99, 0.207, 0.951),
+    mesh(131, [50.27, 40.17, -39.70, -49.95], 12.37, 0.289, 1.033),
+    mesh(171, [49.81, 39.57, -40.13, -50.38], 16.26, 0.377, 0.962),
+    mesh(193, [49.82, 39.57, -40.12, -50.37], 18.39, 0.425, 1.512),
+    mesh(211, [49.78, 40.08, -40.34, -49.95], 19.97, 0.465, 1.199),
+    mesh(304, [49.76, 40.18, -40.14, -49.90], 28.87, 0.670, 1.247),
+    mesh(335, [50.40, 39.80, -39.64, -50.25], 31.83, 0.738, 0.962),
+];
+
+/// One diffraction spike: a Gaussian centred at (cx, cy) in pixel coordinates (pixel
+/// (row, col) sits at x = col + 0.5, y = row + 0.5), scaled by `weight` = I_m.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gaussian {
+    pub cx: f64,
+    pub cy: f64,
+    pub weight: f64,
+}
+
+/// One PSF problem: a channel on an N × N grid.
+#[derive(Clone, Debug)]
+pub struct PsfProblem {
+    pub channel: u32,
+    pub n: usize,
+    pub preflight: bool,
+    /// The Gaussian's exponent coefficient w (px⁻²): 4.5 or the pre-flight value.
+    pub width: f64,
+    /// 800 spikes of the entrance filter, in aiapy's order (orders outer, angles inner).
+    pub entrance: Vec<Gaussian>,
+    /// 400 spikes of the focal-plane filter.
+    pub focal_plane: Vec<Gaussian>,
+}
+
+/// numpy's normalised sinc: sin(πt)/(πt).
+pub fn sinc(t: f64) -> f64 {
+    let y = PI * if t == 0.0 { 1e-20 } else { t };
+    y.sin() / y
+}
+
+/// The spikes of one filter, as aiapy's `_psf` loops over them.
+pub fn spikes(n: usize, angles_deg: &[f64], spacing: f64) -> Vec<Gaussian> {
+    let mesh_ratio = MESH_PITCH / MESH_WIDTH;
+    let (dx, dy): (Vec<f64>, Vec<f64>) = angles_deg
+        .iter()
+        .map(|&a| {
+            let rad = a * (PI / 180.0);
+            (spacing * rad.cos(), spacing * rad.sin())
+        })
+        .unzip();
+    let half = 0.5 * n as f64;
+    let mut out = Vec::with_capacity(2 * ORDERS as usize * angles_deg.len());
+    for order in (-ORDERS..=ORDERS).filter(|&m| m != 0) {
+        let m = order as f64;
+        let s = sinc(m / mesh_ratio);
+        let weight = s * s;
+        for (&dx, &dy) in dx.iter().zip(&dy) {
+            out.push(Gaussian {
+                cx: half + dx * m + 0.5,
+                cy: half + dy * m + 0.5,
+                weight,
+            });
+        }
+    }
+    out
+}
+
+/// The exponent of a spike at offset (xc, yc) from its centre, with aiapy's association:
+/// `-w*xc*xc - w*yc*yc` = ((−w)·xc)·xc − (w·yc)·yc.
+#[inline(always)]
+pub fn spike_exponent(w: f64, xc: f64, yc: f64) -> f64 {
+    -w * xc * xc - w * yc * yc
+}
+
+/// The core's exponent, with aiapy's association `-w*(xc)**2 - w*(yc)**2`.
+#[inline(always)]
+pub fn core_exponent(w: f64, xc: f64, yc: f64) -> f64 {
+    -w * (xc * xc) - w * (yc * yc)
+}
+
+/// Pixel centre coordinate of column (or row) index `i`.
+#[inline(always)]
+pub fn coord(i: usize) -> f64 {
+    i as f64 + 0.5
+}
+
+/// Which filter a spike list belongs to (stage names, GPU buffers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    Entrance,
+    FocalPlane,
+}
+
+impl PsfProblem {
+    pub fn new(channel: u32, n: usize, preflight: bool) -> Result<PsfProblem, KernelError> {
+        let mesh = MESHES
+            .iter()
+            .find(|m| m.channel == channel)
+            .ok_or_else(|| {
+                KernelError::invalid(
+                    "channel",
+                    channel,
+                    format!("AIA channels are {CHANNELS:?} Å"),
+                )
+            })?;
+        if n < 16 || !n.is_multiple_of(2) {
+            return Err(KernelError::invalid(
+                "n",
+                n,
+                "the grid must be even (the composite rolls by N/2) and at least 16",
+            ));
+        }
+        let width = if preflight {
+            mesh.preflight_width
+        } else {
+            DEFAULT_WIDTH
+        };
+        let p = PsfProblem {
+            channel,
+            n,
+            preflight,
+            width,
+            entrance: spikes(n, &mesh.angle_arm, mesh.spacing_e),
+            focal_plane: spikes(n, &FOCAL_PLANE_ANGLES, mesh.spacing_fp),
+        };
+        // aiapy divides by Σspikes: on a grid too small for every spike that is 0/0.
+        for filter in [Filter::Entrance, Filter::FocalPlane] {
+            if p.spikes(filter).iter().all(|g| p.window(g).is_none()) {
+                return Err(KernelError::invalid(
+                    "n",
+                    n,
+                    format!(
+                        "no {filter:?} spike of {channel} Å reaches a {n}×{n} grid: aiapy would \
+                         divide 0 by 0; use a larger N"
+                    ),
+                ));
+            }
+        }
+        Ok(p)
+    }
+
+    pub fn spikes(&self, filter: Filter) -> &[Gaussian] {
+        match filter {
+            Filter::Entrance => &self.entrance,
+            Filter::FocalPlane => &self.focal_plane,
+        }
+    }
+
+    /// The core Gaussian (weight 1) at the grid centre.
+    pub fn centre(&self) -> f64 {
+        0.5 * self.n as f64 + 0.5
+    }
+
+    /// Radius beyond which every term of a Gaussian is exactly 0.0 in f64 (see
+    /// [`EXP_UNDERFLOW`]): 12.9 px at w = 4.5, 28 px at the smallest pre-flight width.
+    pub fn radius(&self) -> f64 {
+        (EXP_UNDERFLOW / self.width).sqrt()
+    }
+
+    /// Rows and columns (inclusive ranges) where a Gaussian centred at (cx, cy) can be
+    /// non-zero, clipped to the grid; None when it misses the grid entirely.
+    pub fn window(&self, g: &Gaussian) -> Option<(usize, usize, usize, usize)> {
+        let r = self.radius();
+        let range = |c: f64| {
+            // |i + 0.5 − c| ≤ r  ⇔  c − 0.5 − r ≤ i ≤ c − 0.5 + r
+            let lo = (c - 0.5 - r).ceil().max(0.0);
+            let hi = (c - 0.5 + r).floor().min(self.n as f64 - 1.0);
+            (lo <= hi).then_some((lo as usize, hi as usize))
+        };
+        let (r0, r1) = range(g.cy)?;
+        let (c0, c1) = range(g.cx)?;
+        Some((r0, r1, c0, c1))
+    }
+
+    /// Wraps the three N × N arrays as the kernel's output.
+    pub fn output(&self, psf: &[f64], entrance: &[f64], focal_plane: &[f64]) -> Output {
+        let shape = IxDyn(&[self.n, self.n]);
+        let array = |v: &[f64]| {
+            ArrayD::from_shape_vec(shape.clone(), v.to_vec()).expect("N² values per array")
+        };
+        Output {
+            arrays: vec![
+                ("psf".into(), array(psf)),
+                ("entrance".into(), array(entrance)),
+                ("focal_plane".into(), array(focal_plane)),
+            ],
+        }
+    }
+}
+
+/// Pairwise sum (numpy's scheme: blocks of 128 summed in 8 lanes, halves recursively), so
+/// that the normalising sums of N² values carry O(log N) rounding, like numpy's. The
+/// parallel form splits the same way, so the result is independent of the thread count.
+pub fn pairwise_sum(x: &[f64], parallel: bool) -> f64 {
+    const BLOCK: usize = 128;
+    if x.len() < 8 {
+        return x.iter().sum();
+    }
+    if x.len() <= BLOCK {
+        let mut r = [0.0; 8];
+        let whole = x.len() - x.len() % 8;
+        for chunk in x[..whole].chunks_exact(8) {
+            for (r, v) in r.iter_mut().zip(chunk) {
+                *r += v;
+            }
+        }
+        let mut s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for v in &x[whole..] {
+            s += v;
+        }
+        return s;
+    }
+    let half = x.len() / 2;
+    let half = half - half % 8;
+    let (a, b) = x.split_at(half);
+    if parallel && x.len() > 1 << 16 {
+        let (a, b) = rayon::join(|| pairwise_sum(a, true), || pairwise_sum(b, true));
+        a + b
+    } else {
+        pairwise_sum(a, false) + pairwise_sum(b, false)
+    }
+}
+
+/// The core Gaussian on the grid (into `core`, which is zeroed first) and its sum. It is one
+/// Gaussian, so every variant but the naive one evaluates it only inside its window, with
+/// the scalar `exp` of the formula: the values equal the dense evaluation exactly.
+pub fn core(p: &PsfProblem, core: &mut [f64]) -> f64 {
+    core.fill(0.0);
+    let (n, w, c) = (p.n, p.width, p.centre());
+    let g = Gaussian {
+        cx: c,
+        cy: c,
+        weight: 1.0,
+    };
+    if let Some((r0, r1, c0, c1)) = p.window(&g) {
+        for i in r0..=r1 {
+            let yc = coord(i) - 0.5 * n as f64 - 0.5;
+            for j in c0..=c1 {
+                let xc = coord(j) - 0.5 * n as f64 - 0.5;
+                core[i * n + j] = core_exponent(w, xc, yc).exp();
+            }
+        }
+    }
+    pairwise_sum(core, false)
+}
+
+/// filter ← (1 − 0.82)·spikes/Σspikes + 0.82·core/Σcore, in aiapy's order of operations.
+pub fn combine(spikes: &mut [f64], core: &[f64], core_sum: f64, parallel: bool) {
+    let spike_sum = pairwise_sum(spikes, parallel);
+    let (a, b) = (1.0 - AREA_NOT_MESH, AREA_NOT_MESH);
+    let f = |s: &mut f64, c: &f64| *s = a * *s / spike_sum + b * c / core_sum;
+    if parallel {
+        use rayon::prelude::*;
+        spikes
+            .par_chunks_mut(1 << 14)
+            .zip(core.par_chunks(1 << 14))
+            .for_each(|(s, c)| s.iter_mut().zip(c).for_each(|(s, c)| f(s, c)));
+    } else {
+        spikes.iter_mut().zip(core).for_each(|(s, c)| f(s, c));
+    }
+}
+
+/// Buffers and stage timings shared by the CPU variants: the three output arrays, the core,
+/// and the composite's plans. Each variant supplies its spike routine.
+pub struct Buffers {
+    pub problem: PsfProblem,
+    pub entrance: Vec<f64>,
+    pub focal_plane: Vec<f64>,
+    pub core: Vec<f64>,
+    pub psf: Vec<f64>,
+    pub composite: composite::Composite,
+    pub stages: Vec<Stage>,
+}
+
+impl Buffers {
+    pub fn new(p: &PsfProblem, parallel_composite: bool) -> Buffers {
+        let nn = p.n * p.n;
+        Buffers {
+            problem: p.clone(),
+            entrance: vec![0.0; nn],
+            focal_plane: vec![0.0; nn],
+            core: vec![0.0; nn],
+            psf: vec![0.0; nn],
+            composite: composite::Composite::new(p.n, parallel_composite),
+            stages: Vec::new(),
+        }
+    }
+
+    /// One full run: `core(problem, out)` (returns Σcore), both filters with
+    /// `spikes(problem, gaussians, out)` (which must overwrite `out` with the spike sum), then
+    /// the composite. Times each stage.
+    pub fn run(
+        &mut self,
+        parallel: bool,
+        core: CoreFn,
+        mut spikes: impl FnMut(&PsfProblem, &[Gaussian], &mut [f64]),
+    ) -> Result<(), KernelError> {
+        use std::time::Instant;
+        self.stages.clear();
+        let t = Instant::now();
+        let core_sum = core(&self.problem, &mut self.core);
+        self.stages.push(Stage {
+            name: "core",
+            time: t.elapsed(),
+        });
+        for filter in [Filter::Entrance, Filter::FocalPlane] {
+            let t = Instant::now();
+            let out = match filter {
+                Filter::Entrance => &mut self.entrance,
+                Filter::FocalPlane => &mut self.focal_plane,
+            };
+            spikes(&self.problem, self.problem.spikes(filter), out);
+            combine(out, &self.core, core_sum, parallel);
+            self.stages.push(Stage {
+                name: match filter {
+                    Filter::Entrance => "entrance spikes",
+                    Filter::FocalPlane => "focal-plane spikes",
+                },
+                time: t.elapsed(),
+            });
+        }
+        let t = Instant::now();
+        self.composite
+            .run(&self.focal_plane, &self.entrance, &mut self.psf)?;
+        self.stages.push(Stage {
+            name: "composite",
+            time: t.elapsed(),
+        });
+        Ok(())
+    }
+
+    pub fn output(&self) -> Output {
+        self.problem
+            .output(&self.psf, &self.entrance, &self.focal_plane)
+    }
+}
+
+/// Evaluates the core Gaussian into its buffer and returns its sum.
+pub type CoreFn = fn(&PsfProblem, &mut [f64]) -> f64;
+
+/// A CPU variant's prepared state: the buffers plus its core and spike routines.
+pub struct CpuRun<F: FnMut(&PsfProblem, &[Gaussian], &mut [f64]) + Send> {
+    pub buffers: Buffers,
+    /// rayon for the normalisation (the composite's choice is made in `Buffers::new`).
+    pub parallel: bool,
+    pub core: CoreFn,
+    pub spikes: F,
+}
+
+impl<F: FnMut(&PsfProblem, &[Gaussian], &mut [f64]) + Send> CpuRun<F> {
+    /// A variant whose core is the shared windowed one ([`core`]) and whose composite and
+    /// normalisation run on rayon's threads when `parallel`.
+    pub fn new(p: &PsfProblem, parallel: bool, spikes: F) -> Self {
+        CpuRun {
+            buffers: Buffers::new(p, parallel),
+            parallel,
+            core,
+            spikes,
+        }
+    }
+}
+
+impl<F: FnMut(&PsfProblem, &[Gaussian], &mut [f64]) + Send> Prepared for CpuRun<F> {
+    fn run(&mut self) -> Result<(), KernelError> {
+        self.buffers.run(self.parallel, self.core, &mut self.spikes)
+    }
+    fn output(&self) -> Result<Output, KernelError> {
+        Ok(self.buffers.output())
+    }
+    fn stages(&self) -> Vec<Stage> {
+        self.buffers.stages.clone()
+    }
+}
+
+/// The AIA PSF with the fastest exact CPU path (windowed spikes, parallel composite), for
+/// other kernels (the deconvolution). Runs on the current rayon pool.
+pub fn compute_psf(channel: u32, n: usize, preflight: bool) -> Result<Array2<f64>, KernelError> {
+    let p = PsfProblem::new(channel, n, preflight)?;
+    let mut b = Buffers::new(&p, true);
+    b.run(true, core, windowed::spikes)?;
+    Array2::from_shape_vec((n, n), b.psf).map_err(|e| KernelError::Failed(e.to_string()))
+}
+
+/// Extracts of a large PSF that the committed references keep (`scripts/
+/// make_psf_references.py` writes the same ones). A reference array named `<array>-<kind>`
+/// is compared with that extract of the output's `<array>`:
+///
+/// - `crop` — the central C × C block, rows and columns N/2 − C/2 .. N/2 + C/2 (C from the
+///   reference's shape): the core and the inner spikes;
+/// - `row`, `column` — row N/2 and column N/2, across the whole grid (the far wings);
+/// - `strideS` — every S-th row and column from 0 (the whole grid, coarsely; includes N/2);
+/// - `stats` — [max, sum, row of the max, column of the max].
+pub mod extract {
+    use super::*;
+
+    /// The extract `kind` of a square array `a`, shaped like `like`.
+    pub fn take(a: &ArrayD<f64>, kind: &str, like: &[usize]) -> Result<ArrayD<f64>, String> {
+        let n = a.shape()[0];
+        let a2 = a
+            .view()
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|e| e.to_string())?;
+        let mid = n / 2;
+        let out = match kind {
+            "crop" => {
+                let c = *like.first().ok_or("a crop reference must be 2-D")?;
+                if c > n || like.len() != 2 || like[1] != c {
+                    return Err(format!("crop {like:?} does not fit an {n}×{n} grid"));
+                }
+                let s = mid - c / 2;
+                a2.slice(ndarray::s![s..s + c, s..s + c])
+                    .to_owned()
+                    .into_dyn()
+            }
+            "row" => a2.row(mid).to_owned().into_dyn(),
+            "column" => a2.column(mid).to_owned().into_dyn(),
+            "stats" => {
+                let (mut max, mut at) = (f64::NEG_INFINITY, 0);
+                for (k, &v) in a.iter().enumerate() {
+                    if v > max {
+                        (max, at) = (v, k);
+                    }
+                }
+                let sum = pairwise_sum(a.as_slice().ok_or("a contiguous array")?, false);
+                ArrayD::from_shape_vec(
+                    IxDyn(&[4]),
+                    vec![max, sum, (at / n) as f64, (at % n) as f64],
+                )
+                .expect("4 values")
+            }
+            other => {
+                let s: usize = other
+                    .strip_prefix("stride")
+                    .and_then(|s| s.parse().ok())
+                    .filter(|&s| s > 0)
+                    .ok_or_else(|| format!("unknown extract `{other}`"))?;
+                a2.slice(ndarray::s![..;s, ..;s]).to_owned().into_dyn()
+            }
+        };
+        Ok(out)
+    }
+
+    /// A comparison that could not be made (wrong shape, unknown extract).
+    pub fn failed(name: &str, problem: String) -> Comparison {
+        Comparison {
+            array: name.to_string(),
+            error: f64::INFINITY,
+            relative_error: None,
+            worst_index: Vec::new(),
+            reference_value: f64::NAN,
+            output_value: f64::NAN,
+            passed: false,
+            problem: Some(problem),
+        }
+    }
+
+    /// Compares `[max, sum, row, col]`: max and sum relatively, the position exactly.
+    pub fn compare_stats(
+        name: &str,
+        out: &ArrayD<f64>,
+        r: &ArrayD<f64>,
+        tol: &Tolerance,
+    ) -> Comparison {
+        let (o, r) = (out.as_slice().unwrap_or(&[]), r.as_slice().unwrap_or(&[]));
+        if o.len() != 4 || r.len() != 4 {
+            return failed(
+                name,
+                format!("stats need 4 values, got {} and {}", o.len(), r.len()),
+            );
+        }
+        let rel = |k: usize| ((o[k] - r[k]) / r[k]).abs();
+        let error = rel(0).max(rel(1));
+        let same_place = o[2] == r[2] && o[3] == r[3];
+        Comparison {
+            array: name.to_string(),
+            error,
+            relative_error: None,
+            worst_index: vec![if rel(0) >= rel(1) { 0 } else { 1 }],
+            reference_value: if rel(0) >= rel(1) { r[0] } else { r[1] },
+            output_value: if rel(0) >= rel(1) { o[0] } else { o[1] },
+            passed: error <= tol.max_norm && same_place,
+            problem: (!same_place).then(|| {
+                format!(
+                    "maximum at [{}, {}], reference at [{}, {}]",
+                    o[2], o[3], r[2], r[3]
+                )
+            }),
+        }
+    }
+}
+
+/// The PSF kernel's declaration.
+pub struct Psf;
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "channel",
+        help: "AIA channel in Å (94, 131, 171, 193, 211, 304, 335)",
+        kind: ParamKind::Choice(&CHANNELS),
+        default: 171.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "n",
+        help: "grid size N (even; aiapy fixes 4096)",
+        kind: ParamKind::Int { min: 16, max: 8192 },
+        default: 4096.0,
+        is_size: true,
+    },
+    ParamSpec {
+        name: "preflight",
+        help: "1: the channel's pre-flight core width instead of 4.5 px",
+        kind: ParamKind::Flag,
+        default: 0.0,
+        is_size: false,
+    },
+];
+
+const CASES: &[Case] = &[Case {
+    name: "aia",
+    about: "aiapy.psf.psf(channel): entrance and focal-plane mesh diffraction, composite",
+}];
+
+/// f64 variants: see `Psf::tolerance`.
+pub const F64_MAX_NORM: f64 = 1e-13;
+pub const F64_RELATIVE: RelativeTolerance = RelativeTolerance {
+    threshold: 1e-10,
+    rtol: 1e-6,
+};
+
+impl Kernel for Psf {
+    type Problem = PsfProblem;
+    const NAME: &'static str = "psf";
+    const ABOUT: &'static str = "AIA point-spread function (aiapy.psf.psf): 1200 Gaussian \
+        diffraction spikes of two filter meshes plus a core, combined by FFT; exact formulas \
+        and quirks of aiapy 0.10.2, any even N.";
+
+    fn cases() -> &'static [Case] {
+        CASES
+    }
+
+    fn params() -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn problem(_case: &str, p: &Params, inputs: &[ArrayD<f64>]) -> Result<PsfProblem, KernelError> {
+        if !inputs.is_empty() {
+            return Err(KernelError::Input(
+                "the PSF kernel takes no input arrays: set --channel, --n and --preflight".into(),
+            ));
+        }
+        PsfProblem::new(
+            p.get("channel")? as u32,
+            p.usize("n")?,
+            p.flag("preflight")?,
+        )
+    }
+
+    fn variants() -> Vec<Box<dyn Variant<PsfProblem>>> {
+        vec![
+            Box::new(naive::Naive),
+            Box::new(vectorised::Vectorised),
+            Box::new(parallel::Parallel),
+            Box::new(separable::Separable),
+            Box::new(windowed::Windowed),
+            Box::new(fft::Fft),
+            Box::new(gpu::Gpu::F32),
+            Box::new(gpu::Gpu::F64),
+            Box::new(gpu::Gpu::WindowedF32),
+            Box::new(gpu::Gpu::WindowedF64),
+        ]
+    }
+
+    fn work(p: &PsfProblem) -> Work {
+        let nn = (p.n * p.n) as f64;
+        let gaussians = (p.entrance.len() + p.focal_plane.len() + 2) as f64;
+        let fft = 2.5 * nn * nn.log2();
+        Work {
+            flops: 10.0 * gaussians * nn + 3.0 * fft,
+            bytes: 3.0 * 8.0 * nn,
+            items: nn,
+        }
+    }
+
+    /// `max|ref − out|/max|ref|` over each array, and `|ref − out|/|ref|` where
+    /// `|ref| > 1e-10·max|ref|` (the PSF spans 24 decades; deconvolution feels the wings).
+    fn tolerance(_p: &PsfProblem, v: &VariantInfo) -> Tolerance {
+        match v.precision {
+            // Filters: sums of ≤ 800 positive terms, each exponential within 2 ulp (libm or
+            // our polynomial; exp(a)·exp(b) in the separable form, |a + b| ≤ 30 for terms
+            // that matter), so a few 1e-15 relative per pixel. Composite: three 2-D FFTs of
+            // N² points, ≤ c·log₂(N²)·ε of the 2-norm, ≈1e-14 of the peak as a worst case
+            // at N = 4096 (measured: 3e-17 between numpy's complex fft2 and realfft). The
+            // same FFT rounding is an absolute floor near 1e-17 of the peak: at the mask
+            // edge (1e-10 of the peak) that is ≲1e-7 relative (measured 4e-8 at N = 256);
+            // 1e-6 leaves a factor 10 for the luck of the draw at other N and channels.
+            Precision::F64 => Tolerance {
+                max_norm: F64_MAX_NORM,
+                relative: Some(F64_RELATIVE),
+                reason: "f64: exponentials within 2 ulp, ≤ 800 positive terms per pixel, three \
+                         2-D FFTs (≤ 1e-14 of the peak); relative error at the 1e-10 mask edge \
+                         set by the FFT's absolute noise floor ≈ 3e-17 of the peak (measured \
+                         ≤ 4e-8, numpy's complex fft2 vs realfft)",
+            },
+            // f32 (GPU): each term's exponent −w·r² reaches |e| ≈ 30 for terms above the
+            // mask, so its f32 rounding is 30·2⁻²⁴ ≈ 2e-6 relative in the exponential; the
+            // f32 FFT's noise floor is ≈ 1e-7 of the peak, above the 1e-10 mask: only the
+            // max-normalised check applies meaningfully, and the relative check uses 1e-6 of
+            // the peak as its mask.
+            Precision::F32 => Tolerance {
+                max_norm: 1e-5,
+                relative: Some(RelativeTolerance {
+                    threshold: 1e-4,
+                    rtol: 1e-3,
+                }),
+                reason: "f32: exponent rounding 30·2⁻²⁴ ≈ 2e-6 relative per significant term, \
+                         f32 FFT noise ≈ 1e-7 of the peak: relative check only where the \
+                         reference exceeds 1e-4 of the peak",
+            },
+        }
+    }
+
+    fn reference_files(p: &PsfProblem) -> Vec<(String, PathBuf)> {
+        let dir = crate::io::references_dir().join("psf");
+        let prefix = reference_prefix(p);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<(String, PathBuf)> = entries
+            .filter_map(|e| {
+                let path = e.ok()?.path();
+                let file = path.file_name()?.to_str()?;
+                let name = file.strip_prefix(&prefix)?.strip_suffix(".npy")?;
+                Some((name.to_string(), path.clone()))
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// References may be extracts (`psf-crop`, `psf-row`, ...: see [`extract`]) of the
+    /// output's arrays; full arrays are compared as they are.
+    fn check(_p: &PsfProblem, output: &Output, reference: &Output, tol: &Tolerance) -> Check {
+        let comparisons = reference
+            .arrays
+            .iter()
+            .map(|(name, r)| {
+                if let Some(o) = output.get(name) {
+                    return compare(name, o, r, tol);
+                }
+                let taken = name
+                    .split_once('-')
+                    .ok_or_else(|| format!("the output has no array named `{name}`"))
+                    .and_then(|(array, kind)| {
+                        let a = output
+                            .get(array)
+                            .ok_or_else(|| format!("the output has no array named `{array}`"))?;
+                        Ok((kind, extract::take(a, kind, r.shape())?))
+                    });
+                match taken {
+                    Ok(("stats", o)) => extract::compare_stats(name, &o, r, tol),
+                    Ok((_, o)) => compare(name, &o, r, tol),
+                    Err(problem) => extract::failed(name, problem),
+                }
+            })
+            .collect();
+        Check {
+            comparisons,
+            tolerance: tol.clone(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Above the naive loop's time limit, windowed (equal to naive up to summation order,
+    /// and tested to be bit-identical to it) stands in.
+    fn oracles() -> &'static [&'static str] {
+        &["naive", "windowed"]
+    }
+
+    fn suite() -> Vec<(&'static str, Params)> {
+        let d = Params::defaults(PARAMS);
+        vec![("aia", d.clone().with("n", 512.0)), ("aia", d)]
+    }
+}
+
+/// File-name prefix of a problem's references: `c171_n256_`, `c94pf_n64_`.
+pub fn reference_prefix(p: &PsfProblem) -> String {
+    format!(
+        "c{}{}_n{}_",
+        p.channel,
+        if p.preflight { "pf" } else { "" },
+        p.n
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spike_geometry_follows_aiapy() {
+        let p = PsfProblem::new(171, 4096, false).unwrap();
+        assert_eq!((p.entrance.len(), p.focal_plane.len()), (800, 400));
+        // Order −100 first, the four arms in aiapy's order.
+        let rad = 49.81 * (PI / 180.0);
+        assert_eq!(p.entrance[0].cx, 2048.0 + 16.26 * rad.cos() * -100.0 + 0.5);
+        assert_eq!(p.entrance[0].weight, sinc(-100.0 / (363.0 / 34.0)).powi(2));
+        // The first order's weight: sinc(34/363)².
+        let first = &p.entrance[400];
+        let t = 34.0 / 363.0;
+        assert!((first.weight - ((PI * t).sin() / (PI * t)).powi(2)).abs() < 1e-16);
+        assert_eq!(1.0 - AREA_NOT_MESH, 0.18000000000000005);
+    }
+
+    #[test]
+    fn radius_is_where_exp_underflows() {
+        let p = PsfProblem::new(171, 64, false).unwrap();
+        let r = p.radius();
+        assert!((12.0..13.0).contains(&r), "{r}");
+        assert_eq!(spike_exponent(p.width, r, 0.0).exp(), 0.0);
+        assert!(spike_exponent(p.width, r - 0.2, 0.0).exp() > 0.0);
+        let pf = PsfProblem::new(171, 64, true).unwrap();
+        assert!((27.0..29.0).contains(&pf.radius()));
+    }
+
+    #[test]
+    fn too_small_grids_are_refused() {
+        assert!(PsfProblem::new(171, 30, false).is_ok());
+        assert!(PsfProblem::new(171, 31, false).is_err());
+        assert!(PsfProblem::new(335, 16, false).is_err());
+        assert!(PsfProblem::new(170, 64, false).is_err());
+    }
+
+    #[test]
+    fn pairwise_sum_is_accurate_and_thread_independent() {
+        let x: Vec<f64> = (0..1_000_003)
+            .map(|i| 1.0 + (i % 7) as f64 * 1e-9)
+            .collect();
+        let exact: f64 = 1_000_003.0 + (0..1_000_003).map(|i| (i % 7) as f64).sum::<f64>() * 1e-9;
+        let s = pairwise_sum(&x, false);
+        assert!((s - exact).abs() < 1e-15 * exact);
+        assert_eq!(s, pairwise_sum(&x, true));
+    }
+
+    #[test]
+    fn extracts_have_the_documented_shapes() {
+        let n = 32;
+        let a = ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| (i[0] * n + i[1]) as f64);
+        let crop = extract::take(&a, "crop", &[8, 8]).unwrap();
+        assert_eq!(crop[[0, 0]], (12 * n + 12) as f64);
+        assert_eq!(
+            extract::take(&a, "row", &[n]).unwrap()[[3]],
+            (16 * n + 3) as f64
+        );
+        assert_eq!(
+            extract::take(&a, "column", &[n]).unwrap()[[3]],
+            (3 * n + 16) as f64
+        );
+        let s = extract::take(&a, "stride4", &[8, 8]).unwrap();
+        assert_eq!((s.shape(), s[[1, 2]]), (&[8, 8][..], (4 * n + 8) as f64));
+        let st = extract::take(&a, "stats", &[4]).unwrap();
+        assert_eq!(st.as_slice().unwrap(), &[1023.0, 523776.0, 31.0, 31.0]);
+        assert!(extract::take(&a, "crop", &[40, 40]).is_err());
+        assert!(extract::take(&a, "blur", &[4]).is_err());
+    }
+}

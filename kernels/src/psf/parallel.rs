@@ -1,0 +1,46 @@
+//! `psf/aia/parallel` — the vectorised rows spread over rayon's threads. Rows are
+//! independent, each has one owner and sums its spikes in the same order as the
+//! single-threaded variant, so the result is identical whatever the thread count. The
+//! normalising sums and the composite run on the threads too.
+
+use rayon::prelude::*;
+
+use super::vectorised::spike_row;
+use super::{CpuRun, Gaussian, PsfProblem, coord};
+use crate::error::KernelError;
+use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+
+pub struct Parallel;
+
+impl Variant<PsfProblem> for Parallel {
+    fn name(&self) -> &'static str {
+        "parallel"
+    }
+    fn strategy(&self) -> Strategy {
+        Strategy::Parallel
+    }
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
+    fn idea(&self) -> &'static str {
+        "independent rows over threads (rayon), each with the SIMD exponential; the \
+         composite's row and column FFTs over threads too"
+    }
+    fn file(&self) -> &'static str {
+        file!()
+    }
+    fn probe(&self, _p: &PsfProblem) -> Availability {
+        Availability::Ready
+    }
+    fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
+        Ok(Box::new(CpuRun::new(p, true, spikes)))
+    }
+}
+
+/// All spikes, rows over rayon's threads.
+pub fn spikes(p: &PsfProblem, gaussians: &[Gaussian], out: &mut [f64]) {
+    let xs: Vec<f64> = (0..p.n).map(coord).collect();
+    out.par_chunks_mut(p.n)
+        .enumerate()
+        .for_each(|(i, row)| spike_row(p.width, &xs, coord(i), gaussians, row));
+}

@@ -1,0 +1,59 @@
+//! `psf/aia/windowed` — the right algorithm: each Gaussian is evaluated only where it is not
+//! exactly zero in f64.
+//!
+//! exp(x) rounds to 0.0 for x < −745.13, so a term with w·r² > 746 is an exact zero. Each
+//! spike is therefore evaluated on the (2R+1)² pixels within R = √(746/w) of its centre
+//! (R = 12.9 px at w = 4.5, 28 px at the smallest pre-flight width) and nowhere else:
+//! about 1200·26² terms instead of 1200·N². Terms are added in naive's order (spike by
+//! spike), with the same formula and the same libm `exp`, and the skipped terms are +0.0,
+//! so the filters equal naive's bit for bit (the tests check it). One thread for the spikes
+//! (a few ms); the composite, which now dominates, runs on rayon's threads.
+
+use super::{CpuRun, Gaussian, PsfProblem, coord, spike_exponent};
+use crate::error::KernelError;
+use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+
+pub struct Windowed;
+
+impl Variant<PsfProblem> for Windowed {
+    fn name(&self) -> &'static str {
+        "windowed"
+    }
+    fn strategy(&self) -> Strategy {
+        Strategy::Algorithmic
+    }
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
+    fn idea(&self) -> &'static str {
+        "evaluate each Gaussian only within R = √(746/w) px of its centre, where exp is not \
+         exactly 0.0: equal to the dense sum, ~1000× fewer exponentials"
+    }
+    fn file(&self) -> &'static str {
+        file!()
+    }
+    fn probe(&self, _p: &PsfProblem) -> Availability {
+        Availability::Ready
+    }
+    fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
+        Ok(Box::new(CpuRun::new(p, true, spikes)))
+    }
+}
+
+/// Each spike on its window only.
+pub fn spikes(p: &PsfProblem, gaussians: &[Gaussian], out: &mut [f64]) {
+    let (n, w) = (p.n, p.width);
+    out.fill(0.0);
+    for g in gaussians {
+        let Some((r0, r1, c0, c1)) = p.window(g) else {
+            continue;
+        };
+        for i in r0..=r1 {
+            let yc = coord(i) - g.cy;
+            let row = &mut out[i * n..][..n];
+            for (j, o) in row.iter_mut().enumerate().take(c1 + 1).skip(c0) {
+                *o += spike_exponent(w, coord(j) - g.cx, yc).exp() * g.weight;
+            }
+        }
+    }
+}
