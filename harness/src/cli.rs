@@ -31,6 +31,9 @@ pub enum Cmd {
     /// Validate, then time: one CSV row per (kernel, case, variant, size, threads) in a new
     /// folder under reports/.
     Bench(BenchArgs),
+    /// Flamegraphs: sample only the runs of each valid variant (pprof), write one SVG per
+    /// variant, its folded stacks and top functions into a new folder; `--diff A B` too.
+    Profile(crate::profile::ProfileArgs),
     /// Run one variant and save its output as .npy (load it in numpy next to your code).
     Run(RunArgs),
     /// Build an HTML report and a Markdown summary from run folders (default: the latest
@@ -153,7 +156,7 @@ fn param_args() -> Vec<Arg> {
 
 pub fn command() -> Command {
     let mut cmd = <Cli as clap::CommandFactory>::command();
-    for sub in ["validate", "bench", "run", "list"] {
+    for sub in ["validate", "bench", "run", "list", "profile"] {
         cmd = cmd.mut_subcommand(sub, |c| c.args(param_args()));
     }
     cmd

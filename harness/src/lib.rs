@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod machine;
 pub mod measure;
 pub mod memory;
+pub mod profile;
 pub mod report;
 pub mod results;
 pub mod stats;
@@ -43,6 +44,7 @@ pub fn main() -> ExitCode {
         Some(Cmd::List(select)) => as_code(commands::list(&select, &parsed.params)),
         Some(Cmd::Validate(args)) => as_code(commands::validate_cmd(&args, &parsed.params)),
         Some(Cmd::Bench(args)) => bench::bench(&args, &parsed.params),
+        Some(Cmd::Profile(args)) => as_code(profile::profile_cmd(&args, &parsed.params)),
         Some(Cmd::Run(args)) => as_code(commands::run(&args, &parsed.params)),
         Some(Cmd::Report(args)) => as_code(report::report_cmd(&args)),
         Some(Cmd::CheckPng(args)) => as_code(report::image::check_png(&args.png, args.min_ink)),
