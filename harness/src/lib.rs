@@ -53,7 +53,9 @@ pub fn main() -> ExitCode {
         Some(Cmd::RemoveVariant(a)) => workshop::workspace_root()
             .and_then(|root| workshop::remove_variant(&root, a.variant.as_deref()))
             .map(|_| ExitCode::SUCCESS),
-        Some(Cmd::Explain(a)) => workshop::explain(&a.kernel, &a.reports).map(|_| ExitCode::SUCCESS),
+        Some(Cmd::Explain(a)) => {
+            workshop::explain(&a.kernel, &a.reports).map(|_| ExitCode::SUCCESS)
+        }
         None => bench::bench(&bench::default_args(), &parsed.params),
     };
     match result {

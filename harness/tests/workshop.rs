@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use harness::workshop::{
-    KERNELS, TODO_END, TODO_START, TAG, insert_registration, registered_exercises,
+    KERNELS, TAG, TODO_END, TODO_START, insert_registration, registered_exercises,
     remove_registration, template, validate_name,
 };
 
@@ -34,7 +34,9 @@ fn names_are_checked() {
     let existing = ["naive", "fft"];
     assert!(validate_name("my_simd", &existing).is_ok());
     assert!(validate_name("v2", &existing).is_ok());
-    for bad in ["", "2fast", "My", "my-simd", "my simd", "é", "_x", "fn", "self"] {
+    for bad in [
+        "", "2fast", "My", "my-simd", "my simd", "é", "_x", "fn", "self",
+    ] {
         assert!(validate_name(bad, &existing).is_err(), "`{bad}` accepted");
     }
     let clash = validate_name("naive", &existing).unwrap_err().to_string();
@@ -104,9 +106,15 @@ fn text(o: &Output) -> String {
 
 /// Copies the tracked files of the workspace (what a fresh clone has) into `to`.
 fn copy_tracked(to: &Path) {
-    let ls = run(Command::new("git").args(["ls-files", "-z"]).current_dir(root()));
+    let ls = run(Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root()));
     assert!(ls.status.success());
-    for rel in String::from_utf8(ls.stdout).unwrap().split('\0').filter(|s| !s.is_empty()) {
+    for rel in String::from_utf8(ls.stdout)
+        .unwrap()
+        .split('\0')
+        .filter(|s| !s.is_empty())
+    {
         let (from, dest) = (root().join(rel), to.join(rel));
         if !from.is_file() {
             continue; // deleted in the working tree
@@ -150,7 +158,15 @@ fn a_learner_scaffolds_fails_fills_in_validates_and_is_ranked() {
     // 1. Scaffold: file written, registered, next steps printed.
     let new = harness_in(
         Path::new(here),
-        &["new-variant", "--kernel", "laue", "--case", "strained", "--name", "my_simd"],
+        &[
+            "new-variant",
+            "--kernel",
+            "laue",
+            "--case",
+            "strained",
+            "--name",
+            "my_simd",
+        ],
     );
     assert!(new.status.success(), "{}", text(&new));
     let file = ws.join("kernels/src/laue/exercise_my_simd.rs");
@@ -161,7 +177,10 @@ fn a_learner_scaffolds_fails_fills_in_validates_and_is_ranked() {
         "cargo build --release -p harness",
         "harness validate --variant laue/strained/my_simd",
     ] {
-        assert!(said.contains(hint), "new-variant should say `{hint}`:\n{said}");
+        assert!(
+            said.contains(hint),
+            "new-variant should say `{hint}`:\n{said}"
+        );
     }
 
     // 2. It compiles and fails validation, saying where and by how much.
@@ -169,12 +188,23 @@ fn a_learner_scaffolds_fails_fills_in_validates_and_is_ranked() {
     let small = ["--n", "8"];
     let v = harness_in(
         &bin,
-        &[&["validate", "--variant", "laue/strained/my_simd"], &small[..]].concat(),
+        &[
+            &["validate", "--variant", "laue/strained/my_simd"],
+            &small[..],
+        ]
+        .concat(),
     );
-    assert!(!v.status.success(), "the empty exercise must fail:\n{}", text(&v));
+    assert!(
+        !v.status.success(),
+        "the empty exercise must fail:\n{}",
+        text(&v)
+    );
     let said = text(&v);
     assert!(said.contains("my_simd") && said.contains("FAIL"), "{said}");
-    assert!(said.contains("worst"), "validate should show the worst point:\n{said}");
+    assert!(
+        said.contains("worst"),
+        "validate should show the worst point:\n{said}"
+    );
 
     // 3. Fill in a correct body (delegate to the naive loops): it validates.
     let src = std::fs::read_to_string(&file).unwrap();
@@ -186,23 +216,47 @@ fn a_learner_scaffolds_fails_fills_in_validates_and_is_ranked() {
     let bin = build(ws);
     let v = harness_in(
         &bin,
-        &[&["validate", "--variant", "laue/strained/my_simd"], &small[..]].concat(),
+        &[
+            &["validate", "--variant", "laue/strained/my_simd"],
+            &small[..],
+        ]
+        .concat(),
     );
-    assert!(v.status.success(), "the filled-in exercise must pass:\n{}", text(&v));
+    assert!(
+        v.status.success(),
+        "the filled-in exercise must pass:\n{}",
+        text(&v)
+    );
 
     // 4. It is ranked in the bench table and the CSV next to ours.
     let reports = ws.join("reports-test");
     let b = harness_in(
         &bin,
         &[
-            "bench", "--kernel", "laue", "--case", "strained", "--n", "8", "--budget", "0.05",
-            "--min-samples", "2", "--threads", "1", "--out", reports.to_str().unwrap(),
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "strained",
+            "--n",
+            "8",
+            "--budget",
+            "0.05",
+            "--min-samples",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            reports.to_str().unwrap(),
         ],
     );
     assert!(b.status.success(), "{}", text(&b));
     assert!(text(&b).contains("my_simd"), "bench table lacks my_simd");
     let (_, rows) = harness::workshop::explain::latest_rows(&reports, "laue").expect("rows");
-    let mine = rows.iter().find(|r| r.variant == "my_simd").expect("my_simd row");
+    let mine = rows
+        .iter()
+        .find(|r| r.variant == "my_simd")
+        .expect("my_simd row");
     assert_eq!(mine.strategy, "exercise");
     assert!(mine.median_s.is_some());
 

@@ -46,7 +46,11 @@ pub fn problem_type(kernel: &str) -> Result<&'static str> {
         .ok_or_else(|| {
             anyhow!(
                 "unknown kernel `{kernel}`: one of {}",
-                KERNELS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                KERNELS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })
 }
@@ -56,9 +60,9 @@ pub fn problem_type(kernel: &str) -> Result<&'static str> {
 pub fn validate_name(name: &str, existing: &[&str]) -> Result<()> {
     const KEYWORDS: &[&str] = &[
         "as", "async", "await", "box", "break", "const", "continue", "crate", "dyn", "else",
-        "enum", "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop",
-        "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct",
-        "super", "trait", "true", "try", "type", "unsafe", "use", "where", "while", "yield",
+        "enum", "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match",
+        "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
+        "true", "try", "type", "unsafe", "use", "where", "while", "yield",
     ];
     let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
     let rest_ok = name
@@ -294,7 +298,11 @@ pub fn new_variant(root: &Path, kernel: &str, case: &str, name: &str) -> Result<
     std::fs::write(&file, template(kernel, case, name)?)
         .with_context(|| format!("writing {}", file.display()))?;
     std::fs::write(&mod_rs, updated).with_context(|| format!("writing {}", mod_rs.display()))?;
-    let rel = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+    let rel = file
+        .strip_prefix(root)
+        .unwrap_or(&file)
+        .display()
+        .to_string();
     let id = format!("{kernel}/{case}/{name}");
     println!("created {rel} and registered it in kernels/src/{kernel}/mod.rs\n");
     println!("next:");
@@ -330,8 +338,12 @@ pub fn remove_variant(root: &Path, id: Option<&str>) -> Result<Vec<PathBuf>> {
             .with_context(|| format!("reading {}", mod_rs.display()))?;
         let names = match &name {
             Some(n) => {
-                if !registered_exercises(&src).contains(n) && !dir.join(format!("{}.rs", module_name(n))).exists() {
-                    bail!("`{kernel}/{n}` is not a workshop exercise (only variants made by new-variant can be removed)");
+                if !registered_exercises(&src).contains(n)
+                    && !dir.join(format!("{}.rs", module_name(n))).exists()
+                {
+                    bail!(
+                        "`{kernel}/{n}` is not a workshop exercise (only variants made by new-variant can be removed)"
+                    );
                 }
                 vec![n.clone()]
             }
@@ -344,7 +356,10 @@ pub fn remove_variant(root: &Path, id: Option<&str>) -> Result<Vec<PathBuf>> {
             if file.exists() {
                 std::fs::remove_file(&file)
                     .with_context(|| format!("deleting {}", file.display()))?;
-                println!("removed {}", file.strip_prefix(root).unwrap_or(&file).display());
+                println!(
+                    "removed {}",
+                    file.strip_prefix(root).unwrap_or(&file).display()
+                );
                 removed.push(file);
             }
         }
