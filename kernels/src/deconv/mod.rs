@@ -56,6 +56,8 @@ pub mod parallel;
 pub mod scene;
 pub mod vectorised;
 
+// workshop exercise modules: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
+
 /// AIA's EUV channels (Å): the PSF's `--channel`.
 pub const CHANNELS: &[i64] = &[94, 131, 171, 193, 211, 304, 335];
 
@@ -437,6 +439,7 @@ impl Kernel for Deconv {
             Box::new(parallel::Parallel::F32),
             Box::new(gpu::Gpu::F32),
             Box::new(gpu::Gpu::F64),
+            // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
         ]
     }
 
