@@ -15,7 +15,7 @@ use kernels::registry;
     about = "Validate, benchmark and report every variant of every kernel",
     long_about = "Validate, benchmark and report every variant of every kernel.\n\n\
         Every variant is checked against a reference before it is timed; a wrong one is \
-        reported as failed and never timed.\n\nWithout a subcommand: `bench` on the default suite."
+        reported as failed and never timed.\n\nWithout a subcommand (the main job): `bench` on the default suite, then `report` on that run."
 )]
 pub struct Cli {
     #[command(subcommand)]

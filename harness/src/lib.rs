@@ -58,7 +58,16 @@ pub fn main() -> ExitCode {
         Some(Cmd::Explain(a)) => {
             workshop::explain(&a.kernel, &a.reports).map(|_| ExitCode::SUCCESS)
         }
-        None => bench::bench(&bench::default_args(), &parsed.params),
+        // The main job: validate and time the default suite, then report on that run.
+        None => bench::bench(&bench::default_args(), &parsed.params).and_then(|code| {
+            let args = cli::ReportArgs {
+                runs: Vec::new(),
+                root: "reports".into(),
+                out: "reports".into(),
+            };
+            report::report_cmd(&args)?;
+            Ok(code)
+        }),
     };
     match result {
         Ok(code) => code,
