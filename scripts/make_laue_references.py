@@ -19,8 +19,9 @@ from refs_common import save, versions
 
 H, K, E0, W = 0.0, 4.0, 0.01, 5.0
 TOLERANCE = {
-    "f64": "1e-13 (max|ref-out|/max|ref|): phases up to 2*pi*(|H|+|K|+1)*N rad carry one ulp; "
-    "summation order differs. FFT variant: plus 4*pi*N*(e_h+e_k) for numpy's arange grid.",
+    "f64": "8u*Phi + 4u*C of max|ref| (u = 2^-53, Phi = largest phase, C = cells): phase rounding "
+    "and summation order, worst case (1.3e-12 at N = 32). FFT variant: plus 4*pi*N*(e_h+e_k) "
+    "for numpy's arange grid.",
     "f32": "1e-4: phase error ~2^-24*2*pi rad per term after reduction modulo one turn, "
     "plus sqrt(C)*2^-24 from accumulating C terms in f32.",
 }

@@ -124,43 +124,85 @@ fn validated(
 
 /// criterion's profiler hook driving pprof: active only in `--profile-time` mode, so the
 /// analysis stays out of the flamegraph. (pprof's own criterion feature pins criterion 0.5.)
+///
+/// It uses the harness's sampler and folding, so the graphs read like `harness profile`'s:
+/// frames above the thread's start cut, rayon's recursion shown as one `[rayon]` frame, the
+/// workers of rayon's global pool (named `bench-w-N` here) merged into one root. Writes
+/// `flamegraph.svg`, `flamegraph.folded` and `flamegraph.top.txt` into criterion's
+/// `target/criterion/<group>/<id>/profile/`, and prints the sample count.
 #[cfg(feature = "profiling")]
-#[derive(Default)]
 pub struct FlamegraphProfiler {
-    guard: Option<pprof::ProfilerGuard<'static>>,
+    sampler: Option<(harness::profile::Sampler, Option<f64>)>,
+}
+
+#[cfg(feature = "profiling")]
+impl Default for FlamegraphProfiler {
+    fn default() -> Self {
+        // Unnamed, the global pool's workers would be roots named by thread id, one each.
+        // (Fails harmlessly if the pool already exists: its threads then keep their names.)
+        let _ = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("bench-w-{i}"))
+            .build_global();
+        FlamegraphProfiler { sampler: None }
+    }
 }
 
 #[cfg(feature = "profiling")]
 impl criterion::profiler::Profiler for FlamegraphProfiler {
-    fn start_profiling(&mut self, _id: &str, _dir: &std::path::Path) {
+    fn start_profiling(&mut self, id: &str, _dir: &std::path::Path) {
         // 1000 Hz is asked for; this kernel delivers about 250 Hz per CPU (see STACK.md).
-        self.guard = pprof::ProfilerGuardBuilder::default()
-            .frequency(1000)
-            .blocklist(&["libc", "libgcc", "pthread", "vdso"])
-            .build()
-            .map_err(|e| eprintln!("pprof: {e}"))
-            .ok();
+        match harness::profile::Sampler::start() {
+            Ok(s) => self.sampler = Some((s, harness::profile::process_cpu_s())),
+            Err(e) => eprintln!("{id}: no profile: {e:#}"),
+        }
     }
 
     fn stop_profiling(&mut self, id: &str, dir: &std::path::Path) {
-        let Some(guard) = self.guard.take() else {
+        use harness::profile::folded::{Folded, Rayon, Threads};
+        let Some((sampler, cpu0)) = self.sampler.take() else {
             return;
         };
-        let result = guard
-            .report()
-            .build()
-            .map_err(|e| e.to_string())
-            .and_then(|report| {
-                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-                let path = dir.join("flamegraph.svg");
-                let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
-                report.flamegraph(file).map_err(|e| e.to_string())?;
-                let samples: isize = report.data.values().sum();
-                eprintln!("{id}: {samples} samples → {}", path.display());
-                Ok(())
-            });
-        if let Err(e) = result {
-            eprintln!("{id}: flamegraph failed: {e}");
+        let cpu = cpu0
+            .zip(harness::profile::process_cpu_s())
+            .map(|(a, b)| b - a);
+        let result = (|| -> Result<String, String> {
+            let raw = sampler.finish().map_err(|e| format!("{e:#}"))?;
+            let folded = Folded::from_raw(&raw, Threads::Merged, Rayon::Collapsed);
+            let samples = folded.total();
+            let rate = cpu
+                .filter(|c| *c > 0.0)
+                .map(|c| format!(" (≈{:.0} per CPU-second)", samples as f64 / c))
+                .unwrap_or_default();
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            let write = |name: &str, text: String| {
+                std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))
+            };
+            write("flamegraph.folded", folded.to_text())?;
+            write(
+                "flamegraph.top.txt",
+                folded.top().render(15, "samples"),
+            )?;
+            let path = dir.join("flamegraph.svg");
+            let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+            harness::profile::flamegraph(
+                &folded.lines(),
+                &harness::profile::Labels {
+                    title: id,
+                    subtitle: &format!(
+                        "{samples} samples{rate}: criterion --profile-time (the timed routine \
+                         only, no analysis) · rayon workers merged"
+                    ),
+                    unit: "samples",
+                },
+                false,
+                std::io::BufWriter::new(file),
+            )
+            .map_err(|e| format!("{e:#}"))?;
+            Ok(format!("{samples} samples{rate} → {}", path.display()))
+        })();
+        match result {
+            Ok(line) => eprintln!("{id}: {line}"),
+            Err(e) => eprintln!("{id}: flamegraph failed: {e}"),
         }
     }
 }

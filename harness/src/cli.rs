@@ -31,8 +31,24 @@ pub enum Cmd {
     /// Validate, then time: one CSV row per (kernel, case, variant, size, threads) in a new
     /// folder under reports/.
     Bench(BenchArgs),
+    /// Flamegraphs: sample only the runs of each valid variant (pprof), write one SVG per
+    /// variant, its folded stacks and top functions into a new folder; `--diff A B` too.
+    Profile(crate::profile::ProfileArgs),
     /// Run one variant and save its output as .npy (load it in numpy next to your code).
     Run(RunArgs),
+    /// Build an HTML report and a Markdown summary from run folders (default: the latest
+    /// under reports/), in a new folder; several folders (machines) merge into one comparison.
+    Report(ReportArgs),
+    /// Check that a PNG (e.g. a headless browser's screenshot of a report) is not blank:
+    /// exit code 1 if it has almost a single colour.
+    CheckPng(CheckPngArgs),
+    /// Workshop: create your own variant of a kernel (a file with a TODO, registered).
+    NewVariant(NewVariantArgs),
+    /// Workshop: delete a variant made by new-variant (its file and registration lines).
+    RemoveVariant(RemoveVariantArgs),
+    /// Workshop: a kernel's formula, its variants with the idea each teaches, and the
+    /// measured ladder of speedups from the latest run folder.
+    Explain(ExplainArgs),
 }
 
 /// Which kernels, cases and variants.
@@ -63,15 +79,22 @@ pub struct ValidateArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     pub select: Select,
-    /// Thread counts for the rayon pool (e.g. 1,2). Default: all cores.
+    /// Thread counts for the rayon pool (e.g. 1,2), for every variant. Default: all cores.
     #[arg(long, value_delimiter = ',')]
     pub threads: Vec<usize>,
+    /// Also run the parallel-strategy variants on 1, 2, 4, ... up to all cores (for the
+    /// report's speedup, efficiency and Amdahl fit); other variants keep --threads.
+    #[arg(long)]
+    pub thread_scaling: bool,
     /// Time budget per variant in seconds (samples are taken until it is spent).
     #[arg(long, default_value_t = 1.0)]
     pub budget: f64,
     /// Minimum number of timed samples (unless one run alone exceeds the budget).
     #[arg(long, default_value_t = 5)]
     pub min_samples: usize,
+    /// Spread (interquartile range / median) above which a result is flagged noisy.
+    #[arg(long, default_value_t = crate::stats::NOISY_SPREAD)]
+    pub noisy: f64,
     /// Folder under which the run folder is created.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -87,6 +110,60 @@ pub struct RunArgs {
     /// Where to write the output (.npy); never overwritten.
     #[arg(long)]
     pub save: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Run folders to report on (default: the latest under --root).
+    pub runs: Vec<PathBuf>,
+    /// Where to look for the latest run folder when none is given.
+    #[arg(long, default_value = "reports")]
+    pub root: PathBuf,
+    /// Folder under which the report's own new folder is created.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckPngArgs {
+    pub png: PathBuf,
+    /// Least share of pixels that must differ from the most common colour.
+    #[arg(long, default_value_t = 0.01)]
+    pub min_ink: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct NewVariantArgs {
+    /// Kernel (laue, psf, lm, deconv).
+    #[arg(long)]
+    pub kernel: String,
+    /// Case used in the suggested next commands (the variant runs on every case).
+    #[arg(long)]
+    pub case: String,
+    /// Your variant's name: lowercase letters, digits and _ (e.g. my_simd).
+    #[arg(long)]
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct RemoveVariantArgs {
+    /// kernel/case/name of the exercise (e.g. laue/strained/my_simd).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Remove every exercise of every kernel.
+    #[arg(long)]
+    pub all_exercises: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// Kernel (laue, psf, lm, deconv).
+    #[arg(long)]
+    pub kernel: String,
+    /// Where run folders are looked for (the latest with rows for the kernel is used).
+    #[arg(long, default_value = "reports")]
+    pub reports: std::path::PathBuf,
 }
 
 /// The whole parsed command: fixed flags plus kernel parameters as text, by name.
@@ -120,7 +197,7 @@ fn param_args() -> Vec<Arg> {
 
 pub fn command() -> Command {
     let mut cmd = <Cli as clap::CommandFactory>::command();
-    for sub in ["validate", "bench", "run", "list"] {
+    for sub in ["validate", "bench", "run", "list", "profile"] {
         cmd = cmd.mut_subcommand(sub, |c| c.args(param_args()));
     }
     cmd

@@ -1,9 +1,10 @@
 //! The machine fingerprint written into every result row: enough to know, later, on what a
 //! number was measured (and never to mistake a software GPU for a real one).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Machine {
     pub cpu: String,
     pub cores: usize,

@@ -1,93 +1,150 @@
-//! Timing a prepared variant: warm-up, then samples until a time budget, then statistics.
-//! Setup is timed elsewhere (by the caller, around `prepare`); here only `run` is timed.
+//! Timing a prepared variant: warm-up until stable, then samples until a time budget and a
+//! minimum count. Setup is timed elsewhere (by the caller, around `prepare`); here only
+//! `run` is timed.
+//!
+//! Warm-up runs batches of about a fiftieth of the budget and stops when two successive
+//! batch medians agree within [`STABLE`] (caches, page faults, clocks, lazy compilation
+//! settled), or at a cap of [`WARMUP_SHARE`] of the budget (then the row says so).
+//! Short runs are grouped into samples of several runs so that every sample lasts at least
+//! a [`TARGET_SAMPLES`]-th of the budget, as criterion does: the timer's own cost and
+//! resolution stay negligible, and the statistics work on a few hundred samples.
 
-use crate::validate::run_guarded;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
 use kernels::Prepared;
 
-/// Timed samples of one variant, in seconds.
-#[derive(Clone, Debug, Default)]
-pub struct Samples(pub Vec<f64>);
+use crate::validate::panic_message;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Summary {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-    /// Interquartile range over median (0 for fewer than 4 samples' worth of spread).
-    pub spread: f64,
-    pub samples: usize,
+/// Successive warm-up batch medians within this relative difference count as stable.
+pub const STABLE: f64 = 0.05;
+/// At most this share of the budget goes to warm-up.
+pub const WARMUP_SHARE: f64 = 0.3;
+/// Aim for about this many samples within the budget.
+pub const TARGET_SAMPLES: f64 = 200.0;
+/// Never more samples than this (a sub-microsecond run on a long budget).
+const MAX_SAMPLES: usize = 5000;
+
+/// How long and how much to sample.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Seconds of timed runs to aim for.
+    pub budget: f64,
+    pub min_samples: usize,
 }
 
-impl Samples {
-    pub fn summary(&self) -> Option<Summary> {
-        if self.0.is_empty() {
-            return None;
+/// What the timing produced.
+#[derive(Clone, Debug, Default)]
+pub struct Measurement {
+    /// Seconds per run, one value per sample (a sample's total over its run count).
+    pub samples: Vec<f64>,
+    pub iters_per_sample: u64,
+    /// Runs and seconds spent warming up (the validation run included).
+    pub warmup_runs: u64,
+    pub warmup_s: f64,
+    /// Whether warm-up reached two agreeing batches before its cap.
+    pub warmup_stable: bool,
+    /// Whether there was time to check (one run below a quarter of the budget).
+    pub warmup_checked: bool,
+    /// Relative difference of the last two warm-up batch medians.
+    pub warmup_change: Option<f64>,
+    /// The run was stopped (Ctrl-C) before the budget was spent.
+    pub interrupted: bool,
+}
+
+/// Runs `iters` times, timed together; a panic becomes an error with its message.
+pub fn run_batch(prepared: &mut dyn Prepared, iters: u64) -> Result<f64, String> {
+    let start = Instant::now();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        for _ in 0..iters {
+            prepared.run()?;
         }
-        let mut s = self.0.clone();
-        s.sort_by(f64::total_cmp);
-        let q = |f: f64| {
-            // Linear interpolation between order statistics (numpy's default percentile).
-            let x = f * (s.len() - 1) as f64;
-            let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
-            s[lo] + (s[hi] - s[lo]) * (x - lo as f64)
-        };
-        let median = q(0.5);
-        Some(Summary {
-            median,
-            min: s[0],
-            max: s[s.len() - 1],
-            spread: if median > 0.0 {
-                (q(0.75) - q(0.25)) / median
-            } else {
-                0.0
-            },
-            samples: s.len(),
-        })
+        Ok::<(), kernels::KernelError>(())
+    }));
+    let elapsed = start.elapsed().as_secs_f64();
+    match result {
+        Ok(Ok(())) => Ok(elapsed),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(p) => Err(format!("panicked: {}", panic_message(&p))),
     }
 }
 
-/// Warm-up then samples. `first` is the validation run's time (it served as the first
-/// warm-up). A variant whose single run exceeds the budget keeps that one run as its only
-/// sample rather than running for minutes.
+/// Warm-up then samples. `first` is the validation run's time (it is the first warm-up
+/// run). A variant whose single run exceeds the budget keeps that run as its only sample
+/// rather than running for minutes. `stop` ends sampling early (Ctrl-C); `progress` hears
+/// the fraction of the budget spent.
 pub fn measure(
     prepared: &mut dyn Prepared,
     first: f64,
-    budget: f64,
-    min_samples: usize,
-) -> Result<Samples, String> {
-    if first >= budget {
-        return Ok(Samples(vec![first]));
+    cfg: Config,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(f64, &str),
+) -> Result<Measurement, String> {
+    let mut m = Measurement {
+        warmup_runs: 1,
+        warmup_s: first,
+        iters_per_sample: 1,
+        ..Measurement::default()
+    };
+    if first >= cfg.budget {
+        m.samples.push(first);
+        return Ok(m);
     }
-    // Warm-up: about a fifth of the budget (caches, page faults, GPU clocks, lazy JIT).
-    let mut spent = first;
-    while spent < 0.2 * budget {
-        let (r, t) = run_guarded(prepared);
-        r?;
-        spent += t.as_secs_f64();
+    // Warm-up: batches of about budget/50, individually timed runs, until two successive
+    // batch medians agree. At least two batches (a comparison), unless one run is already a
+    // quarter of the budget: then there is no time to check, and the row says so.
+    let batch_time = cfg.budget / 50.0;
+    let mut estimate = first;
+    let mut previous: Option<f64> = None;
+    let checkable = first < cfg.budget / 4.0;
+    let mut batches = 0;
+    while checkable
+        && (m.warmup_s < WARMUP_SHARE * cfg.budget || batches < 2)
+        && !stop.load(Ordering::Relaxed)
+    {
+        let runs = ((batch_time / estimate).ceil() as u64).clamp(1, 10_000);
+        let mut times = Vec::with_capacity(runs as usize);
+        for _ in 0..runs {
+            times.push(run_batch(prepared, 1)?);
+        }
+        batches += 1;
+        m.warmup_runs += runs;
+        m.warmup_s += times.iter().sum::<f64>();
+        let med = crate::stats::median(&times);
+        estimate = med.max(1e-9);
+        progress(m.warmup_s / cfg.budget, "warm-up");
+        if let Some(p) = previous {
+            let change = (med - p).abs() / p;
+            m.warmup_change = Some(change);
+            if change <= STABLE {
+                m.warmup_stable = true;
+                break;
+            }
+        }
+        previous = Some(med);
     }
-    let mut samples = Vec::new();
+    m.warmup_checked = checkable;
+    // Samples of `iters` runs each, each lasting at least budget / TARGET_SAMPLES.
+    let iters = ((cfg.budget / TARGET_SAMPLES / estimate).ceil() as u64).max(1);
+    m.iters_per_sample = iters;
     let mut timed = 0.0;
-    while samples.len() < min_samples.max(1) || timed < budget {
-        let (r, t) = run_guarded(prepared);
-        r?;
-        samples.push(t.as_secs_f64());
-        timed += t.as_secs_f64();
-        // A very slow variant stops at its budget even below the minimum count.
-        if timed >= 3.0 * budget {
+    m.samples.reserve(TARGET_SAMPLES as usize + cfg.min_samples);
+    while (m.samples.len() < cfg.min_samples.max(1) || timed < cfg.budget)
+        && m.samples.len() < MAX_SAMPLES
+    {
+        if stop.load(Ordering::Relaxed) {
+            m.interrupted = true;
+            break;
+        }
+        let t = run_batch(prepared, iters)?;
+        m.samples.push(t / iters as f64);
+        timed += t;
+        progress(timed / cfg.budget, "sampling");
+        // A very slow variant stops at three budgets even below the minimum count.
+        if timed >= 3.0 * cfg.budget {
             break;
         }
     }
-    Ok(Samples(samples))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_and_spread() {
-        let s = Samples(vec![4.0, 1.0, 3.0, 2.0, 5.0]).summary().unwrap();
-        assert_eq!((s.median, s.min, s.max), (3.0, 1.0, 5.0));
-        assert_eq!(s.spread, (4.0 - 2.0) / 3.0);
-    }
+    Ok(m)
 }

@@ -5,12 +5,66 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::ceilings::Ceiling;
 use crate::machine::Machine;
 
-/// One result row. Column meanings are documented in reports/README.md.
-#[derive(Clone, Debug, Default, Serialize)]
+/// `run.json`: the run's command and machine at the start, its ceilings once measured, and
+/// a summary that grows as rows finish (rewritten atomically each time).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunManifest {
+    pub harness: String,
+    pub command: Vec<String>,
+    pub machine: Machine,
+    pub budget_s: f64,
+    pub min_samples: usize,
+    pub noisy_threshold: f64,
+    /// Thread counts of every variant, and the extra ones of the parallel variants.
+    pub threads: Vec<usize>,
+    pub thread_scaling: Vec<usize>,
+    pub ceilings: Vec<Ceiling>,
+    pub started: String,
+    pub finished: Option<String>,
+    /// Stopped by Ctrl-C / SIGTERM: the rows present are complete, others are missing.
+    pub interrupted: bool,
+    pub rows: usize,
+    pub status_counts: std::collections::BTreeMap<String, usize>,
+    pub noisy: usize,
+    /// Whether bytes allocated were counted and the peak RSS could be reset per variant.
+    pub counting_allocator: bool,
+    pub rss_peak_reset: bool,
+    /// Small 2-D outputs saved for the report's images.
+    pub images: Vec<ImageEntry>,
+}
+
+/// One saved output image (`images/*.npy` in the run folder).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ImageEntry {
+    pub kernel: String,
+    pub case: String,
+    pub params: String,
+    pub array: String,
+    /// Relative to the run folder.
+    pub file: String,
+    pub shape: Vec<usize>,
+    /// Which reference or variant it is the output of.
+    pub source: String,
+}
+
+impl RunManifest {
+    pub fn read(dir: &Path) -> Option<RunManifest> {
+        let text = std::fs::read_to_string(dir.join("run.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// One result row. Every column is documented in reports/README.md; Python peers
+/// (`scripts/peers.py`) write the same columns.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Row {
     pub run_id: String,
     pub kernel: String,
@@ -20,7 +74,9 @@ pub struct Row {
     pub precision: String,
     /// All parameters, `name=value` separated by spaces.
     pub params: String,
-    /// The value of the kernel's size parameter (n, fits, ...), for scaling curves.
+    /// The name of the kernel's size parameter (n, fits, ...).
+    pub size_param: String,
+    /// Its value, for scaling curves.
     pub size: f64,
     pub threads: usize,
     /// ok, failed, skipped, n/a.
@@ -31,18 +87,50 @@ pub struct Row {
     pub tolerance: Option<f64>,
     pub reference: String,
     pub setup_s: Option<f64>,
+    /// Median seconds per run and its bootstrap 95 % confidence interval.
     pub median_s: Option<f64>,
+    pub ci_low_s: Option<f64>,
+    pub ci_high_s: Option<f64>,
+    pub mean_s: Option<f64>,
     pub min_s: Option<f64>,
     pub max_s: Option<f64>,
     /// Interquartile range over median.
     pub spread: Option<f64>,
+    /// Spread above the run's threshold: the median is less trustworthy.
+    pub noisy: bool,
     pub samples: usize,
+    pub iters_per_sample: u64,
+    pub outliers_mild: usize,
+    pub outliers_severe: usize,
+    pub warmup_runs: u64,
+    pub warmup_s: Option<f64>,
+    pub warmup_stable: bool,
     pub speedup_vs_naive: Option<f64>,
+    /// The kernel's nominal work of one run (from the formula, the same for all variants).
+    pub flops: f64,
+    pub bytes: f64,
+    pub items: f64,
     pub gflops: Option<f64>,
     pub gbps: Option<f64>,
     pub items_per_s: Option<f64>,
+    /// The machine's ceilings at this thread count and precision, and the row's GFLOP/s as
+    /// a percentage of min(peak, intensity × bandwidth).
+    pub peak_gflops: Option<f64>,
+    pub peak_gbps: Option<f64>,
+    pub roofline_pct: Option<f64>,
+    /// Bytes allocated by `prepare`, and per run (mean over the timed runs).
+    pub alloc_setup_bytes: Option<u64>,
+    pub alloc_run_bytes: Option<u64>,
+    /// Most heap bytes live at once during prepare and runs, above what was live before.
+    pub heap_peak_bytes: Option<u64>,
+    /// Resident memory of the process when the variant started, and its peak during the
+    /// variant (VmHWM reset before it), in MiB.
+    pub base_rss_mib: Option<f64>,
+    pub peak_rss_mib: Option<f64>,
     /// Stages measured inside the run, `name=seconds;...`.
     pub stages: String,
+    /// `rust` for the harness; `python 3.x numpy y ...` for peers.
+    pub runtime: String,
     pub cpu: String,
     pub cores: usize,
     pub simd: String,
@@ -69,6 +157,7 @@ impl Row {
         self.gpu_backend = m.gpu_backend.clone();
         self.rustc = m.rustc.clone();
         self.git_commit = m.git_commit.clone();
+        self.runtime = "rust".into();
         self
     }
 }
@@ -80,26 +169,37 @@ pub struct RunDir {
     writer: csv::Writer<File>,
 }
 
+/// Creates `<root>/<UTC time>-<label>` (with a suffix if that exists: never reuses one).
+pub fn new_folder(root: &Path, label: &str) -> Result<(PathBuf, String)> {
+    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    let stamp = utc_stamp();
+    (0..1000)
+        .map(|i| {
+            let id = if i == 0 {
+                format!("{stamp}-{label}")
+            } else {
+                format!("{stamp}-{label}-{i}")
+            };
+            (root.join(&id), id)
+        })
+        .find(|(p, _)| std::fs::create_dir(p).is_ok())
+        .context("could not create a new folder")
+}
+
+/// Writes JSON through a temporary file and a rename, so that a reader (or a Ctrl-C)
+/// never sees half a file.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n")?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 impl RunDir {
-    /// Creates `<root>/<UTC time>-<label>` (with a suffix if that exists: never reuses one).
+    /// A new run folder with `run.json` (the manifest) and an empty `results.csv`.
     pub fn create(root: &Path, label: &str, manifest: &impl Serialize) -> Result<RunDir> {
-        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-        let stamp = utc_stamp();
-        let (path, id) = (0..1000)
-            .map(|i| {
-                let id = if i == 0 {
-                    format!("{stamp}-{label}")
-                } else {
-                    format!("{stamp}-{label}-{i}")
-                };
-                (root.join(&id), id)
-            })
-            .find(|(p, _)| std::fs::create_dir(p).is_ok())
-            .context("could not create a new run folder")?;
-        std::fs::write(
-            path.join("run.json"),
-            serde_json::to_string_pretty(manifest)?,
-        )?;
+        let (path, id) = new_folder(root, label)?;
+        write_json(&path.join("run.json"), manifest)?;
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
@@ -111,12 +211,58 @@ impl RunDir {
         })
     }
 
+    /// Rewrites `run.json` (the summary grows as the run goes).
+    pub fn update(&self, manifest: &impl Serialize) -> Result<()> {
+        write_json(&self.path.join("run.json"), manifest)
+    }
+
     /// Appends one row and flushes it to disk at once (an interrupted run keeps it).
     pub fn append(&mut self, row: &Row) -> Result<()> {
         self.writer.serialize(row)?;
         self.writer.flush()?;
         Ok(())
     }
+}
+
+/// The result files of a run folder: `results.csv` (the harness) and `peers*.csv`
+/// (Python peers, same columns).
+pub fn result_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.ends_with(".csv") && (name == "results.csv" || name.starts_with("peers"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Reads every row of a CSV written by the harness or by `scripts/peers.py` (columns
+/// missing from an older file take their defaults).
+pub fn read_rows(path: &Path) -> Result<Vec<Row>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    reader
+        .deserialize()
+        .enumerate()
+        .map(|(i, r)| r.with_context(|| format!("{} row {}", path.display(), i + 2)))
+        .collect()
+}
+
+/// The most recent run folder under `root` (folder names start with their UTC time).
+pub fn latest_run(root: &Path) -> Option<PathBuf> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("results.csv").is_file())
+        .collect();
+    runs.sort();
+    runs.pop()
 }
 
 /// `20261121T042513Z`, from the system clock (no time-zone database needed).

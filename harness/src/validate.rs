@@ -67,6 +67,14 @@ impl<'a> References<'a> {
         }
     }
 
+    /// The reference once resolved (after a validation), if there is one.
+    pub fn reference(&self) -> Option<&Reference> {
+        match &self.resolved {
+            Some(Ok(r)) => Some(r),
+            _ => None,
+        }
+    }
+
     /// Whether `variant` is the oracle that produced the reference (it then passes by
     /// construction, and the report says so).
     pub fn is_oracle(&self, variant: &str) -> bool {

@@ -6,6 +6,8 @@
 //! |---|---|---|
 //! | [`laue`] | 2-D Laue diffraction of square, circular and strained crystals | ESRF/silx course "Optimization of compute-bound Python code" |
 //! | [`psf`] | SDO/AIA point-spread function: 1200 diffraction spikes of two filter meshes, composite by FFT | aiapy 0.10.2 `aiapy.psf.psf` (after `aia_calc_psf.pro`) |
+//! | [`lm`] | batched Levenberg–Marquardt: Gpufit's 2-D Gaussian benchmark, ODMR Lorentzian dips | Gpufit (Przybylski et al. 2017), QDMPy |
+//! | [`deconv`] | Richardson–Lucy deconvolution of solar images with a PSF | `aiapy.psf.deconvolve` (aiapy 0.10) |
 //!
 //! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
 //! registry ([`registry`]). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
@@ -13,6 +15,7 @@
 
 pub mod check;
 pub mod error;
+pub mod fft2d;
 pub mod gpu;
 pub mod io;
 pub mod kernel;
@@ -22,7 +25,9 @@ pub mod simd;
 pub mod testing;
 pub mod variant;
 
+pub mod deconv;
 pub mod laue;
+pub mod lm;
 pub mod psf;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};

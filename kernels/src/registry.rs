@@ -2,8 +2,10 @@
 //! (kernel, case, variant). The match below has no catch-all arm on purpose: a new kernel
 //! must be added here or the crate does not compile.
 
+use crate::deconv::Deconv;
 use crate::kernel::{DynKernel, KernelEntry};
 use crate::laue::Laue;
+use crate::lm::Lm;
 use crate::psf::Psf;
 
 /// Every kernel of the harness.
@@ -11,17 +13,28 @@ use crate::psf::Psf;
 pub enum KernelId {
     Laue,
     Psf,
+    Lm,
+    Deconv,
 }
 
 impl KernelId {
-    pub const ALL: [KernelId; 2] = [KernelId::Laue, KernelId::Psf];
+    pub const ALL: [KernelId; 4] = [
+        KernelId::Laue,
+        KernelId::Psf,
+        KernelId::Lm,
+        KernelId::Deconv,
+    ];
 
     pub fn kernel(self) -> &'static dyn DynKernel {
         static LAUE: KernelEntry<Laue> = KernelEntry::new();
         static PSF: KernelEntry<Psf> = KernelEntry::new();
+        static LM: KernelEntry<Lm> = KernelEntry::new();
+        static DECONV: KernelEntry<Deconv> = KernelEntry::new();
         match self {
             KernelId::Laue => &LAUE,
             KernelId::Psf => &PSF,
+            KernelId::Lm => &LM,
+            KernelId::Deconv => &DECONV,
         }
     }
 }

@@ -56,7 +56,17 @@ fn create() -> Result<GpuContext, GpuError> {
         power_preference: wgpu::PowerPreference::HighPerformance,
         ..Default::default()
     }))
-    .map_err(|e| GpuError(format!("{NO_ADAPTER} ({e})")))?;
+    .map_err(|e| {
+        // wgpu lists every backend it did not try; keep only what it says about Vulkan.
+        let why = e.to_string();
+        match why
+            .split([';', ','])
+            .find(|s| s.to_lowercase().contains("vulkan"))
+        {
+            Some(vulkan) => GpuError(format!("{NO_ADAPTER} ({})", vulkan.trim())),
+            None => GpuError(NO_ADAPTER.into()),
+        }
+    })?;
 
     let wanted = wgpu::Features::SHADER_F64
         | wgpu::Features::TIMESTAMP_QUERY
@@ -516,7 +526,8 @@ fn storage_usage() -> wgpu::BufferUsages {
     wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST
 }
 
-/// A device buffer (storage or uniform).
+/// A device buffer (storage or uniform). Cloning gives another handle to the same memory.
+#[derive(Clone)]
 pub struct Buffer {
     raw: wgpu::Buffer,
     /// Bytes asked for (the allocation may be rounded up to 4).

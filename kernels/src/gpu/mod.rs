@@ -135,6 +135,8 @@ fn lcm(a: u64, b: u64) -> u64 {
     a / gcd(a, b) * b
 }
 
+pub mod fft;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,7 @@ impl GpuContext {
     }
 }
 
+#[derive(Clone)]
 pub struct Buffer(Never);
 
 impl Buffer {

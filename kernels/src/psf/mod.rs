@@ -50,6 +50,8 @@ pub mod separable;
 pub mod vectorised;
 pub mod windowed;
 
+// workshop exercise modules: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
+
 /// The channels of AIA's EUV telescopes, in Å.
 pub const CHANNELS: [i64; 7] = [94, 131, 171, 193, 211, 304, 335];
 /// Diffraction orders −ORDERS..=ORDERS (0 excluded).
@@ -692,6 +694,7 @@ impl Kernel for Psf {
             Box::new(gpu::Gpu::F64),
             Box::new(gpu::Gpu::WindowedF32),
             Box::new(gpu::Gpu::WindowedF64),
+            // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
         ]
     }
 

@@ -1,0 +1,149 @@
+//! The machine's ceilings for the roofline, measured by the harness itself once per run:
+//! a GEMM peak (faer, the best compute rate a real code reaches here) in f64 and f32, and a
+//! copy bandwidth (a memcpy of buffers larger than the last-level cache), for each thread
+//! count of the run.
+//!
+//! A row's limit is min(peak, arithmetic intensity × bandwidth), the roofline model; its
+//! "% of roofline" is its GFLOP/s over that limit.
+
+use std::time::Instant;
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The ceilings at one thread count.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ceiling {
+    pub threads: usize,
+    /// Best of several n × n GEMMs, 2n³ flops each.
+    pub gemm_f64_gflops: f64,
+    pub gemm_f32_gflops: f64,
+    /// Bytes read plus bytes written per second by a large copy (STREAM's convention).
+    pub copy_gbps: f64,
+    pub gemm_n: usize,
+    pub copy_mib: usize,
+}
+
+impl Ceiling {
+    /// The roofline limit in GFLOP/s for a kernel of arithmetic intensity `ai` (flop/byte).
+    pub fn limit_gflops(&self, ai: f64, precision: &str) -> f64 {
+        let peak = if precision == "f32" {
+            self.gemm_f32_gflops
+        } else {
+            self.gemm_f64_gflops
+        };
+        peak.min(ai * self.copy_gbps)
+    }
+}
+
+/// The ceiling that applies to a row measured on `threads` threads (the nearest measured
+/// count at or below it, else the smallest).
+pub fn for_threads(ceilings: &[Ceiling], threads: usize) -> Option<&Ceiling> {
+    ceilings
+        .iter()
+        .filter(|c| c.threads <= threads)
+        .max_by_key(|c| c.threads)
+        .or_else(|| ceilings.iter().min_by_key(|c| c.threads))
+}
+
+/// Last-level cache size in bytes (Linux sysfs), for sizing the copy.
+fn llc_bytes() -> Option<usize> {
+    (0..8).rev().find_map(|i| {
+        let s =
+            std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{i}/size"))
+                .ok()?;
+        let s = s.trim();
+        let (num, mult) = match s.strip_suffix('K') {
+            Some(n) => (n, 1 << 10),
+            None => match s.strip_suffix('M') {
+                Some(n) => (n, 1 << 20),
+                None => (s, 1),
+            },
+        };
+        num.parse::<usize>().ok().map(|n| n * mult)
+    })
+}
+
+fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up: page faults, thread wake-up, code in cache
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// GFLOP/s of the best of three n × n GEMMs (`a`, `b` given, result in `c`) on the
+/// current pool.
+macro_rules! gemm_gflops {
+    ($a:expr, $b:expr, $c:expr) => {{
+        let n = $a.nrows();
+        let t = best_of(3, || {
+            matmul(
+                $c.as_mut(),
+                Accum::Replace,
+                $a.as_ref(),
+                $b.as_ref(),
+                1.0,
+                Par::rayon(0),
+            );
+        });
+        std::hint::black_box(&$c);
+        2.0 * (n as f64).powi(3) / t / 1e9
+    }};
+}
+
+/// Bytes read plus written per second copying `src` into `dst`, split over the pool.
+fn copy_gbps(src: &[f64], dst: &mut [f64]) -> f64 {
+    let chunk = src.len().div_ceil(rayon::current_num_threads());
+    let t = best_of(3, || {
+        dst.par_chunks_mut(chunk)
+            .zip(src.par_chunks(chunk))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+        std::hint::black_box(&*dst);
+    });
+    2.0 * std::mem::size_of_val(src) as f64 / t / 1e9
+}
+
+/// Measures the ceilings at each thread count (about a second each on a small machine).
+pub fn measure(threads: &[usize]) -> Vec<Ceiling> {
+    let copy_bytes = llc_bytes()
+        .map(|l| 2 * l)
+        .unwrap_or(256 << 20)
+        .clamp(64 << 20, 512 << 20);
+    let gemm_n = 1024;
+    // Allocated once for every thread count (page faults are not bandwidth).
+    let a64 = Mat::<f64>::from_fn(gemm_n, gemm_n, |i, j| ((i * 7 + j * 3) % 11) as f64 * 0.125);
+    let b64 = a64.clone();
+    let mut c64 = Mat::<f64>::zeros(gemm_n, gemm_n);
+    let a32 = Mat::<f32>::from_fn(gemm_n, gemm_n, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.125);
+    let b32 = a32.clone();
+    let mut c32 = Mat::<f32>::zeros(gemm_n, gemm_n);
+    let src = vec![1.0f64; copy_bytes / 8];
+    let mut dst = vec![0.0f64; copy_bytes / 8];
+    let mut counts: Vec<usize> = threads.to_vec();
+    counts.sort_unstable();
+    counts.dedup();
+    counts
+        .into_iter()
+        .filter_map(|t| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .thread_name(|i| format!("harness-ceiling-{i}"))
+                .build()
+                .ok()?;
+            Some(pool.install(|| Ceiling {
+                threads: t,
+                gemm_f64_gflops: gemm_gflops!(a64, b64, c64),
+                gemm_f32_gflops: gemm_gflops!(a32, b32, c32),
+                copy_gbps: copy_gbps(&src, &mut dst),
+                gemm_n,
+                copy_mib: copy_bytes >> 20,
+            }))
+        })
+        .collect()
+}

@@ -1,0 +1,178 @@
+//! The small commands: `list`, `validate` and `run` (`bench` and `report` have their own
+//! modules).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use kernels::{Availability, Instance, Strategy};
+
+use crate::cli::{RunArgs, Select, ValidateArgs};
+use crate::jobs::{self, Job, Plan};
+use crate::report::format::fmt_time;
+use crate::validate::{self, References, run_guarded};
+
+/// The variants of `instance` selected by `--variant` (all when none was given).
+pub fn selected(instance: &dyn Instance, plan: &Plan) -> Vec<&'static str> {
+    instance
+        .variants()
+        .into_iter()
+        .map(|v| v.name)
+        .filter(|n| plan.variant.as_deref().is_none_or(|want| want == *n))
+        .collect()
+}
+
+pub fn instance_of(job: &Job) -> Result<Box<dyn Instance>> {
+    job.kernel
+        .instance(&job.case, &job.params, &[])
+        .with_context(|| format!("{}/{} {}", job.kernel.name(), job.case, job.params))
+}
+
+/// With `HARNESS_REQUIRE_GPU=1` (CI), a GPU variant that is skipped is a failure: the
+/// software adapter must be there and work.
+pub fn gpu_required() -> bool {
+    std::env::var("HARNESS_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+pub fn list(select: &Select, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
+    let plan = jobs::plan(select, params)?;
+    let mut last_kernel = "";
+    for job in &plan.jobs {
+        let k = job.kernel;
+        if k.name() != last_kernel {
+            last_kernel = k.name();
+            println!("\n{} — {}", k.name(), k.about());
+            for p in k.params() {
+                println!("    --{:<14} {} (default {})", p.name, p.help, p.default);
+            }
+        }
+        let instance = instance_of(job)?;
+        println!("  {}/{}  [{}]", k.name(), job.case, job.params);
+        for v in instance.variants() {
+            if plan.variant.as_deref().is_some_and(|want| want != v.name) {
+                continue;
+            }
+            let a = instance.probe(v.name)?;
+            println!(
+                "    {:<34} {:<12} {:<4} {:<8} {}",
+                format!("{}/{}/{}", k.name(), job.case, v.name),
+                v.strategy.as_str(),
+                v.precision.as_str(),
+                a.label(),
+                if a.is_ready() { v.idea } else { a.reason() }
+            );
+        }
+    }
+    Ok(true)
+}
+
+pub fn validate_cmd(args: &ValidateArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
+    let plan = jobs::plan(&args.select, params)?;
+    let mut all_ok = true;
+    for job in &plan.jobs {
+        let instance = match instance_of(job) {
+            Ok(i) => i,
+            Err(e) => {
+                println!("FAILED {e:#}");
+                all_ok = false;
+                continue;
+            }
+        };
+        let mut refs = References::new(instance.as_ref(), args.reference.as_deref())?;
+        println!("{}/{} [{}]", job.kernel.name(), job.case, job.params);
+        for name in selected(instance.as_ref(), &plan) {
+            let id = format!("{}/{}/{name}", job.kernel.name(), job.case);
+            let info = instance.info(name)?;
+            match instance.probe(name)? {
+                Availability::Ready => {}
+                a => {
+                    let strict = gpu_required()
+                        && info.strategy == Strategy::Gpu
+                        && matches!(a, Availability::Skipped(_));
+                    all_ok &= !strict;
+                    let label = if strict {
+                        "FAILED (GPU required)"
+                    } else {
+                        a.label()
+                    };
+                    println!("  {id:<36} {label:<8} {}", a.reason());
+                    continue;
+                }
+            }
+            let outcome = (|| -> Result<validate::Validation, String> {
+                let mut prepared = instance.prepare(name).map_err(|e| e.to_string())?;
+                run_guarded(prepared.as_mut()).0?;
+                Ok(validate::validate(
+                    instance.as_ref(),
+                    &mut refs,
+                    name,
+                    prepared.as_ref(),
+                ))
+            })();
+            let (ok, text, reference) = match outcome {
+                Ok(v) => (v.passed(), v.summary(), v.reference),
+                Err(e) => (false, e, String::new()),
+            };
+            all_ok &= ok;
+            println!(
+                "  {id:<36} {:<8} {text}{}",
+                if ok { "ok" } else { "FAILED" },
+                if reference.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [reference: {reference}]")
+                }
+            );
+        }
+    }
+    Ok(all_ok)
+}
+
+pub fn run(args: &RunArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
+    let plan = jobs::plan(&args.select, params)?;
+    let variant = plan
+        .variant
+        .clone()
+        .context("--variant is required: which variant should run?")?;
+    let job = match plan.jobs.as_slice() {
+        [job] => job,
+        _ => bail!(
+            "the selection matches {} problems: give --case (and one value per parameter) to run one",
+            plan.jobs.len()
+        ),
+    };
+    let inputs = args
+        .input
+        .iter()
+        .map(|p| kernels::io::read_f64(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let instance = job
+        .kernel
+        .instance(&job.case, &job.params, &inputs)
+        .with_context(|| format!("{}/{}", job.kernel.name(), job.case))?;
+    let mut prepared = instance.prepare(&variant)?;
+    let (result, time) = run_guarded(prepared.as_mut());
+    result.map_err(anyhow::Error::msg)?;
+    let output = prepared.output()?;
+    for (i, (name, array)) in output.arrays.iter().enumerate() {
+        let path = if i == 0 {
+            args.save.clone()
+        } else {
+            let stem = args.save.file_stem().unwrap_or_default().to_string_lossy();
+            args.save.with_file_name(format!("{stem}.{name}.npy"))
+        };
+        kernels::io::write_f64(&path, array)?;
+        println!(
+            "wrote {} ({name}, shape {:?})",
+            path.display(),
+            array.shape()
+        );
+    }
+    println!(
+        "{}/{}/{variant} [{}]: {}",
+        job.kernel.name(),
+        job.case,
+        job.params,
+        fmt_time(Some(time.as_secs_f64()))
+    );
+    Ok(true)
+}

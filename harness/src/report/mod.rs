@@ -1,0 +1,68 @@
+//! `harness report`: one self-contained HTML file and a Markdown summary from one or more
+//! run folders, written into a new folder (never over an earlier report).
+//!
+//! Layers: [`data`] loads rows and machines, [`model`] computes what the report says
+//! (tables, fits, advice, chart series), [`charts`] / [`image`] draw, [`html`] and
+//! [`markdown`] lay out.
+
+pub mod charts;
+pub mod data;
+pub mod format;
+pub mod html;
+pub mod image;
+pub mod markdown;
+pub mod model;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::cli::ReportArgs;
+
+/// Where a report was written.
+pub struct Written {
+    pub dir: PathBuf,
+    pub html: PathBuf,
+    pub markdown: PathBuf,
+}
+
+/// Builds the report of `runs` into a new folder under `out`.
+pub fn write(runs: &[PathBuf], out: &std::path::Path) -> Result<Written> {
+    for r in runs {
+        data::check_run_dir(r)?;
+    }
+    let dataset = data::Dataset::load(runs)?;
+    let (dir, _) = crate::results::new_folder(out, "report")?;
+    let report = model::Report::build(&dataset, &dir);
+    let html = dir.join("report.html");
+    let markdown = dir.join("report.md");
+    std::fs::write(&html, html::render(&report))
+        .with_context(|| format!("writing {}", html.display()))?;
+    std::fs::write(&markdown, markdown::render(&report))
+        .with_context(|| format!("writing {}", markdown.display()))?;
+    Ok(Written {
+        dir,
+        html,
+        markdown,
+    })
+}
+
+pub fn report_cmd(args: &ReportArgs) -> Result<bool> {
+    let runs = if args.runs.is_empty() {
+        vec![crate::results::latest_run(&args.root).with_context(|| {
+            format!(
+                "no run folder under {}: run `harness bench` first, or name run folders",
+                args.root.display()
+            )
+        })?]
+    } else {
+        args.runs.clone()
+    };
+    let w = write(&runs, &args.out)?;
+    println!(
+        "report:  {}\nsummary: {}",
+        w.html.display(),
+        w.markdown.display()
+    );
+    Ok(true)
+}
