@@ -132,7 +132,7 @@ struct GpuRun {
     host32: Vec<f32>,
     entrance: Vec<f64>,
     focal_plane: Vec<f64>,
-    core: Vec<f64>,
+    /// Holds the core until the composite writes the PSF (as in `Buffers`).
     psf: Vec<f64>,
     composite: Composite,
 }
@@ -256,7 +256,6 @@ impl GpuRun {
             },
             entrance: vec![0.0; nn],
             focal_plane: vec![0.0; nn],
-            core: vec![0.0; nn],
             psf: vec![0.0; nn],
             composite: Composite::new(n, true),
         })
@@ -303,9 +302,9 @@ impl Prepared for GpuRun {
         self.read(1)?;
         self.timer.add("download", start.elapsed());
         let start = std::time::Instant::now();
-        let core_sum = core(&self.problem, &mut self.core);
-        combine(&mut self.entrance, &self.core, core_sum, true);
-        combine(&mut self.focal_plane, &self.core, core_sum, true);
+        let core_sum = core(&self.problem, &mut self.psf);
+        combine(&mut self.entrance, &self.psf, core_sum, true);
+        combine(&mut self.focal_plane, &self.psf, core_sum, true);
         self.timer.add("core + normalise (host)", start.elapsed());
         let start = std::time::Instant::now();
         self.composite
