@@ -279,7 +279,9 @@ fn profiled_runs(prepared: &mut dyn Prepared, budget: Budget) -> Result<(u64, Du
             continue;
         }
         last_look = now;
-        if now.duration_since(start).as_secs_f64() >= budget.seconds {
+        // Stop at the cap, or before a run that would end well past it.
+        let elapsed = now.duration_since(start).as_secs_f64();
+        if elapsed + 0.5 * elapsed / runs as f64 >= budget.seconds {
             break;
         }
         if let (Some(target), Some(c0)) = (budget.cpu_s, cpu0)
@@ -329,7 +331,17 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
     if !diff_names.is_empty() && select.variant.is_some() {
         bail!("--diff A B names the variants: leave out --variant");
     }
-    let plan = jobs::plan(&select, params)?;
+    let mut plan = jobs::plan(&select, params)?;
+    let suite_len = plan.jobs.len();
+    if params.is_empty() {
+        one_problem_per_case(&mut plan.jobs);
+    }
+    if plan.jobs.len() < suite_len {
+        println!(
+            "one problem per case: the suite's smallest (give the size parameter, e.g. --n, for \
+             others)"
+        );
+    }
     for name in &diff_names {
         if !plan.jobs[0]
             .kernel
@@ -499,6 +511,31 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
     Ok(all_ok)
 }
 
+/// Without parameters the plan holds the kernels' suites, several sizes per case: a profile
+/// needs one, the smallest (where every variant, naive included, runs in seconds).
+fn one_problem_per_case(jobs: &mut Vec<Job>) {
+    let size = |j: &Job| {
+        j.kernel
+            .params()
+            .iter()
+            .find(|p| p.is_size)
+            .and_then(|p| j.params.get(p.name).ok())
+            .unwrap_or(0.0)
+    };
+    let mut kept: Vec<Job> = Vec::new();
+    for job in jobs.drain(..) {
+        match kept
+            .iter_mut()
+            .find(|k| k.kernel.name() == job.kernel.name() && k.case == job.case)
+        {
+            Some(k) if size(&job) < size(k) => *k = job,
+            Some(_) => {}
+            None => kept.push(job),
+        }
+    }
+    *jobs = kept;
+}
+
 /// The wall-clock cap per variant: 8 s (≈2000 samples single-threaded), or ~48 s shared
 /// among many variants, at least 3 s.
 pub fn default_seconds(variants: usize) -> f64 {
@@ -549,19 +586,18 @@ fn profile_one(
         Availability::Ready => {}
         a => return stop(entry, a.label(), a.reason().into()),
     }
-    let mut prepared = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        instance.prepare(name)
-    })) {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return stop(entry, "failed", format!("setup: {e}")),
-        Err(p) => {
-            return stop(
-                entry,
-                "failed",
-                format!("setup panicked: {}", validate::panic_message(&p)),
-            );
-        }
-    };
+    let mut prepared =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| instance.prepare(name))) {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return stop(entry, "failed", format!("setup: {e}")),
+            Err(p) => {
+                return stop(
+                    entry,
+                    "failed",
+                    format!("setup panicked: {}", validate::panic_message(&p)),
+                );
+            }
+        };
     if let Err(e) = run_guarded(prepared.as_mut()).0 {
         return stop(entry, "failed", e);
     }
@@ -633,10 +669,23 @@ fn profile_one(
         &out.dir.join(&entry.top),
         format!("{title}\n{subtitle}\n\n{table}").as_bytes(),
     )?;
-    let mut svg = Vec::new();
+    println!(
+        "    {} samples in {:.2} CPU-s{rate} · {runs} runs, {} per run (while sampled)",
+        entry.samples,
+        entry.cpu_s.unwrap_or(f64::NAN),
+        timeline::fmt_duration(per_run)
+    );
     if folded.stacks.is_empty() {
-        println!("    no samples: raise --seconds");
+        // Typical of GPU variants on Mesa's software adapter: the shaders run in the
+        // driver's threads, which block SIGPROF, while this thread waits in libc.
+        entry.flamegraph.clear();
+        entry.reason = "no samples: the CPU time was spent in threads that block SIGPROF (a \
+                        GPU driver's, such as Mesa lavapipe's) or in libc (blocklisted), or the \
+                        run was too short"
+            .into();
+        println!("    {}: no flamegraph", entry.reason);
     } else {
+        let mut svg = Vec::new();
         flamegraph(
             &folded.lines(),
             &Labels {
@@ -648,29 +697,28 @@ fn profile_one(
             &mut svg,
         )?;
         write_new(&out.dir.join(&entry.flamegraph), &svg)?;
-    }
-    println!(
-        "    {} samples in {:.2} CPU-s{rate} · {runs} runs, {} per run (while sampled)",
-        entry.samples,
-        entry.cpu_s.unwrap_or(f64::NAN),
-        timeline::fmt_duration(per_run)
-    );
-    if entry.hz().is_some_and(|h| h < 0.8 * TICK_HZ) {
+        if entry.hz().is_some_and(|h| h < 0.8 * TICK_HZ) {
+            println!(
+                "    fewer samples than CPU time suggests: pprof drops samples that land in libc \
+                 (memcpy, malloc, futex waits: blocklisted to keep unwinding safe), samples of \
+                 threads that block SIGPROF (GPU drivers'), and samples that arrive while \
+                 another thread's is being recorded"
+            );
+        }
+        if entry.samples < 1000 {
+            println!(
+                "    few samples: the graph shows the broad picture only (--seconds {:.0} for \
+                 ~2000)",
+                (entry.seconds * TARGET_SAMPLES / entry.samples as f64).ceil()
+            );
+        }
         println!(
-            "    fewer samples than CPU time suggests: pprof skips samples that land in libc \
-             (memcpy, malloc: blocklisted to keep unwinding safe) and samples that arrive while \
-             another thread's is being recorded"
+            "    flamegraph: {}",
+            out.dir.join(&entry.flamegraph).display()
         );
-    }
-    if entry.samples < 1000 {
-        println!(
-            "    few samples: the graph shows the broad picture only (--seconds {:.0} for ~2000)",
-            (entry.seconds * TARGET_SAMPLES / entry.samples.max(1) as f64).ceil()
-        );
-    }
-    println!("    flamegraph: {}", out.dir.join(&entry.flamegraph).display());
-    for line in table.lines() {
-        println!("  {line}");
+        for line in table.lines() {
+            println!("  {line}");
+        }
     }
 
     // Stages (GPU timestamps): a few more runs, not sampled, each read back.
@@ -714,22 +762,20 @@ fn profile_one(
             &runs,
         );
         timeline::append_csv(&out.dir, &rows)?;
-        let last = runs.last().map(|r| {
-            r.stages
-                .iter()
-                .map(|s| format!("{} {}", s.name, timeline::fmt_duration(s.time.as_secs_f64())))
-                .collect::<Vec<_>>()
-                .join(" · ")
-        });
+        let medians = timeline::medians(&runs)
+            .iter()
+            .map(|(name, t)| format!("{name} {}", timeline::fmt_duration(*t)))
+            .collect::<Vec<_>>()
+            .join(" · ");
         println!(
-            "    stages: {} · timeline: {}",
-            last.unwrap_or_default(),
+            "    stages (median of {} runs): {medians} · timeline: {}",
+            runs.len(),
             out.dir.join(&entry.timeline).display()
         );
     }
     Ok(Profiled {
         entry,
-        folded: Some(folded),
+        folded: (!folded.stacks.is_empty()).then_some(folded),
     })
 }
 
@@ -816,12 +862,12 @@ fn diff_write(
     println!("\n  {title}: self time, {unit}, largest changes first");
     println!("  {:>12} {:>12} {:>12}  function", "A", "B", "B − A");
     for (f, x, y) in rows.iter().take(top_rows) {
-        println!(
-            "  {x:>12} {y:>12} {:>12}  {f}",
-            *y as i128 - *x as i128
-        );
+        println!("  {x:>12} {y:>12} {:>12}  {f}", *y as i128 - *x as i128);
     }
-    println!("  differential flamegraph: {}", out.dir.join(&files[0]).display());
+    println!(
+        "  differential flamegraph: {}",
+        out.dir.join(&files[0]).display()
+    );
     println!("  (and {}: the shape of A)", files[1]);
     Ok(files)
 }
@@ -921,7 +967,7 @@ fn summary(m: &Manifest, out: &Out) {
                 .and_then(|t| Folded::parse(&t).ok())
                 .and_then(|f| f.top().by_self.into_iter().next())
                 .map(|r| format!("{:.0}% {}", 100.0 * r.share, r.function))
-                .unwrap_or_default()
+                .unwrap_or_else(|| e.reason.clone())
         } else {
             e.reason.clone()
         };

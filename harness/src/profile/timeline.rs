@@ -150,6 +150,29 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// Each stage's median duration over the runs, in order of first appearance.
+pub fn medians(runs: &[RunStages]) -> Vec<(&'static str, f64)> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for r in runs {
+        for s in &r.stages {
+            if !names.contains(&s.name) {
+                names.push(s.name);
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let times = runs
+                .iter()
+                .filter_map(|r| r.stages.iter().find(|s| s.name == name))
+                .map(|s| s.time.as_secs_f64())
+                .collect();
+            (name, median(times))
+        })
+        .collect()
+}
+
 /// The timeline as a self-contained SVG.
 pub fn svg(title: &str, subtitle: &str, runs: &[RunStages]) -> String {
     let mut names: Vec<&'static str> = Vec::new();
@@ -200,7 +223,11 @@ pub fn svg(title: &str, subtitle: &str, runs: &[RunStages]) -> String {
             r##"<line x1="{xt:.1}" y1="{top}" x2="{xt:.1}" y2="{:.1}" stroke="#ddd"/><text x="{xt:.1}" y="{:.1}" text-anchor="middle" fill="#444">{}</text>"##,
             top + rows_h,
             top + rows_h + 16.0,
-            if t == 0.0 { "0".to_string() } else { fmt_duration(t) }
+            if t == 0.0 {
+                "0".to_string()
+            } else {
+                fmt_duration(t)
+            }
         );
         t += step;
     }
@@ -257,12 +284,7 @@ pub fn svg(title: &str, subtitle: &str, runs: &[RunStages]) -> String {
         runs.len()
     );
     let mut ly = legend_y;
-    for name in &names {
-        let times: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| r.stages.iter().find(|s| s.name == *name))
-            .map(|s| s.time.as_secs_f64())
-            .collect();
+    for (name, t) in medians(runs) {
         let _ = writeln!(
             s,
             r##"<rect x="{left}" y="{:.1}" width="14" height="14" fill="{}"/><text x="{:.1}" y="{:.1}">{} — {}</text>"##,
@@ -271,14 +293,14 @@ pub fn svg(title: &str, subtitle: &str, runs: &[RunStages]) -> String {
             left + 20.0,
             ly + 11.0,
             esc(name),
-            fmt_duration(median(times))
+            fmt_duration(t)
         );
         ly += 22.0;
     }
     let walls: Vec<f64> = runs.iter().map(|r| r.wall.as_secs_f64()).collect();
     let _ = writeln!(
         s,
-        r##"<rect x="{:.1}" y="{:.1}" width="14" height="14" fill="#e8e8e8" stroke="#999"/><text x="{:.1}" y="{:.1}">wall time of run() on the host — {}</text>"##,
+        r##"<rect x="{:.1}" y="{:.1}" width="14" height="14" fill="#e8e8e8" stroke="#999"/><text x="{:.1}" y="{:.1}">wall time of run() — {}</text>"##,
         left + 360.0,
         legend_y,
         left + 380.0,
@@ -298,9 +320,18 @@ mod tests {
             .map(|i| RunStages {
                 wall: Duration::from_micros(1200 + 10 * i),
                 stages: vec![
-                    Stage { name: "upload", time: Duration::from_micros(200) },
-                    Stage { name: "compute", time: Duration::from_micros(700 + i) },
-                    Stage { name: "download", time: Duration::from_micros(150) },
+                    Stage {
+                        name: "upload",
+                        time: Duration::from_micros(200),
+                    },
+                    Stage {
+                        name: "compute",
+                        time: Duration::from_micros(700 + i),
+                    },
+                    Stage {
+                        name: "download",
+                        time: Duration::from_micros(150),
+                    },
                 ],
             })
             .collect()
@@ -318,6 +349,9 @@ mod tests {
         let rows = rows(["laue", "square", "gpu-f32", "gpu", "n=8"], &runs());
         assert_eq!(rows.len(), 9);
         assert_eq!(rows[1].stage, "compute");
+        let m = medians(&runs());
+        assert_eq!(m[1].0, "compute");
+        assert!((m[1].1 - 701e-6).abs() < 1e-12);
         assert!((rows[1].start_s - 200e-6).abs() < 1e-12);
         assert!((rows[2].start_s - 900e-6).abs() < 1e-12);
     }
