@@ -189,7 +189,7 @@ fn a_learner_scaffolds_fails_fills_in_validates_and_is_ranked() {
     let v = harness_in(
         &bin,
         &[
-            &["validate", "--variant", "laue/strained/my_simd"],
+            &["validate", "--variant", "laue/strained/my_simd"][..],
             &small[..],
         ]
         .concat(),
@@ -217,7 +217,7 @@ fn a_learner_scaffolds_fails_fills_in_validates_and_is_ranked() {
     let v = harness_in(
         &bin,
         &[
-            &["validate", "--variant", "laue/strained/my_simd"],
+            &["validate", "--variant", "laue/strained/my_simd"][..],
             &small[..],
         ]
         .concat(),
