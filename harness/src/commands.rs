@@ -111,9 +111,8 @@ pub fn validate_plan(
             match instance.probe(name)? {
                 Availability::Ready => {}
                 a => {
-                    let strict = gpu_required()
-                        && info.strategy == Strategy::Gpu
-                        && matches!(a, Availability::Skipped(_));
+                    let strict = info.strategy == Strategy::Gpu
+                        && kernels::testing::missing_gpu_is_failure(&a);
                     all_ok &= !strict;
                     let label = if strict {
                         "FAILED (GPU required)"

@@ -7,7 +7,7 @@ use kernels::deconv::{self, naive, scene, vectorised};
 use kernels::fft2d::Fft2d;
 use kernels::io::read_output;
 use kernels::registry;
-use kernels::testing::{Outcome, against_variant, assert_passes, gpu_required, instance};
+use kernels::testing::{Outcome, against_variant, assert_passes, instance};
 use kernels::{Availability, Instance, KernelError, Output, Precision, Strategy};
 use ndarray::{Array2, ArrayD};
 use num_complex::Complex64;
@@ -45,7 +45,7 @@ fn output(inst: &dyn Instance, v: &str, twice: bool) -> Option<Output> {
     if !a.is_ready() {
         let gpu = inst.info(v).unwrap().strategy == Strategy::Gpu;
         assert!(
-            !(gpu_required() && gpu && matches!(a, Availability::Skipped(_))),
+            !(gpu && kernels::testing::missing_gpu_is_failure(&a)),
             "{v} is skipped ({}) but HARNESS_REQUIRE_GPU=1",
             a.reason()
         );
