@@ -20,9 +20,9 @@ Committed (float64, references/deconv/<case>_n<n>_{image,psf,deconvolved}.npy):
   PSF: psf_port.psf(171, n) (the harness's default --sigma 0 --channel 171).
 512^2 (2 MB per array) is not committed. Regenerate it on demand and validate against it:
 
-    python scripts/make_deconv_references.py --n 512 --out /tmp/deconv512
+    python scripts/make_deconv_references.py --n 512 --out out/deconv512
     target/release/harness validate --kernel deconv --case synthetic --n 512 \\
-        --reference /tmp/deconv512/synthetic_n512_deconvolved.npy
+        --reference out/deconv512/synthetic_n512_deconvolved.npy
 
 --time N times aiapy's NumPy deconvolve (25 iterations) on the N^2 synthetic scene, for the
 speed ratio against the harness (run once; the figures go in the closing note).
