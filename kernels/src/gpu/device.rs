@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 use super::{AdapterSummary, Binding, GpuError, grid};
 use crate::variant::Stage;
 
+/// How long a mapping may stay unanswered after the device has finished all submitted work
+/// (the answer normally arrives within microseconds; see `GpuContext::map`).
+const MAP_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Plain data that can be copied to and from GPU buffers byte for byte.
 pub trait Element: bytemuck::Pod {}
 
@@ -352,12 +356,32 @@ impl GpuContext {
                 let _ = tx.send(r);
             });
         self.wait()?;
-        match rx.try_recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(GpuError(format!("mapping a buffer: {e}"))),
-            Err(_) => Err(GpuError(
-                "mapping a buffer: the device finished without answering".into(),
-            )),
+        // The device is shared by every thread of the process (tests run in parallel, the
+        // harness may too). When two threads poll at once, the other thread's poll can
+        // collect this mapping's callback and run it a moment after our own poll returned
+        // empty-handed, so an empty channel right after `wait` is not yet an answer: wait a
+        // little, polling again, until the callback has run or has been dropped unrun.
+        let deadline = Instant::now() + MAP_ANSWER_TIMEOUT;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(5)) {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => return Err(GpuError(format!("mapping a buffer: {e}"))),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    self.check()?;
+                    return Err(GpuError(
+                        "mapping a buffer: wgpu dropped the request unanswered".into(),
+                    ));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if Instant::now() > deadline {
+                        return Err(GpuError(format!(
+                            "mapping a buffer: no answer {MAP_ANSWER_TIMEOUT:?} after the device \
+                             finished its work"
+                        )));
+                    }
+                    self.wait()?;
+                }
+            }
         }
     }
 
