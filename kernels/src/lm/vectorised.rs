@@ -185,8 +185,8 @@ impl<'a, M: Model, const P: usize> Batch<'a, M, P> {
                 self.scaling[i] = self.scaling[i].max(self.current.hessian[i][i]);
             }
             let (delta, singular) = solve(&self.current, &self.scaling, self.lambda);
-            for i in 0..P {
-                self.trial[i] = fresh.select(self.trial[i], self.params[i] + delta[i]);
+            for ((t, &p), d) in self.trial.iter_mut().zip(&self.params).zip(delta) {
+                *t = fresh.select(*t, p + d);
             }
             // 2. Evaluate the trial point.
             let t = self.coefficients(&self.trial);
@@ -268,11 +268,11 @@ impl<'a, M: Model, const P: usize> Batch<'a, M, P> {
             }
         }
         let w = V::splat(self.problem.weight);
-        c.chi2 = c.chi2 * w;
+        c.chi2 *= w;
         for i in 0..P {
-            c.gradient[i] = c.gradient[i] * w;
+            c.gradient[i] *= w;
             for j in i..P {
-                c.hessian[i][j] = c.hessian[i][j] * w;
+                c.hessian[i][j] *= w;
             }
         }
         c
@@ -292,7 +292,7 @@ fn solve<const P: usize>(c: &Coefficients<P>, scaling: &[V; P], lambda: V) -> ([
     for j in 0..P {
         let mut d = lambda.mul_add(scaling[j], c.hessian[j][j]);
         for k in 0..j {
-            d = d - u[j][k] * l[j][k];
+            d -= u[j][k] * l[j][k];
         }
         // !(d > 0), NaN included.
         singular = singular | d.simd_le(zero) | d.simd_ne(d);
@@ -300,7 +300,7 @@ fn solve<const P: usize>(c: &Coefficients<P>, scaling: &[V; P], lambda: V) -> ([
         for i in j + 1..P {
             let mut a = c.hessian[j][i];
             for k in 0..j {
-                a = a - u[i][k] * l[j][k];
+                a -= u[i][k] * l[j][k];
             }
             u[i][j] = a;
             l[i][j] = a * inv_d[j];
@@ -310,15 +310,15 @@ fn solve<const P: usize>(c: &Coefficients<P>, scaling: &[V; P], lambda: V) -> ([
     let mut x = c.gradient;
     for i in 0..P {
         for k in 0..i {
-            x[i] = x[i] - l[i][k] * x[k];
+            x[i] -= l[i][k] * x[k];
         }
     }
-    for i in 0..P {
-        x[i] = x[i] * inv_d[i];
+    for (xi, d) in x.iter_mut().zip(inv_d) {
+        *xi *= d;
     }
     for i in (0..P).rev() {
         for k in i + 1..P {
-            x[i] = x[i] - l[k][i] * x[k];
+            x[i] -= l[k][i] * x[k];
         }
     }
     (x, singular)
