@@ -69,7 +69,7 @@ def lorentzians(p, x, slope):
         inv = 1 / (dx * dx + h2)
         lor = h2 * inv
         f -= amp * lor
-        jac[:, i] = -amp * half * inv * (1 - lor)
+        jac[:, i] = -amp * half * (dx * inv) ** 2
         jac[:, i + 1] = -2 * amp * lor * dx * inv
         jac[:, i + 2] = -lor
     return f, jac

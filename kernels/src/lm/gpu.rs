@@ -278,7 +278,7 @@ fn model(k: u32) -> R {
         let inv = R(1) / (dx * dx + h2);
         let l = h2 * inv;
         f -= trial[{amp}] * l;
-        jac[{i}] = -(trial[{amp}] * half * inv * (R(1) - l));
+        jac[{i}] = -(trial[{amp}] * half * (dx * inv) * (dx * inv));
         jac[{pos}] = -(R(2) * trial[{amp}] * l * dx * inv);
         jac[{amp}] = -l;
     }}

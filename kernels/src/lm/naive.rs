@@ -150,8 +150,8 @@ fn fit<M: Model>(
                 state: State::Singular,
             };
         }
-        for i in 0..n {
-            s.trial[i] = p[i] + s.delta[i];
+        for ((t, &pi), &di) in s.trial.iter_mut().zip(p.iter()).zip(&s.delta) {
+            *t = pi + di;
         }
         let trial_chi2 = chi_square(m, y, w, &s.trial, &mut s.f);
         let converged = (trial_chi2 - chi2).abs() < problem.tolerance * trial_chi2.max(1.0);
@@ -209,11 +209,9 @@ fn coefficients<M: Model>(m: &M, y: &[f64], w: f64, p: &[f64], s: &mut Scratch) 
         }
     }
     for i in 0..n {
-        let mut g = 0.0;
-        for k in 0..points {
-            g += w * s.jac[k * n + i] * (y[k] - s.f[k]);
-        }
-        s.gradient[i] = g;
+        s.gradient[i] = (0..points)
+            .map(|k| w * s.jac[k * n + i] * (y[k] - s.f[k]))
+            .sum();
         for j in 0..n {
             let mut h = 0.0;
             for k in 0..points {

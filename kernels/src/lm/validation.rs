@@ -152,7 +152,7 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
         } else {
             f64::INFINITY
         };
-        if !(error <= reported.error) {
+        if error.is_nan() || error > reported.error {
             reported = comparison(
                 "chi2 reported",
                 error,
@@ -215,7 +215,7 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
                     (po[j], pr[j])
                 };
                 let ratio = (a - b).abs() / (2.0 * (allowance * column[j]).sqrt());
-                if !(ratio <= c.params_ratio) {
+                if ratio.is_nan() || ratio > c.params_ratio {
                     (c.params_ratio, c.param, c.param_values) = (ratio, j, (b, a));
                 }
                 in_sigma.push((a - b).abs() / (s2 * column[j]).sqrt());

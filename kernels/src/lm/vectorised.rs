@@ -188,8 +188,8 @@ impl<'a, M: Model, const P: usize> Batch<'a, M, P> {
                 self.scaling[i] = self.scaling[i].max(self.current.hessian[i][i]);
             }
             let (delta, singular) = solve(&self.current, &self.scaling, self.lambda);
-            for i in 0..P {
-                self.trial[i] = fresh.select(self.trial[i], self.params[i] + delta[i]);
+            for ((t, &p), d) in self.trial.iter_mut().zip(&self.params).zip(delta) {
+                *t = fresh.select(*t, p + d);
             }
             // 2. Evaluate the trial point.
             let t = self.coefficients(&self.trial);
@@ -316,8 +316,8 @@ fn solve<const P: usize>(c: &Coefficients<P>, scaling: &[V; P], lambda: V) -> ([
             x[i] -= l[i][k] * x[k];
         }
     }
-    for i in 0..P {
-        x[i] *= inv_d[i];
+    for (xi, d) in x.iter_mut().zip(inv_d) {
+        *xi *= d;
     }
     for i in (0..P).rev() {
         for k in i + 1..P {
