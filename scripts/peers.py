@@ -280,7 +280,7 @@ def laue_cells(case, p):
 def laue_loops(case, p):
     """The course's first version: four loops, one complex exponential per term."""
     if int(p["n"]) != 32:
-        raise Skip("the Python loops run only at n = 32 (their time grows as n^4: minutes beyond)")
+        raise Skip("the Python loops run only at n = 32: their time grows as n^4, minutes beyond")
     h, k = laue_axes(p)
     n_cells, centre, e0, w = int(p["n"]), p["n"] / 2, p["e0"], p["w"]
 
@@ -390,7 +390,8 @@ def laue_numba(parallel):
         h, k = laue_axes(p)
         pn, pm = laue_cells(case, p)
         out = np.empty((h.size, k.size))
-        f(h[:2], k[:2], pn[:2], pm[:2], out[:2, :2])  # compile: part of the setup
+        # Compile for these argument types (contiguous float64 arrays): part of the setup.
+        f(h[:2].copy(), k[:2].copy(), pn[:2].copy(), pm[:2].copy(), np.empty((2, 2)))
 
         def run():
             f(h, k, pn, pm, out)
@@ -598,8 +599,8 @@ def run_one(row, name, make, problem, manifest, args, last_time, ceilings, noisy
         work, seconds = last_time[key]
         estimate = seconds * problem["flops"] / work
         if estimate > args.limit:
-            row.update(status="skipped", reason=f"estimated {estimate:.0f} s per run (from its smaller sizes) "
-                                                f"exceeds --limit {args.limit:.0f} s")
+            row.update(status="skipped", reason=f"estimated {estimate:.0f} s per run from its smaller sizes, "
+                                                f"over --limit {args.limit:.0f} s")
             return
     reference = find_reference(problem, run_dir, manifest)
     try:

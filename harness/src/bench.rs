@@ -544,6 +544,18 @@ fn bench_one(
     Outcome::Done
 }
 
+/// Whether an output array reads as a picture: 2-D, at most [`IMAGE_MAX`] values, at least
+/// 8 pixels a side and not a long strip (a table of fitted parameters is 2-D but no image).
+pub fn is_picture(shape: &[usize]) -> bool {
+    match *shape {
+        [r, c] => {
+            let (lo, hi) = (r.min(c), r.max(c));
+            lo >= 8 && hi <= 8 * lo && r * c <= IMAGE_MAX
+        }
+        _ => false,
+    }
+}
+
 /// Saves the 2-D arrays of a problem's reference (small enough) as `.npy` for the report.
 fn save_images(
     run: &std::path::Path,
@@ -567,7 +579,7 @@ fn save_images(
         .collect();
     let mut entries = Vec::new();
     for (i, (name, array)) in output.arrays.iter().enumerate() {
-        if array.ndim() != 2 || array.len() > IMAGE_MAX || array.is_empty() {
+        if !is_picture(array.shape()) {
             continue;
         }
         let suffix = if i == 0 {
@@ -612,14 +624,18 @@ fn print_header(job: &Job) {
 
 fn print_row(r: &Row) {
     let ci = match (r.median_s, r.ci_low_s, r.ci_high_s) {
-        (Some(m), Some(lo), Some(hi)) if m > 0.0 => {
+        (Some(m), Some(lo), Some(hi)) if m > 0.0 && r.samples > 1 => {
             format!("±{:.1}%", 50.0 * (hi - lo) / m)
         }
         _ => "-".into(),
     };
     let mut note = r.reason.clone();
     if r.noisy {
-        note = format!("NOISY (spread above threshold) {note}");
+        note = if note.is_empty() {
+            "NOISY (spread above the threshold)".into()
+        } else {
+            format!("NOISY (spread above the threshold); {note}")
+        };
     }
     println!(
         "  {:<16} {:<11} {:<4} {:>3} {:<7} {:>8} {:>10} {:>10} {:>7} {:>6} {:>9} {:>8} {:>6}{}",
@@ -632,7 +648,7 @@ fn print_row(r: &Row) {
         fmt_time(r.setup_s),
         fmt_time(r.median_s),
         ci,
-        fmt_pct(r.spread.map(|s| 100.0 * s)),
+        fmt_pct(r.spread.filter(|_| r.samples > 1).map(|s| 100.0 * s)),
         fmt_ratio(r.speedup_vs_naive),
         r.gflops.map(|g| format!("{g:.2}")).unwrap_or("-".into()),
         fmt_pct(r.roofline_pct),

@@ -306,6 +306,8 @@ fn failed_variants_are_never_presented_and_peers_and_machines_merge() {
     row.cpu = "Other CPU".into();
     write_run(&other, "results.csv", &[row]);
 
+    // A profile left by a profiling run is linked under its kernel.
+    std::fs::write(run.join("flamegraph-laue-strained-naive.svg"), "<svg/>").unwrap();
     let reports = tmp.path().join("reports");
     let w = harness::report::write(&[run, other], &reports).unwrap();
     let html = std::fs::read_to_string(&w.html).unwrap();
@@ -315,11 +317,15 @@ fn failed_variants_are_never_presented_and_peers_and_machines_merge() {
             !text.contains(&fmt_time(Some(0.123456))),
             "a failed variant's time is shown"
         );
-        assert!(text.contains("vectorised FAILED at n = 32 and is not presented as a result"));
+        assert!(text.contains("vectorised FAILED at n = 32: validation failed, not timed"));
+        assert!(text.contains("it is not presented as a result"));
         assert!(text.contains("py-numba"), "peers appear in the same tables");
         assert!(text.contains("M2"), "the second machine is labelled");
         assert!(text.contains("Other CPU"));
     }
+    assert!(html.contains("href=\"../../20260101T000000Z-laue/flamegraph-laue-strained-naive.svg\""));
+    assert!(md.contains("(../../20260101T000000Z-laue/flamegraph-laue-strained-naive.svg)"));
+    assert!(harness::bench::is_picture(&[96, 96]) && !harness::bench::is_picture(&[65536, 7]));
     // Crossover and GPU advice from the sizes: the GPU loses at 16 and wins at 32.
     assert!(
         md.contains("Crossover: the fastest changes from naive at n = 16 to gpu-f32 at n = 32"),

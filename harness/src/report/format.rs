@@ -102,5 +102,7 @@ mod tests {
         assert_eq!(fmt_bytes(Some(1536.0)), "1.50 KiB");
         assert_eq!(fmt_ratio(Some(40.44)), "40.4×");
         assert_eq!(fmt_pct(Some(3.1249)), "3.1%");
+        assert_eq!(fmt_pct(Some(3.26)), "3.3%");
+        assert_eq!(fmt_pct(Some(42.0)), "42%");
     }
 }

@@ -49,6 +49,7 @@ pub struct Fit {
 pub struct ThreadFit {
     pub label: String,
     pub params: String,
+    pub size: f64,
     pub fit: AmdahlFit,
     /// (threads, median, speedup, efficiency).
     pub points: Vec<(usize, f64, f64, f64)>,
@@ -523,6 +524,7 @@ fn case_report(
             thread_fits.push(ThreadFit {
                 label: name.clone(),
                 params: params.clone(),
+                size: group[0].row.size,
                 points: pts
                     .iter()
                     .map(|&(p, t)| (p, t, fit.t1 / t, fit.t1 / t / p as f64))
@@ -1005,61 +1007,88 @@ fn advice(
         gpu_advice(ctx, &mine, size_param, &prefix, &mut out);
         peer_advice(&mine, problems, size_param, &prefix, &mut out);
     }
-    for f in thread_fits {
-        let last = f.points.last().expect("at least two points");
+    // Thread scaling: one sentence per variant over the sizes measured.
+    let mut labels: Vec<&str> = thread_fits.iter().map(|f| f.label.as_str()).collect();
+    labels.dedup();
+    for label in labels {
+        let fits: Vec<&ThreadFit> = thread_fits.iter().filter(|f| f.label == label).collect();
+        let top = fits
+            .iter()
+            .map(|f| f.points.last().expect("two points").0)
+            .max()
+            .unwrap_or(1);
+        let mut parts = Vec::new();
+        let mut bounds = Vec::new();
+        let mut busy = false;
+        for f in &fits {
+            let last = f.points.last().expect("at least two points");
+            parts.push(format!(
+                "{} at {} (efficiency {})",
+                fmt_ratio(Some(last.2)),
+                size_label(size_param, f.size),
+                fmt_pct(Some(100.0 * last.3))
+            ));
+            bounds.push(format!(
+                "{:.2}{}",
+                f.fit.serial_fraction,
+                if f.fit.serial_fraction > 0.0 {
+                    format!(" (at most {})", fmt_ratio(Some(f.fit.max_speedup())))
+                } else {
+                    String::new()
+                }
+            ));
+            busy |= last.3 < 0.75
+                && es.iter().any(|e| {
+                    e.ok()
+                        && e.row.noisy
+                        && ctx.series_name(e) == f.label
+                        && e.row.params == f.params
+                });
+        }
         out.push(format!(
-            "Threads ({}, {}): {} on {} threads (efficiency {}); Amdahl's law fits a serial fraction of {:.3}, \
-             so no thread count can give more than {}.",
-            f.label,
-            f.params,
-            fmt_ratio(Some(last.2)),
-            last.0,
-            fmt_pct(Some(100.0 * last.3)),
-            f.fit.serial_fraction,
-            if f.fit.serial_fraction > 0.0 {
-                fmt_ratio(Some(f.fit.max_speedup()))
+            "Threads: {label} on {top} threads against 1: {}. Amdahl's law fits a serial fraction of {}.{}",
+            parts.join(", "),
+            bounds.join(", "),
+            if busy {
+                " Some of these timings are noisy: on a busy machine the threads compete with other work \
+                 for the cores, so measure again on a quiet one before blaming the code."
             } else {
-                "any bound (no serial part measured)".into()
+                ""
             }
         ));
     }
-    // Variants that were not measured, and why (one sentence per distinct reason).
-    let mut seen = BTreeSet::new();
+    // Variants that were not measured, and why: one sentence per (variant, status), sizes in
+    // order, the reason once when it is the same at every size.
+    type Sizes = Vec<(f64, String)>;
+    let mut groups: Vec<((String, String), Sizes)> = Vec::new();
     for e in es.iter().filter(|e| !e.ok()) {
-        let r = &e.row;
-        if !seen.insert((r.variant.clone(), r.status.clone(), r.reason.clone())) {
-            continue;
+        let key = (e.row.variant.clone(), e.row.status.clone());
+        let item = (e.row.size, e.row.reason.trim_end_matches('.').to_string());
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push(item),
+            None => groups.push((key, vec![item])),
         }
-        let sizes: Vec<String> = es
-            .iter()
-            .filter(|o| {
-                o.row.variant == r.variant && o.row.status == r.status && o.row.reason == r.reason
-            })
-            .map(|o| fmt_value(o.row.size))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let at = if size_param.is_empty() {
-            String::new()
+    }
+    for ((variant, status), mut items) in groups {
+        items.sort_by(|a, b| a.0.total_cmp(&b.0));
+        items.dedup();
+        let same = items.iter().all(|i| i.1 == items[0].1);
+        let detail = if size_param.is_empty() || status == "n/a" {
+            format!(": {}", items[0].1)
+        } else if same {
+            let sizes: Vec<String> = items.iter().map(|i| fmt_value(i.0)).collect();
+            format!(" at {size_param} = {}: {}", sizes.join(", "), items[0].1)
         } else {
-            format!(" at {size_param} = {}", sizes.join(", "))
+            let each: Vec<String> = items
+                .iter()
+                .map(|i| format!("{} ({})", size_label(size_param, i.0), i.1))
+                .collect();
+            format!(" at {}", each.join("; "))
         };
-        out.push(match r.status.as_str() {
-            "n/a" => format!(
-                "{} does not apply to {case}: {}.",
-                r.variant,
-                r.reason.trim_end_matches('.')
-            ),
-            "skipped" => format!(
-                "{} was skipped{at}: {}.",
-                r.variant,
-                r.reason.trim_end_matches('.')
-            ),
-            _ => format!(
-                "{} FAILED{at} and is not presented as a result: {}.",
-                r.variant,
-                r.reason.trim_end_matches('.')
-            ),
+        out.push(match status.as_str() {
+            "n/a" => format!("{variant} does not apply to {case}{detail}."),
+            "skipped" => format!("{variant} was skipped{detail}."),
+            _ => format!("{variant} FAILED{detail}; it is not presented as a result."),
         });
     }
     out
@@ -1180,18 +1209,43 @@ fn peer_advice(
             .iter()
             .filter(|e| e.is_rust())
             .min_by(|a, b| a.median().total_cmp(&b.median()));
+        // Term by term like the peers (no cheaper algorithm): a like-for-like comparison.
+        let brute = at
+            .iter()
+            .filter(|e| {
+                e.is_rust()
+                    && matches!(
+                        e.row.strategy.as_str(),
+                        "naive" | "vectorised" | "parallel" | "gpu"
+                    )
+            })
+            .min_by(|a, b| a.median().total_cmp(&b.median()));
+        let compare = |other: &Entry| {
+            let ratio = py.map_or(1.0, |p| p.median() / other.median());
+            format!(
+                "{} {} than {} ({})",
+                fmt_ratio(Some(if ratio >= 1.0 { ratio } else { 1.0 / ratio })),
+                if ratio >= 1.0 { "slower" } else { "faster" },
+                other.row.variant,
+                fmt_time(other.row.median_s)
+            )
+        };
         if let (Some(py), Some(rs)) = (py, rs) {
-            let ratio = py.median() / rs.median();
-            out.push(format!(
-                "{prefix}Python peers at {}: the fastest, {} ({}), {} {} than the fastest Rust variant, {} ({}).",
+            let mut s = format!(
+                "{prefix}Python peers at {}: the fastest, {} ({}), is {}, the fastest Rust variant",
                 size_label(size_param, *size),
                 py.row.variant,
                 fmt_time(py.row.median_s),
-                fmt_ratio(Some(if ratio >= 1.0 { ratio } else { 1.0 / ratio })),
-                if ratio >= 1.0 { "slower" } else { "faster" },
-                rs.row.variant,
-                fmt_time(rs.row.median_s)
-            ));
+                compare(rs),
+            );
+            if let Some(b) = brute.filter(|b| b.row.variant != rs.row.variant) {
+                s.push_str(&format!(
+                    ", and {}, the fastest Rust variant that sums term by term as it does",
+                    compare(b)
+                ));
+            }
+            s.push('.');
+            out.push(s);
         }
     }
 }
