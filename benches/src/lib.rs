@@ -178,10 +178,7 @@ impl criterion::profiler::Profiler for FlamegraphProfiler {
                 std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))
             };
             write("flamegraph.folded", folded.to_text())?;
-            write(
-                "flamegraph.top.txt",
-                folded.top().render(15, "samples"),
-            )?;
+            write("flamegraph.top.txt", folded.top().render(15, "samples"))?;
             let path = dir.join("flamegraph.svg");
             let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
             harness::profile::flamegraph(

@@ -158,7 +158,11 @@ fn flamegraph_is_an_svg_with_the_variants_own_functions() {
     assert_eq!(entry["status"], "profiled", "{entry}");
     let samples = entry["samples"].as_u64().unwrap();
     assert!(samples > 0, "no samples:\n{}", p.stdout);
-    assert!(p.stdout.contains(&format!("{samples} samples")), "{}", p.stdout);
+    assert!(
+        p.stdout.contains(&format!("{samples} samples")),
+        "{}",
+        p.stdout
+    );
     assert!(svg.contains(&format!("{samples} samples")));
 }
 
@@ -235,13 +239,20 @@ fn differential_between_two_variants_and_two_folded_files() {
     let svg = std::fs::read_to_string(&forward).unwrap_or_else(|e| panic!("{e}\n{text}"));
     // B's shape (vectorised), A's shape (naive) in the other graph.
     assert!(svg.contains("kernels::laue::vectorised"));
-    assert!(std::fs::read_to_string(&before).unwrap().contains("kernels::laue::naive"));
+    assert!(
+        std::fs::read_to_string(&before)
+            .unwrap()
+            .contains("kernels::laue::naive")
+    );
     // Differential folded lines: `stack before after`, in CPU nanoseconds per run.
-    let folded = std::fs::read_to_string(dir.join("diff-laue-square-naive-vs-vectorised.folded"))
-        .unwrap();
+    let folded =
+        std::fs::read_to_string(dir.join("diff-laue-square-naive-vs-vectorised.folded")).unwrap();
     for line in folded.lines() {
         let f: Vec<&str> = line.rsplitn(3, ' ').collect();
-        assert!(f[0].parse::<u64>().is_ok() && f[1].parse::<u64>().is_ok(), "{line}");
+        assert!(
+            f[0].parse::<u64>().is_ok() && f[1].parse::<u64>().is_ok(),
+            "{line}"
+        );
     }
     assert!(text.contains("CPU ns per run"), "{text}");
 
@@ -259,7 +270,8 @@ fn differential_between_two_variants_and_two_folded_files() {
     ]);
     let dir2 = subdirs(&out2).pop().unwrap();
     assert!(
-        dir2.join("diff-laue-square-naive-vs-laue-square-vectorised.svg").is_file(),
+        dir2.join("diff-laue-square-naive-vs-laue-square-vectorised.svg")
+            .is_file(),
         "{text}"
     );
     assert!(text.contains("CPU ns per run"), "{text}");

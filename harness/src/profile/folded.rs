@@ -54,9 +54,14 @@ fn is_rayon(file: &str) -> bool {
 
 /// Whether a source file is Rust's standard library (std, core, alloc, stdarch).
 fn is_std(file: &str) -> bool {
-    ["/library/std/", "/library/core/", "/library/alloc/", "/library/stdarch/"]
-        .iter()
-        .any(|p| file.contains(p))
+    [
+        "/library/std/",
+        "/library/core/",
+        "/library/alloc/",
+        "/library/stdarch/",
+    ]
+    .iter()
+    .any(|p| file.contains(p))
 }
 
 /// Whether a function name belongs to the standard library or rayon (for the total-time
@@ -150,9 +155,7 @@ pub struct Top {
 /// such as `[f64; 4]`).
 pub fn clean_name(name: &str) -> String {
     let name = match name.rfind("::h") {
-        Some(i)
-            if name.len() - i == 19 && name[i + 3..].bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
+        Some(i) if name.len() - i == 19 && name[i + 3..].bytes().all(|b| b.is_ascii_hexdigit()) => {
             &name[..i]
         }
         _ => name,
@@ -229,7 +232,10 @@ impl Folded {
 
     /// The lines for the flamegraph writer.
     pub fn lines(&self) -> Vec<String> {
-        self.stacks.iter().map(|(s, c)| format!("{s} {c}")).collect()
+        self.stacks
+            .iter()
+            .map(|(s, c)| format!("{s} {c}"))
+            .collect()
     }
 
     /// Parses folded text (the count is the last space-separated field: names may contain
@@ -427,8 +433,14 @@ mod tests {
 
     #[test]
     fn names_and_threads() {
-        assert_eq!(clean_name("kernels::laue::naive::run::h0123456789abcdef"), "kernels::laue::naive::run");
-        assert_eq!(clean_name("core::ptr::drop_in_place<[f64; 4]>"), "core::ptr::drop_in_place<[f64, 4]>");
+        assert_eq!(
+            clean_name("kernels::laue::naive::run::h0123456789abcdef"),
+            "kernels::laue::naive::run"
+        );
+        assert_eq!(
+            clean_name("core::ptr::drop_in_place<[f64; 4]>"),
+            "core::ptr::drop_in_place<[f64, 4]>"
+        );
         assert_eq!(clean_name("a::hello"), "a::hello");
         assert_eq!(merged_thread("harness-worker-12"), "harness-worker-*");
         assert_eq!(merged_thread("main"), "main");
@@ -441,7 +453,11 @@ mod tests {
         let entry = "std::sys::backtrace::__rust_begin_short_backtrace<F, T>";
         let stacks = [
             raw("harness-w-0", &["start_thread", entry, "a", "b", "exp"], 5),
-            raw("harness-w-1", &["start_thread", entry, "rayon", LOOP_FRAME, "a", "b", "exp"], 3),
+            raw(
+                "harness-w-1",
+                &["start_thread", entry, "rayon", LOOP_FRAME, "a", "b", "exp"],
+                3,
+            ),
             raw("harness-w-1", &["start_thread", entry, "a", "a", "c"], 2),
             raw("harness-w-0", &["a"], 1),
             raw("harness-w-0", &[], 4),
@@ -452,7 +468,12 @@ mod tests {
         assert_eq!(f.stacks["harness-w-*;a;a;c"], 2);
         assert_eq!(f.stacks[&format!("harness-w-*;{UNKNOWN_FRAME}")], 4);
         assert_eq!(f.total(), 15);
-        assert_eq!(Folded::from_raw(&stacks, Threads::PerThread, Rayon::Full).stacks.len(), 5);
+        assert_eq!(
+            Folded::from_raw(&stacks, Threads::PerThread, Rayon::Full)
+                .stacks
+                .len(),
+            5
+        );
         let top = f.top();
         assert_eq!(top.by_self[0].function, "exp");
         assert_eq!(top.by_self[0].samples, 8);
@@ -478,14 +499,25 @@ mod tests {
             frame("std::panicking::catch_unwind", st),
             frame("helper", r2),
             frame("consume_iter", r2),
-            frame("core::iter::for_each", "/rustc/abc/library/core/src/iter.rs"),
+            frame(
+                "core::iter::for_each",
+                "/rustc/abc/library/core/src/iter.rs",
+            ),
             frame("kernels::rows", own),
             frame("a", ry),
             frame("b", ry),
         ];
         assert_eq!(
             collapse_rayon(&frames),
-            vec!["kernels::run", RAYON_FRAME, "consume_iter", "core::iter::for_each", "kernels::rows", "a", "b"]
+            vec![
+                "kernels::run",
+                RAYON_FRAME,
+                "consume_iter",
+                "core::iter::for_each",
+                "kernels::rows",
+                "a",
+                "b"
+            ]
         );
         assert!(is_rayon(ry) && is_rayon(r2) && !is_rayon("/w/rayonx/src/a.rs"));
         let stack = RawStack {

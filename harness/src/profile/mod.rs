@@ -549,19 +549,18 @@ fn profile_one(
         Availability::Ready => {}
         a => return stop(entry, a.label(), a.reason().into()),
     }
-    let mut prepared = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        instance.prepare(name)
-    })) {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return stop(entry, "failed", format!("setup: {e}")),
-        Err(p) => {
-            return stop(
-                entry,
-                "failed",
-                format!("setup panicked: {}", validate::panic_message(&p)),
-            );
-        }
-    };
+    let mut prepared =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| instance.prepare(name))) {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return stop(entry, "failed", format!("setup: {e}")),
+            Err(p) => {
+                return stop(
+                    entry,
+                    "failed",
+                    format!("setup panicked: {}", validate::panic_message(&p)),
+                );
+            }
+        };
     if let Err(e) = run_guarded(prepared.as_mut()).0 {
         return stop(entry, "failed", e);
     }
@@ -668,7 +667,10 @@ fn profile_one(
             (entry.seconds * TARGET_SAMPLES / entry.samples.max(1) as f64).ceil()
         );
     }
-    println!("    flamegraph: {}", out.dir.join(&entry.flamegraph).display());
+    println!(
+        "    flamegraph: {}",
+        out.dir.join(&entry.flamegraph).display()
+    );
     for line in table.lines() {
         println!("  {line}");
     }
@@ -717,7 +719,13 @@ fn profile_one(
         let last = runs.last().map(|r| {
             r.stages
                 .iter()
-                .map(|s| format!("{} {}", s.name, timeline::fmt_duration(s.time.as_secs_f64())))
+                .map(|s| {
+                    format!(
+                        "{} {}",
+                        s.name,
+                        timeline::fmt_duration(s.time.as_secs_f64())
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(" · ")
         });
@@ -816,12 +824,12 @@ fn diff_write(
     println!("\n  {title}: self time, {unit}, largest changes first");
     println!("  {:>12} {:>12} {:>12}  function", "A", "B", "B − A");
     for (f, x, y) in rows.iter().take(top_rows) {
-        println!(
-            "  {x:>12} {y:>12} {:>12}  {f}",
-            *y as i128 - *x as i128
-        );
+        println!("  {x:>12} {y:>12} {:>12}  {f}", *y as i128 - *x as i128);
     }
-    println!("  differential flamegraph: {}", out.dir.join(&files[0]).display());
+    println!(
+        "  differential flamegraph: {}",
+        out.dir.join(&files[0]).display()
+    );
     println!("  (and {}: the shape of A)", files[1]);
     Ok(files)
 }

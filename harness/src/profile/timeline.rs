@@ -200,7 +200,11 @@ pub fn svg(title: &str, subtitle: &str, runs: &[RunStages]) -> String {
             r##"<line x1="{xt:.1}" y1="{top}" x2="{xt:.1}" y2="{:.1}" stroke="#ddd"/><text x="{xt:.1}" y="{:.1}" text-anchor="middle" fill="#444">{}</text>"##,
             top + rows_h,
             top + rows_h + 16.0,
-            if t == 0.0 { "0".to_string() } else { fmt_duration(t) }
+            if t == 0.0 {
+                "0".to_string()
+            } else {
+                fmt_duration(t)
+            }
         );
         t += step;
     }
@@ -298,9 +302,18 @@ mod tests {
             .map(|i| RunStages {
                 wall: Duration::from_micros(1200 + 10 * i),
                 stages: vec![
-                    Stage { name: "upload", time: Duration::from_micros(200) },
-                    Stage { name: "compute", time: Duration::from_micros(700 + i) },
-                    Stage { name: "download", time: Duration::from_micros(150) },
+                    Stage {
+                        name: "upload",
+                        time: Duration::from_micros(200),
+                    },
+                    Stage {
+                        name: "compute",
+                        time: Duration::from_micros(700 + i),
+                    },
+                    Stage {
+                        name: "download",
+                        time: Duration::from_micros(150),
+                    },
                 ],
             })
             .collect()

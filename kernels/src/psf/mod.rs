@@ -563,11 +563,13 @@ pub mod extract {
     }
 
     /// Compares `[max, sum, row, col]`: the maximum relatively (the comparison's error),
-    /// its position exactly, and the sum within N²·ε (reported as a note).
+    /// its position exactly, and the sum within what the per-pixel bound implies (a note).
     ///
-    /// Why N²·ε for the sum: every pixel of the composite carries FFT rounding of order
-    /// ε·max, and `abs` turns that noise positive in the wings, so two correct PSFs differ
-    /// in their sums by up to N²·ε·max (measured: 4.6e-14 against aiapy at N = 4096).
+    /// The sum's bound: each of the N² pixels may differ by `max_norm`·max, so the sums by
+    /// N²·`max_norm`·max. It is that loose on purpose: in the wings every pixel carries FFT
+    /// rounding (≈ 1e-17 of the peak in f64, 1e-8 in f32) that `abs` turns positive, so
+    /// correct PSFs differ in their sums far more than in any pixel (f64 against aiapy at
+    /// N = 4096: 4.6e-14; f32: 2e-4).
     pub fn compare_stats(
         name: &str,
         out: &ArrayD<f64>,
@@ -582,7 +584,7 @@ pub mod extract {
         }
         let error = ((o[0] - r[0]) / r[0]).abs();
         let sum_error = ((o[1] - r[1]) / r[1]).abs();
-        let sum_bound = tol.max_norm.max(pixels as f64 * f64::EPSILON);
+        let sum_bound = tol.max_norm * pixels as f64 * r[0] / r[1];
         let same_place = o[2] == r[2] && o[3] == r[3];
         let mut problems = Vec::new();
         if !same_place {
@@ -593,12 +595,12 @@ pub mod extract {
         }
         if sum_error > sum_bound {
             problems.push(format!(
-                "sum {:.17} vs the reference's {:.17}: {sum_error:.1e} > N²·ε = {sum_bound:.1e}",
+                "sum {:.17} vs the reference's {:.17}: {sum_error:.1e} > N²·tolerance·max/sum = {sum_bound:.1e}",
                 o[1], r[1]
             ));
         }
         let note = format!(
-            "{name}: sum {:.16} vs {:.16} (relative {sum_error:.1e}, bound N²·ε = {sum_bound:.1e})",
+            "{name}: sum {:.16} vs {:.16} (relative {sum_error:.1e}, bound {sum_bound:.1e})",
             o[1], r[1]
         );
         let c = Comparison {
@@ -729,21 +731,24 @@ impl Kernel for Psf {
                          set by the FFT's absolute noise floor ≈ 3e-17 of the peak (measured \
                          ≤ 4e-8, numpy's complex fft2 vs realfft)",
             },
-            // f32 (GPU spike sums; normalisation and composite in f64 on the host): each
-            // offset carries one f32 rounding (the host splits the centre, see gpu.rs), the
-            // exponent e = −w·r² three more, and Vulkan allows (3 + 2|e|) ulp for exp: at
-            // |e| ≤ 25 (the terms that reach 1e-10 of the peak) that is ≲ (3 + 50 + 4·25)·2⁻²⁴
-            // ≈ 1e-5 relative per term (measured 2.5e-6 at N = 256 and 512). Near the peak
-            // |e| is small and the f64 core dominates: max-normalised 1e-6 (measured 3e-9).
+            // f32 (GPU): the spike terms carry one f32 rounding per offset, three in the
+            // exponent e and Vulkan's (3 + 2|e|)-ulp exp (≲ 1e-5 relative for |e| ≤ 25); the
+            // sums are a tree of ≤ 64 + 8 + log₂(groups) ≈ 80 additions (≤ 5e-6 relative,
+            // worst case); the three f32 2-D FFTs add ≤ 3·log₂(N²)·2⁻²⁴ ≈ 4e-6 of the peak at
+            // N = 4096 (worst case). Max-normalised 1e-5 (measured 7e-8). The FFT's absolute
+            // noise floor, ≈ 1e-8 of the peak (measured), swamps everything below ≈ 1e-6 of
+            // the peak: the relative check applies where the reference exceeds 1e-4 of the
+            // peak, at 1e-3 (measured 1.3e-4 at N = 32, 6e-5 at N = 64).
             Precision::F32 => Tolerance {
-                max_norm: 1e-6,
+                max_norm: 1e-5,
                 relative: Some(RelativeTolerance {
-                    threshold: 1e-10,
-                    rtol: 2e-5,
+                    threshold: 1e-4,
+                    rtol: 1e-3,
                 }),
-                reason: "f32 spike sums (composite in f64 on the host): one f32 rounding per \
-                         offset, three in the exponent e, and Vulkan's (3 + 2|e|)-ulp exp at \
-                         |e| ≤ 25 for terms above the mask: ≲ 1e-5 relative (measured 2.5e-6)",
+                reason: "f32: Vulkan's (3 + 2|e|)-ulp exp and f32 offsets (≲ 1e-5 per term), \
+                         tree sums (≤ 5e-6), three f32 2-D FFTs (≤ 4e-6 of the peak); the f32 \
+                         FFT's noise floor (≈ 1e-8 of the peak) limits the relative check to \
+                         values above 1e-4 of the peak",
             },
         }
     }
