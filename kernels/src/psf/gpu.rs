@@ -186,7 +186,6 @@ struct GpuRun {
     host32: Vec<f32>,
     entrance: Vec<f64>,
     focal_plane: Vec<f64>,
-    /// The PSF (on the host path it holds the core until the composite writes it).
     psf: Vec<f64>,
 }
 
@@ -351,9 +350,9 @@ impl Prepared for GpuRun {
 
         if let Rest::Host(composite) = &mut self.rest {
             let start = std::time::Instant::now();
-            let core_sum = core(&self.problem, &mut self.psf);
-            combine(&mut self.entrance, &self.psf, core_sum, true);
-            combine(&mut self.focal_plane, &self.psf, core_sum, true);
+            let core = core(&self.problem);
+            combine(&mut self.entrance, &core, self.problem.n, true);
+            combine(&mut self.focal_plane, &core, self.problem.n, true);
             self.timer.add("normalise (host)", start.elapsed());
             let start = std::time::Instant::now();
             composite.run(&self.focal_plane, &self.entrance, &mut self.psf)?;
