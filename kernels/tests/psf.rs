@@ -63,9 +63,15 @@ fn one_gaussian_is_the_formula_and_sums_to_the_theta_series() {
             "w={w}: {total} vs {exact}"
         );
         // The core is the same Gaussian with aiapy's other association of the square.
-        let mut core = vec![f64::NAN; n * n];
-        let core_sum = naive::core(&p, &mut core);
-        assert!((core_sum - exact).abs() < 1e-14 * exact);
+        let dense = naive::core(&p);
+        assert!((dense.sum - exact).abs() < 1e-14 * exact);
+        // The windowed core has the same values where it is not zero, and the same sum.
+        let window = psf::core(&p);
+        assert!((window.sum - exact).abs() < 1e-14 * exact);
+        for (r, row) in window.values.chunks(window.cols).enumerate() {
+            let at = (window.row + r) * n + window.col;
+            assert!(row == &dense.values[at..at + window.cols]);
+        }
         // Off-centre, weighted: every pixel is I·exp(−w·r²).
         let g = Gaussian {
             cx: 10.3,

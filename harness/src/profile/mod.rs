@@ -709,7 +709,7 @@ fn profile_one(
             println!(
                 "    few samples: the graph shows the broad picture only (--seconds {:.0} for \
                  ~2000)",
-                (entry.seconds * TARGET_SAMPLES / entry.samples as f64).ceil()
+                (entry.seconds * TARGET_SAMPLES / entry.samples.max(1) as f64).ceil()
             );
         }
         println!(

@@ -15,18 +15,23 @@
 //! f32) and 0.5 − (c − ⌊c⌋) (rounded once from f64), and the shader forms
 //! (col − ⌊c⌋) + (0.5 − frac): one rounding, 6e-8 relative.
 //!
-//! Only the spike sums run on the device. The normalisation by the core and the composite
-//! FFT run on the host (the composite with the parallel CPU FFT of `composite.rs`) until
-//! the shared WGSL FFT lands in `crate::gpu`; the stages say so (`download`, then host
-//! `core + normalise` and `composite`).
+//! Everything else runs on the device too when the grid allows, in one submission: the core
+//! (a shader), the three normalising sums (a two-level tree reduction), the normalisation,
+//! and aiapy's composite with the shared WGSL FFT (`crate::gpu::fft`): complex 2-D forward
+//! transforms of both filters, the product, a second forward transform, then |·|, the roll
+//! by N/2 and /N² — numpy's own complex path. The shared FFT handles powers of two and needs
+//! an N × N complex array in one storage binding (4096² complex f64 is 256 MiB: more than
+//! lavapipe's 128 MiB); otherwise the spike sums come back to the host, which normalises
+//! and runs the CPU composite of `composite.rs`, and the stages say `(host)`.
 
 use std::sync::Arc;
 
 use super::composite::Composite;
-use super::{Filter, PsfProblem, combine, core};
+use super::{Filter, Gaussian, PsfProblem, combine, core};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::gpu::{self, BindGroup, Binding, Buffer, Pipeline, Readback, Timer};
+use crate::gpu::fft::{Direction, FftBinding, GpuFft, GpuMultiply, MultiplyBinding, Shape};
+use crate::gpu::{self, BindGroup, Binding, Buffer, GpuContext, Pipeline, Readback, Timer};
 use crate::variant::{Availability, Precision, Prepared, Stage, Strategy, Variant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,8 +42,12 @@ pub enum Gpu {
     WindowedF64,
 }
 
-/// Pixels per side of the square tile one workgroup covers.
+/// Pixels per side of the square tile one spike workgroup covers.
 const TILE: usize = 16;
+/// Invocations per workgroup of the one-dimensional shaders (reduction, normalise, finish).
+const WG: usize = 256;
+/// Elements each invocation adds in the first level of the reduction.
+const PER_INVOCATION: usize = 64;
 
 impl Gpu {
     fn windowed(self) -> bool {
@@ -75,13 +84,11 @@ impl Variant<PsfProblem> for Gpu {
         match self {
             Gpu::F32 | Gpu::F64 => {
                 "one GPU invocation per pixel looping over every spike (the hack week's \
-                 Numba kernel); normalisation and composite FFT on the CPU until the \
-                 shared WGSL FFT lands"
+                 Numba kernel); normalisation and composite (WGSL FFT) on the device"
             }
             Gpu::WindowedF32 | Gpu::WindowedF64 => {
                 "one GPU invocation per pixel, only over the spikes whose window touches \
-                 its tile; normalisation and composite FFT on the CPU until the shared \
-                 WGSL FFT lands"
+                 its tile; normalisation and composite (WGSL FFT) on the device"
             }
         }
     }
@@ -110,16 +117,62 @@ impl Variant<PsfProblem> for Gpu {
     }
 }
 
-/// Device buffers of one filter.
+/// Device buffers of one filter's spike sums.
 struct FilterBuffers {
     // Kept alive: the bind group refers to them.
     _params: Buffer,
     _spikes: Buffer,
     _weights: Buffer,
     _tiles: Option<Buffer>,
+    /// The spike sums; the device composite normalises them in place.
     out: Buffer,
     readback: Readback,
     bind: BindGroup,
+}
+
+/// Uploads one set of Gaussians (centres split for f32, see the module docs) with the width
+/// in `weights[0]`.
+fn upload_gaussians(
+    ctx: &GpuContext,
+    kind: Gpu,
+    width: f64,
+    gaussians: &[Gaussian],
+) -> Result<(Buffer, Buffer), KernelError> {
+    let weights: Vec<f64> = std::iter::once(width)
+        .chain(gaussians.iter().map(|g| g.weight))
+        .collect();
+    if kind.f64() {
+        let s: Vec<[f64; 4]> = gaussians.iter().map(|g| [g.cx, 0.0, g.cy, 0.0]).collect();
+        Ok((
+            ctx.storage_from("psf spikes", &s)?,
+            ctx.storage_from("psf weights", &weights)?,
+        ))
+    } else {
+        let split = |c: f64| {
+            let whole = c.floor();
+            (whole as f32, (0.5 - (c - whole)) as f32)
+        };
+        let s: Vec<[f32; 4]> = gaussians
+            .iter()
+            .map(|g| {
+                let ((xi, xf), (yi, yf)) = (split(g.cx), split(g.cy));
+                [xi, xf, yi, yf]
+            })
+            .collect();
+        let w: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
+        Ok((
+            ctx.storage_from("psf spikes", &s)?,
+            ctx.storage_from("psf weights", &w)?,
+        ))
+    }
+}
+
+/// What follows the spike sums.
+enum Rest {
+    /// Core, sums, normalisation and composite on the device.
+    Device(Box<DeviceComposite>),
+    /// Sums back to the host: core, normalisation and the CPU composite there.
+    Host(Box<Composite>),
 }
 
 struct GpuRun {
@@ -128,13 +181,12 @@ struct GpuRun {
     pipeline: Arc<Pipeline>,
     filters: Vec<FilterBuffers>,
     workgroups: u32,
+    rest: Rest,
     timer: Timer,
     host32: Vec<f32>,
     entrance: Vec<f64>,
     focal_plane: Vec<f64>,
-    /// Holds the core until the composite writes the PSF (as in `Buffers`).
     psf: Vec<f64>,
-    composite: Composite,
 }
 
 impl GpuRun {
@@ -142,73 +194,34 @@ impl GpuRun {
         let ctx = gpu::context()?;
         let n = p.n;
         let tiles_x = n.div_ceil(TILE);
-        let source = shader(kind);
-        let (entry, bindings): (&str, &[Binding]) = if kind.windowed() {
-            (
-                "windowed",
-                &[
-                    Binding::Uniform,
-                    Binding::ReadOnly,
-                    Binding::ReadOnly,
-                    Binding::ReadOnly,
-                    Binding::ReadWrite,
-                ],
-            )
+        let float = if kind.f64() { "f64" } else { "f32" };
+        let (entry, bindings, body): (&str, &[Binding], &str) = if kind.windowed() {
+            ("windowed", &WINDOWED_BINDINGS, WGSL_WINDOWED)
         } else {
-            (
-                "dense",
-                &[
-                    Binding::Uniform,
-                    Binding::ReadOnly,
-                    Binding::ReadOnly,
-                    Binding::ReadWrite,
-                ],
-            )
+            ("dense", &DENSE_BINDINGS, WGSL_DENSE)
         };
-        let pipeline = ctx.pipeline(&format!("psf/{}", kind.name()), &source, entry, bindings)?;
+        let pipeline = ctx.pipeline(
+            &format!("psf-{float}-{entry}"),
+            &spike_shader(kind, body),
+            entry,
+            bindings,
+        )?;
         let bytes = (n * n) as u64 * kind.elem_bytes();
         let mut filters = Vec::new();
         for filter in [Filter::Entrance, Filter::FocalPlane] {
             let gaussians = p.spikes(filter);
             let params = ctx.uniform_from(
                 "psf params",
-                &[n as u32, gaussians.len() as u32, tiles_x as u32, 0],
+                &[[n as u32, gaussians.len() as u32, tiles_x as u32, 0]],
             )?;
-            // weights[0] is the width w; weights[1 + s] is spike s's weight.
-            let weights: Vec<f64> = std::iter::once(p.width)
-                .chain(gaussians.iter().map(|g| g.weight))
-                .collect();
-            let (spikes, weights) = if kind.f64() {
-                let s: Vec<[f64; 4]> = gaussians.iter().map(|g| [g.cx, 0.0, g.cy, 0.0]).collect();
-                (
-                    ctx.storage_from("psf spikes", &s)?,
-                    ctx.storage_from("psf weights", &weights)?,
-                )
-            } else {
-                let split = |c: f64| {
-                    let whole = c.floor();
-                    (whole as f32, (0.5 - (c - whole)) as f32)
-                };
-                let s: Vec<[f32; 4]> = gaussians
-                    .iter()
-                    .map(|g| {
-                        let ((xi, xf), (yi, yf)) = (split(g.cx), split(g.cy));
-                        [xi, xf, yi, yf]
-                    })
-                    .collect();
-                let w: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
-                (
-                    ctx.storage_from("psf spikes", &s)?,
-                    ctx.storage_from("psf weights", &w)?,
-                )
-            };
+            let (spikes, weights) = upload_gaussians(ctx, kind, p.width, gaussians)?;
             let tiles = if kind.windowed() {
                 Some(ctx.storage_from("psf tiles", &tile_lists(p, gaussians, tiles_x))?)
             } else {
                 None
             };
             let out = ctx.storage("psf spike sums", bytes)?;
-            let readback = ctx.readback("psf spike sums", bytes)?;
+            let readback = ctx.readback("psf filter", bytes)?;
             let bind = match &tiles {
                 Some(t) => ctx.bind(
                     &pipeline,
@@ -240,6 +253,21 @@ impl GpuRun {
                 bind,
             });
         }
+        let complex_bytes = (n * n) as u64 * 2 * kind.elem_bytes();
+        let on_device = n.is_power_of_two()
+            && ctx.check_binding("the composite", complex_bytes).is_ok()
+            && complex_bytes <= ctx.max_buffer_bytes();
+        let rest = if on_device {
+            Rest::Device(Box::new(DeviceComposite::new(
+                ctx,
+                kind,
+                p,
+                &filters[0].out,
+                &filters[1].out,
+            )?))
+        } else {
+            Rest::Host(Box::new(Composite::new(n, true)))
+        };
         let nn = n * n;
         Ok(GpuRun {
             kind,
@@ -247,8 +275,9 @@ impl GpuRun {
             pipeline,
             filters,
             workgroups: (tiles_x * tiles_x) as u32,
-            // Three stage marks and the end of the submission.
-            timer: Timer::new(ctx, 4)?,
+            rest,
+            // At most five stage marks and the end of the submission.
+            timer: Timer::new(ctx, 6)?,
             host32: if kind.f64() {
                 Vec::new()
             } else {
@@ -257,30 +286,26 @@ impl GpuRun {
             entrance: vec![0.0; nn],
             focal_plane: vec![0.0; nn],
             psf: vec![0.0; nn],
-            composite: Composite::new(n, true),
         })
     }
+}
 
-    fn read(&mut self, filter: usize) -> Result<(), KernelError> {
-        let GpuRun {
-            kind,
-            filters,
-            host32,
-            entrance,
-            focal_plane,
-            ..
-        } = self;
-        let out = if filter == 0 { entrance } else { focal_plane };
-        if kind.f64() {
-            filters[filter].readback.read_into(out)?;
-        } else {
-            filters[filter].readback.read_into(host32)?;
-            out.iter_mut()
-                .zip(host32.iter())
-                .for_each(|(o, &v)| *o = v as f64);
-        }
-        Ok(())
+/// Reads a device array of the variant's precision into an f64 host array.
+fn read_back(
+    kind: Gpu,
+    from: &Readback,
+    host32: &mut [f32],
+    out: &mut [f64],
+) -> Result<(), KernelError> {
+    if kind.f64() {
+        from.read_into(out)?;
+    } else {
+        from.read_into(host32)?;
+        out.iter_mut()
+            .zip(host32.iter())
+            .for_each(|(o, &v)| *o = v as f64);
     }
+    Ok(())
 }
 
 impl Prepared for GpuRun {
@@ -292,24 +317,47 @@ impl Prepared for GpuRun {
         enc.dispatch(&self.pipeline, &self.filters[0].bind, self.workgroups);
         enc.stage("focal-plane spikes");
         enc.dispatch(&self.pipeline, &self.filters[1].bind, self.workgroups);
+        if let Rest::Device(d) = &self.rest {
+            d.encode(&mut enc);
+        }
         enc.stage("download");
         for f in &self.filters {
             enc.download(&f.out, &f.readback);
         }
+        if let Rest::Device(d) = &self.rest {
+            enc.download(&d.psf, &d.psf_readback);
+        }
         enc.submit()?;
+
         let start = std::time::Instant::now();
-        self.read(0)?;
-        self.read(1)?;
+        let kind = self.kind;
+        read_back(
+            kind,
+            &self.filters[0].readback,
+            &mut self.host32,
+            &mut self.entrance,
+        )?;
+        read_back(
+            kind,
+            &self.filters[1].readback,
+            &mut self.host32,
+            &mut self.focal_plane,
+        )?;
+        if let Rest::Device(d) = &self.rest {
+            read_back(kind, &d.psf_readback, &mut self.host32, &mut self.psf)?;
+        }
         self.timer.add("download", start.elapsed());
-        let start = std::time::Instant::now();
-        let core_sum = core(&self.problem, &mut self.psf);
-        combine(&mut self.entrance, &self.psf, core_sum, true);
-        combine(&mut self.focal_plane, &self.psf, core_sum, true);
-        self.timer.add("core + normalise (host)", start.elapsed());
-        let start = std::time::Instant::now();
-        self.composite
-            .run(&self.focal_plane, &self.entrance, &mut self.psf)?;
-        self.timer.add("composite (host)", start.elapsed());
+
+        if let Rest::Host(composite) = &mut self.rest {
+            let start = std::time::Instant::now();
+            let core = core(&self.problem);
+            combine(&mut self.entrance, &core, self.problem.n, true);
+            combine(&mut self.focal_plane, &core, self.problem.n, true);
+            self.timer.add("normalise (host)", start.elapsed());
+            let start = std::time::Instant::now();
+            composite.run(&self.focal_plane, &self.entrance, &mut self.psf)?;
+            self.timer.add("composite (host)", start.elapsed());
+        }
         Ok(())
     }
     fn output(&self) -> Result<Output, KernelError> {
@@ -322,10 +370,231 @@ impl Prepared for GpuRun {
     }
 }
 
+/// The device half after the spike sums: core, sums, normalisation, composite.
+struct DeviceComposite {
+    n: usize,
+    core_pipeline: Arc<Pipeline>,
+    core_bind: BindGroup,
+    reduce: Arc<Pipeline>,
+    /// (bind group, workgroups) of each reduction dispatch, in order.
+    reductions: Vec<(BindGroup, u32)>,
+    normalise: Arc<Pipeline>,
+    normalise_binds: [BindGroup; 2],
+    fft: GpuFft,
+    fft_e: FftBinding,
+    fft_fp: FftBinding,
+    multiply: GpuMultiply,
+    multiply_bind: MultiplyBinding,
+    finish: Arc<Pipeline>,
+    finish_bind: BindGroup,
+    psf: Buffer,
+    psf_readback: Readback,
+    // Kept alive for the bind groups.
+    _buffers: Vec<Buffer>,
+}
+
+impl DeviceComposite {
+    fn new(
+        ctx: &'static GpuContext,
+        kind: Gpu,
+        p: &PsfProblem,
+        s_e: &Buffer,
+        s_fp: &Buffer,
+    ) -> Result<DeviceComposite, KernelError> {
+        let n = p.n;
+        let nn = n * n;
+        let elem = kind.elem_bytes();
+        let precision = kind.precision();
+        let float = if kind.f64() { "f64" } else { "f32" };
+        let mut keep = Vec::new();
+
+        // The core: one Gaussian of weight 1 at the centre, evaluated on every pixel.
+        let core_pipeline = ctx.pipeline(
+            &format!("psf-{float}-core"),
+            &spike_shader(kind, WGSL_CORE),
+            "core",
+            &DENSE_BINDINGS,
+        )?;
+        let c = p.centre();
+        let centre = [Gaussian {
+            cx: c,
+            cy: c,
+            weight: 1.0,
+        }];
+        let tiles_x = n.div_ceil(TILE);
+        let core_params =
+            ctx.uniform_from("psf core params", &[[n as u32, 1, tiles_x as u32, 0]])?;
+        let (core_spike, core_weights) = upload_gaussians(ctx, kind, p.width, &centre)?;
+        let core = ctx.storage("psf core", nn as u64 * elem)?;
+        let core_bind = ctx.bind(
+            &core_pipeline,
+            &[
+                (&core_params).into(),
+                (&core_spike).into(),
+                (&core_weights).into(),
+                (&core).into(),
+            ],
+        )?;
+        keep.extend([core_params, core_spike, core_weights]);
+
+        // Σs_e, Σs_fp, Σcore: per array, workgroups of 256 × 64 elements into partial sums,
+        // then one workgroup over the partials into sums[slot].
+        let reduce = ctx.pipeline(
+            &format!("psf-{float}-reduce"),
+            &format!("{}{}", gpu::WGSL_FLAT_WORKGROUP, WGSL_REDUCE).replace("F_", float),
+            "reduce",
+            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
+        )?;
+        let groups = nn.div_ceil(WG * PER_INVOCATION);
+        let partials = ctx.storage("psf partial sums", groups as u64 * elem)?;
+        let sums = ctx.storage("psf sums", 4 * elem)?;
+        let mut reductions = Vec::new();
+        for (slot, array) in [s_e, s_fp, &core].into_iter().enumerate() {
+            let first = ctx.uniform_from(
+                "psf reduce",
+                &[[nn as u32, PER_INVOCATION as u32, 0, groups as u32]],
+            )?;
+            reductions.push((
+                ctx.bind(
+                    &reduce,
+                    &[(&first).into(), array.into(), (&partials).into()],
+                )?,
+                groups as u32,
+            ));
+            let second = ctx.uniform_from(
+                "psf reduce",
+                &[[groups as u32, groups.div_ceil(WG) as u32, slot as u32, 1]],
+            )?;
+            reductions.push((
+                ctx.bind(
+                    &reduce,
+                    &[(&second).into(), (&partials).into(), (&sums).into()],
+                )?,
+                1,
+            ));
+            keep.extend([first, second]);
+        }
+
+        // Normalisation in place, and the complex copies the FFT transforms.
+        let normalise = ctx.pipeline(
+            &format!("psf-{float}-normalise"),
+            &normalise_shader(kind),
+            "normalise",
+            &[
+                Binding::Uniform,
+                Binding::ReadWrite,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadWrite,
+            ],
+        )?;
+        let complex = nn as u64 * 2 * elem;
+        let z_e = ctx.storage("psf entrance spectrum", complex)?;
+        let z_fp = ctx.storage("psf focal-plane spectrum", complex)?;
+        let mut bind_normalise =
+            |slot: u32, s: &Buffer, z: &Buffer| -> Result<BindGroup, KernelError> {
+                let params = ctx.uniform_from("psf normalise", &[[nn as u32, slot, 0, 0]])?;
+                let b = ctx.bind(
+                    &normalise,
+                    &[
+                        (&params).into(),
+                        s.into(),
+                        (&core).into(),
+                        (&sums).into(),
+                        z.into(),
+                    ],
+                )?;
+                keep.push(params);
+                Ok(b)
+            };
+        let normalise_binds = [
+            bind_normalise(0, s_e, &z_e)?,
+            bind_normalise(1, s_fp, &z_fp)?,
+        ];
+
+        // aiapy's composite: fft2(fft2(fp)·fft2(e)), then |·|, roll, /N².
+        let fft = GpuFft::new(ctx, precision, Shape::Grid { rows: n, cols: n })?;
+        let fft_e = fft.bind(&z_e)?;
+        let fft_fp = fft.bind(&z_fp)?;
+        let multiply = GpuMultiply::new(ctx, precision)?;
+        let multiply_bind = multiply.bind(&z_fp, &z_e, false, 1.0)?;
+        let finish = ctx.pipeline(
+            &format!("psf-{float}-finish"),
+            &format!("{}{}", gpu::WGSL_FLAT_WORKGROUP, WGSL_FINISH).replace("F_", float),
+            "finish",
+            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
+        )?;
+        let psf = ctx.storage("psf", nn as u64 * elem)?;
+        let finish_params = ctx.uniform_from("psf finish", &[[n as u32, 0, 0, 0]])?;
+        let finish_bind = ctx.bind(
+            &finish,
+            &[(&finish_params).into(), (&z_fp).into(), (&psf).into()],
+        )?;
+        let psf_readback = ctx.readback("psf", nn as u64 * elem)?;
+        keep.extend([finish_params, core, partials, sums, z_e, z_fp]);
+        Ok(DeviceComposite {
+            n,
+            core_pipeline,
+            core_bind,
+            reduce,
+            reductions,
+            normalise,
+            normalise_binds,
+            fft,
+            fft_e,
+            fft_fp,
+            multiply,
+            multiply_bind,
+            finish,
+            finish_bind,
+            psf,
+            psf_readback,
+            _buffers: keep,
+        })
+    }
+
+    fn encode(&self, enc: &mut gpu::Encoder<'_>) {
+        let nn = self.n * self.n;
+        let tiles_x = self.n.div_ceil(TILE);
+        enc.stage("normalise");
+        enc.dispatch(
+            &self.core_pipeline,
+            &self.core_bind,
+            (tiles_x * tiles_x) as u32,
+        );
+        for (bind, groups) in &self.reductions {
+            enc.dispatch(&self.reduce, bind, *groups);
+        }
+        for bind in &self.normalise_binds {
+            enc.dispatch(&self.normalise, bind, nn.div_ceil(WG) as u32);
+        }
+        enc.stage("composite");
+        self.fft.encode(enc, &self.fft_fp, Direction::Forward);
+        self.fft.encode(enc, &self.fft_e, Direction::Forward);
+        self.multiply.encode(enc, &self.multiply_bind);
+        self.fft.encode(enc, &self.fft_fp, Direction::Forward);
+        enc.dispatch(&self.finish, &self.finish_bind, nn.div_ceil(WG) as u32);
+    }
+}
+
+const DENSE_BINDINGS: [Binding; 4] = [
+    Binding::Uniform,
+    Binding::ReadOnly,
+    Binding::ReadOnly,
+    Binding::ReadWrite,
+];
+const WINDOWED_BINDINGS: [Binding; 5] = [
+    Binding::Uniform,
+    Binding::ReadOnly,
+    Binding::ReadOnly,
+    Binding::ReadOnly,
+    Binding::ReadWrite,
+];
+
 /// Per 16 × 16 tile, the spikes whose window touches it, in spike order (so that each pixel
 /// sums its terms in naive's order). Layout: `tiles + 1` offsets into this same array, then
 /// the spike indices.
-fn tile_lists(p: &PsfProblem, gaussians: &[super::Gaussian], tiles_x: usize) -> Vec<u32> {
+fn tile_lists(p: &PsfProblem, gaussians: &[Gaussian], tiles_x: usize) -> Vec<u32> {
     let count = tiles_x * tiles_x;
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); count];
     for (s, g) in gaussians.iter().enumerate() {
@@ -350,20 +619,25 @@ fn tile_lists(p: &PsfProblem, gaussians: &[super::Gaussian], tiles_x: usize) -> 
     out
 }
 
-/// The WGSL source of a variant: a shared body over the float type `F`, with the
-/// precision's offset and exponential.
-fn shader(kind: Gpu) -> String {
-    let (float, helpers) = if kind.f64() {
-        ("f64", WGSL_F64)
+/// A spike-type shader (spikes, core): the shared declarations over the float type `F_`,
+/// the precision's offset and exponential, and `body`.
+fn spike_shader(kind: Gpu, body: &str) -> String {
+    let helpers = if kind.f64() { WGSL_F64 } else { WGSL_F32 };
+    let float = if kind.f64() { "f64" } else { "f32" };
+    format!("{}{helpers}{WGSL_COMMON}{body}", gpu::WGSL_FLAT_WORKGROUP).replace("F_", float)
+}
+
+/// The normalisation with aiapy's constants written in the shader's precision.
+fn normalise_shader(kind: Gpu) -> String {
+    let (float, a, b) = if kind.f64() {
+        ("f64", "0.18000000000000005lf", "0.82lf")
     } else {
-        ("f32", WGSL_F32)
+        ("f32", "0.18", "0.82")
     };
-    let body = if kind.windowed() {
-        WGSL_WINDOWED
-    } else {
-        WGSL_DENSE
-    };
-    format!("{}{helpers}{}{body}", gpu::WGSL_FLAT_WORKGROUP, WGSL_COMMON).replace("F_", float)
+    format!("{}{}", gpu::WGSL_FLAT_WORKGROUP, WGSL_NORMALISE)
+        .replace("F_", float)
+        .replace("AREA_MESH", a)
+        .replace("AREA_NOT_MESH", b)
 }
 
 const WGSL_COMMON: &str = "
@@ -381,6 +655,12 @@ fn term(s: u32, col: u32, row: u32, w: F_) -> F_ {
     // aiapy's association: ((-w)*xc)*xc - (w*yc)*yc.
     return expo(-w * xc * xc - w * yc * yc) * weights[s + 1u];
 }
+
+// The pixel (col, row) of this invocation: workgroups are 16 x 16 tiles, row-major.
+fn pixel(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> vec2<u32> {
+    let tile = flat_workgroup(wid, nwg);
+    return vec2<u32>((tile % params.tiles_x) * 16u + lid.x, (tile / params.tiles_x) * 16u + lid.y);
+}
 ";
 
 const WGSL_DENSE: &str = "
@@ -389,16 +669,31 @@ const WGSL_DENSE: &str = "
 @compute @workgroup_size(16, 16)
 fn dense(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_id) lid: vec3<u32>) {
-    let tile = flat_workgroup(wid, nwg);
-    let col = (tile % params.tiles_x) * 16u + lid.x;
-    let row = (tile / params.tiles_x) * 16u + lid.y;
-    if (col >= params.n || row >= params.n) { return; }
+    let at = pixel(wid, nwg, lid);
+    if (at.x >= params.n || at.y >= params.n) { return; }
     let w = weights[0];
     var acc = F_(0);
     for (var s = 0u; s < params.count; s++) {
-        acc += term(s, col, row, w);
+        acc += term(s, at.x, at.y, w);
     }
-    out[row * params.n + col] = acc;
+    out[at.y * params.n + at.x] = acc;
+}
+";
+
+const WGSL_CORE: &str = "
+@group(0) @binding(3) var<storage, read_write> out: array<F_>;
+
+@compute @workgroup_size(16, 16)
+fn core(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = pixel(wid, nwg, lid);
+    if (at.x >= params.n || at.y >= params.n) { return; }
+    let w = weights[0];
+    let g = spikes[0];
+    let xc = centred(at.x, g.x, g.y);
+    let yc = centred(at.y, g.z, g.w);
+    // aiapy's association for the core: -w*(xc**2) - w*(yc**2).
+    out[at.y * params.n + at.x] = expo(-w * (xc * xc) - w * (yc * yc));
 }
 ";
 
@@ -412,15 +707,85 @@ fn windowed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             @builtin(local_invocation_id) lid: vec3<u32>) {
     let tile = flat_workgroup(wid, nwg);
     if (tile >= params.tiles_x * params.tiles_x) { return; }
-    let col = (tile % params.tiles_x) * 16u + lid.x;
-    let row = (tile / params.tiles_x) * 16u + lid.y;
-    if (col >= params.n || row >= params.n) { return; }
+    let at = pixel(wid, nwg, lid);
+    if (at.x >= params.n || at.y >= params.n) { return; }
     let w = weights[0];
     var acc = F_(0);
     for (var k = tiles[tile]; k < tiles[tile + 1u]; k++) {
-        acc += term(tiles[k], col, row, w);
+        acc += term(tiles[k], at.x, at.y, w);
     }
-    out[row * params.n + col] = acc;
+    out[at.y * params.n + at.x] = acc;
+}
+";
+
+/// Tree reduction: workgroup g adds `per` strided runs of 256 elements from g·256·per, then
+/// halves in workgroup memory; `out[at + g]` receives its sum.
+const WGSL_REDUCE: &str = "
+struct Reduce { len: u32, per: u32, at: u32, groups: u32 }
+@group(0) @binding(0) var<uniform> rp: Reduce;
+@group(0) @binding(1) var<storage, read> input: array<F_>;
+@group(0) @binding(2) var<storage, read_write> output: array<F_>;
+var<workgroup> partial: array<F_, 256>;
+
+@compute @workgroup_size(256)
+fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) l: u32) {
+    let g = flat_workgroup(wid, nwg);
+    // Uniform per workgroup: the grid may hold a few more workgroups than asked.
+    if (g >= rp.groups) { return; }
+    var acc = F_(0);
+    for (var k = 0u; k < rp.per; k++) {
+        let i = (g * rp.per + k) * 256u + l;
+        if (i < rp.len) { acc += input[i]; }
+    }
+    partial[l] = acc;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (l < s) { partial[l] += partial[l + s]; }
+        workgroupBarrier();
+    }
+    if (l == 0u) { output[rp.at + g] = partial[0]; }
+}
+";
+
+/// filter = (1 − 0.82)·s/Σs + 0.82·core/Σcore, in place, plus its complex copy.
+const WGSL_NORMALISE: &str = "
+struct Normalise { len: u32, slot: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> np: Normalise;
+@group(0) @binding(1) var<storage, read_write> s: array<F_>;
+@group(0) @binding(2) var<storage, read> core: array<F_>;
+// Σs_e, Σs_fp, Σcore.
+@group(0) @binding(3) var<storage, read> sums: array<F_>;
+@group(0) @binding(4) var<storage, read_write> z: array<vec2<F_>>;
+
+@compute @workgroup_size(256)
+fn normalise(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) l: u32) {
+    let i = flat_workgroup(wid, nwg) * 256u + l;
+    if (i >= np.len) { return; }
+    let f = AREA_MESH * s[i] / sums[np.slot] + AREA_NOT_MESH * core[i] / sums[2];
+    s[i] = f;
+    z[i] = vec2<F_>(f, F_(0));
+}
+";
+
+/// psf[i][j] = |z[(i + N/2) mod N][(j + N/2) mod N]| / N² (numpy.roll by N/2, abs, /N²).
+const WGSL_FINISH: &str = "
+struct Finish { n: u32, pad0: u32, pad1: u32, pad2: u32 }
+@group(0) @binding(0) var<uniform> fp: Finish;
+@group(0) @binding(1) var<storage, read> z: array<vec2<F_>>;
+@group(0) @binding(2) var<storage, read_write> out: array<F_>;
+
+@compute @workgroup_size(256)
+fn finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) l: u32) {
+    let n = fp.n;
+    let i = flat_workgroup(wid, nwg) * 256u + l;
+    if (i >= n * n) { return; }
+    let row = (i / n + n / 2u) % n;
+    let col = (i % n + n / 2u) % n;
+    let v = z[row * n + col];
+    out[i] = sqrt(v.x * v.x + v.y * v.y) / (F_(n) * F_(n));
 }
 ";
 

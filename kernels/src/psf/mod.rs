@@ -317,11 +317,23 @@ pub fn pairwise_sum(x: &[f64], parallel: bool) -> f64 {
     }
 }
 
-/// The core Gaussian on the grid (into `core`, which is zeroed first) and its sum. It is one
-/// Gaussian, so every variant but the naive one evaluates it only inside its window, with
-/// the scalar `exp` of the formula: the values equal the dense evaluation exactly.
-pub fn core(p: &PsfProblem, core: &mut [f64]) -> f64 {
-    core.fill(0.0);
+/// The core Gaussian where it is not exactly zero: a block of the grid and its sum.
+#[derive(Clone, Debug, Default)]
+pub struct Core {
+    /// First row and column of the block.
+    pub row: usize,
+    pub col: usize,
+    /// Columns of the block; `values` holds its rows one after the other.
+    pub cols: usize,
+    pub values: Vec<f64>,
+    /// Σcore over the grid (everything outside the block is an exact zero).
+    pub sum: f64,
+}
+
+/// The core on its window only, with the scalar `exp` of the formula: the values equal the
+/// dense evaluation's, and the rest of the grid is exact zeros. Every variant but the naive
+/// one uses it (the core is one Gaussian; naive evaluates it on every pixel).
+pub fn core(p: &PsfProblem) -> Core {
     let (n, w, c) = (p.n, p.width, p.centre());
     let g = Gaussian {
         cx: c,
@@ -329,42 +341,57 @@ pub fn core(p: &PsfProblem, core: &mut [f64]) -> f64 {
         weight: 1.0,
     };
     let Some((r0, r1, c0, c1)) = p.window(&g) else {
-        return 0.0;
+        return Core::default();
     };
+    let cols = c1 - c0 + 1;
+    let mut values = Vec::with_capacity((r1 - r0 + 1) * cols);
     let mut sum = 0.0;
     for i in r0..=r1 {
         let yc = coord(i) - 0.5 * n as f64 - 0.5;
-        let row = &mut core[i * n + c0..=i * n + c1];
-        for (j, v) in (c0..=c1).zip(row.iter_mut()) {
+        let start = values.len();
+        values.extend((c0..=c1).map(|j| {
             let xc = coord(j) - 0.5 * n as f64 - 0.5;
-            *v = core_exponent(w, xc, yc).exp();
-        }
-        // The rest of the grid holds exact zeros: the window's values are the whole sum.
-        sum += pairwise_sum(row, false);
+            core_exponent(w, xc, yc).exp()
+        }));
+        sum += pairwise_sum(&values[start..], false);
     }
-    sum
+    Core {
+        row: r0,
+        col: c0,
+        cols,
+        values,
+        sum,
+    }
 }
 
-/// filter ← (1 − 0.82)·spikes/Σspikes + 0.82·core/Σcore, in aiapy's order of operations.
-pub fn combine(spikes: &mut [f64], core: &[f64], core_sum: f64, parallel: bool) {
+/// filter ← (1 − 0.82)·spikes/Σspikes + 0.82·core/Σcore, in aiapy's order of operations:
+/// the first term on every pixel, then the second added where the core is not zero (adding
+/// the exact zeros elsewhere would change nothing).
+pub fn combine(spikes: &mut [f64], core: &Core, n: usize, parallel: bool) {
     let spike_sum = pairwise_sum(spikes, parallel);
     let (a, b) = (1.0 - AREA_NOT_MESH, AREA_NOT_MESH);
-    let f = |s: &mut f64, c: &f64| *s = a * *s / spike_sum + b * c / core_sum;
+    let scale = |s: &mut f64| *s = a * *s / spike_sum;
     if parallel {
         use rayon::prelude::*;
         spikes
             .par_chunks_mut(1 << 14)
-            .zip(core.par_chunks(1 << 14))
-            .for_each(|(s, c)| s.iter_mut().zip(c).for_each(|(s, c)| f(s, c)));
+            .for_each(|s| s.iter_mut().for_each(scale));
     } else {
-        spikes.iter_mut().zip(core).for_each(|(s, c)| f(s, c));
+        spikes.iter_mut().for_each(scale);
+    }
+    if core.cols == 0 {
+        return;
+    }
+    for (r, values) in core.values.chunks(core.cols).enumerate() {
+        let row = &mut spikes[(core.row + r) * n + core.col..][..core.cols];
+        for (s, c) in row.iter_mut().zip(values) {
+            *s += b * c / core.sum;
+        }
     }
 }
 
 /// Buffers and stage timings shared by the CPU variants: the three output arrays and the
-/// composite's plans. Each variant supplies its spike routine. The core lives in the `psf`
-/// buffer until the composite overwrites it (one N² array less: at N = 4096 each is
-/// 128 MiB).
+/// composite's plans. Each variant supplies its spike routine.
 pub struct Buffers {
     pub problem: PsfProblem,
     pub entrance: Vec<f64>,
@@ -387,7 +414,7 @@ impl Buffers {
         }
     }
 
-    /// One full run: `core(problem, out)` (returns Σcore), both filters with
+    /// One full run: `core(problem)`, both filters with
     /// `spikes(problem, gaussians, out)` (which must overwrite `out` with the spike sum), their
     /// normalisation, then the composite. Times each stage.
     pub fn run(
@@ -399,8 +426,7 @@ impl Buffers {
         use std::time::Instant;
         self.stages.clear();
         let t = Instant::now();
-        // The core, in the output buffer until the composite needs it.
-        let core_sum = core(&self.problem, &mut self.psf);
+        let core = core(&self.problem);
         self.stages.push(Stage {
             name: "core",
             time: t.elapsed(),
@@ -421,8 +447,9 @@ impl Buffers {
             });
         }
         let t = Instant::now();
-        combine(&mut self.entrance, &self.psf, core_sum, parallel);
-        combine(&mut self.focal_plane, &self.psf, core_sum, parallel);
+        let n = self.problem.n;
+        combine(&mut self.entrance, &core, n, parallel);
+        combine(&mut self.focal_plane, &core, n, parallel);
         self.stages.push(Stage {
             name: "normalise",
             time: t.elapsed(),
@@ -443,8 +470,8 @@ impl Buffers {
     }
 }
 
-/// Evaluates the core Gaussian into its buffer and returns its sum.
-pub type CoreFn = fn(&PsfProblem, &mut [f64]) -> f64;
+/// Evaluates the core Gaussian (where it is not zero) and its sum.
+pub type CoreFn = fn(&PsfProblem) -> Core;
 
 /// A CPU variant's prepared state: the buffers plus its core and spike routines.
 pub struct CpuRun<F: FnMut(&PsfProblem, &[Gaussian], &mut [f64]) + Send> {
@@ -563,11 +590,13 @@ pub mod extract {
     }
 
     /// Compares `[max, sum, row, col]`: the maximum relatively (the comparison's error),
-    /// its position exactly, and the sum within N²·ε (reported as a note).
+    /// its position exactly, and the sum within what the per-pixel bound implies (a note).
     ///
-    /// Why N²·ε for the sum: every pixel of the composite carries FFT rounding of order
-    /// ε·max, and `abs` turns that noise positive in the wings, so two correct PSFs differ
-    /// in their sums by up to N²·ε·max (measured: 4.6e-14 against aiapy at N = 4096).
+    /// The sum's bound: each of the N² pixels may differ by `max_norm`·max, so the sums by
+    /// N²·`max_norm`·max. It is that loose on purpose: in the wings every pixel carries FFT
+    /// rounding (≈ 1e-17 of the peak in f64, 1e-8 in f32) that `abs` turns positive, so
+    /// correct PSFs differ in their sums far more than in any pixel (f64 against aiapy at
+    /// N = 4096: 4.6e-14; f32: 2e-4).
     pub fn compare_stats(
         name: &str,
         out: &ArrayD<f64>,
@@ -582,7 +611,7 @@ pub mod extract {
         }
         let error = ((o[0] - r[0]) / r[0]).abs();
         let sum_error = ((o[1] - r[1]) / r[1]).abs();
-        let sum_bound = tol.max_norm.max(pixels as f64 * f64::EPSILON);
+        let sum_bound = tol.max_norm * pixels as f64 * r[0] / r[1];
         let same_place = o[2] == r[2] && o[3] == r[3];
         let mut problems = Vec::new();
         if !same_place {
@@ -593,12 +622,12 @@ pub mod extract {
         }
         if sum_error > sum_bound {
             problems.push(format!(
-                "sum {:.17} vs the reference's {:.17}: {sum_error:.1e} > N²·ε = {sum_bound:.1e}",
+                "sum {:.17} vs the reference's {:.17}: {sum_error:.1e} > N²·tolerance·max/sum = {sum_bound:.1e}",
                 o[1], r[1]
             ));
         }
         let note = format!(
-            "{name}: sum {:.16} vs {:.16} (relative {sum_error:.1e}, bound N²·ε = {sum_bound:.1e})",
+            "{name}: sum {:.16} vs {:.16} (relative {sum_error:.1e}, bound {sum_bound:.1e})",
             o[1], r[1]
         );
         let c = Comparison {
@@ -729,21 +758,24 @@ impl Kernel for Psf {
                          set by the FFT's absolute noise floor ≈ 3e-17 of the peak (measured \
                          ≤ 4e-8, numpy's complex fft2 vs realfft)",
             },
-            // f32 (GPU spike sums; normalisation and composite in f64 on the host): each
-            // offset carries one f32 rounding (the host splits the centre, see gpu.rs), the
-            // exponent e = −w·r² three more, and Vulkan allows (3 + 2|e|) ulp for exp: at
-            // |e| ≤ 25 (the terms that reach 1e-10 of the peak) that is ≲ (3 + 50 + 4·25)·2⁻²⁴
-            // ≈ 1e-5 relative per term (measured 2.5e-6 at N = 256 and 512). Near the peak
-            // |e| is small and the f64 core dominates: max-normalised 1e-6 (measured 3e-9).
+            // f32 (GPU): the spike terms carry one f32 rounding per offset, three in the
+            // exponent e and Vulkan's (3 + 2|e|)-ulp exp (≲ 1e-5 relative for |e| ≤ 25); the
+            // sums are a tree of ≤ 64 + 8 + log₂(groups) ≈ 80 additions (≤ 5e-6 relative,
+            // worst case); the three f32 2-D FFTs add ≤ 3·log₂(N²)·2⁻²⁴ ≈ 4e-6 of the peak at
+            // N = 4096 (worst case). Max-normalised 1e-5 (measured 7e-8). The FFT's absolute
+            // noise floor, ≈ 1e-8 of the peak (measured), swamps everything below ≈ 1e-6 of
+            // the peak: the relative check applies where the reference exceeds 1e-4 of the
+            // peak, at 1e-3 (measured 1.3e-4 at N = 32, 6e-5 at N = 64).
             Precision::F32 => Tolerance {
-                max_norm: 1e-6,
+                max_norm: 1e-5,
                 relative: Some(RelativeTolerance {
-                    threshold: 1e-10,
-                    rtol: 2e-5,
+                    threshold: 1e-4,
+                    rtol: 1e-3,
                 }),
-                reason: "f32 spike sums (composite in f64 on the host): one f32 rounding per \
-                         offset, three in the exponent e, and Vulkan's (3 + 2|e|)-ulp exp at \
-                         |e| ≤ 25 for terms above the mask: ≲ 1e-5 relative (measured 2.5e-6)",
+                reason: "f32: Vulkan's (3 + 2|e|)-ulp exp and f32 offsets (≲ 1e-5 per term), \
+                         tree sums (≤ 5e-6), three f32 2-D FFTs (≤ 4e-6 of the peak); the f32 \
+                         FFT's noise floor (≈ 1e-8 of the peak) limits the relative check to \
+                         values above 1e-4 of the peak",
             },
         }
     }

@@ -3,7 +3,7 @@
 //! is evaluated on every pixel here, and the composite runs on one thread.
 
 use super::{
-    Buffers, CpuRun, Gaussian, PsfProblem, coord, core_exponent, pairwise_sum, spike_exponent,
+    Buffers, Core, CpuRun, Gaussian, PsfProblem, coord, core_exponent, pairwise_sum, spike_exponent,
 };
 use crate::error::KernelError;
 use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
@@ -68,15 +68,22 @@ pub fn spikes(p: &PsfProblem, gaussians: &[Gaussian], out: &mut [f64]) {
     }
 }
 
-/// The core on every pixel, and its sum.
-pub fn core(p: &PsfProblem, out: &mut [f64]) -> f64 {
+/// The core on every pixel (a block covering the whole grid), and its sum.
+pub fn core(p: &PsfProblem) -> Core {
     let n = p.n;
     let half = 0.5 * n as f64;
+    let mut values = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
             let (xc, yc) = (coord(j) - half - 0.5, coord(i) - half - 0.5);
-            out[i * n + j] = core_exponent(p.width, xc, yc).exp();
+            values[i * n + j] = core_exponent(p.width, xc, yc).exp();
         }
     }
-    pairwise_sum(out, false)
+    Core {
+        row: 0,
+        col: 0,
+        cols: n,
+        sum: pairwise_sum(&values, false),
+        values,
+    }
 }
