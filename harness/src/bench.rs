@@ -262,7 +262,11 @@ pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result
                 if outcome == Outcome::Interrupted {
                     break 'jobs;
                 }
-                if gpu_required() && info.strategy == Strategy::Gpu && row.status == "skipped" {
+                if gpu_required()
+                    && info.strategy == Strategy::Gpu
+                    && row.status == "skipped"
+                    && kernels::gpu::adapter().is_err()
+                {
                     row.status = "failed".into();
                     row.reason = format!("GPU required (HARNESS_REQUIRE_GPU=1): {}", row.reason);
                 }

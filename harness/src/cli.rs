@@ -15,7 +15,7 @@ use kernels::registry;
     about = "Validate, benchmark and report every variant of every kernel",
     long_about = "Validate, benchmark and report every variant of every kernel.\n\n\
         Every variant is checked against a reference before it is timed; a wrong one is \
-        reported as failed and never timed.\n\nWithout a subcommand: `bench` on the default suite."
+        reported as failed and never timed.\n\nWithout a subcommand (the main job): `bench` on the default suite, then `report` on that run."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -42,6 +42,13 @@ pub enum Cmd {
     /// Check that a PNG (e.g. a headless browser's screenshot of a report) is not blank:
     /// exit code 1 if it has almost a single colour.
     CheckPng(CheckPngArgs),
+    /// Workshop: create your own variant of a kernel (a file with a TODO, registered).
+    NewVariant(NewVariantArgs),
+    /// Workshop: delete a variant made by new-variant (its file and registration lines).
+    RemoveVariant(RemoveVariantArgs),
+    /// Workshop: a kernel's formula, its variants with the idea each teaches, and the
+    /// measured ladder of speedups from the latest run folder.
+    Explain(ExplainArgs),
 }
 
 /// Which kernels, cases and variants.
@@ -123,6 +130,40 @@ pub struct CheckPngArgs {
     /// Least share of pixels that must differ from the most common colour.
     #[arg(long, default_value_t = 0.01)]
     pub min_ink: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct NewVariantArgs {
+    /// Kernel (laue, psf, lm, deconv).
+    #[arg(long)]
+    pub kernel: String,
+    /// Case used in the suggested next commands (the variant runs on every case).
+    #[arg(long)]
+    pub case: String,
+    /// Your variant's name: lowercase letters, digits and _ (e.g. my_simd).
+    #[arg(long)]
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct RemoveVariantArgs {
+    /// kernel/case/name of the exercise (e.g. laue/strained/my_simd).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Remove every exercise of every kernel.
+    #[arg(long)]
+    pub all_exercises: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// Kernel (laue, psf, lm, deconv).
+    #[arg(long)]
+    pub kernel: String,
+    /// Where run folders are looked for (the latest with rows for the kernel is used).
+    #[arg(long, default_value = "reports")]
+    pub reports: std::path::PathBuf,
 }
 
 /// The whole parsed command: fixed flags plus kernel parameters as text, by name.

@@ -2,6 +2,7 @@
 //! modules).
 
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use anyhow::{Context, Result, bail};
 use kernels::{Availability, Instance, Strategy};
@@ -21,7 +22,17 @@ pub fn selected(instance: &dyn Instance, plan: &Plan) -> Vec<&'static str> {
         .collect()
 }
 
+/// Builds a job's problem for validation or timing, refusing one that would need more
+/// memory than the machine has (estimated before the problem is built when the kernel
+/// can, and from its nominal bytes before any variant allocates).
 pub fn instance_of(job: &Job) -> Result<Box<dyn Instance>> {
+    jobs::check_memory(job)?;
+    let instance = build(job)?;
+    jobs::check_instance_memory(instance.as_ref())?;
+    Ok(instance)
+}
+
+fn build(job: &Job) -> Result<Box<dyn Instance>> {
     job.kernel
         .instance(&job.case, &job.params, &[])
         .with_context(|| format!("{}/{} {}", job.kernel.name(), job.case, job.params))
@@ -45,7 +56,8 @@ pub fn list(select: &Select, params: &BTreeMap<String, Vec<String>>) -> Result<b
                 println!("    --{:<14} {} (default {})", p.name, p.help, p.default);
             }
         }
-        let instance = instance_of(job)?;
+        // Listing builds the problem but runs nothing: no memory check.
+        let instance = build(job)?;
         println!("  {}/{}  [{}]", k.name(), job.case, job.params);
         for v in instance.variants() {
             if plan.variant.as_deref().is_some_and(|want| want != v.name) {
@@ -67,39 +79,54 @@ pub fn list(select: &Select, params: &BTreeMap<String, Vec<String>>) -> Result<b
 
 pub fn validate_cmd(args: &ValidateArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
     let plan = jobs::plan(&args.select, params)?;
+    validate_plan(
+        &plan,
+        args.reference.as_deref(),
+        &mut std::io::stdout().lock(),
+    )
+}
+
+/// Validates every selected variant of every job, one line each on `out`. A variant that
+/// fails, errs or panics is reported as FAILED with why, and the next one runs.
+pub fn validate_plan(
+    plan: &Plan,
+    reference: Option<&std::path::Path>,
+    out: &mut dyn std::io::Write,
+) -> Result<bool> {
     let mut all_ok = true;
     for job in &plan.jobs {
         let instance = match instance_of(job) {
             Ok(i) => i,
             Err(e) => {
-                println!("FAILED {e:#}");
+                writeln!(out, "FAILED {e:#}")?;
                 all_ok = false;
                 continue;
             }
         };
-        let mut refs = References::new(instance.as_ref(), args.reference.as_deref())?;
-        println!("{}/{} [{}]", job.kernel.name(), job.case, job.params);
-        for name in selected(instance.as_ref(), &plan) {
+        let mut refs = References::new(instance.as_ref(), reference)?;
+        writeln!(out, "{}/{} [{}]", job.kernel.name(), job.case, job.params)?;
+        for name in selected(instance.as_ref(), plan) {
             let id = format!("{}/{}/{name}", job.kernel.name(), job.case);
             let info = instance.info(name)?;
             match instance.probe(name)? {
                 Availability::Ready => {}
                 a => {
-                    let strict = gpu_required()
-                        && info.strategy == Strategy::Gpu
-                        && matches!(a, Availability::Skipped(_));
+                    let strict = info.strategy == Strategy::Gpu
+                        && kernels::testing::missing_gpu_is_failure(&a);
                     all_ok &= !strict;
                     let label = if strict {
                         "FAILED (GPU required)"
                     } else {
                         a.label()
                     };
-                    println!("  {id:<36} {label:<8} {}", a.reason());
+                    writeln!(out, "  {id:<36} {label:<8} {}", a.reason())?;
                     continue;
                 }
             }
             let outcome = (|| -> Result<validate::Validation, String> {
-                let mut prepared = instance.prepare(name).map_err(|e| e.to_string())?;
+                let mut prepared = catch_unwind(AssertUnwindSafe(|| instance.prepare(name)))
+                    .map_err(|p| format!("setup panicked: {}", validate::panic_message(&p)))?
+                    .map_err(|e| format!("setup: {e}"))?;
                 run_guarded(prepared.as_mut()).0?;
                 Ok(validate::validate(
                     instance.as_ref(),
@@ -113,7 +140,8 @@ pub fn validate_cmd(args: &ValidateArgs, params: &BTreeMap<String, Vec<String>>)
                 Err(e) => (false, e, String::new()),
             };
             all_ok &= ok;
-            println!(
+            writeln!(
+                out,
                 "  {id:<36} {:<8} {text}{}",
                 if ok { "ok" } else { "FAILED" },
                 if reference.is_empty() {
@@ -121,7 +149,7 @@ pub fn validate_cmd(args: &ValidateArgs, params: &BTreeMap<String, Vec<String>>)
                 } else {
                     format!(" [reference: {reference}]")
                 }
-            );
+            )?;
         }
     }
     Ok(all_ok)
@@ -145,10 +173,12 @@ pub fn run(args: &RunArgs, params: &BTreeMap<String, Vec<String>>) -> Result<boo
         .iter()
         .map(|p| kernels::io::read_f64(p))
         .collect::<Result<Vec<_>, _>>()?;
+    jobs::check_memory(job)?;
     let instance = job
         .kernel
         .instance(&job.case, &job.params, &inputs)
         .with_context(|| format!("{}/{}", job.kernel.name(), job.case))?;
+    jobs::check_instance_memory(instance.as_ref())?;
     let mut prepared = instance.prepare(&variant)?;
     let (result, time) = run_guarded(prepared.as_mut());
     result.map_err(anyhow::Error::msg)?;

@@ -144,3 +144,68 @@ pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Pl
     }
     Ok(Plan { jobs, variant })
 }
+
+/// Memory this process may use: `HARNESS_MEMORY_LIMIT` (bytes) when set, else Linux's
+/// `MemAvailable` (what can be allocated without swapping), else None (no check).
+pub fn memory_available() -> Option<u64> {
+    if let Ok(text) = std::env::var("HARNESS_MEMORY_LIMIT") {
+        return text.trim().parse().ok();
+    }
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line["MemAvailable:".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+fn refuse_if_too_big(what: &str, estimate: u64, how: &str) -> Result<()> {
+    if let Some(available) = memory_available()
+        && estimate > available
+    {
+        bail!(
+            "{what} needs at least {:.1} GB ({how}) but {:.1} GB are available: choose smaller \
+             sizes",
+            estimate as f64 / 1e9,
+            available as f64 / 1e9
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a job whose kernel estimates, from the parameters alone, more memory than is
+/// available: checked before the problem is built.
+pub fn check_memory(job: &Job) -> Result<()> {
+    match job.kernel.memory_estimate(&job.case, &job.params) {
+        Some(bytes) => refuse_if_too_big(
+            &format!("{}/{} [{}]", job.kernel.name(), job.case, job.params),
+            bytes,
+            "the kernel's estimate",
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The generic estimate for a built problem, checked before any variant allocates: its
+/// nominal bytes (`Work.bytes`: inputs read + outputs written) for the variant's own arrays
+/// and as much again for the reference it is validated against. Scratch space comes on top,
+/// so this is a lower bound: it refuses only what certainly cannot fit.
+pub fn check_instance_memory(instance: &dyn kernels::Instance) -> Result<()> {
+    let bytes = 2.0 * instance.work().bytes;
+    refuse_if_too_big(
+        &format!(
+            "{}/{} [{}]",
+            instance.kernel(),
+            instance.case(),
+            instance.params()
+        ),
+        if bytes >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            bytes as u64
+        },
+        "2 × the problem's input and output bytes",
+    )
+}

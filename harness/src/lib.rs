@@ -20,6 +20,7 @@ pub mod report;
 pub mod results;
 pub mod stats;
 pub mod validate;
+pub mod workshop;
 
 use std::process::ExitCode;
 
@@ -48,7 +49,25 @@ pub fn main() -> ExitCode {
         Some(Cmd::Run(args)) => as_code(commands::run(&args, &parsed.params)),
         Some(Cmd::Report(args)) => as_code(report::report_cmd(&args)),
         Some(Cmd::CheckPng(args)) => as_code(report::image::check_png(&args.png, args.min_ink)),
-        None => bench::bench(&bench::default_args(), &parsed.params),
+        Some(Cmd::NewVariant(a)) => workshop::workspace_root()
+            .and_then(|root| workshop::new_variant(&root, &a.kernel, &a.case, &a.name))
+            .map(|_| ExitCode::SUCCESS),
+        Some(Cmd::RemoveVariant(a)) => workshop::workspace_root()
+            .and_then(|root| workshop::remove_variant(&root, a.variant.as_deref()))
+            .map(|_| ExitCode::SUCCESS),
+        Some(Cmd::Explain(a)) => {
+            workshop::explain(&a.kernel, &a.reports).map(|_| ExitCode::SUCCESS)
+        }
+        // The main job: validate and time the default suite, then report on that run.
+        None => bench::bench(&bench::default_args(), &parsed.params).and_then(|code| {
+            let args = cli::ReportArgs {
+                runs: Vec::new(),
+                root: "reports".into(),
+                out: "reports".into(),
+            };
+            report::report_cmd(&args)?;
+            Ok(code)
+        }),
     };
     match result {
         Ok(code) => code,

@@ -210,7 +210,7 @@ impl<T: Float> Fft2d<T> {
     /// realfft refuses non-zero imaginary parts there. Make them real, as numpy does.
     fn hermitian_edges(&self, spectrum: &mut [Complex<T>]) {
         spectrum[0].im = T::zero();
-        if self.cols % 2 == 0 {
+        if self.cols.is_multiple_of(2) {
             spectrum[self.cols / 2].im = T::zero();
         }
     }

@@ -79,6 +79,15 @@ pub trait Kernel: Sync + Send + 'static {
     }
     /// The default problems of the quick suite (`harness bench` without arguments).
     fn suite() -> Vec<(&'static str, Params)>;
+    /// Bytes a run of this problem needs at least, from the parameters alone, so that the
+    /// harness can refuse a run that cannot fit BEFORE building the problem (whose own data
+    /// may be large: generated fits, images). None (the default): the harness falls back to
+    /// an estimate from [`Kernel::work`]'s bytes once the problem is built, before any
+    /// variant allocates its output.
+    fn memory_estimate(case: &str, params: &Params) -> Option<u64> {
+        let _ = (case, params);
+        None
+    }
 }
 
 /// Static facts about a variant, for listings.
@@ -112,6 +121,8 @@ pub trait DynKernel: Sync + Send {
     fn defaults(&self, case: &str) -> Params;
     fn suite(&self) -> Vec<(&'static str, Params)>;
     fn variants(&self) -> Vec<VariantInfo>;
+    /// [`Kernel::memory_estimate`]: bytes needed at least, before the problem is built.
+    fn memory_estimate(&self, case: &str, params: &Params) -> Option<u64>;
     fn instance(
         &self,
         case: &str,
@@ -180,6 +191,9 @@ impl<K: Kernel> DynKernel for KernelEntry<K> {
             .iter()
             .map(|v| VariantInfo::of(v.as_ref()))
             .collect()
+    }
+    fn memory_estimate(&self, case: &str, params: &Params) -> Option<u64> {
+        K::memory_estimate(case, params)
     }
     fn instance(
         &self,

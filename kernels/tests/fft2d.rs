@@ -75,7 +75,7 @@ fn dft_irfft2(y: &[Complex64], r: usize, c: usize) -> Vec<f64> {
             for (l, zl) in z.iter().enumerate().take((c - 1) / 2 + 1).skip(1) {
                 s += 2.0 * (zl * twiddle(l * n, c, 1.0)).re;
             }
-            if c % 2 == 0 && c > 1 {
+            if c.is_multiple_of(2) && c > 1 {
                 s += z[c / 2].re * if n % 2 == 0 { 1.0 } else { -1.0 };
             }
             out[m * c + n] = s / (r * c) as f64;

@@ -31,7 +31,7 @@ fn le(values: &[f64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-fn message(path: &PathBuf) -> String {
+fn message(path: &std::path::Path) -> String {
     read_f64(path).unwrap_err().to_string()
 }
 

@@ -116,16 +116,17 @@ fn naive_filters_and_composite_sum_to_one_and_are_point_symmetric() {
 
 #[test]
 fn windowed_equals_naive_bit_for_bit() {
-    // The skipped terms are exact zeros and the order of the others is naive's.
-    for (channel, n, preflight) in [(171.0, 48.0, 0.0), (94.0, 64.0, 1.0)] {
-        let inst = instance(
-            "psf",
-            "aia",
-            &[("n", n), ("channel", channel), ("preflight", preflight)],
-        );
-        let (a, b) = (run(inst.as_ref(), "naive"), run(inst.as_ref(), "windowed"));
-        for name in ["entrance", "focal_plane"] {
-            assert!(array(&a, name) == array(&b, name), "{channel} Å {name}");
+    // The skipped terms are exact zeros and the order of the others is naive's, so the spike
+    // sums are identical. (The normalised filters then differ only by the rounding of Σcore,
+    // which naive sums over the whole grid and the others over the core's window.)
+    for (channel, n, preflight) in [(171, 48, false), (94, 64, true), (335, 40, false)] {
+        let p = PsfProblem::new(channel, n, preflight).unwrap();
+        for gaussians in [&p.entrance, &p.focal_plane] {
+            let (mut a, mut b) = (vec![f64::NAN; n * n], vec![f64::NAN; n * n]);
+            naive::spikes(&p, gaussians, &mut a);
+            psf::windowed::spikes(&p, gaussians, &mut b);
+            assert!(a == b, "{channel} Å, N = {n}");
+            assert!(a.iter().any(|&v| v > 0.0));
         }
     }
 }
@@ -159,6 +160,9 @@ fn every_variant_matches_naive_at_small_sizes() {
             ) else {
                 continue;
             };
+            if inst.info(v).unwrap().precision != kernels::Precision::F64 {
+                continue;
+            }
             let out = run(inst.as_ref(), v);
             for name in ["entrance", "focal_plane"] {
                 let c = compare(
@@ -183,9 +187,13 @@ fn every_variant_matches_the_references() {
             &format!("psf/aia/{v} n=256"),
         );
     }
-    // N = 512: extracts; every variant but naive (windowed equals it bit for bit).
+    // N = 512: extracts; every variant but the slowest two, naive (windowed equals it bit
+    // for bit) and the dense GPU shaders on the software adapter (checked at N = 256).
     let inst = instance("psf", "aia", &[("n", 512.0)]);
-    for v in variants().into_iter().filter(|v| *v != "naive") {
+    for v in variants()
+        .into_iter()
+        .filter(|v| !matches!(*v, "naive" | "gpu-f32" | "gpu-f64"))
+    {
         assert_passes(
             against_reference(inst.as_ref(), v),
             &format!("psf/aia/{v} n=512"),

@@ -39,7 +39,7 @@ pub fn sig3(v: f64) -> String {
 pub fn fmt_sci(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
-        Some(v) if v == 0.0 => "0".into(),
+        Some(0.0) => "0".into(),
         Some(v) if v.is_infinite() => "inf".into(),
         Some(v) => format!("{v:.1e}"),
     }
@@ -101,6 +101,6 @@ mod tests {
         assert_eq!(fmt_time(None), "-");
         assert_eq!(fmt_bytes(Some(1536.0)), "1.50 KiB");
         assert_eq!(fmt_ratio(Some(40.44)), "40.4×");
-        assert_eq!(fmt_pct(Some(3.14159)), "3.1%");
+        assert_eq!(fmt_pct(Some(3.1249)), "3.1%");
     }
 }

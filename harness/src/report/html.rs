@@ -107,9 +107,9 @@ pub fn table(t: &Table) -> String {
             for c in &r.cells[..ident] {
                 let _ = write!(s, "<td>{}</td>", escape(c));
             }
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<td class=\"reason\" colspan=\"{}\">{}</td></tr>\n",
+                "<td class=\"reason\" colspan=\"{}\">{}</td></tr>",
                 t.header.len() - ident,
                 escape(r.cells.last().map(String::as_str).unwrap_or(""))
             );
@@ -148,9 +148,9 @@ fn chart(c: &Option<super::model::Chart>) -> String {
 
 fn case_html(k: &KernelReport, c: &CaseReport) -> String {
     let mut s = String::new();
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<h3 id=\"{}\">{}/{}</h3>\n",
+        "<h3 id=\"{}\">{}/{}</h3>",
         anchor(&format!("{}-{}", k.name, c.name)),
         escape(&k.name),
         escape(&c.name)
@@ -220,12 +220,12 @@ fn case_html(k: &KernelReport, c: &CaseReport) -> String {
     if !c.pictures.is_empty() {
         s.push_str("<h4>Output</h4>\n<div class=\"pictures\">\n");
         for p in &c.pictures {
-            let _ = write!(
+            let _ = writeln!(
                 s,
                 "<figure><img class=\"map\" alt=\"{}\" src=\"data:image/png;base64,{}\" width=\"{}\">\
                  <img class=\"bar\" alt=\"colour scale\" src=\"data:image/png;base64,{}\">\
                  <div class=\"scale\"><span>{}</span><span>{}</span><span>{}</span></div>\
-                 <figcaption>{}</figcaption></figure>\n",
+                 <figcaption>{}</figcaption></figure>",
                 escape(&p.caption),
                 p.png_base64,
                 p.width,

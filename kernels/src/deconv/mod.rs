@@ -56,6 +56,8 @@ pub mod parallel;
 pub mod scene;
 pub mod vectorised;
 
+// workshop exercise modules: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
+
 /// AIA's EUV channels (Å): the PSF's `--channel`.
 pub const CHANNELS: &[i64] = &[94, 131, 171, 193, 211, 304, 335];
 
@@ -284,12 +286,12 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "sigma",
-        help: "width (px) of a Gaussian PSF; 0 = the AIA PSF of --channel",
+        help: "0: the AIA PSF of --channel (even n ≥ 16); > 0: a Gaussian PSF of this width (px)",
         kind: ParamKind::Float {
             min: 0.0,
             max: 100.0,
         },
-        default: 2.0,
+        default: 0.0,
         is_size: false,
     },
     ParamSpec {
@@ -393,17 +395,24 @@ impl Kernel for Deconv {
             }
             ("trace", []) => {
                 let psf = scene::psf(channel, sigma, n, n)?;
-                let image = scene::trace(n).unwrap_or_else(|e| {
-                    missing = Some(e.to_string());
-                    Array2::zeros((n, n))
-                });
+                // A missing or unreadable file skips the variants (the case still lists);
+                // a wrong n is the user's error.
+                let image = match scene::trace(&scene::trace_path(), n) {
+                    Ok(image) => image,
+                    Err(e @ KernelError::Read { .. }) => {
+                        missing = Some(e.to_string());
+                        Array2::zeros((n, n))
+                    }
+                    Err(e) => return Err(e),
+                };
                 (Source::Trace, image, psf)
             }
             (other, []) => unreachable!("case `{other}` is checked against CASES before this call"),
         };
         let reference = (source != Source::Input
             && iterations == 25
-            && sigma == 2.0
+            && sigma == 0.0
+            && channel == 171
             && clip
             && (case == "trace" || seed == 1)
             && REFERENCE_SIZES.contains(&(case, n)))
@@ -430,6 +439,7 @@ impl Kernel for Deconv {
             Box::new(parallel::Parallel::F32),
             Box::new(gpu::Gpu::F32),
             Box::new(gpu::Gpu::F64),
+            // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
         ]
     }
 
@@ -483,38 +493,48 @@ impl Kernel for Deconv {
 }
 
 /// How close a variant must come to the reference after `iterations` iterations on an
-/// image of `pixels` pixels. See the constants for the derivations.
+/// image of `pixels` pixels, with the reason.
+///
+/// The bound B: a convolution through an FFT rounds to about ε·log₂(RC) of the image's
+/// scale (each of the log₂(RC) butterfly stages rounds once); the direct sum of RC terms in
+/// another order stays below that in practice. Two convolutions per iteration, and in the
+/// worst case the errors of successive iterations add: B = 2·iterations·log₂(RC)·ε of the
+/// peak. That rounding is absolute (a fraction of the image's scale), not relative to each
+/// pixel, so where the reference exceeds t = 1e-3 of its peak the relative error is at most
+/// B/t: the relative check is reported (it shows how the faint parts fare) with that bound.
+///
+/// Measured (f64): naive against fft, 25 iterations at 32², 1.7e-14 of the peak (B =
+/// 1.1e-13); aiapy against the harness's fft at 256², 1.5e-15 (B = 1.8e-13), 1.6e-13
+/// relative at 64² (B/t = 1.3e-10). In f32 the error grows much more slowly than B (3e-7
+/// after 1 iteration at 128², 5e-7 after 100): `tests/deconv.rs` prints it against the
+/// iteration count.
 pub fn tolerance(iterations: usize, pixels: usize, precision: Precision) -> Tolerance {
     let steps = (2 * iterations.max(1)) as f64 * (pixels as f64).log2().max(1.0);
-    match precision {
-        Precision::F64 => Tolerance {
-            max_norm: F64_PER_STEP * steps,
-            relative: Some(RelativeTolerance {
-                threshold: SIGNIFICANT,
-                rtol: F64_PER_STEP * steps / SIGNIFICANT,
-            }),
-            reason: "f64: each convolution rounds to ~ε·log₂(RC) of the image's scale (FFT) or \
-                     sums RC terms in another order (direct); 2 convolutions per iteration, \
-                     errors add up over the iterations: 4ε·2·iterations·log₂(RC) of the peak, \
-                     and that over 1e-3 relative where the reference exceeds 1e-3 of its peak",
-        },
-        Precision::F32 => Tolerance {
-            max_norm: F32_PER_STEP * steps,
-            relative: Some(RelativeTolerance {
-                threshold: SIGNIFICANT,
-                rtol: F32_PER_STEP * steps / SIGNIFICANT,
-            }),
-            reason: "f32: the same growth with ε = 2⁻²⁴: 4ε₃₂·2·iterations·log₂(RC) of the \
-                     peak (the image, PSF spectrum and every FFT in f32); tests/deconv.rs prints \
-                     the error against the iteration count",
-        },
+    let (eps, reason) = match precision {
+        Precision::F64 => (
+            f64::EPSILON,
+            "f64: each convolution rounds to ~ε·log₂(RC) of the image's scale, two per \
+             iteration, adding up over the iterations: B = 2·iterations·log₂(RC)·ε of the peak; \
+             B/1e-3 relative where the reference exceeds 1e-3 of its peak",
+        ),
+        Precision::F32 => (
+            f32::EPSILON as f64,
+            "f32: the same bound with ε = 2⁻²⁴ (image, PSF spectrum and every FFT in f32): \
+             B = 2·iterations·log₂(RC)·ε₃₂, B/1e-3 relative above 1e-3 of the peak; \
+             tests/deconv.rs prints the error against the iteration count (it grows far more \
+             slowly than this worst case)",
+        ),
+    };
+    Tolerance {
+        max_norm: steps * eps,
+        relative: Some(RelativeTolerance {
+            threshold: SIGNIFICANT,
+            rtol: steps * eps / SIGNIFICANT,
+        }),
+        reason,
     }
 }
 
-/// f64: 4ε per FFT stage and convolution (2 convolutions per iteration).
-const F64_PER_STEP: f64 = 4.0 * f64::EPSILON;
-/// f32: 4ε₃₂ per FFT stage and convolution.
-const F32_PER_STEP: f64 = 4.0 * f32::EPSILON as f64;
 /// Where the reference counts as significant for the relative error (of its peak).
 const SIGNIFICANT: f64 = 1e-3;
 
@@ -538,4 +558,42 @@ fn two_d(a: &ArrayD<f64>, what: &str) -> Result<Array2<f64>, KernelError> {
         )));
     }
     Ok(a.as_standard_layout().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roll_is_numpys() {
+        // np.roll(np.roll(a, R//2, 0), C//2, 1): a centred peak lands on (0, 0) for even
+        // sides and on (R−1, C−1) for odd ones, as in aiapy.
+        for ((r, c), want) in [((6, 8), (0, 0)), ((7, 9), (6, 8)), ((6, 7), (0, 6))] {
+            let mut a = Array2::zeros((r, c));
+            a[[r / 2, c / 2]] = 1.0;
+            let rolled = roll(&a);
+            assert_eq!(rolled[want], 1.0, "{r}×{c}");
+            assert_eq!(rolled.sum(), 1.0);
+        }
+        // numpy: np.roll(np.roll(np.arange(6).reshape(2, 3), 1, 0), 1, 1) = [[5,3,4],[2,0,1]]
+        let a = Array2::from_shape_vec((2, 3), (0..6).map(f64::from).collect()).unwrap();
+        assert_eq!(
+            roll(&a).into_raw_vec_and_offset().0,
+            vec![5.0, 3.0, 4.0, 2.0, 0.0, 1.0]
+        );
+    }
+
+    #[test]
+    fn divide_row_finds_the_first_non_finite_ratio() {
+        let img = [1.0f64, 0.0, 2.0, 3.0];
+        let mut den = [2.0f64, 0.0, 0.0, 1.0];
+        assert_eq!(divide_row(&img, &mut den), Some(1));
+        assert_eq!(den[0], 0.5);
+        assert!(den[1].is_nan() && den[2].is_infinite());
+        let mut fine = [1.0, 1.0, 1.0, 1.0];
+        assert_eq!(divide_row(&img, &mut fine), None);
+        // Overflow counts too: a tiny positive denominator.
+        let mut tiny = [1e-310f64, 1.0, 1.0, 1.0];
+        assert_eq!(divide_row(&[1e10, 0.0, 0.0, 0.0], &mut tiny), Some(0));
+    }
 }

@@ -5,7 +5,7 @@
 //! it from `harness run --save` (the output carries the input image and PSF), so Rust and
 //! aiapy deconvolve the same bits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, s};
 use num_complex::Complex64;
@@ -112,7 +112,7 @@ fn log_gamma(x: f64) -> f64 {
         -5.952380952380952e-04,
         8.417508417508418e-04,
         -1.917526917526918e-03,
-        6.410256410256410e-03,
+        6.410_256_410_256_41e-3,
         -2.955065359477124e-02,
         1.796443723688307e-01,
         -1.39243221690590e+00,
@@ -157,21 +157,22 @@ pub fn gaussian_psf(rows: usize, cols: usize, sigma: f64) -> Array2<f64> {
     psf
 }
 
-/// The PSF a problem is deconvolved with. `sigma > 0`: a Gaussian of that width (the
-/// stand-in until the AIA PSF kernel lands, and a fast PSF for tests); `sigma = 0`: the
-/// AIA PSF of `channel` at this size. This is the one place that chooses.
+/// The PSF a problem is deconvolved with — the one place that chooses. `sigma = 0` (the
+/// default): the AIA PSF of `channel` computed on this grid by the PSF kernel
+/// ([`crate::psf::compute_psf`], aiapy's `psf()` without the pre-flight core), square and
+/// even sides only. `sigma > 0`: a Gaussian of that width in pixels (any shape; a fast PSF
+/// for tests at small and odd sizes).
 pub fn psf(channel: u32, sigma: f64, rows: usize, cols: usize) -> Result<Array2<f64>, KernelError> {
     if sigma > 0.0 {
         return Ok(gaussian_psf(rows, cols, sigma));
     }
-    Err(KernelError::invalid(
-        "sigma",
-        sigma,
-        format!(
-            "the AIA {channel} Å PSF (kernels::psf) is not in this build yet: give a Gaussian \
-             width in pixels (--sigma 2) or your own PSF (--input image.npy --input psf.npy)"
-        ),
-    ))
+    if rows != cols {
+        return Err(KernelError::Input(format!(
+            "the AIA PSF is computed on square grids, the image is {rows}×{cols}: give the \
+             PSF as a second --input, or a Gaussian width with --sigma"
+        )));
+    }
+    crate::psf::compute_psf(channel, rows, false)
 }
 
 /// What a problem's PSF is, in words (for listings and the reference manifest).
@@ -280,10 +281,15 @@ pub fn shared_dir() -> PathBuf {
         })
 }
 
+/// Where the TRACE image is looked for.
+pub fn trace_path() -> PathBuf {
+    shared_dir().join(TRACE_FILE)
+}
+
 /// The TRACE 171 Å image (1024 × 1024, physical values BZERO + BSCALE·raw), row-major as
 /// astropy reads it (row 0 is the first row in the file), cropped to its central n × n.
-pub fn trace(n: usize) -> Result<Array2<f64>, KernelError> {
-    let path = shared_dir().join(TRACE_FILE);
+pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
+    let path = path.to_path_buf();
     let err = |reason: String| KernelError::Read {
         path: path.clone(),
         reason,
@@ -392,6 +398,17 @@ mod tests {
             .unwrap()
             .0;
         assert_eq!(peak, (8, 6));
+    }
+
+    #[test]
+    fn a_missing_trace_file_says_where_to_put_it() {
+        let e = trace(Path::new("/nonexistent/trace.fits"), 16)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/trace.fits") && e.contains("HARNESS_SHARED"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl Variant<DeconvProblem> for Vectorised {
 }
 
 /// Each row of `k` twice: row r is `[k[r, 0..C], k[r, 0..C]]` (R × 2C).
-fn doubled(k: &ndarray::Array2<f64>) -> Vec<f64> {
+pub fn doubled(k: &ndarray::Array2<f64>) -> Vec<f64> {
     k.rows()
         .into_iter()
         .flat_map(|row| row.iter().chain(row.iter()).copied().collect::<Vec<_>>())

@@ -38,6 +38,8 @@ pub mod naive;
 pub mod parallel;
 pub mod vectorised;
 
+// workshop exercise modules: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
+
 /// Which crystal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
@@ -303,6 +305,7 @@ impl Kernel for Laue {
             Box::new(factorised::Factorised),
             Box::new(gpu::Gpu::F32),
             Box::new(gpu::Gpu::F64),
+            // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
         ]
     }
 

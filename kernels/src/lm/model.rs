@@ -213,7 +213,7 @@ impl Model for Lorentzians {
         f
     }
     fn sign_free(&self, i: usize) -> bool {
-        i >= self.first_dip() && (i - self.first_dip()) % 3 == 0
+        i >= self.first_dip() && (i - self.first_dip()).is_multiple_of(3)
     }
     fn name(&self, i: usize) -> String {
         match i {

@@ -14,6 +14,9 @@
 //! One departure: on a singular system Gpufit still applies the (meaningless) step; here the
 //! fit stops at its last accepted parameters.
 
+// Index loops mirror the algorithm's subscripts (J[k][i], H[i][j]): the oracle reads like it.
+#![allow(clippy::needless_range_loop)]
+
 use super::model::Model;
 use super::{FitOutcome, Fits, LmProblem, State, with_model};
 use crate::check::Output;

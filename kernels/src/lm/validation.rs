@@ -32,6 +32,9 @@
 //! |Δp|/σ over all fits compared (median, 99th percentile, worst), the fits set aside, the
 //! share converged and the mean iterations.
 
+// `!(a <= b)` is deliberate: it is true when a is NaN, so a NaN error counts as the worst.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use ndarray::ArrayD;
 
 use super::model::Model;

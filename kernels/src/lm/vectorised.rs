@@ -16,6 +16,9 @@
 //!
 //! Decisions (accept, converge, stop) are Gpufit's, lane by lane, exactly as in `naive`.
 
+// Index loops over the P parameters mirror the algorithm's subscripts across several arrays.
+#![allow(clippy::needless_range_loop)]
+
 use wide::f64x8;
 
 use super::model::{Gauss2d, Lorentzians, Model};
@@ -268,11 +271,11 @@ impl<'a, M: Model, const P: usize> Batch<'a, M, P> {
             }
         }
         let w = V::splat(self.problem.weight);
-        c.chi2 = c.chi2 * w;
+        c.chi2 *= w;
         for i in 0..P {
-            c.gradient[i] = c.gradient[i] * w;
+            c.gradient[i] *= w;
             for j in i..P {
-                c.hessian[i][j] = c.hessian[i][j] * w;
+                c.hessian[i][j] *= w;
             }
         }
         c
@@ -292,7 +295,7 @@ fn solve<const P: usize>(c: &Coefficients<P>, scaling: &[V; P], lambda: V) -> ([
     for j in 0..P {
         let mut d = lambda.mul_add(scaling[j], c.hessian[j][j]);
         for k in 0..j {
-            d = d - u[j][k] * l[j][k];
+            d -= u[j][k] * l[j][k];
         }
         // !(d > 0), NaN included.
         singular = singular | d.simd_le(zero) | d.simd_ne(d);
@@ -300,7 +303,7 @@ fn solve<const P: usize>(c: &Coefficients<P>, scaling: &[V; P], lambda: V) -> ([
         for i in j + 1..P {
             let mut a = c.hessian[j][i];
             for k in 0..j {
-                a = a - u[i][k] * l[j][k];
+                a -= u[i][k] * l[j][k];
             }
             u[i][j] = a;
             l[i][j] = a * inv_d[j];
@@ -310,15 +313,15 @@ fn solve<const P: usize>(c: &Coefficients<P>, scaling: &[V; P], lambda: V) -> ([
     let mut x = c.gradient;
     for i in 0..P {
         for k in 0..i {
-            x[i] = x[i] - l[i][k] * x[k];
+            x[i] -= l[i][k] * x[k];
         }
     }
     for i in 0..P {
-        x[i] = x[i] * inv_d[i];
+        x[i] *= inv_d[i];
     }
     for i in (0..P).rev() {
         for k in i + 1..P {
-            x[i] = x[i] - l[k][i] * x[k];
+            x[i] -= l[k][i] * x[k];
         }
     }
     (x, singular)

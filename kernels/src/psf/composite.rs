@@ -13,11 +13,20 @@
 //! The imaginary part that numpy's complex path leaves in fft2(P) is rounding noise (≈1e-17
 //! of the peak); taking the real part instead changes values only at that noise floor.
 //!
-//! Layout: row spectra (N × (N/2+1)) are transposed so that each column transform runs on
-//! contiguous memory; the product and the inverse column transforms stay in that layout.
-//! With `parallel`, rows, transposes and columns are spread over rayon's threads; the
-//! arithmetic per row/column is the same either way, so the result does not depend on the
-//! thread count.
+//! Passes (each over an N × (N/2+1) complex array: 128 MiB at N = 4096, so the composite is
+//! bound by memory traffic as much as by arithmetic):
+//!
+//! 1. rows of the focal-plane filter → row spectra (realfft);
+//! 2. per block of 16 columns: gather them from the row spectra (a transpose, in cache),
+//!    forward column transforms → the focal-plane spectrum, stored column-major;
+//! 3. rows of the entrance filter → row spectra;
+//! 4. per block of 16 columns: gather, forward transforms, multiply into the focal-plane
+//!    spectrum, inverse column transforms — while the block is in cache;
+//! 5. per block of 8 output rows: gather their spectra from the columns, inverse row
+//!    transforms (complex-to-real), write index-reversed, |·|/N².
+//!
+//! With `parallel`, every pass is spread over rayon's threads. The arithmetic of each row
+//! and column is the same either way, so the result does not depend on the thread count.
 
 use std::sync::Arc;
 
@@ -28,11 +37,11 @@ use rustfft::{Fft, FftPlanner};
 
 use crate::error::KernelError;
 
-/// Columns handed to one rayon task (each a length-N transform).
-const COLUMNS_PER_TASK: usize = 16;
-/// Destination rows filled together by the transpose (a block of 8 complex values is two
-/// cache lines of the source).
-const TRANSPOSE_BLOCK: usize = 8;
+/// Columns per block in passes 2 and 4 (16 × N complex: 1 MiB at N = 4096, in L2).
+const COLUMNS: usize = 16;
+/// Output rows per block in pass 5 (each gathers 8 consecutive source rows: 128 bytes, two
+/// cache lines, per column).
+const ROWS: usize = 8;
 
 /// Plans and scratch for the composite at one size (built in `prepare`).
 pub struct Composite {
@@ -46,9 +55,30 @@ pub struct Composite {
     col_inverse: Arc<dyn Fft<f64>>,
     /// Row spectra, N × h, row-major.
     rows: Vec<Complex64>,
-    /// Spectra of the focal-plane and entrance filters, h × N: row kx is column kx.
-    spec_fp: Vec<Complex64>,
-    spec_e: Vec<Complex64>,
+    /// The spectrum, column-major (h columns of N): the focal-plane filter's, then the
+    /// product's inverse column transforms.
+    spec: Vec<Complex64>,
+}
+
+/// Runs `f(index, chunk, scratch)` over the `size`-element chunks of `data`, on rayon's
+/// threads or in order.
+fn chunks<T: Send, S>(
+    parallel: bool,
+    data: &mut [T],
+    size: usize,
+    init: impl Fn() -> S + Send + Sync,
+    f: impl Fn(usize, &mut [T], &mut S) -> Result<(), KernelError> + Send + Sync,
+) -> Result<(), KernelError> {
+    if parallel {
+        data.par_chunks_mut(size)
+            .enumerate()
+            .try_for_each_init(init, |s, (i, c)| f(i, c, s))
+    } else {
+        let mut s = init();
+        data.chunks_mut(size)
+            .enumerate()
+            .try_for_each(|(i, c)| f(i, c, &mut s))
+    }
 }
 
 impl Composite {
@@ -70,8 +100,7 @@ impl Composite {
             col_forward: complex.plan_fft_forward(n),
             col_inverse: complex.plan_fft_inverse(n),
             rows: vec![zero; n * h],
-            spec_fp: vec![zero; h * n],
-            spec_e: vec![zero; h * n],
+            spec: vec![zero; h * n],
         }
     }
 
@@ -82,131 +111,111 @@ impl Composite {
         entrance: &[f64],
         out: &mut [f64],
     ) -> Result<(), KernelError> {
-        let nn = self.n * self.n;
-        assert!(focal_plane.len() == nn && entrance.len() == nn && out.len() == nn);
-        let mut spec_fp = std::mem::take(&mut self.spec_fp);
-        let mut spec_e = std::mem::take(&mut self.spec_e);
-        self.forward(focal_plane, &mut spec_fp)?;
-        self.forward(entrance, &mut spec_e)?;
-        // Product of the spectra, then the inverse column transforms, in the same layout.
-        if self.parallel {
-            spec_fp
-                .par_chunks_mut(self.n)
-                .zip(spec_e.par_chunks(self.n))
-                .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, b)| *a *= b));
-        } else {
-            spec_fp.iter_mut().zip(&spec_e).for_each(|(a, b)| *a *= b);
-        }
-        self.columns(&mut spec_fp, false);
-        transpose(&spec_fp, self.h, self.n, &mut self.rows, self.parallel);
-        self.spec_fp = spec_fp;
-        self.spec_e = spec_e;
-        self.rows_inverse(out)
-    }
-
-    /// Row transforms, transpose, column transforms: `spec` = fft2(x)[.., 0..h], transposed.
-    fn forward(&mut self, x: &[f64], spec: &mut [Complex64]) -> Result<(), KernelError> {
         let (n, h) = (self.n, self.h);
-        let r2c = &self.r2c;
-        let row = |(input, output): (&[f64], &mut [Complex64]),
-                   (buf, scratch): &mut (Vec<f64>, Vec<Complex64>)| {
-            // realfft uses its input as scratch: copy the row first.
-            buf.copy_from_slice(input);
-            r2c.process_with_scratch(buf, output, scratch)
-                .map_err(|e| KernelError::Failed(format!("row FFT: {e}")))
-        };
-        let init = || (vec![0.0; n], r2c.make_scratch_vec());
-        if self.parallel {
-            x.par_chunks(n)
-                .zip(self.rows.par_chunks_mut(h))
-                .try_for_each_init(init, |s, pair| row(pair, s))?;
-        } else {
-            let mut s = init();
-            x.chunks(n)
-                .zip(self.rows.chunks_mut(h))
-                .try_for_each(|pair| row(pair, &mut s))?;
-        }
-        transpose(&self.rows, n, h, spec, self.parallel);
-        self.columns(spec, true);
-        Ok(())
-    }
+        assert!(focal_plane.len() == n * n && entrance.len() == n * n && out.len() == n * n);
+        let fft_scratch = self
+            .col_forward
+            .get_inplace_scratch_len()
+            .max(self.col_inverse.get_inplace_scratch_len());
+        let zero = Complex64::default();
 
-    /// Length-N transforms of every row of `spec` (h × N), forward or inverse.
-    fn columns(&self, spec: &mut [Complex64], forward: bool) {
-        let plan = if forward {
-            &self.col_forward
-        } else {
-            &self.col_inverse
-        };
-        let scratch = || vec![Complex64::default(); plan.get_inplace_scratch_len()];
-        if self.parallel {
-            spec.par_chunks_mut(self.n * COLUMNS_PER_TASK)
-                .for_each_init(scratch, |s, cols| plan.process_with_scratch(cols, s));
-        } else {
-            plan.process_with_scratch(spec, &mut scratch());
-        }
-    }
+        // Passes 1 and 2: the focal-plane spectrum.
+        self.row_transforms(focal_plane)?;
+        let (rows, fwd) = (&self.rows, &self.col_forward);
+        chunks(
+            self.parallel,
+            &mut self.spec,
+            COLUMNS * n,
+            || vec![zero; fft_scratch],
+            |block, cols, scratch| {
+                gather_columns(rows, h, block * COLUMNS, cols);
+                fwd.process_with_scratch(cols, scratch);
+                Ok(())
+            },
+        )?;
 
-    /// Inverse row transforms (complex-to-real) read back index-reversed and rolled.
-    fn rows_inverse(&self, out: &mut [f64]) -> Result<(), KernelError> {
-        let (n, h) = (self.n, self.h);
+        // Passes 3 and 4: the entrance spectrum, block by block, times the focal-plane
+        // spectrum, then the inverse column transforms.
+        self.row_transforms(entrance)?;
+        let (rows, fwd, inv) = (&self.rows, &self.col_forward, &self.col_inverse);
+        chunks(
+            self.parallel,
+            &mut self.spec,
+            COLUMNS * n,
+            || (vec![zero; COLUMNS * n], vec![zero; fft_scratch]),
+            |block, cols, (e, scratch)| {
+                let e = &mut e[..cols.len()];
+                gather_columns(rows, h, block * COLUMNS, e);
+                fwd.process_with_scratch(e, scratch);
+                cols.iter_mut().zip(e.iter()).for_each(|(a, b)| *a *= b);
+                inv.process_with_scratch(cols, scratch);
+                Ok(())
+            },
+        )?;
+
+        // Pass 5: inverse row transforms, read back index-reversed and rolled.
+        let (spec, c2r) = (&self.spec, &self.c2r);
         let nn = (n * n) as f64;
-        let (rows, c2r) = (&self.rows, &self.c2r);
-        let row = |(i, out_row): (usize, &mut [f64]),
-                   (spectrum, real, scratch): &mut (Vec<Complex64>, Vec<f64>, Vec<Complex64>)| {
-            let r = (n / 2 + n - i) % n;
-            spectrum.copy_from_slice(&rows[r * h..][..h]);
-            // Exactly zero for a Hermitian P: the residue is rounding, and realfft rejects it.
-            spectrum[0].im = 0.0;
-            spectrum[h - 1].im = 0.0;
-            c2r.process_with_scratch(spectrum, real, scratch)
-                .map_err(|e| KernelError::Failed(format!("inverse row FFT: {e}")))?;
-            for (j, o) in out_row.iter_mut().enumerate() {
-                *o = real[(n / 2 + n - j) % n].abs() / nn;
-            }
-            Ok(())
-        };
-        let init = || {
-            (
-                vec![Complex64::default(); h],
-                vec![0.0; n],
-                c2r.make_scratch_vec(),
-            )
-        };
-        if self.parallel {
-            out.par_chunks_mut(n)
-                .enumerate()
-                .try_for_each_init(init, |s, pair| row(pair, s))
-        } else {
-            let mut s = init();
-            out.chunks_mut(n)
-                .enumerate()
-                .try_for_each(|pair| row(pair, &mut s))
-        }
+        chunks(
+            self.parallel,
+            out,
+            ROWS * n,
+            || (vec![zero; ROWS * h], vec![0.0; n], c2r.make_scratch_vec()),
+            |block, out_rows, (spectra, real, scratch)| {
+                let i0 = block * ROWS;
+                let count = out_rows.len() / n;
+                // Output row i reads source row r = (N/2 − i) mod N.
+                let source = |i: usize| (n / 2 + n - i) % n;
+                for kx in 0..h {
+                    let column = &spec[kx * n..][..n];
+                    for b in 0..count {
+                        spectra[b * h + kx] = column[source(i0 + b)];
+                    }
+                }
+                for (b, out_row) in out_rows.chunks_mut(n).enumerate() {
+                    let spectrum = &mut spectra[b * h..][..h];
+                    // Exactly zero for a Hermitian P: the residue is rounding, and realfft
+                    // rejects it.
+                    spectrum[0].im = 0.0;
+                    spectrum[h - 1].im = 0.0;
+                    c2r.process_with_scratch(spectrum, real, scratch)
+                        .map_err(|e| KernelError::Failed(format!("inverse row FFT: {e}")))?;
+                    for (j, o) in out_row.iter_mut().enumerate() {
+                        *o = real[(n / 2 + n - j) % n].abs() / nn;
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Real-to-complex transforms of every row of `x` into `self.rows`.
+    fn row_transforms(&mut self, x: &[f64]) -> Result<(), KernelError> {
+        let (n, r2c) = (self.n, &self.r2c);
+        chunks(
+            self.parallel,
+            &mut self.rows,
+            self.h,
+            || (vec![0.0; n], r2c.make_scratch_vec()),
+            |i, spectrum, (buf, scratch)| {
+                // realfft uses its input as scratch: copy the row first.
+                buf.copy_from_slice(&x[i * n..][..n]);
+                r2c.process_with_scratch(buf, spectrum, scratch)
+                    .map_err(|e| KernelError::Failed(format!("row FFT: {e}")))
+            },
+        )
     }
 }
 
-/// `dst` (cols × rows) = transpose of `src` (rows × cols), both row-major. Each task fills a
-/// block of destination rows, reading the source row by row in short contiguous runs.
-fn transpose(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64], parallel: bool) {
-    let block = |(b, out): (usize, &mut [Complex64])| {
-        let c0 = b * TRANSPOSE_BLOCK;
-        let width = out.len() / rows;
-        for r in 0..rows {
-            let run = &src[r * cols + c0..][..width];
-            for (k, v) in run.iter().enumerate() {
-                out[k * rows + r] = *v;
-            }
+/// Columns `first ..` of the row-major `rows` (N × h) into `cols`, column after column:
+/// a block of the transpose, read row by row in short contiguous runs.
+fn gather_columns(rows: &[Complex64], h: usize, first: usize, cols: &mut [Complex64]) {
+    let n = rows.len() / h;
+    let width = cols.len() / n;
+    for (y, row) in rows.chunks_exact(h).enumerate() {
+        for (k, v) in row[first..first + width].iter().enumerate() {
+            cols[k * n + y] = *v;
         }
-    };
-    if parallel {
-        dst.par_chunks_mut(rows * TRANSPOSE_BLOCK)
-            .enumerate()
-            .for_each(block);
-    } else {
-        dst.chunks_mut(rows * TRANSPOSE_BLOCK)
-            .enumerate()
-            .for_each(block);
     }
 }
 

@@ -50,6 +50,8 @@ pub mod separable;
 pub mod vectorised;
 pub mod windowed;
 
+// workshop exercise modules: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
+
 /// The channels of AIA's EUV telescopes, in Å.
 pub const CHANNELS: [i64; 7] = [94, 131, 171, 193, 211, 304, 335];
 /// Diffraction orders −ORDERS..=ORDERS (0 excluded).
@@ -326,16 +328,21 @@ pub fn core(p: &PsfProblem, core: &mut [f64]) -> f64 {
         cy: c,
         weight: 1.0,
     };
-    if let Some((r0, r1, c0, c1)) = p.window(&g) {
-        for i in r0..=r1 {
-            let yc = coord(i) - 0.5 * n as f64 - 0.5;
-            for j in c0..=c1 {
-                let xc = coord(j) - 0.5 * n as f64 - 0.5;
-                core[i * n + j] = core_exponent(w, xc, yc).exp();
-            }
+    let Some((r0, r1, c0, c1)) = p.window(&g) else {
+        return 0.0;
+    };
+    let mut sum = 0.0;
+    for i in r0..=r1 {
+        let yc = coord(i) - 0.5 * n as f64 - 0.5;
+        let row = &mut core[i * n + c0..=i * n + c1];
+        for (j, v) in (c0..=c1).zip(row.iter_mut()) {
+            let xc = coord(j) - 0.5 * n as f64 - 0.5;
+            *v = core_exponent(w, xc, yc).exp();
         }
+        // The rest of the grid holds exact zeros: the window's values are the whole sum.
+        sum += pairwise_sum(row, false);
     }
-    pairwise_sum(core, false)
+    sum
 }
 
 /// filter ← (1 − 0.82)·spikes/Σspikes + 0.82·core/Σcore, in aiapy's order of operations.
@@ -354,13 +361,14 @@ pub fn combine(spikes: &mut [f64], core: &[f64], core_sum: f64, parallel: bool) 
     }
 }
 
-/// Buffers and stage timings shared by the CPU variants: the three output arrays, the core,
-/// and the composite's plans. Each variant supplies its spike routine.
+/// Buffers and stage timings shared by the CPU variants: the three output arrays and the
+/// composite's plans. Each variant supplies its spike routine. The core lives in the `psf`
+/// buffer until the composite overwrites it (one N² array less: at N = 4096 each is
+/// 128 MiB).
 pub struct Buffers {
     pub problem: PsfProblem,
     pub entrance: Vec<f64>,
     pub focal_plane: Vec<f64>,
-    pub core: Vec<f64>,
     pub psf: Vec<f64>,
     pub composite: composite::Composite,
     pub stages: Vec<Stage>,
@@ -373,7 +381,6 @@ impl Buffers {
             problem: p.clone(),
             entrance: vec![0.0; nn],
             focal_plane: vec![0.0; nn],
-            core: vec![0.0; nn],
             psf: vec![0.0; nn],
             composite: composite::Composite::new(p.n, parallel_composite),
             stages: Vec::new(),
@@ -381,8 +388,8 @@ impl Buffers {
     }
 
     /// One full run: `core(problem, out)` (returns Σcore), both filters with
-    /// `spikes(problem, gaussians, out)` (which must overwrite `out` with the spike sum), then
-    /// the composite. Times each stage.
+    /// `spikes(problem, gaussians, out)` (which must overwrite `out` with the spike sum), their
+    /// normalisation, then the composite. Times each stage.
     pub fn run(
         &mut self,
         parallel: bool,
@@ -392,7 +399,8 @@ impl Buffers {
         use std::time::Instant;
         self.stages.clear();
         let t = Instant::now();
-        let core_sum = core(&self.problem, &mut self.core);
+        // The core, in the output buffer until the composite needs it.
+        let core_sum = core(&self.problem, &mut self.psf);
         self.stages.push(Stage {
             name: "core",
             time: t.elapsed(),
@@ -404,7 +412,6 @@ impl Buffers {
                 Filter::FocalPlane => &mut self.focal_plane,
             };
             spikes(&self.problem, self.problem.spikes(filter), out);
-            combine(out, &self.core, core_sum, parallel);
             self.stages.push(Stage {
                 name: match filter {
                     Filter::Entrance => "entrance spikes",
@@ -413,6 +420,13 @@ impl Buffers {
                 time: t.elapsed(),
             });
         }
+        let t = Instant::now();
+        combine(&mut self.entrance, &self.psf, core_sum, parallel);
+        combine(&mut self.focal_plane, &self.psf, core_sum, parallel);
+        self.stages.push(Stage {
+            name: "normalise",
+            time: t.elapsed(),
+        });
         let t = Instant::now();
         self.composite
             .run(&self.focal_plane, &self.entrance, &mut self.psf)?;
@@ -548,38 +562,56 @@ pub mod extract {
         }
     }
 
-    /// Compares `[max, sum, row, col]`: max and sum relatively, the position exactly.
+    /// Compares `[max, sum, row, col]`: the maximum relatively (the comparison's error),
+    /// its position exactly, and the sum within N²·ε (reported as a note).
+    ///
+    /// Why N²·ε for the sum: every pixel of the composite carries FFT rounding of order
+    /// ε·max, and `abs` turns that noise positive in the wings, so two correct PSFs differ
+    /// in their sums by up to N²·ε·max (measured: 4.6e-14 against aiapy at N = 4096).
     pub fn compare_stats(
         name: &str,
         out: &ArrayD<f64>,
         r: &ArrayD<f64>,
         tol: &Tolerance,
-    ) -> Comparison {
+        pixels: usize,
+    ) -> (Comparison, String) {
         let (o, r) = (out.as_slice().unwrap_or(&[]), r.as_slice().unwrap_or(&[]));
         if o.len() != 4 || r.len() != 4 {
-            return failed(
-                name,
-                format!("stats need 4 values, got {} and {}", o.len(), r.len()),
-            );
+            let why = format!("stats need 4 values, got {} and {}", o.len(), r.len());
+            return (failed(name, why.clone()), why);
         }
-        let rel = |k: usize| ((o[k] - r[k]) / r[k]).abs();
-        let error = rel(0).max(rel(1));
+        let error = ((o[0] - r[0]) / r[0]).abs();
+        let sum_error = ((o[1] - r[1]) / r[1]).abs();
+        let sum_bound = tol.max_norm.max(pixels as f64 * f64::EPSILON);
         let same_place = o[2] == r[2] && o[3] == r[3];
-        Comparison {
+        let mut problems = Vec::new();
+        if !same_place {
+            problems.push(format!(
+                "maximum at [{}, {}], reference at [{}, {}]",
+                o[2], o[3], r[2], r[3]
+            ));
+        }
+        if sum_error > sum_bound {
+            problems.push(format!(
+                "sum {:.17} vs the reference's {:.17}: {sum_error:.1e} > N²·ε = {sum_bound:.1e}",
+                o[1], r[1]
+            ));
+        }
+        let note = format!(
+            "{name}: sum {:.16} vs {:.16} (relative {sum_error:.1e}, bound N²·ε = {sum_bound:.1e})",
+            o[1], r[1]
+        );
+        let c = Comparison {
             array: name.to_string(),
             error,
             relative_error: None,
-            worst_index: vec![if rel(0) >= rel(1) { 0 } else { 1 }],
-            reference_value: if rel(0) >= rel(1) { r[0] } else { r[1] },
-            output_value: if rel(0) >= rel(1) { o[0] } else { o[1] },
-            passed: error <= tol.max_norm && same_place,
-            problem: (!same_place).then(|| {
-                format!(
-                    "maximum at [{}, {}], reference at [{}, {}]",
-                    o[2], o[3], r[2], r[3]
-                )
-            }),
-        }
+            worst_index: vec![0],
+            reference_value: r[0],
+            output_value: o[0],
+            passed: error <= tol.max_norm && problems.is_empty(),
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+        };
+        (c, note)
     }
 }
 
@@ -662,6 +694,7 @@ impl Kernel for Psf {
             Box::new(gpu::Gpu::F64),
             Box::new(gpu::Gpu::WindowedF32),
             Box::new(gpu::Gpu::WindowedF64),
+            // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
         ]
     }
 
@@ -696,20 +729,21 @@ impl Kernel for Psf {
                          set by the FFT's absolute noise floor ≈ 3e-17 of the peak (measured \
                          ≤ 4e-8, numpy's complex fft2 vs realfft)",
             },
-            // f32 (GPU): each term's exponent −w·r² reaches |e| ≈ 30 for terms above the
-            // mask, so its f32 rounding is 30·2⁻²⁴ ≈ 2e-6 relative in the exponential; the
-            // f32 FFT's noise floor is ≈ 1e-7 of the peak, above the 1e-10 mask: only the
-            // max-normalised check applies meaningfully, and the relative check uses 1e-6 of
-            // the peak as its mask.
+            // f32 (GPU spike sums; normalisation and composite in f64 on the host): each
+            // offset carries one f32 rounding (the host splits the centre, see gpu.rs), the
+            // exponent e = −w·r² three more, and Vulkan allows (3 + 2|e|) ulp for exp: at
+            // |e| ≤ 25 (the terms that reach 1e-10 of the peak) that is ≲ (3 + 50 + 4·25)·2⁻²⁴
+            // ≈ 1e-5 relative per term (measured 2.5e-6 at N = 256 and 512). Near the peak
+            // |e| is small and the f64 core dominates: max-normalised 1e-6 (measured 3e-9).
             Precision::F32 => Tolerance {
-                max_norm: 1e-5,
+                max_norm: 1e-6,
                 relative: Some(RelativeTolerance {
-                    threshold: 1e-4,
-                    rtol: 1e-3,
+                    threshold: 1e-10,
+                    rtol: 2e-5,
                 }),
-                reason: "f32: exponent rounding 30·2⁻²⁴ ≈ 2e-6 relative per significant term, \
-                         f32 FFT noise ≈ 1e-7 of the peak: relative check only where the \
-                         reference exceeds 1e-4 of the peak",
+                reason: "f32 spike sums (composite in f64 on the host): one f32 rounding per \
+                         offset, three in the exponent e, and Vulkan's (3 + 2|e|)-ulp exp at \
+                         |e| ≤ 25 for terms above the mask: ≲ 1e-5 relative (measured 2.5e-6)",
             },
         }
     }
@@ -734,7 +768,8 @@ impl Kernel for Psf {
 
     /// References may be extracts (`psf-crop`, `psf-row`, ...: see [`extract`]) of the
     /// output's arrays; full arrays are compared as they are.
-    fn check(_p: &PsfProblem, output: &Output, reference: &Output, tol: &Tolerance) -> Check {
+    fn check(p: &PsfProblem, output: &Output, reference: &Output, tol: &Tolerance) -> Check {
+        let mut notes = Vec::new();
         let comparisons = reference
             .arrays
             .iter()
@@ -752,7 +787,11 @@ impl Kernel for Psf {
                         Ok((kind, extract::take(a, kind, r.shape())?))
                     });
                 match taken {
-                    Ok(("stats", o)) => extract::compare_stats(name, &o, r, tol),
+                    Ok(("stats", o)) => {
+                        let (c, note) = extract::compare_stats(name, &o, r, tol, p.n * p.n);
+                        notes.push(note);
+                        c
+                    }
                     Ok((_, o)) => compare(name, &o, r, tol),
                     Err(problem) => extract::failed(name, problem),
                 }
@@ -761,12 +800,12 @@ impl Kernel for Psf {
         Check {
             comparisons,
             tolerance: tol.clone(),
-            notes: Vec::new(),
+            notes,
         }
     }
 
-    /// Above the naive loop's time limit, windowed (equal to naive up to summation order,
-    /// and tested to be bit-identical to it) stands in.
+    /// Above the naive loop's time limit, windowed stands in: its spike sums are naive's bit
+    /// for bit (tested), only Σcore is summed over the core's window instead of the grid.
     fn oracles() -> &'static [&'static str] {
         &["naive", "windowed"]
     }

@@ -74,8 +74,9 @@ pub fn spike_row(w: f64, xs: &[f64], y: f64, gaussians: &[Gaussian], row: &mut [
 /// 13 (truncation 4e-18 relative); 2^k from its bits.
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    // fdlibm's split of ln 2: the high part has 21 trailing zero bits, so k·LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     // 1.5·2⁵²: adding it rounds to an integer, which then sits in the low mantissa bits.
     const SHIFT: f64 = 6_755_399_441_055_744.0;
     const C: [f64; 14] = [

@@ -6,7 +6,7 @@
 //! (R = 12.9 px at w = 4.5, 28 px at the smallest pre-flight width) and nowhere else:
 //! about 1200·26² terms instead of 1200·N². Terms are added in naive's order (spike by
 //! spike), with the same formula and the same libm `exp`, and the skipped terms are +0.0,
-//! so the filters equal naive's bit for bit (the tests check it). One thread for the spikes
+//! so the spike sums equal naive's bit for bit (the tests check it). One thread for the spikes
 //! (a few ms); the composite, which now dominates, runs on rayon's threads.
 
 use super::{CpuRun, Gaussian, PsfProblem, coord, spike_exponent};

@@ -1,0 +1,445 @@
+//! Hardening: bad parameters, oversized runs, variants that panic or produce NaN, and an
+//! interrupted benchmark. Each test fails without the behaviour it names.
+//!
+//! The command-line tests run the real `harness` binary (`CARGO_BIN_EXE_harness`); the
+//! fault tests drive `commands::validate_plan` with a fake kernel defined here (never
+//! registered), whose variants panic, return NaN or a wrong answer.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output as ProcessOutput, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::commands::validate_plan;
+use harness::jobs::{Job, Plan};
+use kernels::kernel::KernelEntry;
+use kernels::{
+    Availability, Case, Kernel, KernelError, Output, ParamKind, ParamSpec, Params, Precision,
+    Prepared, Strategy, Tolerance, Variant, VariantInfo, Work,
+};
+use ndarray::{ArrayD, IxDyn};
+
+fn harness(args: &[&str]) -> ProcessOutput {
+    harness_env(args, &[])
+}
+
+fn harness_env(args: &[&str], env: &[(&str, &str)]) -> ProcessOutput {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+    cmd.args(args).env_remove("HARNESS_MEMORY_LIMIT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the harness binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The command failed (exit code 2: a usage error, nothing run) with exactly one line on
+/// stderr, which contains every one of `needles`.
+#[track_caller]
+fn refused_in_one_line(out: &ProcessOutput, needles: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected a refusal, got {:?}\nstdout: {}\nstderr: {err}",
+        out.status,
+        text(&out.stdout)
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected on stderr, got:\n{err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "`{n}` missing from: {}", lines[0]);
+    }
+}
+
+// ---- unknown names ------------------------------------------------------------------------
+
+#[test]
+fn unknown_kernel_case_or_variant_lists_the_valid_ones() {
+    refused_in_one_line(
+        &harness(&["validate", "--kernel", "lau"]),
+        &["lau", "laue", "psf", "lm", "deconv"],
+    );
+    refused_in_one_line(
+        &harness(&["validate", "--kernel", "laue", "--case", "squar"]),
+        &["squar", "square", "circle", "strained"],
+    );
+    refused_in_one_line(
+        &harness(&[
+            "validate",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--variant",
+            "fastest",
+        ]),
+        &["fastest", "naive", "vectorised", "parallel"],
+    );
+    refused_in_one_line(
+        &harness(&["bench", "--variant", "laue/square/fastest", "--n", "4"]),
+        &["fastest", "naive"],
+    );
+}
+
+// ---- parameters ---------------------------------------------------------------------------
+
+#[test]
+fn sizes_that_are_zero_negative_non_integer_or_not_numbers_are_refused() {
+    for (kernel, flag, value, why) in [
+        ("laue", "--n", "0", "between"),
+        ("laue", "--n", "-3", "between"),
+        ("laue", "--n", "2.5", "integer"),
+        ("laue", "--n", "abc", "not a number"),
+        ("laue", "--n", "nan", "finite"),
+        ("laue", "--n", "1e9", "between"),
+        ("laue", "--oversampling", "0", "between"),
+        ("lm", "--fits", "0", "between"),
+        ("lm", "--fits", "12.5", "integer"),
+        ("lm", "--max_iterations", "-1", "between"),
+        ("deconv", "--n", "1", "between"),
+        ("deconv", "--iterations", "3.5", "integer"),
+        ("psf", "--n", "-64", "between"),
+        ("psf", "--channel", "172", "one of"),
+    ] {
+        // `--n=-3`: with a space, a negative number reads as an unknown flag to clap, which
+        // refuses it too but with its own multi-line usage text.
+        let arg = format!("{flag}={value}");
+        let out = harness(&["validate", "--kernel", kernel, &arg]);
+        refused_in_one_line(&out, &[flag, value, why]);
+    }
+}
+
+#[test]
+fn thread_counts_beyond_the_machine_are_refused_before_a_run_folder_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    for threads in ["0", "100000"] {
+        let out = harness(&[
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "4",
+            "--threads",
+            threads,
+            "--out",
+            out_dir,
+        ]);
+        refused_in_one_line(&out, &[&format!("--threads {threads}"), "cores"]);
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_run_too_large_for_memory_is_refused_with_the_estimate_before_allocating() {
+    // laue n=4096, 64 points per unit: (64·4096)² output points = 550 GB of f64. The check
+    // happens before any variant allocates, so this returns at once instead of dying.
+    let start = Instant::now();
+    let out = harness(&[
+        "validate",
+        "--kernel",
+        "laue",
+        "--case",
+        "square",
+        "--n",
+        "4096",
+        "--oversampling",
+        "64",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("FAILED")
+            && stdout.contains("needs at least")
+            && stdout.contains("GB are available"),
+        "{stdout}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+
+    // The same check with a small limit set: any kernel's run is refused, with its estimate.
+    for (kernel, size) in [
+        ("psf", "--n=64"),
+        ("lm", "--fits=1000"),
+        ("deconv", "--n=32"),
+    ] {
+        let out = harness_env(
+            &["validate", "--kernel", kernel, size],
+            &[("HARNESS_MEMORY_LIMIT", "1000")],
+        );
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{kernel}: {stdout}");
+        assert!(
+            stdout.contains("needs at least") && stdout.contains("0.0 GB are available"),
+            "{kernel}: {stdout}"
+        );
+        assert!(
+            !stdout.contains(" ok "),
+            "{kernel}: something ran: {stdout}"
+        );
+    }
+}
+
+// ---- faults inside variants ---------------------------------------------------------------
+
+/// A kernel whose answer is [1, 2, 3]; its variants get it right, wrong, NaN, or panic.
+struct Faulty;
+
+const FAULTY_PARAMS: &[ParamSpec] = &[ParamSpec {
+    name: "n",
+    help: "unused",
+    kind: ParamKind::Int { min: 1, max: 10 },
+    default: 3.0,
+    is_size: true,
+}];
+
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Right,
+    Wrong,
+    Nan,
+    PanicInRun,
+    PanicInSetup,
+}
+
+struct FaultyVariant(&'static str, Behaviour);
+
+struct FaultyRun(Behaviour, Option<Vec<f64>>);
+
+impl Prepared for FaultyRun {
+    fn run(&mut self) -> Result<(), KernelError> {
+        self.1 = Some(match self.0 {
+            Behaviour::Right => vec![1.0, 2.0, 3.0],
+            Behaviour::Wrong => vec![1.0, 2.0, 4.0],
+            Behaviour::Nan => vec![1.0, f64::NAN, 3.0],
+            Behaviour::PanicInRun => panic!("deliberate panic in run"),
+            Behaviour::PanicInSetup => unreachable!(),
+        });
+        Ok(())
+    }
+    fn output(&self) -> Result<Output, KernelError> {
+        let v = self
+            .1
+            .clone()
+            .ok_or(KernelError::Failed("not run".into()))?;
+        Ok(Output::single(
+            "y",
+            ArrayD::from_shape_vec(IxDyn(&[3]), v).unwrap(),
+        ))
+    }
+}
+
+impl Variant<()> for FaultyVariant {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn strategy(&self) -> Strategy {
+        if self.0 == "naive" {
+            Strategy::Naive
+        } else {
+            Strategy::Vectorised
+        }
+    }
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
+    fn idea(&self) -> &'static str {
+        "a fault for the hardening tests"
+    }
+    fn file(&self) -> &'static str {
+        file!()
+    }
+    fn probe(&self, _: &()) -> Availability {
+        Availability::Ready
+    }
+    fn prepare(&self, _: &()) -> Result<Box<dyn Prepared>, KernelError> {
+        if let Behaviour::PanicInSetup = self.1 {
+            panic!("deliberate panic in setup");
+        }
+        Ok(Box::new(FaultyRun(self.1, None)))
+    }
+}
+
+impl Kernel for Faulty {
+    type Problem = ();
+    const NAME: &'static str = "faulty";
+    const ABOUT: &'static str = "test double";
+    fn cases() -> &'static [Case] {
+        &[Case {
+            name: "only",
+            about: "",
+        }]
+    }
+    fn params() -> &'static [ParamSpec] {
+        FAULTY_PARAMS
+    }
+    fn problem(_: &str, _: &Params, _: &[ArrayD<f64>]) -> Result<(), KernelError> {
+        Ok(())
+    }
+    fn variants() -> Vec<Box<dyn Variant<()>>> {
+        vec![
+            Box::new(FaultyVariant("naive", Behaviour::Right)),
+            Box::new(FaultyVariant("panics", Behaviour::PanicInRun)),
+            Box::new(FaultyVariant("setup-panics", Behaviour::PanicInSetup)),
+            Box::new(FaultyVariant("nan", Behaviour::Nan)),
+            Box::new(FaultyVariant("wrong", Behaviour::Wrong)),
+            Box::new(FaultyVariant("right", Behaviour::Right)),
+        ]
+    }
+    fn work(_: &()) -> Work {
+        Work {
+            flops: 3.0,
+            bytes: 24.0,
+            items: 3.0,
+        }
+    }
+    fn tolerance(_: &(), _: &VariantInfo) -> Tolerance {
+        Tolerance {
+            max_norm: 1e-12,
+            relative: None,
+            reason: "exact arithmetic",
+        }
+    }
+    fn reference_files(_: &()) -> Vec<(String, PathBuf)> {
+        Vec::new()
+    }
+    fn suite() -> Vec<(&'static str, Params)> {
+        vec![("only", Params::defaults(FAULTY_PARAMS))]
+    }
+}
+
+static FAULTY: KernelEntry<Faulty> = KernelEntry::new();
+
+#[test]
+fn panics_nan_and_wrong_answers_fail_with_their_reason_and_the_run_goes_on() {
+    let plan = Plan {
+        jobs: vec![Job {
+            kernel: &FAULTY,
+            case: "only".into(),
+            params: Params::defaults(FAULTY_PARAMS),
+        }],
+        variant: None,
+    };
+    let mut out = Vec::new();
+    let all_ok = validate_plan(&plan, None, &mut out).expect("validation itself does not err");
+    let out = text(&out);
+    assert!(!all_ok, "{out}");
+    let line = |v: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("faulty/only/{v} ")))
+            .unwrap_or_else(|| panic!("no line for {v} in:\n{out}"))
+            .to_string()
+    };
+    assert!(line("naive").contains(" ok "), "{out}");
+    let panics = line("panics");
+    assert!(
+        panics.contains("FAILED") && panics.contains("panicked: deliberate panic in run"),
+        "{panics}"
+    );
+    let setup = line("setup-panics");
+    assert!(
+        setup.contains("FAILED") && setup.contains("setup panicked: deliberate panic in setup"),
+        "{setup}"
+    );
+    let nan = line("nan");
+    assert!(
+        nan.contains("FAILED") && nan.contains("non-finite value NaN at [1]"),
+        "{nan}"
+    );
+    let wrong = line("wrong");
+    assert!(
+        wrong.contains("FAILED") && wrong.contains("worst at [2]"),
+        "{wrong}"
+    );
+    // After all of that, the last variant still ran and passed.
+    assert!(line("right").contains(" ok "), "{out}");
+}
+
+// ---- interruption -------------------------------------------------------------------------
+
+fn rows(csv: &Path) -> usize {
+    std::fs::read_to_string(csv)
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+/// Starts a small bench, waits for its first finished row, sends `signal`, and checks the
+/// finished rows are on disk and run.json says the run was interrupted.
+fn interrupt_with(signal: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "5,6,7,8,9,10,11,12,13,14,15,16",
+            "--threads",
+            "1",
+            "--budget",
+            "0.2",
+            "--min-samples",
+            "1",
+            "--out",
+        ])
+        .arg(dir.path())
+        .env_remove("HARNESS_MEMORY_LIMIT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        assert!(Instant::now() < deadline, "no row written within 120 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the bench finished before it could be interrupted"
+        );
+        let run = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.join("results.csv").exists());
+        if let Some(run) = run
+            && rows(&run.join("results.csv")) >= 1
+        {
+            break run;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{signal}: {status:?}");
+    let finished = rows(&run.join("results.csv"));
+    assert!(finished >= 1, "{signal}: finished rows lost");
+    // Every row on disk is whole (a complete CSV record with a status).
+    let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+    let columns = csv.lines().next().unwrap().split(',').count();
+    for l in csv.lines().skip(1) {
+        assert!(l.split(',').count() >= columns, "{signal}: half a row: {l}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["interrupted"], true, "{signal}: {manifest}");
+    assert!(manifest["finished"].is_string(), "{signal}: {manifest}");
+}
+
+#[test]
+fn sigint_keeps_finished_rows_and_marks_the_run_interrupted() {
+    interrupt_with("-INT");
+}
+
+#[test]
+fn sigterm_keeps_finished_rows_and_marks_the_run_interrupted() {
+    interrupt_with("-TERM");
+}
