@@ -166,7 +166,9 @@ impl criterion::profiler::Profiler for FlamegraphProfiler {
             .zip(harness::profile::process_cpu_s())
             .map(|(a, b)| b - a);
         let result = (|| -> Result<String, String> {
-            let raw = sampler.finish().map_err(|e| format!("{e:#}"))?;
+            let raw = sampler
+                .finish()
+                .map_err(|e| format!("flamegraph failed: {e:#}"))?;
             let folded = Folded::from_raw(&raw, Threads::Merged, Rayon::Collapsed);
             let samples = folded.total();
             let rate = cpu
@@ -179,6 +181,13 @@ impl criterion::profiler::Profiler for FlamegraphProfiler {
             };
             write("flamegraph.folded", folded.to_text())?;
             write("flamegraph.top.txt", folded.top().render(15, "samples"))?;
+            if samples == 0 {
+                return Err(format!(
+                    "0 samples{rate}, no flamegraph: the CPU time was spent in threads that \
+                     block SIGPROF (a GPU driver's, such as Mesa lavapipe's) or in libc \
+                     (blocklisted)"
+                ));
+            }
             let path = dir.join("flamegraph.svg");
             let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
             harness::profile::flamegraph(
@@ -194,12 +203,12 @@ impl criterion::profiler::Profiler for FlamegraphProfiler {
                 false,
                 std::io::BufWriter::new(file),
             )
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| format!("flamegraph failed: {e:#}"))?;
             Ok(format!("{samples} samples{rate} → {}", path.display()))
         })();
         match result {
             Ok(line) => eprintln!("{id}: {line}"),
-            Err(e) => eprintln!("{id}: flamegraph failed: {e}"),
+            Err(e) => eprintln!("{id}: {e}"),
         }
     }
 }

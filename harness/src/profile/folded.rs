@@ -64,15 +64,23 @@ fn is_std(file: &str) -> bool {
     .any(|p| file.contains(p))
 }
 
-/// Whether a function name belongs to the standard library or rayon (for the total-time
-/// table, where such frames sit on every stack and say little).
+/// Whether a function name belongs to the standard library, rayon or criterion, or is a
+/// loop frame (for the total-time table, where such frames sit on every stack and say
+/// little).
 pub fn is_plumbing_name(name: &str) -> bool {
     let n = name.trim_start_matches('<');
     name == RAYON_FRAME
-        || name == LOOP_FRAME
-        || ["core::", "std::", "alloc::", "rayon::", "rayon_core::"]
-            .iter()
-            .any(|p| n.starts_with(p))
+        || LOOP_FRAMES.contains(&name)
+        || [
+            "core::",
+            "std::",
+            "alloc::",
+            "rayon::",
+            "rayon_core::",
+            "criterion::",
+        ]
+        .iter()
+        .any(|p| n.starts_with(p))
 }
 
 /// The names of `frames`, each run of ≥ 3 rayon frames (std frames inside the run
@@ -127,6 +135,10 @@ const THREAD_ENTRY: &str = "__rust_begin_short_backtrace";
 /// in every sample of the thread that runs the loop.
 pub const LOOP_FRAME: &str = "harness::profile::profiled_runs";
 
+/// Where stacks are cut (the frame itself kept): the harness's loop, and criterion's timing
+/// loop for the benches' profiler bridge.
+const LOOP_FRAMES: [&str; 2] = [LOOP_FRAME, "criterion::bencher::Bencher<M>::iter"];
+
 /// Folded stacks: stack (`;`-joined, thread first) → count.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Folded {
@@ -176,8 +188,8 @@ pub fn merged_thread(name: &str) -> String {
 
 impl Folded {
     /// From pprof's stacks: thread root (merged or not), names cleaned, and the frames
-    /// above the sampled loop ([`LOOP_FRAME`]) or, on other threads, above the thread's
-    /// entry, removed; identical stacks add up.
+    /// above the sampled loop ([`LOOP_FRAME`], or criterion's) or, on other threads, above
+    /// the thread's entry, removed; identical stacks add up.
     pub fn from_raw(raw: &[RawStack], threads: Threads, rayon: Rayon) -> Folded {
         let mut stacks = BTreeMap::new();
         for s in raw.iter().filter(|s| s.count > 0) {
@@ -188,7 +200,7 @@ impl Folded {
             let start = s
                 .frames
                 .iter()
-                .position(|f| clean_name(&f.name) == LOOP_FRAME)
+                .position(|f| LOOP_FRAMES.contains(&clean_name(&f.name).as_str()))
                 .or_else(|| {
                     s.frames
                         .iter()

@@ -4,6 +4,7 @@
 //! the reference (a wrong variant is reported and never profiled) → then only repeated
 //! `run()` calls, for `--seconds`, under pprof's sampler. Setup, validation and the harness
 //! itself stay out of the graph, as criterion keeps its analysis out of `--profile-time`.
+//! Without kernel parameters, one problem per case: the suite's smallest.
 //!
 //! Written into a new folder `reports/<UTC time>-profile-<kernel>/` (or, with `--into RUN`,
 //! into an existing bench run's `flamegraphs/`, where `harness report RUN` links them):
@@ -13,8 +14,8 @@
 //! | `flamegraph-<kernel>-<case>-<variant>.svg` | the flamegraph (inferno; open in a browser: click to zoom, Ctrl-F to search) |
 //! | `flamegraph-<...>.folded` | the folded stacks (`root;...;leaf samples`), for inferno, flamegraph.pl, speedscope |
 //! | `flamegraph-<...>.top.txt` | the top functions by self and by total time (also printed) |
-//! | `gpu-timeline-<...>.svg`, `timeline.csv` | variants that time stages (GPU: upload, dispatches, download) |
-//! | `diff-<...>.svg` | `--diff A B`: where time moved between two variants or two profiles |
+//! | `gpu-timeline-<...>.svg`, `timeline.csv` | variants that time stages (GPU: upload, dispatches, download from timestamp queries; `stage-timeline-` for CPU variants that time their steps) |
+//! | `diff-<...>.svg`, `.before.svg`, `.folded` | `--diff A B`: where time moved between two variants or two profiles |
 //! | `profile.json` | command, machine, and per variant its samples, runs and files |
 //!
 //! Sampling: pprof at 1000 Hz asked, but Linux delivers SIGPROF at most once per kernel tick
@@ -26,6 +27,16 @@
 //! only the broad picture. Samples that land in libc (memcpy, malloc) are dropped by the
 //! blocklist that keeps unwinding safe, and code without symbols or unwind info (assembly
 //! micro-kernels) shows as one `[unknown: ...]` frame.
+//!
+//! GPU variants: the host thread mostly waits for the device, so the CPU-side graph is thin;
+//! on Mesa's software adapter the shaders run in the driver's threads, which block SIGPROF,
+//! and get no samples at all. Their time is in the stage timeline.
+//!
+//! Differential graphs compare identical stacks (inferno's differential mode: the shape of
+//! B, coloured by the change from A; `.before.svg` the shape of A), in CPU nanoseconds per
+//! run. They show most for the same variant before and after a change (`--diff old.folded
+//! new.folded`); two variants whose call paths differ mostly show code that is new or gone,
+//! and the printed per-function self-time table is the better comparison.
 //!
 //! Stacks are cut at the sampled loop (`harness::profile::profiled_runs`, or the thread's
 //! start on other threads) and, unless `--full-stacks`, runs of rayon's frames become one
@@ -266,15 +277,18 @@ pub struct Budget {
 /// process's CPU time). A frame of its own in every graph (`harness::profile::profiled_runs`),
 /// directly above the variant's `run`.
 #[inline(never)]
-fn profiled_runs(prepared: &mut dyn Prepared, budget: Budget) -> Result<(u64, Duration), String> {
+fn profiled_runs(prepared: &mut dyn Prepared, budget: Budget) -> Result<Looped, String> {
     let start = Instant::now();
     let cpu0 = budget.cpu_s.and_then(|_| process_cpu_s());
     let mut last_look = start;
     let mut runs = 0u64;
+    let mut last_run;
     loop {
+        let t = Instant::now();
         prepared.run().map_err(|e| e.to_string())?;
         runs += 1;
         let now = Instant::now();
+        last_run = now - t;
         if now.duration_since(last_look).as_secs_f64() < 0.05 {
             continue;
         }
@@ -290,7 +304,19 @@ fn profiled_runs(prepared: &mut dyn Prepared, budget: Budget) -> Result<(u64, Du
             break;
         }
     }
-    Ok((runs, start.elapsed()))
+    Ok(Looped {
+        runs,
+        elapsed: start.elapsed(),
+        last_run,
+    })
+}
+
+/// What the sampled loop did.
+struct Looped {
+    runs: u64,
+    elapsed: Duration,
+    /// The wall time of the last run (its stages are the ones `stages()` reports).
+    last_run: Duration,
 }
 
 /// A profile taken here: the entry and its folded stacks.
@@ -618,7 +644,11 @@ fn profile_one(
         let r = profiled_runs(prepared.as_mut(), budget);
         (cpu0, r, process_cpu_s())
     })?;
-    let (runs, elapsed) = match loop_result {
+    let Looped {
+        runs,
+        elapsed,
+        last_run,
+    } = match loop_result {
         Ok(r) => r,
         Err(e) => return stop(entry, "failed", format!("failed while profiled: {e}")),
     };
@@ -721,11 +751,16 @@ fn profile_one(
         }
     }
 
-    // Stages (GPU timestamps): a few more runs, not sampled, each read back.
-    if !prepared.stages().is_empty() {
-        let n = ((2.0 / per_run.max(1e-9)) as usize).clamp(1, 5);
-        let mut runs = Vec::new();
-        for _ in 0..n {
+    // Stages (GPU timestamps): the last sampled run's, and up to four more runs (not
+    // sampled) while they take under a second in all, each read back.
+    let last_stages = prepared.stages();
+    if !last_stages.is_empty() {
+        let mut runs = vec![RunStages {
+            wall: last_run,
+            stages: last_stages,
+        }];
+        let more = ((1.0 / per_run.max(1e-9)) as usize).min(4);
+        for _ in 0..more {
             let (r, wall) = run_guarded(prepared.as_mut());
             if r.is_err() {
                 break;
