@@ -25,8 +25,11 @@ Peers:
   laue    py-loops (the course's scalar loops; only at n = 32), py-numpy (broadcasting),
           py-numexpr, py-numba, py-numba-parallel (if those packages are installed)
   psf     py-aiapy (aiapy.psf.psf; aiapy fixes N = 4096 and takes minutes: needs --slow)
-  lm      py-scipy (scipy.optimize.least_squares, method "lm", per fit)
-  deconv  py-aiapy (aiapy.psf.deconvolve, NumPy)
+  lm      py-scipy (scipy.optimize.least_squares, method "lm", per fit, analytic Jacobian), on
+          the harness's data set (kernels/examples/lm_data.rs), checked by chi^2 on the fits the
+          harness's naive variant converged
+  deconv  py-aiapy (aiapy.psf.deconvolve, NumPy), on the harness's image and PSF (`harness run`),
+          checked against the harness's f64 FFT variant
 A peer that cannot run (package missing, no reference, inputs not found) is written as
 "skipped" with the reason.
 
@@ -41,7 +44,9 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 import tracemalloc
@@ -238,18 +243,6 @@ def find_reference(problem, run_dir, manifest):
     return None
 
 
-def inputs_of(problem, manifest, role):
-    """Arrays a kernel's references list as inputs (`"role": role` in the manifest)."""
-    for rel, entry in manifest.items():
-        if (entry.get("kernel"), entry.get("case"), entry.get("role")) != (problem["kernel"], problem["case"], role):
-            continue
-        mp = entry.get("params", {})
-        if all(k in problem["params"] and abs(float(v) - problem["params"][k]) <= 1e-12 * max(1, abs(float(v)))
-               for k, v in mp.items() if isinstance(v, (int, float))):
-            return np.load(ROOT / rel)
-    return None
-
-
 # ---- Laue (ESRF/silx course "Optimization of compute-bound Python code")
 
 
@@ -431,49 +424,94 @@ def psf_aiapy(case, p, slow=False):
     return (lambda: aiapy.psf.psf(channel * u.angstrom, use_preflightcore=preflight, use_gpu=False)), 1
 
 
-def deconv_aiapy(case, p, problem, manifest):
+HARNESS = ROOT / "target" / "release" / "harness"
+LM_DATA = ROOT / "target" / "release" / "examples" / "lm_data"
+
+
+def _flag_value(v):
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def harness_run(kernel, case, p, variant, workdir):
+    """Runs `harness run` on exactly this problem; returns the path of its saved output (the
+    side arrays it writes, such as deconv's .image.npy and .psf.npy, lie next to it)."""
+    if not HARNESS.exists():
+        raise Skip(f"{HARNESS} is missing: run `cargo build --release --workspace` first")
+    out = Path(workdir) / f"{kernel}-{case}-{variant}.npy"
+    flags = [a for k, v in sorted(p.items()) for a in (f"--{k}", _flag_value(v))]
+    subprocess.run([str(HARNESS), "run", "--kernel", kernel, "--case", case, "--variant", variant,
+                    *flags, "--save", str(out)], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def deconv_aiapy(case, p, workdir):
+    """aiapy.psf.deconvolve on the harness's own image and PSF for this problem (written by
+    `harness run`), checked against the harness's f64 FFT variant: the same bits in, so the
+    only differences are the FFT libraries' rounding (numpy's pocketfft vs RustFFT)."""
     try:
         from aiapy.psf import deconvolve
     except ImportError:
         raise Skip("aiapy is not installed (pip install -r scripts/requirements.txt)")
-    image, psf = inputs_of(problem, manifest, "input"), inputs_of(problem, manifest, "psf")
-    if image is None or psf is None:
-        raise Skip("needs this problem's input image and PSF as .npy in references/ "
-                   "(manifest entries with \"role\": \"input\" and \"psf\")")
+    out = harness_run("deconv", case, p, "fft", workdir)
+    image = np.load(out.with_name(out.stem + ".image.npy"))
+    psf = np.load(out.with_name(out.stem + ".psf.npy"))
+    reference = ("harness deconv/%s/fft output on the same image and PSF" % case, np.load(out))
     iterations = int(p.get("iterations", 25))
+    clip = bool(p.get("clip", 1))
     smap = _ArrayMap(np.asarray(image, dtype=float))
-    return (lambda: deconvolve(smap, psf=psf, iterations=iterations, clip_negative=True, use_gpu=False)), 1
+    run = lambda: deconvolve(smap, psf=psf, iterations=iterations, clip_negative=clip, use_gpu=False)
+    return run, 1, reference
 
 
-def lm_scipy(case, p, problem, manifest):
+def lm_scipy(case, p, workdir):
+    """scipy.optimize.least_squares(method="lm") fit by fit, with the analytic Jacobian and
+    scipy's default tolerances (what a user would write), on the harness's own data set
+    (kernels/examples/lm_data.rs). Checked like the harness checks its variants: on every fit
+    the harness's naive variant converged, the peer's chi^2 may not exceed it by more than
+    the problem's --tolerance * max(1, chi^2) (kernels/src/lm/validation.rs)."""
     try:
         from scipy.optimize import least_squares
     except ImportError:
         raise Skip("scipy is not installed (pip install -r scripts/requirements.txt)")
-    x, y, p0 = (inputs_of(problem, manifest, r) for r in ("x", "y", "p0"))
-    if x is None or y is None or p0 is None:
-        raise Skip("needs this problem's data set as .npy in references/ (manifest entries with "
-                   "\"role\": \"x\", \"y\" and \"p0\")")
-    models = {
-        "gauss2d": lambda q, xy: q[0] * np.exp(-((xy[0] - q[1]) ** 2 + (xy[1] - q[2]) ** 2) / (2 * q[3] ** 2)) + q[4],
-        "odmr": lambda q, f: q[0] - sum(q[i] * (q[i + 1] ** 2 / 4) / ((f - q[i + 2]) ** 2 + q[i + 1] ** 2 / 4)
-                                        for i in range(1, len(q) - 2, 3)),
-    }
-    if case not in models:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_lm_references as lm
+
+    if case not in lm.WEIGHT:
         raise Skip(f"no scipy model written for lm/{case}")
-    model = models[case]
+    if not LM_DATA.exists():
+        raise Skip(f"{LM_DATA} is missing: run `cargo build --release --workspace --examples`")
+    fits, seed = int(p.get("fits", 1024)), int(p.get("seed", 1))
+    subprocess.run([str(LM_DATA), case, str(fits), str(seed), str(workdir)], check=True,
+                   stdout=subprocess.DEVNULL)
+    y, init, x = (np.load(Path(workdir) / f"{case}_{n}.npy") for n in ("y", "init", "x"))
+    out = harness_run("lm", case, p, "naive", workdir)
+    chi2_h = np.load(out.with_name(out.stem + ".chi2.npy"))
+    state_h = np.load(out.with_name(out.stem + ".state.npy"))
+    sw, tol = math.sqrt(lm.WEIGHT[case]), float(p.get("tolerance", 1e-4))
 
     def run():
-        out = np.empty_like(p0)
-        for i in range(p0.shape[0]):
-            out[i] = least_squares(lambda q: model(q, x) - y[i], p0[i], method="lm").x
-        return out
+        params = np.empty_like(init)
+        for i in range(len(y)):
+            params[i] = least_squares(lambda q: sw * (lm.model(case, q, x)[0] - y[i]), init[i],
+                                      jac=lambda q: sw * lm.model(case, q, x)[1], method="lm").x
+        return params
 
-    return run, 1
+    def check(params):
+        chi2 = np.array([np.sum((sw * (lm.model(case, q, x)[0] - yi)) ** 2) for q, yi in zip(params, y)])
+        ok = state_h == 0
+        if not np.any(ok):
+            return None, tol, "the harness converged no fit of this problem: nothing to compare"
+        excess = (chi2[ok] - chi2_h[ok]) / np.maximum(1.0, chi2_h[ok])
+        return float(max(np.max(excess), 0.0)), tol, (
+            f"chi^2 excess over the harness's naive fit on its {int(ok.sum())} converged fits")
+
+    return run, 1, ("harness lm/%s/naive chi^2 (its converged fits)" % case, check)
 
 
 def peers_for(kernel):
-    """(variant, precision, maker) per kernel; makers take (case, params, problem, manifest, args)."""
+    """(variant, precision, maker) per kernel; makers take (case, params, problem, manifest, args,
+    workdir) and return (run, threads) or (run, threads, reference): a reference of their own,
+    (label, array) or (label, check) with check(out) -> (error, tolerance, what was compared)."""
     return {
         "laue": [
             ("py-loops", "f64", lambda c, p, *_: laue_loops(c, p)),
@@ -482,9 +520,9 @@ def peers_for(kernel):
             ("py-numba", "f64", lambda c, p, *_: laue_numba(False)(c, p)),
             ("py-numba-parallel", "f64", lambda c, p, *_: laue_numba(True)(c, p)),
         ],
-        "psf": [("py-aiapy", "f64", lambda c, p, pr, m, a: psf_aiapy(c, p, a.slow))],
-        "deconv": [("py-aiapy", "f64", lambda c, p, pr, m, a: deconv_aiapy(c, p, pr, m))],
-        "lm": [("py-scipy", "f64", lambda c, p, pr, m, a: lm_scipy(c, p, pr, m))],
+        "psf": [("py-aiapy", "f64", lambda c, p, pr, m, a, w: psf_aiapy(c, p, a.slow))],
+        "deconv": [("py-aiapy", "f64", lambda c, p, pr, m, a, w: deconv_aiapy(c, p, w))],
+        "lm": [("py-scipy", "f64", lambda c, p, pr, m, a, w: lm_scipy(c, p, w))],
     }.get(kernel, [])
 
 
@@ -603,9 +641,13 @@ def run_one(row, name, make, problem, manifest, args, last_time, ceilings, noisy
                                                 f"over --limit {args.limit:.0f} s")
             return
     reference = find_reference(problem, run_dir, manifest)
+    workdir = tempfile.mkdtemp(prefix="peers-")
     try:
         start = time.perf_counter()
-        run, threads = make(problem["case"], problem["params"], problem, manifest, args)
+        made = make(problem["case"], problem["params"], problem, manifest, args, workdir)
+        run, threads = made[0], made[1]
+        if len(made) > 2:
+            reference = made[2]
         row["setup_s"] = time.perf_counter() - start
         row["threads"] = threads
         if reference is None:
@@ -631,18 +673,29 @@ def run_one(row, name, make, problem, manifest, args, last_time, ceilings, noisy
     except Exception as e:  # a peer that crashes is a failure of that peer, not of the run
         row.update(status="failed", reason=f"{type(e).__name__}: {e}")
         return
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     label, ref = reference
     row["reference"] = label
     out = np.asarray(out, dtype=float)
-    if out.shape != ref.shape:
-        row.update(status="failed", reason=f"validation failed, not timed: shape {out.shape} != reference {ref.shape}")
-        return
-    error = float(np.max(np.abs(ref - out)) / np.max(np.abs(ref))) if np.max(np.abs(ref)) > 0 else float(np.max(np.abs(out)))
-    tol = problem["tolerance"] if problem["tolerance"] is not None else 1e-12
+    if callable(ref):
+        error, tol, compared = ref(out)
+        if error is None:
+            row.update(status="skipped", reason=compared)
+            return
+    else:
+        if out.shape != ref.shape:
+            row.update(status="failed",
+                       reason=f"validation failed, not timed: shape {out.shape} != reference {ref.shape}")
+            return
+        scale = np.max(np.abs(ref))
+        error = float(np.max(np.abs(ref - out)) / scale) if scale > 0 else float(np.max(np.abs(out)))
+        tol = problem["tolerance"] if problem["tolerance"] is not None else 1e-12
+        compared = "max|ref - out| / max|ref|; tolerance: the harness's f64 tolerance on this problem"
     row["error"], row["tolerance"] = error, tol
     if not (error <= tol) or not np.all(np.isfinite(out)):
-        row.update(status="failed", reason=f"validation failed, not timed: error {error:.2e} (tolerance {tol:.0e}, "
-                                           "the harness's f64 tolerance on this problem)")
+        row.update(status="failed", reason=f"validation failed, not timed: error {error:.2e} "
+                                           f"(tolerance {tol:.0e}; {compared})")
         return
     m = measure(run, first, args.budget, args.min_samples)
     s = summary(m["samples"])
