@@ -256,11 +256,32 @@ pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result
                         100.0 * f.min(1.0)
                     ));
                 };
+                let mut events = Vec::new();
                 let outcome = pool.install(|| {
-                    bench_one(instance.as_ref(), &mut refs, name, cfg, &mut row, progress)
+                    bench_one(
+                        instance.as_ref(),
+                        &mut refs,
+                        name,
+                        cfg,
+                        &mut row,
+                        &mut events,
+                        progress,
+                    )
                 });
                 if outcome == Outcome::Interrupted {
                     break 'jobs;
+                }
+                if !events.is_empty() {
+                    let file = format!(
+                        "timelines/{}-{}-{name}-{}-t{t}.csv",
+                        job.kernel.name(),
+                        job.case,
+                        slug(&job.params.to_string())
+                    );
+                    match crate::events::write_csv(&dir.path.join(&file), &events) {
+                        Ok(()) => row.timeline = file,
+                        Err(e) => bar.suspend(|| eprintln!("  (timeline not saved: {e:#})")),
+                    }
                 }
                 if gpu_required()
                     && info.strategy == Strategy::Gpu
@@ -424,6 +445,7 @@ fn bench_one(
     name: &str,
     cfg: Config,
     row: &mut Row,
+    events: &mut Vec<crate::events::Interval>,
     mut progress: impl FnMut(f64, &str),
 ) -> Outcome {
     let availability = match instance.probe(name) {
@@ -541,6 +563,10 @@ fn bench_one(
         .map(|st| format!("{}={:.6}", st.name, st.time.as_secs_f64()))
         .collect::<Vec<_>>()
         .join(";");
+    *events = crate::events::to_intervals(&prepared.events());
+    let summary = crate::events::summarise(events);
+    row.latency_s = summary.latency_s;
+    row.device_busy = summary.device_busy;
     Outcome::Done
 }
 
@@ -556,6 +582,20 @@ pub fn is_picture(shape: &[usize]) -> bool {
     }
 }
 
+/// Parameters as a file-name part: `n=64_seed=1`.
+fn slug(params: &str) -> String {
+    params
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '=' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Saves the 2-D arrays of a problem's reference (small enough) as `.npy` for the report.
 fn save_images(
     run: &std::path::Path,
@@ -565,18 +605,7 @@ fn save_images(
 ) -> Result<Vec<ImageEntry>> {
     let dir = run.join("images");
     std::fs::create_dir_all(&dir)?;
-    let slug: String = job
-        .params
-        .to_string()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '=' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let slug = slug(&job.params.to_string());
     let mut entries = Vec::new();
     for (i, (name, array)) in output.arrays.iter().enumerate() {
         if !is_picture(array.shape()) {

@@ -11,6 +11,7 @@ pub mod bench;
 pub mod ceilings;
 pub mod cli;
 pub mod commands;
+pub mod events;
 pub mod jobs;
 pub mod machine;
 pub mod measure;

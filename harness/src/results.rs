@@ -129,6 +129,12 @@ pub struct Row {
     pub peak_rss_mib: Option<f64>,
     /// Stages measured inside the run, `name=seconds;...`.
     pub stages: String,
+    /// For variants that record a timeline (the pipeline kernel): the mean time from an
+    /// image's first to its last interval, the share of the run the device spent computing,
+    /// and the timeline file (relative to the run folder). See `events.rs`.
+    pub latency_s: Option<f64>,
+    pub device_busy: Option<f64>,
+    pub timeline: String,
     /// `rust` for the harness; `python 3.x numpy y ...` for peers.
     pub runtime: String,
     pub cpu: String,

@@ -34,7 +34,7 @@ pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 pub use error::KernelError;
 pub use kernel::{Case, DynKernel, Instance, Kernel, Reference, VariantInfo};
 pub use params::{ParamKind, ParamSpec, Params};
-pub use variant::{Availability, Precision, Prepared, Stage, Strategy, Variant, Work};
+pub use variant::{Availability, Event, Precision, Prepared, Stage, Strategy, Variant, Work};
 
 /// Naive (oracle) variants estimate their run time and skip themselves above this, with the
 /// estimate as the reason. Override with `HARNESS_NAIVE_LIMIT_S`.

@@ -175,4 +175,19 @@ pub trait Prepared: Send {
     fn stages(&self) -> Vec<Stage> {
         Vec::new()
     }
+    /// The timeline of the last run, if the variant records one (the pipeline kernel: which
+    /// image was uploading, computing or downloading when). Not timed.
+    fn events(&self) -> Vec<Event> {
+        Vec::new()
+    }
+}
+
+/// One interval of a run's timeline: `lane` ("upload", "compute", "download" or "cpu") was
+/// busy with image `image` from `start` to `end`, both measured from the start of the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub lane: &'static str,
+    pub image: usize,
+    pub start: Duration,
+    pub end: Duration,
 }

@@ -238,6 +238,12 @@ fn case_html(k: &KernelReport, c: &CaseReport) -> String {
         }
         s.push_str("</div>\n");
     }
+    if !c.timelines.is_empty() {
+        s.push_str("<h4>Timelines (last timed run; one colour per image, hover for times)</h4>\n");
+        for t in &c.timelines {
+            s.push_str(&chart(&Some(t.clone())));
+        }
+    }
     s
 }
 

@@ -83,6 +83,8 @@ pub struct CaseReport {
     pub threads: Option<Chart>,
     pub thread_fits: Vec<ThreadFit>,
     pub pictures: Vec<Picture>,
+    /// Timelines of variants that record one (pipeline): transfers vs compute per image.
+    pub timelines: Vec<Chart>,
     pub advice: Vec<String>,
 }
 
@@ -572,6 +574,7 @@ fn case_report(
         });
 
     let pictures = pictures(ctx, kernel, case, size_param);
+    let timelines = timelines(ctx, es);
     let advice = advice(
         ctx,
         kernel,
@@ -592,8 +595,68 @@ fn case_report(
         threads,
         thread_fits,
         pictures,
+        timelines,
         advice,
     }
+}
+
+/// The recorded timelines of a case (the pipeline kernel): every GPU variant's (where
+/// transfers and compute overlap or wait for each other), and each CPU variant's at its
+/// largest problem only (their lanes only show images side by side).
+fn timelines(ctx: &Ctx, es: &[&Entry]) -> Vec<Chart> {
+    let mut with: Vec<&&Entry> = es
+        .iter()
+        .filter(|e| e.ok() && !e.row.timeline.is_empty())
+        .collect();
+    with.sort_by(|a, b| {
+        let key = |e: &Entry| {
+            (
+                e.row.strategy != "gpu",
+                e.row.variant.clone(),
+                e.row.threads,
+            )
+        };
+        key(a).cmp(&key(b)).then(a.row.size.total_cmp(&b.row.size))
+    });
+    let mut out = Vec::new();
+    for (i, e) in with.iter().enumerate() {
+        let r = &e.row;
+        let later_same_cpu_variant = r.strategy != "gpu"
+            && with[i + 1..]
+                .iter()
+                .any(|f| f.row.variant == r.variant && f.row.size > r.size);
+        if later_same_cpu_variant {
+            continue;
+        }
+        let path = ctx.data.runs[e.run].path.join(&r.timeline);
+        let events = match crate::events::read_csv(&path) {
+            Ok(v) => v,
+            Err(err) => {
+                eprintln!("warning: {err:#} (its timeline is left out of the report)");
+                continue;
+            }
+        };
+        let title = format!(
+            "{}/{}/{} [{}] · {} thread(s)",
+            r.kernel, r.case, r.variant, r.params, r.threads
+        );
+        let mut subtitle = format!(
+            "last timed run: {}/s, latency per image {}",
+            fmt_rate(r.items_per_s),
+            fmt_time(r.latency_s)
+        );
+        if let Some(b) = r.device_busy {
+            subtitle.push_str(&format!(
+                ", device computing {} of the time",
+                fmt_pct(Some(100.0 * b))
+            ));
+        }
+        out.push(Chart {
+            svg: crate::events::svg(&title, &subtitle, &events),
+            title,
+        });
+    }
+    out
 }
 
 /// The column headers of a problem's table. `status` comes early so that a reader sees at
@@ -666,6 +729,25 @@ fn problem_table(ctx: &Ctx, rows: &[&Entry]) -> Table {
                 }
                 (false, _) if r.status == "ok" => "no time recorded".into(),
                 _ => r.reason.clone(),
+            };
+            // Pipeline rows (a recorded timeline): throughput, latency and device busy first.
+            let notes = match (ok, r.latency_s) {
+                (true, Some(latency)) => {
+                    let mut head = format!(
+                        "{}/s · latency per image {}",
+                        fmt_rate(r.items_per_s),
+                        fmt_time(Some(latency))
+                    );
+                    if let Some(b) = r.device_busy {
+                        head.push_str(&format!(" · device busy {}", fmt_pct(Some(100.0 * b))));
+                    }
+                    if notes.is_empty() {
+                        head
+                    } else {
+                        format!("{head}; {notes}")
+                    }
+                }
+                _ => notes,
             };
             let mut cells = vec![
                 r.variant.clone(),
@@ -1142,13 +1224,21 @@ fn gpu_advice(ctx: &Ctx, mine: &[&Entry], size_param: &str, prefix: &str, out: &
         let s = match first_win {
             None => {
                 let (a, b) = (ratios.first().unwrap(), ratios.last().unwrap());
+                let at = |r: &(f64, f64, String)| {
+                    format!(
+                        "{} at {}",
+                        fmt_ratio(Some(r.1)),
+                        size_label(size_param, r.0)
+                    )
+                };
                 format!(
                     "{prefix}GPU: {g} ({adapter}) is slower than the best CPU variant at every size measured \
-                     ({} at {}, {} at {}){}{}",
-                    fmt_ratio(Some(a.1)),
-                    size_label(size_param, a.0),
-                    fmt_ratio(Some(b.1)),
-                    size_label(size_param, b.0),
+                     ({}){}{}",
+                    if ratios.len() > 1 {
+                        format!("{}, {}", at(a), at(b))
+                    } else {
+                        at(a)
+                    },
                     if ratios.len() > 1 && b.1 < a.1 {
                         "; the gap narrows with size, as its fixed transfer and launch costs are amortised"
                     } else {
