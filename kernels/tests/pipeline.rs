@@ -4,9 +4,7 @@
 
 use kernels::io::read_output;
 use kernels::registry;
-use kernels::testing::{
-    Outcome, against_variant, assert_passes, instance, missing_gpu_is_failure,
-};
+use kernels::testing::{Outcome, against_variant, assert_passes, instance, missing_gpu_is_failure};
 use kernels::{Availability, Event, Instance, Output, Strategy};
 
 fn variants() -> Vec<&'static str> {
@@ -62,7 +60,11 @@ fn serial_is_deconvs_fft_variant_image_by_image() {
             let single = instance(
                 "deconv",
                 "synthetic",
-                &[("n", n), ("seed", seed + m as f64), ("iterations", iterations)],
+                &[
+                    ("n", n),
+                    ("seed", seed + m as f64),
+                    ("iterations", iterations),
+                ],
             );
             (format!("synthetic seed {}", seed + m as f64), single)
         })
@@ -88,7 +90,10 @@ fn serial_is_deconvs_fft_variant_image_by_image() {
 fn serial_and_gpu_match_aiapy_where_deconv_has_a_reference() {
     // deconv's committed aiapy outputs: synthetic seed 1 at 64², TRACE at 128² (25
     // iterations, AIA 171 Å). A one-image stack with those parameters is that problem.
-    let mut problems = vec![("synthetic_n64", stack(&[("n", 64.0), ("images", 1.0), ("trace", 0.0)]))];
+    let mut problems = vec![(
+        "synthetic_n64",
+        stack(&[("n", 64.0), ("images", 1.0), ("trace", 0.0)]),
+    )];
     if trace_exists() {
         problems.push((
             "trace_n128",
@@ -113,11 +118,38 @@ fn every_variant_matches_serial() {
     // Power-of-two sides (the GPU variants run), a side that is not one (they are n/a),
     // odd sizes with a Gaussian PSF, one image alone, more images than threads.
     let problems: [&[(&str, f64)]; 5] = [
-        &[("n", 32.0), ("images", 3.0), ("trace", 1.0), ("iterations", 3.0)],
-        &[("n", 16.0), ("images", 5.0), ("trace", 0.0), ("iterations", 2.0), ("seed", 11.0)],
-        &[("n", 24.0), ("images", 4.0), ("trace", 1.0), ("iterations", 2.0)],
-        &[("n", 15.0), ("images", 3.0), ("trace", 0.0), ("sigma", 1.5), ("iterations", 3.0)],
-        &[("n", 64.0), ("images", 1.0), ("trace", 0.0), ("iterations", 2.0)],
+        &[
+            ("n", 32.0),
+            ("images", 3.0),
+            ("trace", 1.0),
+            ("iterations", 3.0),
+        ],
+        &[
+            ("n", 16.0),
+            ("images", 5.0),
+            ("trace", 0.0),
+            ("iterations", 2.0),
+            ("seed", 11.0),
+        ],
+        &[
+            ("n", 24.0),
+            ("images", 4.0),
+            ("trace", 1.0),
+            ("iterations", 2.0),
+        ],
+        &[
+            ("n", 15.0),
+            ("images", 3.0),
+            ("trace", 0.0),
+            ("sigma", 1.5),
+            ("iterations", 3.0),
+        ],
+        &[
+            ("n", 64.0),
+            ("images", 1.0),
+            ("trace", 0.0),
+            ("iterations", 2.0),
+        ],
     ];
     for overrides in problems {
         let inst = stack(overrides);
@@ -141,9 +173,17 @@ fn every_variant_matches_serial() {
 #[test]
 fn cpu_variants_equal_serial_to_the_bit() {
     // threads-over-images runs serial's arithmetic per image, whichever thread takes it.
-    let inst = stack(&[("n", 32.0), ("images", 5.0), ("trace", 0.0), ("iterations", 3.0)]);
+    let inst = stack(&[
+        ("n", 32.0),
+        ("images", 5.0),
+        ("trace", 0.0),
+        ("iterations", 3.0),
+    ]);
     let (serial, _) = run(inst.as_ref(), "serial").unwrap();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     let (over, _) = pool.install(|| run(inst.as_ref(), "threads-over-images").unwrap());
     assert!(over.arrays == serial.arrays);
     // gpu-overlapped runs gpu-serial's submissions, in another order of host work.
@@ -159,7 +199,11 @@ fn cpu_variants_equal_serial_to_the_bit() {
 fn lane(events: &[Event], name: &str, k: usize) -> Vec<Event> {
     let mut out: Vec<Option<Event>> = vec![None; k];
     for e in events.iter().filter(|e| e.lane == name) {
-        assert!(out[e.image].is_none(), "two {name} events for image {}", e.image);
+        assert!(
+            out[e.image].is_none(),
+            "two {name} events for image {}",
+            e.image
+        );
         out[e.image] = Some(e.clone());
     }
     out.into_iter()
@@ -171,21 +215,32 @@ fn lane(events: &[Event], name: &str, k: usize) -> Vec<Event> {
 #[test]
 fn timelines_are_well_formed() {
     let k = 4;
-    let inst = stack(&[("n", 16.0), ("images", k as f64), ("trace", 0.0), ("iterations", 2.0)]);
+    let inst = stack(&[
+        ("n", 16.0),
+        ("images", k as f64),
+        ("trace", 0.0),
+        ("iterations", 2.0),
+    ]);
     for v in variants() {
         let Some((_, events)) = run(inst.as_ref(), v) else {
             continue;
         };
         for e in &events {
             assert!(e.start <= e.end, "{v}: {e:?}");
-            assert!(["upload", "compute", "download", "cpu"].contains(&e.lane), "{v}: {e:?}");
+            assert!(
+                ["upload", "compute", "download", "cpu"].contains(&e.lane),
+                "{v}: {e:?}"
+            );
             assert!(e.image < k, "{v}: {e:?}");
         }
         match v {
             "serial" | "threads-inside-image" => {
                 let cpu = lane(&events, "cpu", k);
                 for m in 1..k {
-                    assert!(cpu[m].start >= cpu[m - 1].end, "{v}: one image after another");
+                    assert!(
+                        cpu[m].start >= cpu[m - 1].end,
+                        "{v}: one image after another"
+                    );
                 }
             }
             "threads-over-images" => {
@@ -198,8 +253,14 @@ fn timelines_are_well_formed() {
                     lane(&events, "download", k),
                 );
                 for m in 0..k {
-                    assert!(up[m].end <= comp[m].start, "{v}: image {m} computed before its upload");
-                    assert!(comp[m].end <= down[m].start, "{v}: image {m} read before computed");
+                    assert!(
+                        up[m].end <= comp[m].start,
+                        "{v}: image {m} computed before its upload"
+                    );
+                    assert!(
+                        comp[m].end <= down[m].start,
+                        "{v}: image {m} read before computed"
+                    );
                     if m > 0 {
                         assert!(comp[m].start >= comp[m - 1].end, "{v}: one queue");
                     }
@@ -210,7 +271,10 @@ fn timelines_are_well_formed() {
                         assert!(up[m].start >= down[m - 1].end, "{v}: image {m}");
                     } else {
                         // Overlapped: image m is staged and queued while m−1 computes.
-                        assert!(up[m].start < comp[m - 1].end, "{v}: image {m} not overlapped");
+                        assert!(
+                            up[m].start < comp[m - 1].end,
+                            "{v}: image {m} not overlapped"
+                        );
                     }
                 }
             }
@@ -231,7 +295,12 @@ fn timelines_are_well_formed() {
 
 #[test]
 fn gpu_variants_report_their_stages() {
-    let inst = stack(&[("n", 16.0), ("images", 3.0), ("trace", 0.0), ("iterations", 1.0)]);
+    let inst = stack(&[
+        ("n", 16.0),
+        ("images", 3.0),
+        ("trace", 0.0),
+        ("iterations", 1.0),
+    ]);
     for v in ["gpu-serial", "gpu-overlapped", "hybrid"] {
         if !inst.probe(v).unwrap().is_ready() {
             continue;
@@ -247,7 +316,12 @@ fn gpu_variants_report_their_stages() {
 
 #[test]
 fn work_counts_images_and_the_label_says_what_the_stack_is() {
-    let inst = stack(&[("n", 16.0), ("images", 3.0), ("trace", 2.0), ("iterations", 2.0)]);
+    let inst = stack(&[
+        ("n", 16.0),
+        ("images", 3.0),
+        ("trace", 2.0),
+        ("iterations", 2.0),
+    ]);
     let single = instance("deconv", "synthetic", &[("n", 16.0), ("iterations", 2.0)]);
     let k = if trace_exists() { 5.0 } else { 3.0 };
     assert_eq!(inst.work().items, k);

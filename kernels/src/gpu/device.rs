@@ -820,9 +820,11 @@ impl Readback {
         }
         let range = ..self.bytes.next_multiple_of(4).max(4);
         let (tx, rx) = std::sync::mpsc::channel();
-        self.raw.slice(range).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
+        self.raw
+            .slice(range)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
         ctx.wait_for(submission)?;
         // As in `GpuContext::map`: another thread's poll may run the callback a moment later.
         let deadline = Instant::now() + MAP_ANSWER_TIMEOUT;

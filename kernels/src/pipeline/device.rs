@@ -197,13 +197,17 @@ impl GpuStack {
         let [start, ratio, update] = &slot.steps;
         enc.dispatch(&start.0, &start.1, self.workgroups);
         for _ in 0..self.iterations {
-            self.fft.encode(&mut enc, &slot.work_fft, Direction::Forward);
+            self.fft
+                .encode(&mut enc, &slot.work_fft, Direction::Forward);
             self.multiply.encode(&mut enc, &slot.by_p);
-            self.fft.encode(&mut enc, &slot.work_fft, Direction::Inverse);
+            self.fft
+                .encode(&mut enc, &slot.work_fft, Direction::Inverse);
             enc.dispatch(&ratio.0, &ratio.1, self.workgroups);
-            self.fft.encode(&mut enc, &slot.work_fft, Direction::Forward);
+            self.fft
+                .encode(&mut enc, &slot.work_fft, Direction::Forward);
             self.multiply.encode(&mut enc, &slot.by_conj_p);
-            self.fft.encode(&mut enc, &slot.work_fft, Direction::Inverse);
+            self.fft
+                .encode(&mut enc, &slot.work_fft, Direction::Inverse);
             enc.dispatch(&update.0, &update.1, self.workgroups);
         }
         enc.download(&slot.estimate, &slot.estimate_back);
@@ -236,7 +240,11 @@ impl GpuStack {
                 col: pixel % self.cols,
                 image: value,
                 // x/0 is inf, 0/0 NaN (the device's value is not kept).
-                ratio: if value == 0.0 { f64::NAN } else { f64::INFINITY },
+                ratio: if value == 0.0 {
+                    f64::NAN
+                } else {
+                    f64::INFINITY
+                },
             }
         }))
     }

@@ -108,7 +108,8 @@ impl Prepared for Both {
     }
     /// Totals of the GPU lanes and of the CPU workers' time (host clocks).
     fn stages(&self) -> Vec<Stage> {
-        self.timeline.stages(&["upload", "compute", "download", "cpu"])
+        self.timeline
+            .stages(&["upload", "compute", "download", "cpu"])
     }
     fn events(&self) -> Vec<Event> {
         self.timeline.events()

@@ -44,7 +44,7 @@ use std::time::Instant;
 use ndarray::{ArrayD, IxDyn};
 
 use crate::check::{Output, Tolerance};
-use crate::deconv::{self, DeconvProblem, Deconv, Source, scene};
+use crate::deconv::{self, Deconv, DeconvProblem, Source, scene};
 use crate::error::KernelError;
 use crate::fft2d::Float;
 use crate::kernel::{Case, Kernel, VariantInfo};
@@ -113,8 +113,8 @@ impl PipelineProblem {
                 .enumerate()
                 .map(|(m, image)| {
                     let image = image.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    let array = ArrayD::from_shape_vec(IxDyn(&shape), image)
-                        .expect("one value per pixel");
+                    let array =
+                        ArrayD::from_shape_vec(IxDyn(&shape), image).expect("one value per pixel");
                     (self.name(m), array)
                 })
                 .collect(),
@@ -328,10 +328,7 @@ impl Kernel for Pipeline {
         let mut label = match images {
             0 => String::new(),
             1 => format!("1 synthetic {n}² (seed {seed})"),
-            k => format!(
-                "{k} synthetic {n}² (seeds {seed}–{})",
-                seed + k as u64 - 1
-            ),
+            k => format!("{k} synthetic {n}² (seeds {seed}–{})", seed + k as u64 - 1),
         };
         let mut missing = None;
         if copies > 0 {
