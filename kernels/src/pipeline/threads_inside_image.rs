@@ -4,8 +4,9 @@
 //! loaded into it. One image's working set is shared by all threads, but every pass ends
 //! in a join: small images give the threads too little to do between joins.
 //!
-//! The fused passes round differently from `serial`'s separate ones: equal to it within
-//! the single-image f64 tolerance, not bit for bit (and bit-identical for any thread count).
+//! The fused passes may round differently from `serial`'s separate ones, so it is held to
+//! the single-image f64 tolerance (at power-of-two sides it has come out bit-identical to
+//! `serial`); its output does not depend on the thread count.
 
 use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::check::Output;
