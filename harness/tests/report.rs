@@ -323,9 +323,7 @@ fn failed_variants_are_never_presented_and_peers_and_machines_merge() {
         assert!(text.contains("M2"), "the second machine is labelled");
         assert!(text.contains("Other CPU"));
     }
-    assert!(
-        html.contains("href=\"../../20260101T000000Z-laue/flamegraph-laue-strained-naive.svg\"")
-    );
+    assert!(html.contains("href=\"../../20260101T000000Z-laue/flamegraph-laue-strained-naive.svg\""));
     assert!(md.contains("(../../20260101T000000Z-laue/flamegraph-laue-strained-naive.svg)"));
     assert!(harness::bench::is_picture(&[96, 96]) && !harness::bench::is_picture(&[65536, 7]));
     // Crossover and GPU advice from the sizes: the GPU loses at 16 and wins at 32.
