@@ -8,6 +8,7 @@
 //! | [`psf`] | SDO/AIA point-spread function: 1200 diffraction spikes of two filter meshes, composite by FFT | aiapy 0.10.2 `aiapy.psf.psf` (after `aia_calc_psf.pro`) |
 //! | [`lm`] | batched Levenberg–Marquardt: Gpufit's 2-D Gaussian benchmark, ODMR Lorentzian dips | Gpufit (Przybylski et al. 2017), QDMPy |
 //! | [`deconv`] | Richardson–Lucy deconvolution of solar images with a PSF | `aiapy.psf.deconvolve` (aiapy 0.10) |
+//! | [`pipeline`] | a stack of images through one PSF and deconvolution: threads over images, inside images, GPU overlapped | issue 9 |
 //!
 //! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
 //! registry ([`registry`]). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
@@ -28,6 +29,7 @@ pub mod variant;
 pub mod deconv;
 pub mod laue;
 pub mod lm;
+pub mod pipeline;
 pub mod psf;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};

@@ -6,6 +6,7 @@ use crate::deconv::Deconv;
 use crate::kernel::{DynKernel, KernelEntry};
 use crate::laue::Laue;
 use crate::lm::Lm;
+use crate::pipeline::Pipeline;
 use crate::psf::Psf;
 
 /// Every kernel of the harness.
@@ -15,14 +16,16 @@ pub enum KernelId {
     Psf,
     Lm,
     Deconv,
+    Pipeline,
 }
 
 impl KernelId {
-    pub const ALL: [KernelId; 4] = [
+    pub const ALL: [KernelId; 5] = [
         KernelId::Laue,
         KernelId::Psf,
         KernelId::Lm,
         KernelId::Deconv,
+        KernelId::Pipeline,
     ];
 
     pub fn kernel(self) -> &'static dyn DynKernel {
@@ -30,11 +33,13 @@ impl KernelId {
         static PSF: KernelEntry<Psf> = KernelEntry::new();
         static LM: KernelEntry<Lm> = KernelEntry::new();
         static DECONV: KernelEntry<Deconv> = KernelEntry::new();
+        static PIPELINE: KernelEntry<Pipeline> = KernelEntry::new();
         match self {
             KernelId::Laue => &LAUE,
             KernelId::Psf => &PSF,
             KernelId::Lm => &LM,
             KernelId::Deconv => &DECONV,
+            KernelId::Pipeline => &PIPELINE,
         }
     }
 }

@@ -146,6 +146,24 @@ pub struct Stage {
     pub time: Duration,
 }
 
+/// One interval of a pipeline's timeline: what one lane did for one image during the last
+/// run, in time from the start of that run (host clock, `Instant`). Lanes: `"upload"`
+/// (host → device), `"compute"` (the device deconvolving), `"download"` (device → host,
+/// mapped and copied out), `"cpu"` (a CPU thread deconvolving the image).
+///
+/// The report draws these for the pipeline kernel's variants. The device-busy fraction of a
+/// GPU variant is the length of the union of its `compute` intervals divided by the run's
+/// wall time: a ratio, not a duration, so it is computed from the events and never
+/// reported as a [`Stage`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub lane: &'static str,
+    /// The image's index in the stack.
+    pub image: usize,
+    pub start: Duration,
+    pub end: Duration,
+}
+
 /// One way of computing a kernel's problem `P`.
 pub trait Variant<P>: Send + Sync {
     /// Short stable name, unique within its kernel: the last part of the id
@@ -175,19 +193,9 @@ pub trait Prepared: Send {
     fn stages(&self) -> Vec<Stage> {
         Vec::new()
     }
-    /// The timeline of the last run, if the variant records one (the pipeline kernel: which
-    /// image was uploading, computing or downloading when). Not timed.
+    /// The timeline of the last run (per image and lane), for variants that process a
+    /// stack of items (the pipeline kernel); empty for the others. See [`Event`].
     fn events(&self) -> Vec<Event> {
         Vec::new()
     }
-}
-
-/// One interval of a run's timeline: `lane` ("upload", "compute", "download" or "cpu") was
-/// busy with image `image` from `start` to `end`, both measured from the start of the run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Event {
-    pub lane: &'static str,
-    pub image: usize,
-    pub start: Duration,
-    pub end: Duration,
 }

@@ -7,6 +7,8 @@
 //! Each step is its own pass over memory, as in NumPy: rfft2, multiply, irfft2, divide,
 //! rfft2, multiply, irfft2, multiply. The `parallel` variant fuses them.
 
+use std::sync::Arc;
+
 use num_complex::Complex;
 
 use super::{DeconvProblem, NonFinite, cast, divide_row, multiply, non_finite, widen};
@@ -53,7 +55,9 @@ impl Variant<DeconvProblem> for Fft {
     }
 }
 
-struct Run<T: Float> {
+/// The prepared state (public for the pipeline kernel, which reuses one per worker for
+/// a stack of images: [`Run::load`], then [`Prepared::run`]).
+pub struct Run<T: Float> {
     problem: DeconvProblem,
     fft: Fft2d<T>,
     scratch: Scratch<T>,
@@ -67,7 +71,7 @@ struct Run<T: Float> {
 }
 
 impl<T: Float> Run<T> {
-    fn new(p: &DeconvProblem) -> Self {
+    pub fn new(p: &DeconvProblem) -> Self {
         let fft = Fft2d::<T>::new(p.rows(), p.cols());
         let transfer = p
             .transfer()
@@ -85,6 +89,22 @@ impl<T: Float> Run<T> {
             non_finite: None,
             fft,
         }
+    }
+}
+
+impl<T: Float> Run<T> {
+    /// Makes `p` the next problem: another image of the same shape, deconvolved with the
+    /// same PSF and iterations (the PSF spectrum made in [`Run::new`] is kept).
+    pub fn load(&mut self, p: &DeconvProblem) {
+        debug_assert!(Arc::ptr_eq(&p.psf, &self.problem.psf), "one PSF per state");
+        debug_assert_eq!(p.iterations, self.problem.iterations);
+        p.clip_into(&mut self.image);
+        self.problem = p.clone();
+    }
+
+    /// The deconvolved image of the last run, row-major.
+    pub fn estimate(&self) -> &[T] {
+        &self.estimate
     }
 }
 

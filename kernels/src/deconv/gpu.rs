@@ -39,7 +39,7 @@ pub enum Gpu {
 }
 
 /// Invocations per workgroup (gpu.wgsl's `@workgroup_size`).
-const WORKGROUP: u32 = 64;
+pub const WORKGROUP: u32 = 64;
 
 /// Seconds per pixel and iteration on lavapipe (llvmpipe on the 2-core reference machine):
 /// 5.2e-7 s of CPU time in f64 and 3e-7 in f32 at 1024² (four complex 2-D FFTs and five
@@ -135,7 +135,7 @@ impl Variant<DeconvProblem> for Gpu {
 
 /// P = rfft2(k) extended to all C columns: P[k, l] = conj(P[(R − k) mod R, C − l]) for
 /// l > C/2 (the spectrum of a real array is Hermitian).
-fn full_spectrum(half: &[Complex64], rows: usize, cols: usize) -> Vec<Complex64> {
+pub fn full_spectrum(half: &[Complex64], rows: usize, cols: usize) -> Vec<Complex64> {
     let h = cols / 2 + 1;
     let mut full = vec![Complex64::default(); rows * cols];
     for k in 0..rows {

@@ -119,6 +119,28 @@ impl DeconvProblem {
             .collect()
     }
 
+    /// [`Self::clipped_image`] written into `out` in a variant's precision, without
+    /// allocating (the pipeline kernel loads each image of a stack into one prepared state).
+    pub fn clip_into<T: Float>(&self, out: &mut [T]) {
+        assert_eq!(out.len(), self.pixels(), "one value per pixel");
+        for (o, &v) in out.iter_mut().zip(self.image.iter()) {
+            let v = if self.clip && v < 0.0 { 0.0 } else { v };
+            *o = T::from_f64(v).expect("finite f64 converts");
+        }
+    }
+
+    /// The same deconvolution (PSF, iterations, clipping) of another image of the same
+    /// shape: the pipeline kernel's stack shares one PSF. No committed reference applies.
+    pub fn with_image(&self, source: Source, image: Arc<Array2<f64>>) -> DeconvProblem {
+        assert_eq!(image.dim(), self.image.dim(), "the PSF's shape");
+        DeconvProblem {
+            source,
+            image,
+            reference: None,
+            ..self.clone()
+        }
+    }
+
     /// The convolution kernel k: the PSF rolled by (R//2, C//2) as aiapy's `np.roll`.
     pub fn kernel(&self) -> Array2<f64> {
         roll(&self.psf)

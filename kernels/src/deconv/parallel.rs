@@ -19,6 +19,8 @@
 //! Each row and column is transformed with the same arithmetic whatever the thread count,
 //! so the output is bit-identical for any number of threads.
 
+use std::sync::Arc;
+
 use num_complex::Complex;
 use rayon::prelude::*;
 
@@ -66,7 +68,9 @@ impl Variant<DeconvProblem> for Parallel {
     }
 }
 
-struct Run<T: Float> {
+/// The prepared state (public for the pipeline kernel, which reuses one per worker for
+/// a stack of images: [`Run::load`], then [`Prepared::run`]).
+pub struct Run<T: Float> {
     problem: DeconvProblem,
     fft: Fft2d<T>,
     scratches: Vec<Scratch<T>>,
@@ -79,7 +83,7 @@ struct Run<T: Float> {
 }
 
 impl<T: Float> Run<T> {
-    fn new(p: &DeconvProblem) -> Self {
+    pub fn new(p: &DeconvProblem) -> Self {
         let (r, c) = (p.rows(), p.cols());
         let fft = Fft2d::<T>::new(r, c);
         let half = fft.half();
@@ -115,6 +119,22 @@ impl<T: Float> Run<T> {
                 multiply(strip.data(), p, conjugate);
                 strip.inverse();
             });
+    }
+}
+
+impl<T: Float> Run<T> {
+    /// Makes `p` the next problem: another image of the same shape, deconvolved with the
+    /// same PSF and iterations (the PSF spectrum made in [`Run::new`] is kept).
+    pub fn load(&mut self, p: &DeconvProblem) {
+        debug_assert!(Arc::ptr_eq(&p.psf, &self.problem.psf), "one PSF per state");
+        debug_assert_eq!(p.iterations, self.problem.iterations);
+        p.clip_into(&mut self.image);
+        self.problem = p.clone();
+    }
+
+    /// The deconvolved image of the last run, row-major.
+    pub fn estimate(&self) -> &[T] {
+        &self.estimate
     }
 }
 

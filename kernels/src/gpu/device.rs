@@ -765,6 +765,102 @@ impl Encoder<'_> {
     }
 }
 
+/// Work submitted with [`Encoder::submit_async`], possibly still running on the device.
+pub struct Submission {
+    index: wgpu::SubmissionIndex,
+}
+
+impl Encoder<'_> {
+    /// Submits the commands WITHOUT waiting: the host goes on (stages the next upload, reads
+    /// back an earlier result) while the device works — how a pipeline keeps the device
+    /// busy. Wait for this submission alone with [`GpuContext::wait_for`] or
+    /// [`Readback::read_into_after`] (not for later ones, unlike [`Encoder::submit`]).
+    /// Timer marks are resolved as in `submit`; without timestamp queries nothing is timed.
+    pub fn submit_async(mut self) -> Result<Submission, GpuError> {
+        if let Some(t) = self.timer.as_deref_mut() {
+            t.mark(&mut self.raw, None);
+            t.resolve(&mut self.raw);
+        }
+        let Encoder { ctx, raw, .. } = self;
+        let index = ctx.scoped("submitting GPU work", || ctx.queue.submit([raw.finish()]))?;
+        Ok(Submission { index })
+    }
+}
+
+impl GpuContext {
+    /// Waits until `submission` (and all work submitted before it) has finished, but not
+    /// for anything submitted after it.
+    pub fn wait_for(&self, submission: &Submission) -> Result<(), GpuError> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission.index.clone()),
+                timeout: None,
+            })
+            .map_err(|e| GpuError(format!("waiting for the device: {e}")))?;
+        self.check()
+    }
+}
+
+impl Readback {
+    /// Like [`Readback::read_into`] for a download recorded in `submission`: waits for that
+    /// submission only, so later submissions keep the device busy meanwhile.
+    pub fn read_into_after<T: Element>(
+        &self,
+        submission: &Submission,
+        out: &mut [T],
+    ) -> Result<(), GpuError> {
+        let ctx = context()?;
+        let dst: &mut [u8] = bytemuck::cast_slice_mut(out);
+        if dst.len() as u64 > self.bytes {
+            return Err(GpuError(format!(
+                "reading {} bytes from a readback buffer of {}",
+                dst.len(),
+                self.bytes
+            )));
+        }
+        let range = ..self.bytes.next_multiple_of(4).max(4);
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.raw
+            .slice(range)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+        ctx.wait_for(submission)?;
+        // As in `GpuContext::map`: another thread's poll may run the callback a moment later.
+        let deadline = Instant::now() + MAP_ANSWER_TIMEOUT;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(1)) {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => return Err(GpuError(format!("mapping a buffer: {e}"))),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    ctx.check()?;
+                    return Err(GpuError(
+                        "mapping a buffer: wgpu dropped the request unanswered".into(),
+                    ));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if Instant::now() > deadline {
+                        return Err(GpuError(format!(
+                            "mapping a buffer: no answer {MAP_ANSWER_TIMEOUT:?} after its \
+                             submission finished"
+                        )));
+                    }
+                    ctx.wait_for(submission)?;
+                }
+            }
+        }
+        {
+            let view = self
+                .raw
+                .get_mapped_range(range)
+                .map_err(|e| GpuError(format!("reading back: {e}")))?;
+            dst.copy_from_slice(&view[..dst.len()]);
+        }
+        self.raw.unmap();
+        Ok(())
+    }
+}
+
 /// Times the stages of a run: device timestamps around what the encoder records between
 /// [`Encoder::stage`] marks, plus host time added with [`Timer::time`] (mapping and
 /// copying on the host). Without timestamp queries, each submission's host wall time counts

@@ -203,3 +203,28 @@ impl Timer {
         match self.0 {}
     }
 }
+
+/// Work submitted with `Encoder::submit_async` (never, without the `gpu` feature).
+pub struct Submission(Never);
+
+impl Encoder<'_> {
+    pub fn submit_async(self) -> Result<Submission, GpuError> {
+        match self.0 {}
+    }
+}
+
+impl GpuContext {
+    pub fn wait_for(&self, _submission: &Submission) -> Result<(), GpuError> {
+        match self.0 {}
+    }
+}
+
+impl Readback {
+    pub fn read_into_after<T: Element>(
+        &self,
+        _submission: &Submission,
+        _out: &mut [T],
+    ) -> Result<(), GpuError> {
+        match self.0 {}
+    }
+}

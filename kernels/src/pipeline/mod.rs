@@ -1,0 +1,429 @@
+//! A stack of images through one PSF and Richardson–Lucy deconvolution (issue 9): the
+//! question a solar-telescope pipeline asks — which way of using the machine gives the most
+//! images per second?
+//!
+//! ```text
+//! psf  = AIA PSF of --channel on the n × n grid           once (crate::psf::compute_psf)
+//! for each image m of the stack:
+//!     out[m] = deconvolve(image[m], psf, iterations)      exactly deconv's problem
+//! ```
+//!
+//! The stack (case `deconv-stack`): `--images` synthetic scenes
+//! ([`crate::deconv::scene::synthetic`], seeds `seed, seed+1, …`), then `--trace` copies of
+//! the TRACE 171 Å image's central n × n (as deconv's `trace` case reads it). Without the
+//! TRACE file the stack is the synthetic images only and the problem's label says so. The
+//! bench size of the issue is the default (16 synthetic 1024² images + 4 TRACE copies, 25
+//! iterations); the quick suite is small.
+//!
+//! The variants differ only in how they schedule the images; each image's arithmetic is one
+//! of deconv's own variants, reused, not rewritten:
+//!
+//! | variant | schedule | per image |
+//! |---|---|---|
+//! | `serial` (the oracle) | one image after another | `deconv/*/fft` (one thread) |
+//! | `threads-over-images` | rayon workers take images from a shared counter | `deconv/*/fft` |
+//! | `threads-inside-image` | one image after another | `deconv/*/parallel` |
+//! | `gpu-serial` | upload, deconvolve, download, next | `deconv/*/gpu-f32`'s shaders |
+//! | `gpu-overlapped` | 3 slots in flight: upload m+1, download m−1 around m | same |
+//! | `hybrid` | a GPU thread and CPU workers share one counter | `fft` and `gpu-f32` |
+//!
+//! Validation: every image of every variant against `serial`, with the single-image
+//! deconvolution's tolerance for the variant's precision ([`crate::deconv::tolerance`]).
+//! `serial` itself is `deconv/*/fft` image by image (tests/pipeline.rs checks it bit for
+//! bit), which tests/deconv.rs checks against naive and against aiapy's output; no
+//! reference file of its own is needed.
+//!
+//! Timelines: every variant records, per image, when each lane worked on it
+//! ([`crate::variant::Event`]: `cpu`, or `upload` / `compute` / `download` for the GPU), from
+//! host clocks. The device-busy fraction of a GPU variant is the union of its `compute`
+//! intervals over the run's wall time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::check::{Output, Tolerance};
+use crate::deconv::{self, Deconv, DeconvProblem, Source, scene};
+use crate::error::KernelError;
+use crate::fft2d::Float;
+use crate::kernel::{Case, Kernel, VariantInfo};
+use crate::params::{ParamKind, ParamSpec, Params};
+use crate::variant::{Availability, Event, Precision, Stage, Variant, Work};
+
+pub mod device;
+pub mod fft;
+pub mod gpu_overlapped;
+pub mod gpu_serial;
+pub mod hybrid;
+pub mod serial;
+pub mod threads_inside_image;
+pub mod threads_over_images;
+pub mod vectorised;
+
+/// The stack: one deconvolution problem per image, all sharing one PSF (`Arc`).
+#[derive(Clone, Debug)]
+pub struct PipelineProblem {
+    pub images: Vec<DeconvProblem>,
+    /// What the stack is, in words (says when the TRACE image is missing).
+    pub label: String,
+    /// Why there is nothing to deconvolve, if so: every variant skips.
+    pub missing: Option<String>,
+}
+
+impl PipelineProblem {
+    pub fn len(&self) -> usize {
+        self.images.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+    /// The first image (every image has its shape, PSF and iterations).
+    pub fn first(&self) -> &DeconvProblem {
+        &self.images[0]
+    }
+    pub fn pixels(&self) -> usize {
+        self.first().pixels()
+    }
+    pub fn iterations(&self) -> usize {
+        self.first().iterations
+    }
+
+    pub fn availability(&self) -> Availability {
+        match &self.missing {
+            Some(why) => Availability::Skipped(why.clone()),
+            None => Availability::Ready,
+        }
+    }
+
+    /// The output array name of image `m`: `deconvolved_00`, `deconvolved_01`, ...
+    pub fn name(&self, m: usize) -> String {
+        let width = (self.len().max(2) - 1).to_string().len().max(2);
+        format!("deconvolved_{m:0width$}")
+    }
+
+    /// Every image's deconvolution, one named n × n array each, so that each image is
+    /// checked against its own peak (a faint image is not judged on a bright one's scale).
+    pub fn output(&self, stack: &Stack) -> Output {
+        let shape = [self.first().rows(), self.first().cols()];
+        Output {
+            arrays: stack
+                .images
+                .iter()
+                .enumerate()
+                .map(|(m, image)| {
+                    let image = image.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let array =
+                        ArrayD::from_shape_vec(IxDyn(&shape), image).expect("one value per pixel");
+                    (self.name(m), array)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The deconvolved stack, written by whichever worker took each image (one lock per
+/// image: never contended, each image has one writer per run).
+pub struct Stack {
+    images: Vec<Mutex<Vec<f64>>>,
+}
+
+impl Stack {
+    /// Room for every image, made in `prepare` (NaN until a run writes it).
+    pub fn new(p: &PipelineProblem) -> Stack {
+        Stack {
+            images: (0..p.len())
+                .map(|_| Mutex::new(vec![f64::NAN; p.pixels()]))
+                .collect(),
+        }
+    }
+
+    /// Stores image `m`'s result, widened to f64.
+    pub fn store<T: Float>(&self, m: usize, image: &[T]) {
+        let mut out = self.images[m].lock().unwrap_or_else(|e| e.into_inner());
+        for (o, v) in out.iter_mut().zip(image) {
+            *o = v.to_f64().unwrap_or(f64::NAN);
+        }
+    }
+}
+
+/// The clock of one run: events are times from its start.
+#[derive(Clone, Copy)]
+pub struct Clock(Instant);
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock(Instant::now())
+    }
+    /// The interval `[start, now]` of `lane` for image `m`.
+    pub fn event(&self, lane: &'static str, image: usize, start: Instant) -> Event {
+        Event {
+            lane,
+            image,
+            start: start.saturating_duration_since(self.0),
+            end: Instant::now().saturating_duration_since(self.0),
+        }
+    }
+}
+
+/// The timeline of one run, pushed to by every worker.
+#[derive(Default)]
+pub struct Timeline(Mutex<Vec<Event>>);
+
+impl Timeline {
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+    pub fn push(&self, e: Event) {
+        self.lock().push(e);
+    }
+    /// The events, ordered by start.
+    pub fn events(&self) -> Vec<Event> {
+        let mut out = self.lock().clone();
+        out.sort_by_key(|e| (e.start, e.image));
+        out
+    }
+    /// Total time per lane (`upload`, `compute`, `download`), for [`crate::Prepared::stages`].
+    pub fn stages(&self, lanes: &[&'static str]) -> Vec<Stage> {
+        let events = self.lock();
+        lanes
+            .iter()
+            .map(|&lane| Stage {
+                name: lane,
+                time: events
+                    .iter()
+                    .filter(|e| e.lane == lane)
+                    .map(|e| e.end.saturating_sub(e.start))
+                    .sum(),
+            })
+            .collect()
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The kernel's declaration.
+pub struct Pipeline;
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "n",
+        help: "image side (synthetic scenes and the TRACE crop); power of two for the GPU variants",
+        kind: ParamKind::Int { min: 2, max: 4096 },
+        default: 1024.0,
+        is_size: true,
+    },
+    ParamSpec {
+        name: "images",
+        help: "synthetic images in the stack (seeds seed, seed+1, ...)",
+        kind: ParamKind::Int { min: 0, max: 4096 },
+        default: 16.0,
+        is_size: true,
+    },
+    ParamSpec {
+        name: "trace",
+        help: "copies of the TRACE 171 Å image's central n×n appended to the stack (0: none; \
+               skipped, and said so, when the file is missing)",
+        kind: ParamKind::Int { min: 0, max: 4096 },
+        default: 4.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "iterations",
+        help: "Richardson–Lucy iterations per image (aiapy's default 25)",
+        kind: ParamKind::Int { min: 0, max: 1000 },
+        default: 25.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "channel",
+        help: "AIA channel (Å) whose PSF, computed once, deconvolves every image",
+        kind: ParamKind::Choice(deconv::CHANNELS),
+        default: 171.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "sigma",
+        help: "0: the AIA PSF of --channel (even n ≥ 16); > 0: a Gaussian PSF of this width (px)",
+        kind: ParamKind::Float {
+            min: 0.0,
+            max: 100.0,
+        },
+        default: 0.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "seed",
+        help: "seed of the first synthetic image",
+        kind: ParamKind::Int {
+            min: 0,
+            max: 2_147_483_647,
+        },
+        default: 1.0,
+        is_size: false,
+    },
+];
+
+const CASES: &[Case] = &[Case {
+    name: "deconv-stack",
+    about: "one PSF, then K synthetic images (+ the TRACE image repeated) deconvolved: images/s",
+}];
+
+impl Kernel for Pipeline {
+    type Problem = PipelineProblem;
+    const NAME: &'static str = "pipeline";
+    const ABOUT: &'static str = "A stack of images through one PSF and Richardson–Lucy \
+        deconvolution (aiapy.psf.deconvolve per image): serial, threads over images, threads \
+        inside an image, GPU serial, GPU with transfers overlapped, CPU+GPU hybrid.";
+
+    fn cases() -> &'static [Case] {
+        CASES
+    }
+
+    fn params() -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn problem(
+        _case: &str,
+        p: &Params,
+        inputs: &[ArrayD<f64>],
+    ) -> Result<PipelineProblem, KernelError> {
+        if !inputs.is_empty() {
+            return Err(KernelError::Input(
+                "pipeline/deconv-stack generates its stack (--images, --trace); to deconvolve \
+                 your own image use deconv (--input image.npy)"
+                    .into(),
+            ));
+        }
+        let (n, images, copies) = (p.usize("n")?, p.usize("images")?, p.usize("trace")?);
+        let seed = p.usize("seed")? as u64;
+        if images + copies == 0 {
+            return Err(KernelError::invalid(
+                "images",
+                "0",
+                "the stack is empty: give --images or --trace at least 1",
+            ));
+        }
+        // deconv's own problem for the first synthetic image: its PSF (computed once) and
+        // its parameters; every other image shares that PSF.
+        let single = Params::defaults(Deconv::params())
+            .with("n", n as f64)
+            .with("iterations", p.get("iterations")?)
+            .with("channel", p.get("channel")?)
+            .with("sigma", p.get("sigma")?)
+            .with("seed", seed as f64);
+        let base = Deconv::problem("synthetic", &single, &[])?;
+        let kernel = deconv::roll(&base.psf);
+        let mut stack: Vec<DeconvProblem> = (0..images as u64)
+            .map(|k| match k {
+                0 => base.clone(),
+                k => base.with_image(
+                    Source::Synthetic { seed: seed + k },
+                    Arc::new(scene::synthetic(n, seed + k, &kernel)),
+                ),
+            })
+            .collect();
+        let mut label = match images {
+            0 => String::new(),
+            1 => format!("1 synthetic {n}² (seed {seed})"),
+            k => format!("{k} synthetic {n}² (seeds {seed}–{})", seed + k as u64 - 1),
+        };
+        let mut missing = None;
+        if copies > 0 {
+            match scene::trace(&scene::trace_path(), n) {
+                Ok(trace) => {
+                    let trace = base.with_image(Source::Trace, Arc::new(trace));
+                    stack.extend(std::iter::repeat_n(trace, copies));
+                    if !label.is_empty() {
+                        label += " + ";
+                    }
+                    label += &format!("{copies} × TRACE 171 Å (central {n}²)");
+                }
+                // A missing or unreadable file: the synthetic images only, said so.
+                Err(e @ KernelError::Read { .. }) => {
+                    label += &format!(" (TRACE image missing, synthetic only: {e})");
+                    if stack.is_empty() {
+                        missing = Some(format!("no images: --images is 0 and {e}"));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        label += &format!(", {} iterations, {}", base.iterations, base.psf_label);
+        if stack.is_empty() {
+            // Keeps first() valid; every variant skips with `missing`.
+            stack.push(base);
+        }
+        Ok(PipelineProblem {
+            images: stack,
+            label,
+            missing,
+        })
+    }
+
+    fn variants() -> Vec<Box<dyn Variant<PipelineProblem>>> {
+        vec![
+            Box::new(serial::Serial),
+            Box::new(vectorised::Vectorised),
+            Box::new(fft::Fft),
+            Box::new(threads_over_images::ThreadsOverImages),
+            Box::new(threads_inside_image::ThreadsInsideImage),
+            Box::new(gpu_serial::GpuSerial),
+            Box::new(gpu_overlapped::GpuOverlapped),
+            Box::new(hybrid::Hybrid),
+        ]
+    }
+
+    /// deconv's work per image, times the number of images; items = images (images/s).
+    fn work(p: &PipelineProblem) -> Work {
+        let one = Deconv::work(p.first());
+        let k = p.len() as f64;
+        Work {
+            flops: k * one.flops,
+            bytes: k * one.bytes,
+            items: k,
+        }
+    }
+
+    /// Each image as the single-image deconvolution of the same precision: the same
+    /// arithmetic (deconv's variants, reused), so the same bound.
+    fn tolerance(p: &PipelineProblem, v: &VariantInfo) -> Tolerance {
+        deconv::tolerance(p.iterations(), p.pixels(), v.precision)
+    }
+
+    /// None: `serial` is deconv's `fft` variant image by image (checked bit for bit in
+    /// tests/pipeline.rs), which deconv's tests check against naive and aiapy's output.
+    fn reference_files(_p: &PipelineProblem) -> Vec<(String, std::path::PathBuf)> {
+        Vec::new()
+    }
+
+    fn oracles() -> &'static [&'static str] {
+        &["serial"]
+    }
+
+    fn suite() -> Vec<(&'static str, Params)> {
+        // Quick: 4 synthetic 128² images + 2 TRACE copies, 10 iterations (well under a
+        // second per variant on 2 cores). The issue's 16 × 1024² is the default problem:
+        // `harness bench --kernel pipeline --case deconv-stack`.
+        let d = Params::defaults(PARAMS);
+        vec![(
+            "deconv-stack",
+            d.with("n", 128.0)
+                .with("images", 4.0)
+                .with("trace", 2.0)
+                .with("iterations", 10.0),
+        )]
+    }
+
+    fn memory_estimate(_case: &str, p: &Params) -> Option<u64> {
+        // Inputs and outputs of every image in f64, plus per-worker FFT state (~6 images).
+        let n = p.usize("n").ok()? as u64;
+        let k = (p.usize("images").ok()? + p.usize("trace").ok()?) as u64;
+        Some((2 * k + 6) * n * n * 8)
+    }
+}
+
+/// deconv's tolerance for an f32 GPU variant, for the GPU files' docs.
+pub(crate) const GPU_PRECISION: Precision = Precision::F32;

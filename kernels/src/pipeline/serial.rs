@@ -1,0 +1,70 @@
+//! `pipeline/deconv-stack/serial` — the oracle: one image after another, each deconvolved by
+//! deconv's one-thread FFT variant (`deconv/*/fft`, reused through its prepared state: the
+//! PSF spectrum and every buffer are made once, in setup, and each image is loaded into
+//! them). Its output is deconv's `fft` image by image, bit for bit.
+
+use super::{Clock, PipelineProblem, Stack, Timeline};
+use crate::check::Output;
+use crate::deconv::fft::Run;
+use crate::error::KernelError;
+use crate::variant::{Availability, Event, Precision, Prepared, Strategy, Variant};
+
+pub struct Serial;
+
+impl Variant<PipelineProblem> for Serial {
+    fn name(&self) -> &'static str {
+        "serial"
+    }
+    /// The plain loop over images, readable as the definition: the pipeline's "naive".
+    fn strategy(&self) -> Strategy {
+        Strategy::Naive
+    }
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
+    fn idea(&self) -> &'static str {
+        "one image after another on one thread (deconv's fft variant per image): the oracle"
+    }
+    fn file(&self) -> &'static str {
+        file!()
+    }
+    fn probe(&self, p: &PipelineProblem) -> Availability {
+        p.availability()
+    }
+    fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
+        Ok(Box::new(Serial1 {
+            problem: p.clone(),
+            engine: Run::new(p.first()),
+            stack: Stack::new(p),
+            timeline: Timeline::default(),
+        }))
+    }
+}
+
+struct Serial1 {
+    problem: PipelineProblem,
+    engine: Run<f64>,
+    stack: Stack,
+    timeline: Timeline,
+}
+
+impl Prepared for Serial1 {
+    fn run(&mut self) -> Result<(), KernelError> {
+        self.timeline.clear();
+        let clock = Clock::start();
+        for (m, image) in self.problem.images.iter().enumerate() {
+            let start = std::time::Instant::now();
+            self.engine.load(image);
+            self.engine.run()?;
+            self.stack.store(m, self.engine.estimate());
+            self.timeline.push(clock.event("cpu", m, start));
+        }
+        Ok(())
+    }
+    fn output(&self) -> Result<Output, KernelError> {
+        Ok(self.problem.output(&self.stack))
+    }
+    fn events(&self) -> Vec<Event> {
+        self.timeline.events()
+    }
+}

@@ -1,0 +1,74 @@
+//! `pipeline/deconv-stack/threads-inside-image` — one image at a time, every thread working
+//! on it: deconv's `parallel` variant (rows and columns of each FFT pass over rayon's
+//! threads, element-wise steps fused into the passes), its state made once and each image
+//! loaded into it. One image's working set is shared by all threads, but every pass ends
+//! in a join: small images give the threads too little to do between joins.
+//!
+//! The fused passes may round differently from `serial`'s separate ones, so it is held to
+//! the single-image f64 tolerance (at power-of-two sides it has come out bit-identical to
+//! `serial`); its output does not depend on the thread count.
+
+use super::{Clock, PipelineProblem, Stack, Timeline};
+use crate::check::Output;
+use crate::deconv::parallel::Run;
+use crate::error::KernelError;
+use crate::variant::{Availability, Event, Precision, Prepared, Strategy, Variant};
+
+pub struct ThreadsInsideImage;
+
+impl Variant<PipelineProblem> for ThreadsInsideImage {
+    fn name(&self) -> &'static str {
+        "threads-inside-image"
+    }
+    fn strategy(&self) -> Strategy {
+        Strategy::Parallel
+    }
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
+    fn idea(&self) -> &'static str {
+        "one image at a time, its FFT passes spread over all threads (deconv's parallel variant)"
+    }
+    fn file(&self) -> &'static str {
+        file!()
+    }
+    fn probe(&self, p: &PipelineProblem) -> Availability {
+        p.availability()
+    }
+    fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
+        Ok(Box::new(Inside {
+            problem: p.clone(),
+            engine: Run::new(p.first()),
+            stack: Stack::new(p),
+            timeline: Timeline::default(),
+        }))
+    }
+}
+
+struct Inside {
+    problem: PipelineProblem,
+    engine: Run<f64>,
+    stack: Stack,
+    timeline: Timeline,
+}
+
+impl Prepared for Inside {
+    fn run(&mut self) -> Result<(), KernelError> {
+        self.timeline.clear();
+        let clock = Clock::start();
+        for (m, image) in self.problem.images.iter().enumerate() {
+            let start = std::time::Instant::now();
+            self.engine.load(image);
+            self.engine.run()?;
+            self.stack.store(m, self.engine.estimate());
+            self.timeline.push(clock.event("cpu", m, start));
+        }
+        Ok(())
+    }
+    fn output(&self) -> Result<Output, KernelError> {
+        Ok(self.problem.output(&self.stack))
+    }
+    fn events(&self) -> Vec<Event> {
+        self.timeline.events()
+    }
+}

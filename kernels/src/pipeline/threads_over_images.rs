@@ -1,0 +1,96 @@
+//! `pipeline/deconv-stack/threads-over-images` — the joblib / process-pool pattern without
+//! the processes: one worker per rayon thread, each with its own single-threaded FFT state
+//! (deconv's `fft` variant, made in setup), taking the next image from a shared counter
+//! until the stack is done. Images are independent, so there is no synchronisation but the
+//! counter; each image's arithmetic is `serial`'s, so the output is bit-identical to it.
+//!
+//! The price is memory: every worker holds a full image's FFT state (and its working set
+//! leaves the cache to the other workers), where `threads-inside-image` shares one.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use super::{Clock, PipelineProblem, Stack, Timeline};
+use crate::check::Output;
+use crate::deconv::fft::Run;
+use crate::error::KernelError;
+use crate::variant::{Availability, Event, Precision, Prepared, Strategy, Variant};
+
+pub struct ThreadsOverImages;
+
+impl Variant<PipelineProblem> for ThreadsOverImages {
+    fn name(&self) -> &'static str {
+        "threads-over-images"
+    }
+    fn strategy(&self) -> Strategy {
+        Strategy::Parallel
+    }
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
+    fn idea(&self) -> &'static str {
+        "rayon workers take whole images from a shared counter, each image on one thread"
+    }
+    fn file(&self) -> &'static str {
+        file!()
+    }
+    fn probe(&self, p: &PipelineProblem) -> Availability {
+        p.availability()
+    }
+    fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
+        // One state per thread of the pool the harness installed (more would sit idle).
+        let workers = rayon::current_num_threads().clamp(1, p.len());
+        Ok(Box::new(Over {
+            problem: p.clone(),
+            engines: (0..workers).map(|_| Run::new(p.first())).collect(),
+            stack: Stack::new(p),
+            timeline: Timeline::default(),
+        }))
+    }
+}
+
+struct Over {
+    problem: PipelineProblem,
+    engines: Vec<Run<f64>>,
+    stack: Stack,
+    timeline: Timeline,
+}
+
+impl Prepared for Over {
+    fn run(&mut self) -> Result<(), KernelError> {
+        self.timeline.clear();
+        let clock = Clock::start();
+        let next = AtomicUsize::new(0);
+        let failed = Mutex::new(None);
+        let (images, stack, timeline) = (&self.problem.images, &self.stack, &self.timeline);
+        self.engines.par_iter_mut().for_each(|engine| {
+            loop {
+                let m = next.fetch_add(1, Ordering::Relaxed);
+                let Some(image) = images.get(m) else { break };
+                let start = std::time::Instant::now();
+                engine.load(image);
+                if let Err(e) = engine.run() {
+                    // Keep the first image's error (by index), as serial would report it.
+                    let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
+                    if f.as_ref().is_none_or(|(k, _)| m < *k) {
+                        *f = Some((m, e));
+                    }
+                }
+                stack.store(m, engine.estimate());
+                timeline.push(clock.event("cpu", m, start));
+            }
+        });
+        match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some((m, e)) => Err(KernelError::Failed(format!("image {m}: {e}"))),
+            None => Ok(()),
+        }
+    }
+    fn output(&self) -> Result<Output, KernelError> {
+        Ok(self.problem.output(&self.stack))
+    }
+    fn events(&self) -> Vec<Event> {
+        self.timeline.events()
+    }
+}
