@@ -356,7 +356,7 @@ fn best_per_variant<'a>(es: &[&'a Entry]) -> Vec<&'a Entry> {
 
 fn naive_median(es: &[&Entry], machine: usize) -> Option<f64> {
     es.iter()
-        .filter(|e| e.ok() && e.machine == machine && e.row.variant == "naive" && e.is_rust())
+        .filter(|e| e.ok() && e.machine == machine && e.row.strategy == "naive" && e.is_rust())
         .map(|e| e.median())
         .min_by(f64::total_cmp)
 }
@@ -641,7 +641,7 @@ fn timelines(ctx: &Ctx, es: &[&Entry]) -> Vec<Chart> {
             r.kernel, r.case, r.variant, r.params, r.threads
         );
         let mut subtitle = format!(
-            "last timed run: {}/s, latency per image {}",
+            "last timed run: {} images/s, latency per image {}",
             fmt_rate(r.items_per_s),
             fmt_time(r.latency_s)
         );
@@ -734,7 +734,7 @@ fn problem_table(ctx: &Ctx, rows: &[&Entry]) -> Table {
             let notes = match (ok, r.latency_s) {
                 (true, Some(latency)) => {
                     let mut head = format!(
-                        "{}/s · latency per image {}",
+                        "{} images/s · latency per image {}",
                         fmt_rate(r.items_per_s),
                         fmt_time(Some(latency))
                     );
@@ -993,7 +993,7 @@ fn advice(
                     String::new()
                 }
             );
-            if let Some(n) = naive_median(&at, mi).filter(|_| w.row.variant != "naive") {
+            if let Some(n) = naive_median(&at, mi).filter(|_| w.row.strategy != "naive") {
                 s.push_str(&format!(
                     ", {} faster than naive",
                     fmt_ratio(Some(n / w.median()))
