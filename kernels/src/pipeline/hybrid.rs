@@ -158,7 +158,7 @@ impl Variant<PipelineProblem> for Hybrid {
     }
     fn idea(&self) -> &'static str {
         "CPU workers and the GPU share one queue; each takes the next image only if it would \
-         finish it before the other side would finish all that is left"
+         finish it no later than the other side would finish all that is left"
     }
     fn file(&self) -> &'static str {
         file!()
