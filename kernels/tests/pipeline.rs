@@ -337,3 +337,165 @@ fn work_counts_images_and_the_label_says_what_the_stack_is() {
     );
     assert!(empty.is_err(), "an empty stack is refused");
 }
+
+#[test]
+fn hybrids_tail_rule_takes_an_image_only_if_it_ends_no_later() {
+    use kernels::pipeline::hybrid::{Side, claim};
+    // Times in ms (whole numbers: the ties below are exact).
+    let side = |per_image: f64, lanes: usize, committed: usize| Side {
+        per_image,
+        lanes,
+        committed,
+    };
+    // A CPU worker asks for itself: one free lane.
+    let worker = |c: f64| side(c, 1, 0);
+
+    // GPU 10× slower than a CPU worker (lavapipe's case): g = 10, c = 1, two CPU workers.
+    let (g, c) = (10.0, 1.0);
+    // Idle, against the CPU side doing all 6: 10 > ⌈6/2⌉·1 = 3, so it stays out...
+    assert!(!claim(side(g, 1, 0), side(c, 2, 0), 6));
+    // ...while the CPU workers take every image, even the last one.
+    assert!(claim(worker(c), side(g, 1, 0), 6));
+    assert!(claim(worker(c), side(g, 1, 0), 1));
+    // A long stack is worth its help: 10 ≤ ⌈30/2⌉ = 15...
+    assert!(claim(side(g, 1, 0), side(c, 2, 0), 30));
+    // ...but 3 in flight are 3 images committed: a 4th would be done at 40 > 15.
+    assert!(!claim(side(g, 1, 3), side(c, 2, 0), 30));
+    // The CPU side's held images count: 10 ≤ ⌈(2 + 18)/2⌉ = 10 (a tie takes).
+    assert!(claim(side(g, 1, 0), side(c, 2, 2), 18));
+
+    // GPU 10× faster (a real GPU's case): g = 1, c = 10.
+    let (g, c) = (1.0, 10.0);
+    // A CPU worker stays out of a short stack: 10 > (0 + 6)·1...
+    assert!(!claim(worker(c), side(g, 1, 0), 6));
+    // ...and joins a long one: 10 ≤ (3 in flight + 7)·1 = 10.
+    assert!(claim(worker(c), side(g, 1, 3), 7));
+    assert!(!claim(worker(c), side(g, 1, 3), 6));
+    // The GPU takes even the last image with 2 in flight: (2 + 1)·1 ≤ 10.
+    assert!(claim(side(g, 1, 2), side(c, 4, 0), 1));
+
+    // Equal speeds: both take in the middle of a stack, and either the last image when
+    // both are free (a tie)...
+    let e = 5.0;
+    assert!(claim(side(e, 1, 2), side(e, 1, 0), 6));
+    assert!(claim(worker(e), side(e, 1, 2), 6));
+    assert!(claim(side(e, 1, 0), worker(e), 1));
+    assert!(claim(worker(e), side(e, 1, 0), 1));
+    // ...but a GPU holding 2 leaves the last one to the free CPU worker: 15 > 5.
+    assert!(!claim(side(e, 1, 2), side(e, 1, 0), 1));
+    assert!(claim(worker(e), side(e, 1, 2), 1));
+
+    // A side that has stopped (no lanes) never finishes: the other takes everything left,
+    // however slow. Nothing left: nobody takes.
+    assert!(claim(side(1000.0, 1, 3), side(1.0, 0, 0), 1));
+    assert!(!claim(side(1.0, 1, 0), side(1000.0, 1, 0), 0));
+}
+
+#[test]
+fn hybrids_times_per_image_come_from_the_timeline() {
+    use kernels::pipeline::hybrid::PerImage;
+    use std::time::Duration;
+    let ms = Duration::from_millis;
+    let event = |lane, image, start, end| Event {
+        lane,
+        image,
+        start: ms(start),
+        end: ms(end),
+    };
+    // CPU: images of 4 and 6 ms (mean 5). GPU: 3 images from the first upload (1 ms) to
+    // the last download (31 ms): 10 ms each, whatever the overlap inside.
+    let mut events = vec![event("cpu", 0, 0, 4), event("cpu", 1, 4, 10)];
+    for (m, t) in [(2, 1), (3, 11), (4, 21)] {
+        events.push(event("upload", m, t, t + 1));
+        events.push(event("compute", m, t + 1, t + 9));
+        events.push(event("download", m, t + 9, t + 10));
+    }
+    let (cpu, gpu) = PerImage::measured(&events);
+    assert!((cpu.unwrap() - 0.005).abs() < 1e-12, "{cpu:?}");
+    assert!((gpu.unwrap() - 0.010).abs() < 1e-12, "{gpu:?}");
+    // A side that did no image measured nothing.
+    let (cpu, gpu) = PerImage::measured(&events[..2]);
+    assert!(cpu.is_some() && gpu.is_none());
+    assert_eq!(PerImage::measured(&[]), (None, None));
+}
+
+#[test]
+fn hybrid_does_every_image_once_with_one_or_many_workers() {
+    // One pool thread (one CPU worker) and more threads than images: whichever side the
+    // rule picks, every image is done once and matches serial.
+    let inst = stack(&[
+        ("n", 16.0),
+        ("images", 3.0),
+        ("trace", 0.0),
+        ("iterations", 2.0),
+    ]);
+    for threads in [1, 5] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let what = format!("pipeline/hybrid on {threads} thread(s)");
+            assert_passes(against_variant(inst.as_ref(), "hybrid", "serial"), &what);
+            if let Some((_, events)) = run(inst.as_ref(), "hybrid") {
+                for m in 0..3 {
+                    let by = events
+                        .iter()
+                        .filter(|e| e.image == m && (e.lane == "cpu" || e.lane == "compute"))
+                        .count();
+                    assert_eq!(by, 1, "{what}: image {m} done {by} times");
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn hybrid_with_a_side_that_is_never_worth_it_is_the_other_side_alone() {
+    // The rule's times given, not measured: which side does what is then certain.
+    use kernels::Kernel;
+    use kernels::pipeline::hybrid::{Hybrid, PerImage};
+    use kernels::pipeline::{Pipeline, PipelineProblem};
+    let overrides = [
+        ("n", 16.0),
+        ("images", 4.0),
+        ("trace", 0.0),
+        ("iterations", 2.0),
+    ];
+    let inst = stack(&overrides);
+    if run(inst.as_ref(), "hybrid").is_none() {
+        return;
+    }
+    let mut params = kernels::Params::defaults(Pipeline::params());
+    for (name, value) in overrides {
+        params = params.with(name, value);
+    }
+    let p: PipelineProblem = Pipeline::problem("deconv-stack", &params, &[]).unwrap();
+    let (serial, _) = run(inst.as_ref(), "serial").unwrap();
+    let cases = [
+        (
+            "a free GPU: it does all",
+            PerImage { cpu: 1.0, gpu: 0.0 },
+            "compute",
+        ),
+        (
+            "a GPU 100× slower: the CPU does all",
+            PerImage {
+                cpu: 1.0,
+                gpu: 100.0,
+            },
+            "cpu",
+        ),
+    ];
+    for (what, times, only) in cases {
+        let mut prepared = Hybrid::prepare_with(&p, times).unwrap();
+        prepared.run().unwrap();
+        let check = inst.check("hybrid", &prepared.output().unwrap(), &serial);
+        assert_passes(Outcome::Checked(check.unwrap()), what);
+        let events = prepared.events();
+        let done: Vec<usize> = lane(&events, only, 4).iter().map(|e| e.image).collect();
+        assert_eq!(done, [0, 1, 2, 3], "{what}");
+        let other = if only == "cpu" { "compute" } else { "cpu" };
+        assert!(events.iter().all(|e| e.lane != other), "{what}: {events:?}");
+    }
+}

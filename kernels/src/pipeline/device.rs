@@ -261,6 +261,21 @@ impl GpuStack {
         timeline: &Timeline,
         clock: Clock,
     ) -> Result<(), KernelError> {
+        self.process_counting(images, |_| claim(), stack, timeline, clock)
+    }
+
+    /// [`GpuStack::process`], telling `claim` how many images are in flight when it asks
+    /// (`hybrid`'s rule weighs them). `claim` is asked whenever a slot is free: after
+    /// each finished image, and again until it returns None or every slot is in flight;
+    /// a None with nothing in flight ends the call.
+    pub fn process_counting(
+        &mut self,
+        images: &[DeconvProblem],
+        mut claim: impl FnMut(usize) -> Option<usize>,
+        stack: &Stack,
+        timeline: &Timeline,
+        clock: Clock,
+    ) -> Result<(), KernelError> {
         let ctx = gpu::context()?;
         // (image, slot, submission, submitted at)
         let mut in_flight: VecDeque<(usize, usize, Submission, Instant)> = VecDeque::new();
@@ -270,7 +285,9 @@ impl GpuStack {
         loop {
             // Keep the device fed: stage and submit until every slot is in flight.
             while let Some(&s) = free.last() {
-                let Some(m) = claim() else { break };
+                let Some(m) = claim(in_flight.len()) else {
+                    break;
+                };
                 free.pop();
                 let start = Instant::now();
                 self.upload(s, &images[m])?;

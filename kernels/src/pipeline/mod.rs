@@ -25,7 +25,7 @@
 //! | `threads-inside-image` | one image after another | `deconv/*/parallel` |
 //! | `gpu-serial` | upload, deconvolve, download, next | `deconv/*/gpu-f32`'s shaders |
 //! | `gpu-overlapped` | 3 slots in flight: upload m+1, download m−1 around m | same |
-//! | `hybrid` | a GPU thread and CPU workers share one counter | `fft` and `gpu-f32` |
+//! | `hybrid` | a GPU thread and CPU workers share one queue, with a tail rule | `fft` and `gpu-f32` |
 //!
 //! Validation: every image of every variant against `serial`, with the single-image
 //! deconvolution's tolerance for the variant's precision ([`crate::deconv::tolerance`]).
