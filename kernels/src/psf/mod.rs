@@ -219,15 +219,28 @@ impl PsfProblem {
             entrance: spikes(n, &mesh.angle_arm, mesh.spacing_e),
             focal_plane: spikes(n, &FOCAL_PLANE_ANGLES, mesh.spacing_fp),
         };
-        // aiapy divides by Σspikes: on a grid too small for every spike that is 0/0.
+        // aiapy divides by Σspikes: on a grid too small for every spike that is 0/0. The
+        // largest exponent of a filter's terms must also stay above the f64 variants' flush
+        // (e^−680 ≈ 1e-295, `vectorised::FLUSH_BELOW`: no subnormal arithmetic), or they
+        // divide 0 by 0 where libm still returns the bottom of f64's range. Found by the
+        // property test: at 304 Å, N = 20, each entrance spike is within the per-axis
+        // window of the grid but every term is beyond e^−746 (the window is a box, the
+        // Gaussian's reach a disk), so naive itself gave NaN.
         for filter in [Filter::Entrance, Filter::FocalPlane] {
-            if p.spikes(filter).iter().all(|g| p.window(g).is_none()) {
+            let largest = p
+                .spikes(filter)
+                .iter()
+                .map(|g| p.closest_exponent(g))
+                .fold(f64::NEG_INFINITY, f64::max);
+            if largest < vectorised::FLUSH_BELOW {
                 return Err(KernelError::invalid(
                     "n",
                     n,
                     format!(
-                        "no {filter:?} spike of {channel} Å reaches a {n}×{n} grid: aiapy would \
-                         divide 0 by 0; use a larger N"
+                        "no {filter:?} spike of {channel} Å reaches a {n}×{n} grid: its largest \
+                         term is e^{largest:.0}, below e^{} (aiapy would divide 0 or \
+                         subnormal numbers by their sum); use a larger N",
+                        vectorised::FLUSH_BELOW
                     ),
                 ));
             }
@@ -240,6 +253,23 @@ impl PsfProblem {
             Filter::Entrance => &self.entrance,
             Filter::FocalPlane => &self.focal_plane,
         }
+    }
+
+    /// The largest exponent −w·(xc² + yc²) of a Gaussian over the grid: at the pixel centre
+    /// nearest its centre.
+    pub fn closest_exponent(&self, g: &Gaussian) -> f64 {
+        let last = (self.n - 1) as f64;
+        let nearest = |c: f64| coord((c - 0.5).round().clamp(0.0, last) as usize) - c;
+        let (dx, dy) = (nearest(g.cx), nearest(g.cy));
+        spike_exponent(self.width, dx, dy)
+    }
+
+    /// ln of a filter's largest spike term I·e^e on the grid.
+    pub fn largest_term_ln(&self, filter: Filter) -> f64 {
+        self.spikes(filter)
+            .iter()
+            .map(|g| g.weight.ln() + self.closest_exponent(g))
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 
     /// The core Gaussian (weight 1) at the grid centre.
@@ -927,6 +957,16 @@ mod tests {
         assert!(PsfProblem::new(171, 30, false).is_ok());
         assert!(PsfProblem::new(171, 31, false).is_err());
         assert!(PsfProblem::new(335, 16, false).is_err());
+        // Within the per-axis window of the grid but every term beyond e^−746 (the property
+        // test found naive dividing 0 by 0 here).
+        assert!(PsfProblem::new(304, 20, false).is_err());
+        // Accepted, but separable's cut at e^−345 would drop the terms that matter.
+        let p = PsfProblem::new(304, 24, false).unwrap();
+        assert!(p.largest_term_ln(Filter::Entrance) < -600.0);
+        let a = separable::Separable.probe(&p);
+        assert!(matches!(a, crate::Availability::NotApplicable(_)), "{a:?}");
+        let p = PsfProblem::new(304, 64, false).unwrap();
+        assert!(separable::Separable.probe(&p).is_ready());
         assert!(PsfProblem::new(170, 64, false).is_err());
     }
 
