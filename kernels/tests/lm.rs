@@ -348,8 +348,8 @@ fn a_wrong_fit_is_caught() {
         .map(|k| (y[k] - m.value(k, init)).powi(2) / (0.002 * 0.002))
         .sum();
     let mut bad = good.clone();
-    for j in 0..7 {
-        bad.arrays[0].1[[fit, j]] = init[j];
+    for (j, &v) in init.iter().enumerate() {
+        bad.arrays[0].1[[fit, j]] = v;
     }
     bad.arrays[1].1[[fit]] = chi2;
     bad.arrays[2].1[[fit]] = 20.0;

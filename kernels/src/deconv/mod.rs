@@ -580,9 +580,9 @@ pub fn conditioned_tolerance(p: &DeconvProblem, precision: Precision) -> Toleran
 
 /// A first-order estimate of the rounding error of Richardson–Lucy on problem `p`, as a
 /// fraction of the output's peak, with unit roundoff u = ε/2 and each circular convolution
-/// erring by at most e·max|x| in any value (x its input; Σk = 1, k ≥ 0), e = (1.5·log₂(RC)
-/// + 1)·ε: log₂(RC) stages of u in the forward transform, in the PSF's transform and in the
-/// inverse, and one ε for the spectrum product and the 1/(RC) scaling.
+/// erring by at most e·max|x| in any value (x its input; Σk = 1, k ≥ 0), with
+/// e = (1.5·log₂(RC) + 1)·ε: log₂(RC) stages of u in the forward transform, in the PSF's
+/// transform and in the inverse, and one ε for the spectrum product and the 1/(RC) scaling.
 ///
 /// One iteration, est' = est·c with c = ratio ⋆ k, ratio = img/den, den = est ⊛ k:
 ///

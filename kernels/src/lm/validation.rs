@@ -210,10 +210,10 @@ fn compare_fit<M: Model>(
     s.hess.fill(0.0);
     s.g.fill(0.0);
     let y = p.data(i);
-    for k in 0..p.points {
+    for (k, &yk) in y.iter().enumerate() {
         let f = m.value_and_gradient(k, pr, &mut s.grad);
         for a in 0..n {
-            s.g[a] += p.weight * s.grad[a] * (y[k] - f);
+            s.g[a] += p.weight * s.grad[a] * (yk - f);
             for b in 0..n {
                 s.hess[a * n + b] += p.weight * s.grad[a] * s.grad[b];
             }
@@ -359,7 +359,7 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
         // Item 3: is the output fit `i` the oracle's iterate after the output's steps?
         let same_path = |i: usize, s: &mut Scratch| -> Option<usize> {
             let k = out_steps?[[i]];
-            if !same_algorithm || !(k >= 1.0 && k <= p.max_iterations as f64) {
+            if !(same_algorithm && k >= 1.0 && k <= p.max_iterations as f64) {
                 return None;
             }
             let k = k as usize;
