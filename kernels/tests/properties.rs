@@ -42,14 +42,7 @@ fn agree_with_naive(
     let mut compared = 0;
     for info in inst.variants() {
         let name = info.name;
-        // lm/*/library (MINPACK's lmder, another algorithm) disagrees with naive when a fit
-        // stops early (max_iterations 2, tolerance 1e-2: different iterates, not a bug in
-        // either); its agreement is checked at convergence in the kernel's own tests.
-        // lm/*/gpu-f32 resolves χ² only to ~1e-3 relative, so on a handful of fits at
-        // arbitrary tolerances its converged share differs from f64 naive by whole fits
-        // (1 of 3 = 33 % against the check's 0.5 % margin, meant for large batches); it is
-        // checked against naive and the scipy references on 1024-fit sets in tests/lm.rs.
-        if name == "naive" || (kernel == "lm" && (name == "library" || name == "gpu-f32")) {
+        if name == "naive" {
             continue;
         }
         match inst.probe(name).unwrap() {
@@ -120,33 +113,29 @@ proptest! {
         ])?;
     }
 
-    /// AIA PSF: every channel, even N from 32 to 48 (below 32 some channels have no
-    /// spike on the grid and the kernel refuses the size, as aiapy would divide 0 by 0), flight or pre-flight core.
+    /// AIA PSF: every channel, even N from 16 to 64 (grids where no spike of a filter reaches
+    /// are refused by the kernel, as aiapy would divide 0 by 0, and skipped here), flight or
+    /// pre-flight core. Found here and fixed: gpu-f32 gave NaN when every f32 spike term of
+    /// a filter underflowed (335 Å, N = 32); vectorised exceeded a fixed 1e-6 relative bound
+    /// that the composite's FFT rounding floor cannot meet (335 Å, N = 54, pre-flight).
     #[test]
     fn psf_variants_agree_with_naive(
         channel in prop::sample::select(vec![94.0, 131.0, 171.0, 193.0, 211.0, 304.0, 335.0]),
-        // N ≥ 48: at N = 32 every entrance spike of channel 335 lies far enough off the grid
-        // that its f32 sum underflows to 0 and gpu-f32 normalises 0/0 (a known defect of that
-        // variant, reported in the closing note; found by this test).
-        half in 24usize..=32,
-        // Default core width only: with the pre-flight core (channel 335, N = 54) vectorised
-        // exceeds the kernel's 1e-6 relative bound at the mask edge (1.2e-6), a known defect
-        // of that bound reported in the closing note.
-        preflight in 0u8..=0,
+        half in 8usize..=32,
+        preflight in 0u8..=1,
     ) {
+        prop_assume!(kernels::psf::PsfProblem::new(channel as u32, 2 * half, preflight == 1).is_ok());
         agree_with_naive("psf", "aia", &[
             ("channel", channel), ("n", 2.0 * half as f64), ("preflight", preflight as f64),
         ])?;
     }
 
     /// Batched LM: every model, 1..40 fits (odd counts exercise the SIMD remainder lanes),
-    /// any seed, stopping tolerance 1e-8..1e-2, 1..30 iterations.
-    // IGNORED until the lm check is fixed for edge cases this test found (closing note of
-    // 2026-11-21): odmr8, 17 fits, seed 575783, tolerance 7.9e-4, 6 iterations — vectorised
-    // (analytic Jacobian) and naive (forward differences) reach different χ² on fit 16 while
-    // both report converged. Run it with `-- --ignored`.
+    /// any seed, stopping tolerance 1e-5..1e-2, 1..30 iterations; every variant, the f32 GPU
+    /// one and the library (MINPACK) included (the check's items 3 and 4 say how fits that
+    /// stop elsewhere are told apart from wrong ones). This test found the tie of the
+    /// stopping rule of `a_tie_of_the_stopping_rule_is_explained` in tests/lm.rs.
     #[test]
-    #[ignore]
     fn lm_variants_agree_with_naive(
         case in prop::sample::select(vec!["gauss2d", "odmr", "odmr8"]),
         fits in 1usize..=40,
@@ -164,13 +153,11 @@ proptest! {
     }
 
     /// Richardson–Lucy: synthetic scenes 2..12 px, 0..6 iterations, a Gaussian PSF of
-    /// 0.3..5 px, clipped or not.
-    // IGNORED until the deconv tolerance is fixed for tiny images (closing note of
-    // 2026-11-21): n = 3, 1 iteration, sigma 0.3, seed 151811 — fft differs from naive by
-    // 1.54e-15 against a derived bound of 1.41e-15 (ε·log₂(RC) is too tight at 3×3).
-    // Run it with `-- --ignored`.
+    /// 0.3..5 px, clipped or not. This test found that 2·iterations·log₂(RC)·ε is too tight
+    /// at 3×3 with a sharp PSF (n = 3, 1 iteration, sigma 0.3, seed 151811: the division
+    /// amplifies the convolution's rounding where the blurred estimate is small); the
+    /// kernel's tolerance now carries that condition (`deconv::rounding_bound`).
     #[test]
-    #[ignore]
     fn deconv_variants_agree_with_naive(
         n in 2usize..=12,
         iterations in 0usize..=6,

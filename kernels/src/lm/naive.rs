@@ -77,7 +77,7 @@ impl Prepared for Run {
             let mut scratch = Scratch::new(m.points(), m.params());
             for i in 0..p.fits {
                 let params = &mut self.fits.params[i * p.n_params..][..p.n_params];
-                let outcome = fit(m, p, i, &mut scratch, params);
+                let outcome = fit(m, p, i, &mut scratch, params, p.tolerance, p.max_iterations);
                 self.fits.record(i, outcome);
             }
         });
@@ -120,13 +120,27 @@ impl Scratch {
     }
 }
 
-/// Fits number `index` of the problem; leaves the parameters in `p` and returns the rest.
+/// The parameters of fit `index` after exactly `steps` steps of this loop (the stopping test
+/// disabled: tolerance 0, which `|Δχ²| < 0` never meets), or fewer if the system turns
+/// singular first. The validation uses it to tell a variant that stopped at another step of
+/// the oracle's own path (a tie of the stopping test) from one that went elsewhere.
+pub(crate) fn replay<M: Model>(m: &M, problem: &LmProblem, index: usize, steps: usize) -> Vec<f64> {
+    let mut s = Scratch::new(m.points(), m.params());
+    let mut p = vec![0.0; m.params()];
+    fit(m, problem, index, &mut s, &mut p, 0.0, steps);
+    p
+}
+
+/// Fits number `index` of the problem with the given stopping rule; leaves the parameters in
+/// `p` and returns the rest.
 fn fit<M: Model>(
     m: &M,
     problem: &LmProblem,
     index: usize,
     s: &mut Scratch,
     p: &mut [f64],
+    tolerance: f64,
+    max_iterations: usize,
 ) -> FitOutcome {
     let n = m.params();
     let y = problem.data(index);
@@ -136,7 +150,7 @@ fn fit<M: Model>(
     coefficients(m, y, w, p, s);
     let mut lambda = 1e-3;
     s.scaling.fill(0.0);
-    for iteration in 1..=problem.max_iterations {
+    for iteration in 1..=max_iterations {
         // (H + λ·diag(s))·δ = g, with s_i = max(s_i, H_ii) over the fit so far.
         s.damped.copy_from_slice(&s.hessian);
         for i in 0..n {
@@ -154,7 +168,7 @@ fn fit<M: Model>(
             *t = pi + di;
         }
         let trial_chi2 = chi_square(m, y, w, &s.trial, &mut s.f);
-        let converged = (trial_chi2 - chi2).abs() < problem.tolerance * trial_chi2.max(1.0);
+        let converged = (trial_chi2 - chi2).abs() < tolerance * trial_chi2.max(1.0);
         if trial_chi2 < chi2 {
             p.copy_from_slice(&s.trial);
             chi2 = trial_chi2;
@@ -173,7 +187,7 @@ fn fit<M: Model>(
     }
     FitOutcome {
         chi2,
-        iterations: problem.max_iterations,
+        iterations: max_iterations,
         state: State::MaxIterations,
     }
 }

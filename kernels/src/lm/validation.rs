@@ -17,14 +17,37 @@
 //!    standard error σ_j = √(s²·[H⁻¹]_jj), s² = χ²_ref/(n − p), the bound is
 //!    k = 2·√(a/s²) ≈ 2·√(tol·(n − p)): 0.09σ for gauss2d, 0.19σ for odmr, 0.26σ for odmr8.
 //!    σ and fwhm enter the models squared, so their signs are not compared.
-//! 3. Gpufit's rule measures progress, not optimality: a fit that crawls (slow contraction
-//!    in a curved valley, or across a plateau towards another minimum) can stop beyond
-//!    these allowances. Up to ⌊[`OUTLIER_SHARE`]·n⌋ such fits are set aside (listed in the
-//!    notes); the errors are those of the remaining fits. Measured with the naive oracle
-//!    against fully converged fits (tol 1e-15): 0 of 40 000 gauss2d fits, 3 of 16 000 odmr
-//!    fits, 7 of 4 000 odmr8 fits (0.18 %) stop beyond them.
-//! 4. `converged`: the share of converged fits is at least the reference's minus
-//!    ⌊[`CONVERGED_MARGIN`]·n⌋ fits.
+//!    Only near a minimum: where the Gauss–Newton model at p_ref still predicts a decrease
+//!    gᵀH⁻¹g (g = JᵀW(y − f)) beyond a, the reference stopped on slow progress far from one
+//!    (a loose tolerance after a step or two), the quadratic picture does not hold, and
+//!    only χ² is compared (found by the property test: odmr8, 5 fits, seed 531988,
+//!    tolerance 1e-2, 2 steps — gpu-f32 and naive agree in χ² to 2e-5 at 385, twice the
+//!    175 of the minimum, with a dip's fwhm 0.007 against 0.022).
+//! 3. Gpufit's rule is a threshold on progress, so a fit near a tie of it can stop on one
+//!    side and go on on the other: an analytic instead of a forward-difference Jacobian, or
+//!    other rounding, moves Δχ² by a little, and odmr8 fit 16 of seed 575783 (tolerance
+//!    7.9e-4) stops at step 2 with Δχ² = 0.2509 against a threshold of 0.2525 where naive
+//!    sees 0.2578 and goes on to χ² = 175.7 (the other side stays at 319.6). Neither is
+//!    wrong: both follow the same path and stop at different steps of it. When the output
+//!    and the reference both come from Gpufit's loop (both report `iterations`), a fit that
+//!    is beyond the allowances, or converged in the reference and not in the output, is
+//!    *explained* when the output equals the oracle's own iterate after the output's number
+//!    of steps ([`naive::replay`], the stopping test disabled), within the allowances at
+//!    that iterate (χ² two-sided). Every other such fit counts as unexplained, and none is
+//!    allowed: this is exact for any batch size, one fit included.
+//! 4. Against another algorithm (the scipy/MINPACK references, which have no `iterations`;
+//!    the `library` variant, which reports `evaluations`): a fit whose output χ² is lower
+//!    than the reference's by more than the allowance is explained (the reference stopped
+//!    short of the minimum the output reached: Gpufit's rule measures progress, not
+//!    optimality). The rest — a crawl that stops beyond the allowances, another local
+//!    minimum, a fit one side converges and the other not — happen to a small share of
+//!    fits: measured with the naive oracle against fully converged fits (tol 1e-15), 0 of
+//!    40 000 gauss2d fits, 3 of 16 000 odmr fits, 7 of 4 000 odmr8 fits (0.18 %) stop
+//!    beyond the allowances; the iteration cap stops 0.2 % of odmr8 fits where MINPACK goes
+//!    on. With a rate r = [`OTHER_ALGORITHM_RATE`] (2.5× the largest measured) per fit,
+//!    [`allowance`] fits are set aside: the count a batch of n exceeds with probability
+//!    below [`FALSE_ALARM`] (Chernoff's bound on a binomial), e.g. 3 of 8, 5 of 40, 21 of
+//!    1024 — sound at any n, and necessarily loose for few fits.
 //! 5. `chi2 reported`: every fit's reported χ² equals χ² recomputed from its parameters,
 //!    to the precision's ρ.
 //!
@@ -38,21 +61,37 @@
 use ndarray::ArrayD;
 
 use super::model::Model;
-use super::naive::solve_lu;
+use super::naive::{self, solve_lu};
 use super::{LmProblem, State, with_model};
 use crate::check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 use crate::variant::Precision;
 
-/// Share of the fits compared that may stop beyond the allowances (item 3 of the module
-/// docs): 2.5× the largest share measured (odmr8, 0.18 %). Rounded down, so batches under
-/// 200 fits allow none.
-pub const OUTLIER_SHARE: f64 = 0.005;
+/// Per-fit rate of unexplained disagreements against another algorithm (item 4 of the
+/// module docs): 2.5× the largest measured (odmr8: 0.18 % beyond the allowances, 0.2 %
+/// stopped by the cap where MINPACK goes on).
+pub const OTHER_ALGORITHM_RATE: f64 = 0.005;
 
-/// How many fits fewer than the reference may converge, as a share of the batch (rounded
-/// down). The iteration cap stops 0.2 % of odmr8 fits (none of gauss2d's or odmr's) where
-/// MINPACK (100·(p+1) evaluations) or a fully converged fit goes on; an analytic instead of
-/// a forward-difference Jacobian can move a fit across the cap's edge.
-pub const CONVERGED_MARGIN: f64 = 0.005;
+/// Probability that a correct variant exceeds [`allowance`] in one check.
+pub const FALSE_ALARM: f64 = 1e-6;
+
+/// Fits out of `n` that may disagree, when each does independently with probability at most
+/// `rate`: the smallest k with P(X > k) ≤ [`FALSE_ALARM`] for X ~ Binomial(n, rate), by
+/// Chernoff's bound P(X ≥ j) ≤ e^(−μ)·(e·μ/j)^j for j > μ = n·rate.
+pub fn allowance(n: usize, rate: f64) -> usize {
+    let mu = n as f64 * rate;
+    let mut j = mu.floor() as usize + 1;
+    while j <= n {
+        let jf = j as f64;
+        if -mu + jf * (1.0 + mu.ln() - jf.ln()) <= FALSE_ALARM.ln() {
+            return j - 1;
+        }
+        j += 1;
+    }
+    n
+}
+
+/// Most fits listed by name in a note; the rest are counted.
+const LISTED: usize = 10;
 
 /// The tolerance of a variant: allowances are derived per fit (see the module docs); the
 /// precision sets ρ, the relative accuracy of a reported χ².
@@ -66,9 +105,10 @@ pub fn tolerance(precision: Precision) -> Tolerance {
                 threshold: 0.0,
                 rtol: 1e-11,
             }),
-            reason: "per fit: χ² excess ≤ tol·max(1,χ²) (the stopping rule's gap), |Δp| ≤ 2√(a·[H⁻¹]_jj), \
-                     converged share ≥ reference − 0.5 %, 0.5 % of fits may stop beyond; errors are fractions of these allowances. \
-                     Reported χ² to 1e-11: f64 residuals as small as |f|/500",
+            reason: "per fit: χ² excess ≤ tol·max(1,χ²) (the stopping rule's gap), |Δp| ≤ 2√(a·[H⁻¹]_jj); \
+                     a fit that stops elsewhere must be the oracle's iterate at its own step (ties of the stopping \
+                     rule); against another algorithm a Chernoff count at 0.5 % per fit may differ; errors are \
+                     fractions of these allowances. Reported χ² to 1e-11: f64 residuals as small as |f|/500",
         },
         // f32 residuals: a few ulps of |f| (2⁻²⁴·|f|) against |r| ≈ |f|/500: ≲ 2.4e-4
         // relative per residual, plus n·2⁻²⁴ for the sum.
@@ -79,7 +119,8 @@ pub fn tolerance(precision: Precision) -> Tolerance {
                 rtol: 1e-3,
             }),
             reason: "per fit: χ² excess ≤ tol·max(1,χ²) + 2ρχ² (ρ = 1e-3: what f32 resolves of χ²), \
-                     |Δp| ≤ 2√(a·[H⁻¹]_jj), converged share ≥ reference − 0.5 %, 0.5 % of fits may stop beyond; errors are fractions \
+                     |Δp| ≤ 2√(a·[H⁻¹]_jj); a fit that stops elsewhere must be the oracle's iterate at its own step; \
+                     against another algorithm a Chernoff count at 0.5 % per fit may differ; errors are fractions \
                      of these allowances. Reported χ² to 1e-3: f32 residuals as small as |f|/500",
         },
     }
@@ -88,11 +129,16 @@ pub fn tolerance(precision: Precision) -> Tolerance {
 /// One fit compared: ratios to the allowances, and where the worst parameter is.
 struct Compared {
     fit: usize,
+    /// (χ²_out − χ²_ref)/a: one-sided, a fit better than the reference is within.
     chi2_ratio: f64,
+    /// (reference, output), recomputed in f64.
     chi2: (f64, f64),
+    allowance: f64,
     params_ratio: f64,
     param: usize,
     param_values: (f64, f64),
+    /// The reference is not within its allowance of a minimum: parameters not compared.
+    far: bool,
 }
 
 impl Compared {
@@ -103,6 +149,139 @@ impl Compared {
             self.chi2_ratio.max(self.params_ratio)
         }
     }
+    /// Within the allowances on both sides of χ² (the replay's test).
+    fn matches(&self) -> bool {
+        ((self.chi2.1 - self.chi2.0).abs() <= self.allowance) && self.params_ratio <= 1.0
+    }
+}
+
+/// Working arrays of [`compare_fit`].
+struct Scratch {
+    hess: Vec<f64>,
+    lu: Vec<f64>,
+    unit: Vec<f64>,
+    column: Vec<f64>,
+    grad: Vec<f64>,
+    g: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Scratch {
+        Scratch {
+            hess: vec![0.0; n * n],
+            lu: vec![0.0; n * n],
+            unit: vec![0.0; n],
+            column: vec![0.0; n],
+            grad: vec![0.0; n],
+            g: vec![0.0; n],
+        }
+    }
+}
+
+/// Compares the output parameters `po` of fit `i` with reference parameters `pr` (items 1
+/// and 2 of the module docs). Pushes |Δp|/σ per parameter to `in_sigma` when given; None
+/// when JᵀWJ at `pr` is singular (the parameters cannot be compared).
+#[allow(clippy::too_many_arguments)]
+fn compare_fit<M: Model>(
+    m: &M,
+    p: &LmProblem,
+    i: usize,
+    po: &[f64],
+    chi2_out: f64,
+    pr: &[f64],
+    rho: f64,
+    s: &mut Scratch,
+    mut in_sigma: Option<&mut Vec<f64>>,
+) -> Option<Compared> {
+    let n = p.n_params;
+    let chi2_ref = p.chi_square(i, pr);
+    let allowance = p.tolerance * chi2_ref.max(1.0) + 2.0 * rho * chi2_ref;
+    let mut c = Compared {
+        fit: i,
+        chi2_ratio: (chi2_out - chi2_ref) / allowance,
+        chi2: (chi2_ref, chi2_out),
+        allowance,
+        params_ratio: 0.0,
+        param: 0,
+        param_values: (f64::NAN, f64::NAN),
+        far: false,
+    };
+    // H = JᵀWJ and g = JᵀW(y − f) at the reference parameters.
+    s.hess.fill(0.0);
+    s.g.fill(0.0);
+    let y = p.data(i);
+    for (k, &yk) in y.iter().enumerate() {
+        let f = m.value_and_gradient(k, pr, &mut s.grad);
+        for a in 0..n {
+            s.g[a] += p.weight * s.grad[a] * (yk - f);
+            for b in 0..n {
+                s.hess[a * n + b] += p.weight * s.grad[a] * s.grad[b];
+            }
+        }
+    }
+    // Item 2 holds near a minimum: where the Gauss–Newton model still predicts a decrease
+    // gᵀH⁻¹g beyond the allowance, the reference stopped on slow progress, far from one
+    // (a loose tolerance, a step or two), and parameters are not determined to the
+    // allowance there: only χ² is compared.
+    s.lu.copy_from_slice(&s.hess);
+    if !solve_lu(&mut s.lu, &s.g, &mut s.column, n) {
+        return None;
+    }
+    let predicted: f64 = s.g.iter().zip(&s.column).map(|(g, x)| g * x).sum();
+    if !(predicted <= allowance) {
+        c.far = true;
+        return Some(c);
+    }
+    let s2 = chi2_ref / (p.points - n).max(1) as f64;
+    let mut sigmas = Vec::with_capacity(n);
+    for j in 0..n {
+        s.unit.fill(0.0);
+        s.unit[j] = 1.0;
+        s.lu.copy_from_slice(&s.hess);
+        if !solve_lu(&mut s.lu, &s.unit, &mut s.column, n)
+            || s.column[j].is_nan()
+            || s.column[j] <= 0.0
+        {
+            return None;
+        }
+        let (a, b) = if m.sign_free(j) {
+            (po[j].abs(), pr[j].abs())
+        } else {
+            (po[j], pr[j])
+        };
+        let ratio = (a - b).abs() / (2.0 * (allowance * s.column[j]).sqrt());
+        if ratio.is_nan() || ratio > c.params_ratio {
+            (c.params_ratio, c.param, c.param_values) = (ratio, j, (b, a));
+        }
+        sigmas.push((a - b).abs() / (s2 * s.column[j]).sqrt());
+    }
+    if let Some(v) = in_sigma.as_mut() {
+        v.extend(sigmas);
+    }
+    Some(c)
+}
+
+/// Why a fit that disagrees is not counted against the variant (module docs, items 3–4).
+#[derive(Clone, Copy, PartialEq)]
+enum Explained {
+    /// The output is the oracle's own iterate after this many steps.
+    SamePath(usize),
+    /// The output's χ² is lower than the reference's by more than the allowance.
+    ReferenceStoppedShort,
+}
+
+/// "fit 3 (why), fit 8 (why), … and 4 more", at most [`LISTED`] named.
+fn listing(items: &[String]) -> String {
+    let mut s = items
+        .iter()
+        .take(LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > LISTED {
+        s.push_str(&format!(" and {} more", items.len() - LISTED));
+    }
+    s
 }
 
 /// Compares an output with a reference fit by fit (see the module docs).
@@ -127,6 +306,10 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
         };
     };
     let (out_p, ref_p) = (out_p.as_slice().unwrap(), ref_p.as_slice().unwrap());
+    // Both sides ran Gpufit's loop when both report its step counts (item 3); otherwise
+    // one side is another algorithm (item 4).
+    let out_steps = steps(output, p.fits);
+    let same_algorithm = out_steps.is_some() && steps(reference, p.fits).is_some();
     let n = p.n_params;
     let converged = |s: f64| s == State::Converged.code();
     let comparison = |name: &str, error: f64, index: Vec<usize>, values: (f64, f64)| Comparison {
@@ -168,66 +351,74 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
     let mut compared = Vec::new();
     let mut in_sigma = Vec::new();
     let mut no_hessian = 0usize;
+    let mut explained: Vec<(usize, Explained)> = Vec::new();
+    // Fits converged in the reference and not in the output, not explained.
+    let mut shortfall = Vec::new();
     let names = with_model!(&p.model, |m| {
-        let mut hess = vec![0.0; n * n];
-        let mut lu = vec![0.0; n * n];
-        let mut unit = vec![0.0; n];
-        let mut column = vec![0.0; n];
-        let mut grad = vec![0.0; n];
-        for i in (0..p.fits).filter(|&i| converged(out_state[i]) && converged(ref_state[i])) {
-            let (po, pr) = (&out_p[i * n..][..n], &ref_p[i * n..][..n]);
-            let chi2_ref = p.chi_square(i, pr);
-            let allowance = p.tolerance * chi2_ref.max(1.0) + 2.0 * rho * chi2_ref;
-            let mut c = Compared {
-                fit: i,
-                chi2_ratio: (recomputed[i] - chi2_ref) / allowance,
-                chi2: (chi2_ref, recomputed[i]),
-                params_ratio: 0.0,
-                param: 0,
-                param_values: (f64::NAN, f64::NAN),
-            };
-            // H = JᵀWJ at the reference parameters, and the diagonal of its inverse.
-            hess.fill(0.0);
-            for k in 0..p.points {
-                m.value_and_gradient(k, pr, &mut grad);
-                for a in 0..n {
-                    for b in 0..n {
-                        hess[a * n + b] += p.weight * grad[a] * grad[b];
+        let mut s = Scratch::new(n);
+        // Item 3: is the output fit `i` the oracle's iterate after the output's steps?
+        let same_path = |i: usize, s: &mut Scratch| -> Option<usize> {
+            let k = out_steps?[[i]];
+            if !(same_algorithm && k >= 1.0 && k <= p.max_iterations as f64) {
+                return None;
+            }
+            let k = k as usize;
+            let replayed = naive::replay(m, p, i, k);
+            let po = &out_p[i * n..][..n];
+            compare_fit(m, p, i, po, recomputed[i], &replayed, rho, s, None)
+                .filter(Compared::matches)
+                .map(|_| k)
+        };
+        for i in 0..p.fits {
+            let po = &out_p[i * n..][..n];
+            let pr = &ref_p[i * n..][..n];
+            match (converged(out_state[i]), converged(ref_state[i])) {
+                (true, true) => {
+                    match compare_fit(
+                        m,
+                        p,
+                        i,
+                        po,
+                        recomputed[i],
+                        pr,
+                        rho,
+                        &mut s,
+                        Some(&mut in_sigma),
+                    ) {
+                        None => no_hessian += 1,
+                        Some(c) if c.worst() <= 1.0 => compared.push(c),
+                        Some(c) => {
+                            let why = if same_algorithm {
+                                same_path(i, &mut s).map(Explained::SamePath)
+                            } else {
+                                (c.chi2.0 - c.chi2.1 > c.allowance)
+                                    .then_some(Explained::ReferenceStoppedShort)
+                            };
+                            match why {
+                                Some(w) => explained.push((i, w)),
+                                None => compared.push(c),
+                            }
+                        }
                     }
                 }
+                (false, true) => match same_path(i, &mut s) {
+                    Some(k) => explained.push((i, Explained::SamePath(k))),
+                    None => shortfall.push(i),
+                },
+                (_, false) => {}
             }
-            let s2 = chi2_ref / (p.points - n).max(1) as f64;
-            for j in 0..n {
-                unit.fill(0.0);
-                unit[j] = 1.0;
-                lu.copy_from_slice(&hess);
-                if !solve_lu(&mut lu, &unit, &mut column, n)
-                    || column[j].is_nan()
-                    || column[j] <= 0.0
-                {
-                    no_hessian += 1;
-                    c.params_ratio = 0.0;
-                    break;
-                }
-                let (a, b) = if m.sign_free(j) {
-                    (po[j].abs(), pr[j].abs())
-                } else {
-                    (po[j], pr[j])
-                };
-                let ratio = (a - b).abs() / (2.0 * (allowance * column[j]).sqrt());
-                if ratio.is_nan() || ratio > c.params_ratio {
-                    (c.params_ratio, c.param, c.param_values) = (ratio, j, (b, a));
-                }
-                in_sigma.push((a - b).abs() / (s2 * column[j]).sqrt());
-            }
-            compared.push(c);
         }
         (0..n).map(|j| m.name(j)).collect::<Vec<_>>()
     });
 
-    // Set aside the fits that stopped furthest beyond the allowances (module docs, item 3).
+    // Item 4: against another algorithm, the fits furthest beyond the allowances, up to
+    // `allowance`, are set aside. Between two runs of Gpufit's loop, none.
     compared.sort_by(|a, b| b.worst().total_cmp(&a.worst()));
-    let allowed = (OUTLIER_SHARE * compared.len() as f64).floor() as usize;
+    let allowed = if same_algorithm {
+        0
+    } else {
+        allowance(compared.len(), OTHER_ALGORITHM_RATE)
+    };
     let set_aside = compared
         .iter()
         .take(allowed)
@@ -257,39 +448,70 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
         );
     let count = |s: &ArrayD<f64>| s.iter().filter(|&&v| converged(v)).count();
     let (conv_out, conv_ref) = (count(out_state), count(ref_state));
-    let margin = (CONVERGED_MARGIN * p.fits as f64).floor();
-    let shortfall = conv_ref.saturating_sub(conv_out) as f64;
-    let converged_error = if shortfall == 0.0 {
-        0.0
-    } else if margin == 0.0 {
-        f64::INFINITY
+    // Unexplained fits that converged only in the reference: none allowed between runs of
+    // Gpufit's loop (item 3), `allowance` of the batch against another algorithm (item 4).
+    let margin = if same_algorithm {
+        0
     } else {
-        shortfall / margin
+        allowance(p.fits, OTHER_ALGORITHM_RATE)
     };
-    comparisons.extend([
-        chi2,
-        params,
-        comparison(
-            "converged",
-            converged_error,
-            Vec::new(),
-            (
-                conv_ref as f64 / p.fits as f64,
-                conv_out as f64 / p.fits as f64,
-            ),
+    let converged_error = match (shortfall.len(), margin) {
+        (0, _) => 0.0,
+        (_, 0) => f64::INFINITY,
+        (short, margin) => short as f64 / margin as f64,
+    };
+    let mut converged_check = comparison(
+        "converged",
+        converged_error,
+        shortfall.first().map(|&i| vec![i]).unwrap_or_default(),
+        (
+            conv_ref as f64 / p.fits as f64,
+            conv_out as f64 / p.fits as f64,
         ),
-        reported,
-    ]);
+    );
+    if !converged_check.passed {
+        let list: Vec<String> = shortfall.iter().map(|i| format!("fit {i}")).collect();
+        converged_check.problem = Some(format!(
+            "{} fits converged in the reference only, {margin} allowed ({}): {}",
+            shortfall.len(),
+            if same_algorithm {
+                "both run Gpufit's loop and these are not the oracle's iterate at the \
+                 output's step"
+            } else {
+                "another algorithm"
+            },
+            listing(&list)
+        ));
+    }
+    comparisons.extend([chi2, params, converged_check, reported]);
 
     in_sigma.sort_by(f64::total_cmp);
     if !in_sigma.is_empty() {
         let q = |f: f64| in_sigma[((in_sigma.len() - 1) as f64 * f).round() as usize];
         notes.push(format!(
             "|Δp|/σ over {} fits converged on both sides: median {:.1e}, p99 {:.1e}, worst {:.1e}",
-            compared.len(),
+            compared.len() + explained.len(),
             q(0.5),
             q(0.99),
             q(1.0)
+        ));
+    }
+    if !explained.is_empty() {
+        let list: Vec<String> = explained
+            .iter()
+            .map(|&(i, why)| match why {
+                Explained::SamePath(k) => format!("fit {i} (the oracle's iterate at step {k})"),
+                Explained::ReferenceStoppedShort => format!(
+                    "fit {i} (χ² {:.6e} below the reference's {:.6e})",
+                    recomputed[i],
+                    p.chi_square(i, &ref_p[i * n..][..n])
+                ),
+            })
+            .collect();
+        notes.push(format!(
+            "{} fits stopped elsewhere, explained: {}",
+            explained.len(),
+            listing(&list)
         ));
     }
     if set_aside > 0 {
@@ -303,8 +525,9 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
             })
             .collect();
         notes.push(format!(
-            "set aside {set_aside} of {allowed} allowed fits stopped beyond the allowances: {}",
-            list.join(", ")
+            "set aside {set_aside} of {allowed} allowed fits stopped beyond the allowances \
+             (another algorithm): {}",
+            listing(&list)
         ));
     }
     notes.push(format!(
@@ -317,18 +540,32 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
             "{no_hessian} fits with a singular JᵀWJ at the reference: parameters not compared"
         ));
     }
+    let far = compared.iter().filter(|c| c.far).count();
+    if far > 0 {
+        notes.push(format!(
+            "{far} fits stopped far from a minimum (Gauss–Newton predicts a further decrease \
+             beyond the allowance): χ² compared, parameters not"
+        ));
+    }
     let mean = |a: Option<&ArrayD<f64>>| a.map(|a| a.mean().unwrap_or(f64::NAN));
-    if let Some(o) = mean(output.get("iterations")) {
-        notes.push(match mean(reference.get("iterations")) {
-            Some(r) => format!("iterations per fit {o:.2} (reference {r:.2})"),
-            None => format!("iterations per fit {o:.2}"),
-        });
+    for name in ["iterations", "evaluations"] {
+        if let Some(o) = mean(output.get(name)) {
+            notes.push(match mean(reference.get(name)) {
+                Some(r) => format!("{name} per fit {o:.2} (reference {r:.2})"),
+                None => format!("{name} per fit {o:.2}"),
+            });
+        }
     }
     Check {
         comparisons,
         tolerance: tol.clone(),
         notes,
     }
+}
+
+/// The step counts of Gpufit's loop, when `o` reports them.
+fn steps(o: &Output, fits: usize) -> Option<&ArrayD<f64>> {
+    o.get("iterations").filter(|a| a.shape() == [fits])
 }
 
 /// The array `name` of `o` with shape `shape`, or a failed comparison saying why not.
@@ -354,4 +591,39 @@ fn get<'a>(
         problem: Some(problem),
     });
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowance_is_a_chernoff_count() {
+        // n = 0 allows nothing; one fit can always be the odd one at r = 0.5 %.
+        assert_eq!(allowance(0, OTHER_ALGORITHM_RATE), 0);
+        assert_eq!(allowance(1, OTHER_ALGORITHM_RATE), 1);
+        assert_eq!(allowance(8, OTHER_ALGORITHM_RATE), 3);
+        assert_eq!(allowance(40, OTHER_ALGORITHM_RATE), 5);
+        assert_eq!(allowance(1024, OTHER_ALGORITHM_RATE), 21);
+        // The bound it rests on holds: exact binomial tail at n = 40 beyond the count.
+        let (n, r, k) = (40u32, OTHER_ALGORITHM_RATE, 5u32);
+        let pmf = |i: u32| {
+            let c = (0..i).fold(1.0, |c, t| c * (n - t) as f64 / (t + 1) as f64);
+            c * r.powi(i as i32) * (1.0 - r).powi((n - i) as i32)
+        };
+        let tail: f64 = (k + 1..=n).map(pmf).sum();
+        assert!(tail <= FALSE_ALARM, "{tail:e}");
+        assert!(tail + pmf(k) > FALSE_ALARM, "the count is the smallest");
+    }
+
+    #[test]
+    fn listings_stop_at_ten() {
+        let items: Vec<String> = (0..13).map(|i| format!("fit {i}")).collect();
+        let s = listing(&items);
+        assert!(
+            s.starts_with("fit 0, fit 1") && s.ends_with("fit 9 and 3 more"),
+            "{s}"
+        );
+        assert_eq!(listing(&items[..2]), "fit 0, fit 1");
+    }
 }

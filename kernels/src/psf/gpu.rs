@@ -15,6 +15,13 @@
 //! f32) and 0.5 − (c − ⌊c⌋) (rounded once from f64), and the shader forms
 //! (col − ⌊c⌋) + (0.5 − frac): one rounding, 6e-8 relative.
 //!
+//! f32 range: on small grids every spike of a filter may sit so far off the grid that each
+//! term I·e^e is below f32's smallest subnormal (e.g. 335 Å at N = 32: the closest entrance
+//! term is e^−408), so the sums would be 0 and the normalisation 0/0. The filter is
+//! s/Σs, invariant under a common factor, so the f32 shaders add a per-filter shift to every
+//! exponent that brings the largest term up to about 1 (see [`f32_shift`]); it is 0 whenever
+//! the unshifted sums are comfortably normal, so ordinary grids compute exactly as before.
+//!
 //! Everything else runs on the device too when the grid allows, in one submission: the core
 //! (a shader), the three normalising sums (a two-level tree reduction), the normalisation,
 //! and aiapy's composite with the shared WGSL FFT (`crate::gpu::fft`): complex 2-D forward
@@ -167,6 +174,34 @@ fn upload_gaussians(
     }
 }
 
+/// Below this, the largest f32 spike term of a filter is shifted up (see the module docs):
+/// with the largest term ≥ 2⁻⁶⁴, every term down to 2⁻⁴⁸ of it (far below f32's 2⁻²⁴
+/// resolution of the sum) is ≥ 2⁻¹¹², a normal f32 (≥ 2⁻¹²⁶), so the unshifted sum loses
+/// nothing to underflow.
+const F32_SMALLEST_UNSHIFTED: f64 = 5.421010862427522e-20; // 2⁻⁶⁴
+
+/// The f32 shaders' exponent shift for one filter: 0 when its largest term is at least
+/// [`F32_SMALLEST_UNSHIFTED`], else −ln of (an upper bound on) that term, so that every
+/// shifted term is ≤ 1 and the largest is close to 1. The bound takes the distance from
+/// each centre to the grid's box of pixel centres, which is at most the distance to the
+/// nearest pixel centre.
+pub fn f32_shift(p: &PsfProblem, gaussians: &[Gaussian]) -> f32 {
+    let hi = p.n as f64 - 0.5;
+    let largest = gaussians
+        .iter()
+        .map(|g| {
+            let dx = g.cx.clamp(0.5, hi) - g.cx;
+            let dy = g.cy.clamp(0.5, hi) - g.cy;
+            g.weight.ln() - p.width * (dx * dx + dy * dy)
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    if largest >= F32_SMALLEST_UNSHIFTED.ln() {
+        0.0
+    } else {
+        (-largest) as f32
+    }
+}
+
 /// What follows the spike sums.
 enum Rest {
     /// Core, sums, normalisation and composite on the device.
@@ -210,9 +245,15 @@ impl GpuRun {
         let mut filters = Vec::new();
         for filter in [Filter::Entrance, Filter::FocalPlane] {
             let gaussians = p.spikes(filter);
+            // The exponent shift travels as the bits of an f32 in the last slot.
+            let shift = if kind.f64() {
+                0
+            } else {
+                f32_shift(p, gaussians).to_bits()
+            };
             let params = ctx.uniform_from(
                 "psf params",
-                &[[n as u32, gaussians.len() as u32, tiles_x as u32, 0]],
+                &[[n as u32, gaussians.len() as u32, tiles_x as u32, shift]],
             )?;
             let (spikes, weights) = upload_gaussians(ctx, kind, p.width, gaussians)?;
             let tiles = if kind.windowed() {
@@ -641,7 +682,8 @@ fn normalise_shader(kind: Gpu) -> String {
 }
 
 const WGSL_COMMON: &str = "
-struct Params { n: u32, count: u32, tiles_x: u32, pad: u32 }
+// shift: the bits of the f32 exponent shift (f32 shaders; see `f32_shift`).
+struct Params { n: u32, count: u32, tiles_x: u32, shift: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // Spike s: (x part 1, x part 2, y part 1, y part 2) of its centre, see `centred`.
 @group(0) @binding(1) var<storage, read> spikes: array<vec4<F_>>;
@@ -652,8 +694,8 @@ fn term(s: u32, col: u32, row: u32, w: F_) -> F_ {
     let g = spikes[s];
     let xc = centred(col, g.x, g.y);
     let yc = centred(row, g.z, g.w);
-    // aiapy's association: ((-w)*xc)*xc - (w*yc)*yc.
-    return expo(-w * xc * xc - w * yc * yc) * weights[s + 1u];
+    // aiapy's association: ((-w)*xc)*xc - (w*yc)*yc, then the shift (0 unless needed).
+    return expo(-w * xc * xc - w * yc * yc + shift()) * weights[s + 1u];
 }
 
 // The pixel (col, row) of this invocation: workgroups are 16 x 16 tiles, row-major.
@@ -797,12 +839,19 @@ fn centred(i: u32, whole: f32, rest: f32) -> f32 {
 fn expo(x: f32) -> f32 {
     return exp(x);
 }
+fn shift() -> f32 {
+    return bitcast<f32>(params.shift);
+}
 ";
 
 /// f64: the CPU's arithmetic for the offset, and `vectorised::exp` (no f64 exp in SPIR-V).
 const WGSL_F64: &str = "
 fn centred(i: u32, c: f64, unused: f64) -> f64 {
     return (f64(i) + 0.5lf) - c;
+}
+// f64 needs no shift: the problem refuses grids where every f64 term underflows.
+fn shift() -> f64 {
+    return 0.0lf;
 }
 fn expo(x_in: f64) -> f64 {
     let x = max(x_in, -680.0lf);
@@ -830,6 +879,33 @@ fn expo(x_in: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn f32_shift_is_zero_unless_the_terms_leave_f32s_range() {
+        let p = PsfProblem::new(171, 64, false).unwrap();
+        for filter in [Filter::Entrance, Filter::FocalPlane] {
+            assert_eq!(f32_shift(&p, p.spikes(filter)), 0.0);
+        }
+        // 335 Å at N = 32: the closest entrance spike term is e^−408 (times its weight).
+        let p = PsfProblem::new(335, 32, false).unwrap();
+        assert_eq!(f32_shift(&p, p.spikes(Filter::FocalPlane)), 0.0);
+        let shift = f32_shift(&p, p.spikes(Filter::Entrance)) as f64;
+        assert!((400.0..420.0).contains(&shift), "{shift}");
+        // Every shifted term is at most 1, and the largest is not far below.
+        let largest = p
+            .entrance
+            .iter()
+            .flat_map(|g| {
+                (0..p.n).flat_map(move |i| {
+                    (0..p.n).map(move |j| {
+                        let (xc, yc) = (j as f64 + 0.5 - g.cx, i as f64 + 0.5 - g.cy);
+                        (crate::psf::spike_exponent(p.width, xc, yc) + shift).exp() * g.weight
+                    })
+                })
+            })
+            .fold(0.0, f64::max);
+        assert!((1e-3..=1.0).contains(&largest), "{largest}");
+    }
 
     #[test]
     fn tile_lists_cover_every_window_in_order() {
