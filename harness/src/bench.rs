@@ -506,6 +506,7 @@ fn bench_one(
     } else {
         v.reference.clone()
     };
+    row.output_summary = v.summary.clone().unwrap_or_default();
     if let Some(c) = &v.check {
         row.error = Some(c.error());
         row.tolerance = Some(c.tolerance.max_norm);
@@ -658,7 +659,11 @@ fn print_row(r: &Row) {
         }
         _ => "-".into(),
     };
-    let mut note = r.reason.clone();
+    let mut note = match (r.output_summary.is_empty(), r.reason.is_empty()) {
+        (true, _) => r.reason.clone(),
+        (false, true) => r.output_summary.clone(),
+        (false, false) => format!("{}; {}", r.output_summary, r.reason),
+    };
     if r.noisy {
         note = if note.is_empty() {
             "NOISY (spread above the threshold)".into()

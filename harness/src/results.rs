@@ -133,6 +133,9 @@ pub struct Row {
     /// image's first to its last interval, the share of the run the device spent computing,
     /// and the timeline file (relative to the run folder). See `events.rs`.
     pub latency_s: Option<f64>,
+    /// The kernel's figures of the validated output (lm: converged share, iterations per
+    /// fit), in words.
+    pub output_summary: String,
     pub device_busy: Option<f64>,
     pub timeline: String,
     /// `rust` for the harness; `python 3.x numpy y ...` for peers.

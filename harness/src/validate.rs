@@ -154,6 +154,8 @@ pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 pub struct Validation {
     pub check: Option<Check>,
     pub reference: String,
+    /// The kernel's figures of the output ([`Instance::describe`]).
+    pub summary: Option<String>,
     /// Why validation could not even compare (no reference, run failed, panic).
     pub failure: Option<String>,
 }
@@ -217,6 +219,7 @@ pub fn validate(
         Ok(check) => Validation {
             check: Some(check),
             reference: reference.label,
+            summary: instance.describe(&output),
             failure: None,
         },
         Err(e) => fail(e.to_string()),
@@ -227,6 +230,7 @@ fn fail(why: String) -> Validation {
     Validation {
         check: None,
         reference: String::new(),
+        summary: None,
         failure: Some(why),
     }
 }

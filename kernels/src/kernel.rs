@@ -72,6 +72,12 @@ pub trait Kernel: Sync + Send + 'static {
         let _ = problem;
         compare_outputs(output, reference, tol)
     }
+    /// Figures of a variant's validated output worth a column beside its time, in a few
+    /// words (lm: the share of converged fits and the iterations per fit). None by default.
+    fn describe(problem: &Self::Problem, output: &Output) -> Option<String> {
+        let _ = (problem, output);
+        None
+    }
     /// Variants trusted as a reference when no file exists, best first (naive first; then an
     /// f64 variant that is itself validated against naive, for sizes where naive is too slow).
     fn oracles() -> &'static [&'static str] {
@@ -149,6 +155,8 @@ pub trait Instance: Send + Sync {
         output: &Output,
         reference: &Output,
     ) -> Result<Check, KernelError>;
+    /// [`Kernel::describe`] of an output of this problem.
+    fn describe(&self, output: &Output) -> Option<String>;
     fn oracles(&self) -> &'static [&'static str];
 }
 
@@ -302,6 +310,9 @@ impl<K: Kernel> Instance for KernelInstance<K> {
     ) -> Result<Check, KernelError> {
         let tol = self.tolerance(variant)?;
         Ok(K::check(&self.problem, output, reference, &tol))
+    }
+    fn describe(&self, output: &Output) -> Option<String> {
+        K::describe(&self.problem, output)
     }
     fn oracles(&self) -> &'static [&'static str] {
         K::oracles()

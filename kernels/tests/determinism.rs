@@ -144,6 +144,9 @@ fn pipeline_is_thread_count_independent_and_deterministic() {
         ],
     );
     for v in ["threads-over-images", "threads-inside-image", "hybrid"] {
-        assert!(ids.iter().any(|i| i.ends_with(v)), "{v} not checked: {ids:?}");
+        assert!(
+            ids.iter().any(|i| i.ends_with(v)),
+            "{v} not checked: {ids:?}"
+        );
     }
 }

@@ -419,3 +419,34 @@ fn input_arrays_of_the_wrong_shape_are_refused() {
         .to_string();
     assert!(e.contains("--input y.npy"), "{e}");
 }
+
+/// The figures the report shows beside each LM variant's time (issue 4: converged share and
+/// iterations per fit) are those of the output, for Gpufit's steps and the library's
+/// evaluations alike.
+#[test]
+fn describe_reports_the_converged_share_and_steps_per_fit() {
+    let inst = instance("lm", "odmr", &[("fits", 20.0)]);
+    for variant in ["naive", "library"] {
+        let out = run(inst.as_ref(), variant);
+        let get = |name: &str| out.arrays.iter().find(|(n, _)| n == name).map(|(_, a)| a);
+        let state = get("state").unwrap();
+        let converged = state.iter().filter(|&&s| s == 0.0).count();
+        let (steps, what) = match get("iterations") {
+            Some(a) => (a, "iterations"),
+            None => (get("evaluations").unwrap(), "evaluations"),
+        };
+        let want = format!(
+            "converged {:.1}%, {:.1} {what} per fit",
+            100.0 * converged as f64 / 20.0,
+            steps.sum() / 20.0
+        );
+        assert_eq!(
+            inst.describe(&out).as_deref(),
+            Some(want.as_str()),
+            "{variant}"
+        );
+    }
+    // Other kernels say nothing unless they have something to say.
+    let laue = instance("laue", "square", &[("n", 4.0)]);
+    assert_eq!(laue.describe(&run(laue.as_ref(), "naive")), None);
+}

@@ -730,6 +730,11 @@ fn problem_table(ctx: &Ctx, rows: &[&Entry]) -> Table {
                 (false, _) if r.status == "ok" => "no time recorded".into(),
                 _ => r.reason.clone(),
             };
+            let notes = match (ok, r.output_summary.is_empty()) {
+                (true, false) if notes.is_empty() => r.output_summary.clone(),
+                (true, false) => format!("{}; {notes}", r.output_summary),
+                _ => notes,
+            };
             // Pipeline rows (a recorded timeline): throughput, latency and device busy first.
             let notes = match (ok, r.latency_s) {
                 (true, Some(latency)) => {

@@ -531,6 +531,33 @@ impl Kernel for Lm {
 
     /// Above naive's time limit, vectorised (f64, the same algorithm with an analytic
     /// Jacobian, itself checked against naive and the references) stands in.
+    fn describe(_problem: &LmProblem, output: &Output) -> Option<String> {
+        let get = |name: &str| {
+            output
+                .arrays
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, a)| a)
+        };
+        let state = get("state")?;
+        let fits = state.len().max(1) as f64;
+        let converged = state
+            .iter()
+            .filter(|&&s| s == State::Converged.code())
+            .count() as f64
+            / fits;
+        // Gpufit's steps, or MINPACK's function evaluations for the library (another count).
+        let (steps, what) = match (get("iterations"), get("evaluations")) {
+            (Some(a), _) => (a, "iterations"),
+            (None, Some(a)) => (a, "evaluations"),
+            (None, None) => return None,
+        };
+        let mean = steps.iter().sum::<f64>() / fits;
+        Some(format!(
+            "converged {:.1}%, {mean:.1} {what} per fit",
+            100.0 * converged
+        ))
+    }
     fn oracles() -> &'static [&'static str] {
         &["naive", "vectorised"]
     }
