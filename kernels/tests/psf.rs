@@ -128,11 +128,20 @@ fn windowed_equals_naive_bit_for_bit() {
     for (channel, n, preflight) in [(171, 48, false), (94, 64, true), (335, 40, false)] {
         let p = PsfProblem::new(channel, n, preflight).unwrap();
         for gaussians in [&p.entrance, &p.focal_plane] {
-            let (mut a, mut b) = (vec![f64::NAN; n * n], vec![f64::NAN; n * n]);
+            // Windowed resets only the windows it and the core write to: its buffer starts as
+            // zeros (as `Buffers::new` allocates it) or as the previous run's normalised
+            // filter, never as anything else.
+            let (mut a, mut b) = (vec![f64::NAN; n * n], vec![0.0; n * n]);
             naive::spikes(&p, gaussians, &mut a);
             psf::windowed::spikes(&p, gaussians, &mut b);
             assert!(a == b, "{channel} Å, N = {n}");
             assert!(a.iter().any(|&v| v > 0.0));
+            psf::combine(&mut b, &psf::core(&p), n, false);
+            psf::windowed::spikes(&p, gaussians, &mut b);
+            assert!(
+                a == b,
+                "{channel} Å, N = {n}: a second run on the normalised buffer"
+            );
         }
     }
 }

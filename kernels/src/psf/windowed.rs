@@ -41,9 +41,31 @@ impl Variant<PsfProblem> for Windowed {
 }
 
 /// Each spike on its window only.
+///
+/// `out` is the filter buffer of the previous run (or fresh zeros). Outside the spike windows
+/// and the core's window it still holds exact zeros: nothing writes there but the
+/// normalisation, which multiplies by a finite nonzero factor (`PsfProblem::new` refuses
+/// grids whose spike sum is not normalisable) and adds the core on its window. So only
+/// those windows are reset, not the whole grid: at N = 4096 a full `fill(0.0)` writes
+/// 134 MB per filter, about 7 ms of this stage's ~16 ms. The tests run every variant twice
+/// on one prepared state, which is what would catch a pixel left over.
 pub fn spikes(p: &PsfProblem, gaussians: &[Gaussian], out: &mut [f64]) {
     let (n, w) = (p.n, p.width);
-    out.fill(0.0);
+    let centre = p.centre();
+    let core = Gaussian {
+        cx: centre,
+        cy: centre,
+        weight: 1.0,
+    };
+    for (r0, r1, c0, c1) in gaussians
+        .iter()
+        .chain(std::iter::once(&core))
+        .filter_map(|g| p.window(g))
+    {
+        for i in r0..=r1 {
+            out[i * n + c0..=i * n + c1].fill(0.0);
+        }
+    }
     for g in gaussians {
         let Some((r0, r1, c0, c1)) = p.window(g) else {
             continue;
