@@ -35,8 +35,9 @@ use crate::variant::{Availability, Precision};
 const SOFTWARE_SECONDS_PER_PIXEL_ITERATION: f64 = 3e-7;
 
 /// Why the GPU variants cannot run this problem here, if they cannot (deconv's `gpu-f32`
-/// probe, for the whole stack).
-pub fn unavailable(p: &PipelineProblem) -> Option<Availability> {
+/// probe, for the `images_on_gpu` images the variant may put on the device: the whole stack,
+/// or for `hybrid` one calibration image, after which its tail rule keeps a slow device out).
+pub fn unavailable(p: &PipelineProblem, images_on_gpu: usize) -> Option<Availability> {
     if !p.availability().is_ready() {
         return Some(p.availability());
     }
@@ -55,14 +56,13 @@ pub fn unavailable(p: &PipelineProblem) -> Option<Availability> {
         return Some(Availability::Skipped(e.to_string()));
     }
     if ctx.summary().software {
-        let estimate = (r * c * first.iterations.max(1) * p.len()) as f64
+        let estimate = (r * c * first.iterations.max(1) * images_on_gpu) as f64
             * SOFTWARE_SECONDS_PER_PIXEL_ITERATION;
         let limit = crate::naive_time_limit_s();
         if estimate > limit {
             return Some(Availability::Skipped(format!(
-                "estimated {estimate:.0} s for {} images on the software adapter {} at {r}×{c} \
-                 (limit {limit:.0} s, HARNESS_NAIVE_LIMIT_S)",
-                p.len(),
+                "estimated {estimate:.0} s for {images_on_gpu} image(s) on the software adapter {} \
+                 at {r}×{c} (limit {limit:.0} s, HARNESS_NAIVE_LIMIT_S)",
                 ctx.summary().name
             )));
         }
@@ -103,7 +103,9 @@ pub struct GpuStack {
 
 impl GpuStack {
     pub fn new(p: &PipelineProblem, slots: usize) -> Result<GpuStack, KernelError> {
-        if let Some(why) = unavailable(p) {
+        // What cannot work at all (the time estimate for the whole stack is the probes' call:
+        // `hybrid` puts one image here when the device is slow).
+        if let Some(why) = unavailable(p, 1) {
             return Err(KernelError::Gpu(why.reason().to_string()));
         }
         let ctx = gpu::context()?;

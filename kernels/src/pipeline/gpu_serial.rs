@@ -33,7 +33,7 @@ impl Variant<PipelineProblem> for GpuSerial {
         file!()
     }
     fn probe(&self, p: &PipelineProblem) -> Availability {
-        unavailable(p).unwrap_or(Availability::Ready)
+        unavailable(p, p.len()).unwrap_or(Availability::Ready)
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(OnGpu {

@@ -164,7 +164,7 @@ impl Variant<PipelineProblem> for Hybrid {
         file!()
     }
     fn probe(&self, p: &PipelineProblem) -> Availability {
-        unavailable(p).unwrap_or(Availability::Ready)
+        unavailable(p, 1).unwrap_or(Availability::Ready)
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
         let mut both = Both::new(p)?;
