@@ -1305,8 +1305,15 @@ fn peer_advice(
             .filter(|e| e.is_rust())
             .min_by(|a, b| a.median().total_cmp(&b.median()));
         // Term by term like the peers (no cheaper algorithm): a like-for-like comparison.
+        // Only where the peers do sum term by term: Laue's NumPy/Numba loops and aiapy's
+        // dense PSF. aiapy's deconvolution already uses FFTs and scipy fits one by one, so
+        // there the fastest Rust variant is the like-for-like one.
+        let peers_sum_terms = at
+            .first()
+            .is_some_and(|e| matches!(e.row.kernel.as_str(), "laue" | "psf"));
         let brute = at
             .iter()
+            .filter(|_| peers_sum_terms)
             .filter(|e| {
                 e.is_rust()
                     && matches!(
