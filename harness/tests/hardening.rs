@@ -443,3 +443,54 @@ fn sigint_keeps_finished_rows_and_marks_the_run_interrupted() {
 fn sigterm_keeps_finished_rows_and_marks_the_run_interrupted() {
     interrupt_with("-TERM");
 }
+
+/// No Vulkan adapter at all (the loader is pointed at a driver list that does not exist, as
+/// on a machine without mesa-vulkan-drivers): the GPU variants are reported as skipped with
+/// the install hint, every other variant still validates, and the run succeeds — unless the
+/// GPU is required (CI's `HARNESS_REQUIRE_GPU=1`), which turns the skip into a failure.
+#[test]
+fn without_a_vulkan_adapter_gpu_variants_skip_with_the_install_hint() {
+    let args = [
+        "validate", "--kernel", "laue", "--case", "square", "--n", "4",
+    ];
+    let no_driver = [
+        ("VK_ICD_FILENAMES", "/nonexistent/icd.json"),
+        ("VK_DRIVER_FILES", "/nonexistent/icd.json"),
+    ];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+    cmd.args(args).env_remove("HARNESS_REQUIRE_GPU");
+    for (k, v) in no_driver {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the harness binary runs");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    for v in ["gpu-f32", "gpu-f64"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("laue/square/{v}")))
+            .unwrap_or_else(|| panic!("no line for {v}:\n{stdout}"));
+        assert!(
+            line.contains("skipped")
+                && line.contains("no Vulkan adapter")
+                && line.contains("apt-get install mesa-vulkan-drivers"),
+            "{line}"
+        );
+    }
+    for v in ["naive", "vectorised", "parallel", "fft", "factorised"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(&format!("laue/square/{v} ")) && l.contains(" ok ")),
+            "{v} did not validate without a GPU:\n{stdout}"
+        );
+    }
+    let mut env: Vec<(&str, &str)> = no_driver.to_vec();
+    env.push(("HARNESS_REQUIRE_GPU", "1"));
+    let required = harness_env(&args, &env);
+    assert!(
+        !required.status.success(),
+        "a required GPU that is missing must fail"
+    );
+    assert!(text(&required.stdout).contains("GPU required"));
+}
