@@ -16,6 +16,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use kernels::Event;
 
+use crate::profile::timeline::{esc, fmt_duration, tick_step};
+
 /// The lanes, in drawing order; any other lane a variant uses is drawn after them.
 const LANES: &[&str] = &["upload", "compute", "download", "cpu"];
 
@@ -159,13 +161,6 @@ pub fn read_csv(path: &Path) -> Result<Vec<Interval>> {
     Ok(out)
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The timeline as a self-contained SVG: one band per lane (intervals that overlap within a
 /// lane, such as images on different CPU threads, get rows of their own), one colour per
 /// image, the image number written in each interval wide enough to hold it.
@@ -235,7 +230,7 @@ pub fn svg(title: &str, subtitle: &str, events: &[Interval]) -> String {
             if t == 0.0 {
                 "0".to_string()
             } else {
-                crate::profile::timeline::fmt_duration(t)
+                fmt_duration(t)
             }
         );
         t += step;
@@ -261,9 +256,9 @@ pub fn svg(title: &str, subtitle: &str, events: &[Interval]) -> String {
             COLOURS[e.image % COLOURS.len()],
             e.image,
             esc(&e.lane),
-            crate::profile::timeline::fmt_duration(e.end - e.start),
-            crate::profile::timeline::fmt_duration(e.start - t0),
-            crate::profile::timeline::fmt_duration(e.end - t0),
+            fmt_duration(e.end - e.start),
+            fmt_duration(e.start - t0),
+            fmt_duration(e.end - t0),
         );
         if w > 14.0 {
             let _ = write!(
@@ -278,22 +273,6 @@ pub fn svg(title: &str, subtitle: &str, events: &[Interval]) -> String {
     }
     s.push_str("</svg>\n");
     s
-}
-
-/// A tick step of 1, 2 or 5 × 10^k giving about `n` ticks over `span`.
-fn tick_step(span: f64, n: f64) -> f64 {
-    let raw = span / n;
-    let mag = 10f64.powf(raw.log10().floor());
-    let m = raw / mag;
-    mag * if m <= 1.0 {
-        1.0
-    } else if m <= 2.0 {
-        2.0
-    } else if m <= 5.0 {
-        5.0
-    } else {
-        10.0
-    }
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ const COLOURS: [(&str, &str); 7] = [
     ("#F0E442", "black"),
 ];
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -123,7 +123,7 @@ pub fn fmt_duration(s: f64) -> String {
 }
 
 /// A tick step of 1, 2 or 5 × 10^k giving about `n` ticks over `span`.
-fn tick_step(span: f64, n: f64) -> f64 {
+pub(crate) fn tick_step(span: f64, n: f64) -> f64 {
     let raw = span / n;
     let mag = 10f64.powf(raw.log10().floor());
     let m = raw / mag;

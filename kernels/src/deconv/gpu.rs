@@ -39,7 +39,7 @@ pub enum Gpu {
 }
 
 /// Invocations per workgroup (gpu.wgsl's `@workgroup_size`).
-pub const WORKGROUP: u32 = 64;
+const WORKGROUP: u32 = 64;
 
 /// Seconds per pixel and iteration on lavapipe (llvmpipe on the 2-core reference machine):
 /// 5.2e-7 s of CPU time in f64 and 3e-7 in f32 at 1024² (four complex 2-D FFTs and five
@@ -123,7 +123,7 @@ impl Variant<DeconvProblem> for Gpu {
             return Err(KernelError::Gpu(why.reason().to_string()));
         }
         Ok(match self {
-            Gpu::F32 => Box::new(Run::<f32>::new(p, Precision::F32, "3.4028234663852886e38")?),
+            Gpu::F32 => Box::new(Run::<f32>::new(p, Precision::F32, F32_MAX)?),
             Gpu::F64 => Box::new(Run::<f64>::new(
                 p,
                 Precision::F64,
@@ -150,15 +150,110 @@ pub fn full_spectrum(half: &[Complex64], rows: usize, cols: usize) -> Vec<Comple
     full
 }
 
+/// f32's largest finite value as WGSL reads it (REAL_MAX of the f32 shader).
+pub(crate) const F32_MAX: &str = "3.4028234663852886e38";
+
+/// deconv's WGSL (`gpu.wgsl`) for the real type `ty` (`f32` or `f64`) and its largest
+/// finite value (the operand test of the non-finite ratio).
+pub(crate) fn shader_source(ty: &str, real_max: &str) -> String {
+    format!(
+        "alias real = {ty};\nconst REAL_MAX: real = {real_max};\n{}{}",
+        gpu::WGSL_FLAT_WORKGROUP,
+        include_str!("gpu.wgsl")
+    )
+}
+
+/// One image's Richardson–Lucy on the device: the three element-wise steps (`start`,
+/// `ratio`, `update`) and the FFT and multiply bindings, all bound to that image's buffers.
+/// `deconv/*/gpu-*` has one; the pipeline's GPU variants one per image slot.
+pub(crate) struct Iterations {
+    steps: [(Arc<Pipeline>, BindGroup); 3],
+    work_fft: FftBinding,
+    by_p: MultiplyBinding,
+    by_conj_p: MultiplyBinding,
+    workgroups: u32,
+}
+
+/// The buffers [`Iterations`] works on, in `gpu.wgsl`'s binding order.
+pub(crate) struct ImageBuffers<'a> {
+    pub params: &'a Buffer,
+    pub image: &'a Buffer,
+    pub estimate: &'a Buffer,
+    pub work: &'a Buffer,
+    pub state: &'a Buffer,
+}
+
+impl Iterations {
+    /// Compiles (or reuses, by name) the steps for `ty` and binds everything to `b`;
+    /// `spectrum` is P, `len` the pixels (P is scaled by 1/len: irfft2's normalisation).
+    pub(crate) fn new(
+        ty: &str,
+        real_max: &str,
+        fft: &GpuFft,
+        multiply: &GpuMultiply,
+        spectrum: &Buffer,
+        len: usize,
+        b: &ImageBuffers,
+    ) -> Result<Iterations, KernelError> {
+        let ctx = gpu::context()?;
+        let source = shader_source(ty, real_max);
+        use Binding::{ReadOnly, ReadWrite, Uniform};
+        let layout = [Uniform, ReadOnly, ReadWrite, ReadWrite, ReadWrite];
+        let step = |entry: &str| -> Result<(Arc<Pipeline>, BindGroup), KernelError> {
+            let pipeline =
+                ctx.pipeline(&format!("deconv-{ty}-{entry}"), &source, entry, &layout)?;
+            let bind = ctx.bind(
+                &pipeline,
+                &[
+                    b.params.into(),
+                    b.image.into(),
+                    b.estimate.into(),
+                    b.work.into(),
+                    b.state.into(),
+                ],
+            )?;
+            Ok((pipeline, bind))
+        };
+        let scale = 1.0 / len as f64;
+        Ok(Iterations {
+            steps: [step("start")?, step("ratio")?, step("update")?],
+            work_fft: fft.bind(b.work)?,
+            by_p: multiply.bind(b.work, spectrum, false, scale)?,
+            by_conj_p: multiply.bind(b.work, spectrum, true, scale)?,
+            workgroups: (len as u32).div_ceil(WORKGROUP),
+        })
+    }
+
+    /// The whole deconvolution as one dispatch sequence: `start`, then per iteration
+    /// FFT → × P → FFT⁻¹ → `ratio` → FFT → × conj(P) → FFT⁻¹ → `update`. The caller resets
+    /// the state buffer before and downloads after.
+    pub(crate) fn encode(
+        &self,
+        enc: &mut gpu::Encoder,
+        fft: &GpuFft,
+        multiply: &GpuMultiply,
+        iterations: usize,
+    ) {
+        let [start, ratio, update] = &self.steps;
+        enc.dispatch(&start.0, &start.1, self.workgroups);
+        for _ in 0..iterations {
+            fft.encode(enc, &self.work_fft, Direction::Forward);
+            multiply.encode(enc, &self.by_p);
+            fft.encode(enc, &self.work_fft, Direction::Inverse);
+            enc.dispatch(&ratio.0, &ratio.1, self.workgroups);
+            fft.encode(enc, &self.work_fft, Direction::Forward);
+            multiply.encode(enc, &self.by_conj_p);
+            fft.encode(enc, &self.work_fft, Direction::Inverse);
+            enc.dispatch(&update.0, &update.1, self.workgroups);
+        }
+    }
+}
+
 struct Run<T: Float + Element> {
     problem: DeconvProblem,
     fft: GpuFft,
     multiply: GpuMultiply,
-    work_fft: FftBinding,
-    by_p: MultiplyBinding,
-    by_conj_p: MultiplyBinding,
-    /// `start`, `ratio`, `update` (gpu.wgsl) with their bind groups.
-    steps: [(Arc<Pipeline>, BindGroup); 3],
+    iterations: Iterations,
     estimate: Buffer,
     state: Buffer,
     state_reset: Buffer,
@@ -166,7 +261,6 @@ struct Run<T: Float + Element> {
     state_back: Readback,
     /// Kept alive: bound above.
     _buffers: [Buffer; 4],
-    workgroups: u32,
     timer: Timer,
     host: Vec<T>,
     non_finite: Option<NonFinite>,
@@ -203,45 +297,32 @@ where
             Precision::F32 => "f32",
             Precision::F64 => "f64",
         };
-        let source = format!(
-            "alias real = {ty};\nconst REAL_MAX: real = {real_max};\n{}{}",
-            gpu::WGSL_FLAT_WORKGROUP,
-            include_str!("gpu.wgsl")
-        );
-        use Binding::{ReadOnly, ReadWrite, Uniform};
-        let layout = [Uniform, ReadOnly, ReadWrite, ReadWrite, ReadWrite];
-        let step = |entry: &str| -> Result<(Arc<Pipeline>, BindGroup), KernelError> {
-            let pipeline =
-                ctx.pipeline(&format!("deconv-{ty}-{entry}"), &source, entry, &layout)?;
-            let bind = ctx.bind(
-                &pipeline,
-                &[
-                    (&params).into(),
-                    (&image).into(),
-                    (&estimate).into(),
-                    (&work).into(),
-                    (&state).into(),
-                ],
-            )?;
-            Ok((pipeline, bind))
-        };
-        let steps = [step("start")?, step("ratio")?, step("update")?];
-        let scale = 1.0 / len as f64;
+        let iterations = Iterations::new(
+            ty,
+            real_max,
+            &fft,
+            &multiply,
+            &p_buf,
+            len,
+            &ImageBuffers {
+                params: &params,
+                image: &image,
+                estimate: &estimate,
+                work: &work,
+                state: &state,
+            },
+        )?;
         Ok(Run {
             problem: p.clone(),
-            work_fft: fft.bind(&work)?,
-            by_p: multiply.bind(&work, &p_buf, false, scale)?,
-            by_conj_p: multiply.bind(&work, &p_buf, true, scale)?,
+            iterations,
             fft,
             multiply,
-            steps,
             estimate_back: ctx.readback("deconv estimate back", real_bytes)?,
             state_back: ctx.readback("deconv state back", 16)?,
             estimate,
             state,
             state_reset,
             _buffers: [image, p_buf, work, params],
-            workgroups: (len as u32).div_ceil(WORKGROUP),
             timer: Timer::new(ctx, 3)?,
             host: vec![T::zero(); len],
             non_finite: None,
@@ -259,22 +340,8 @@ where
         let mut enc = ctx.encoder("deconv", Some(&mut self.timer));
         enc.stage("compute");
         enc.copy(&self.state_reset, 0, &self.state, 0, 16);
-        let [start, ratio, update] = &self.steps;
-        enc.dispatch(&start.0, &start.1, self.workgroups);
-        for _ in 0..self.problem.iterations {
-            self.fft
-                .encode(&mut enc, &self.work_fft, Direction::Forward);
-            self.multiply.encode(&mut enc, &self.by_p);
-            self.fft
-                .encode(&mut enc, &self.work_fft, Direction::Inverse);
-            enc.dispatch(&ratio.0, &ratio.1, self.workgroups);
-            self.fft
-                .encode(&mut enc, &self.work_fft, Direction::Forward);
-            self.multiply.encode(&mut enc, &self.by_conj_p);
-            self.fft
-                .encode(&mut enc, &self.work_fft, Direction::Inverse);
-            enc.dispatch(&update.0, &update.1, self.workgroups);
-        }
+        self.iterations
+            .encode(&mut enc, &self.fft, &self.multiply, self.problem.iterations);
         enc.stage("download");
         enc.download(&self.estimate, &self.estimate_back);
         enc.download(&self.state, &self.state_back);

@@ -20,15 +20,14 @@
 //! `download` = map, copy and widen.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Clock, PipelineProblem, Stack, Timeline};
-use crate::deconv::gpu::{WORKGROUP, full_spectrum};
+use crate::deconv::gpu::{F32_MAX, ImageBuffers, Iterations, full_spectrum};
 use crate::deconv::{DeconvProblem, NonFinite};
 use crate::error::KernelError;
-use crate::gpu::fft::{Direction, FftBinding, GpuFft, GpuMultiply, MultiplyBinding, Shape};
-use crate::gpu::{self, BindGroup, Binding, Buffer, Pipeline, Readback, Submission};
+use crate::gpu::fft::{GpuFft, GpuMultiply, Shape};
+use crate::gpu::{self, Buffer, Readback, Submission};
 use crate::variant::{Availability, Precision};
 
 /// Seconds per pixel and iteration on lavapipe in f32 (deconv/gpu.rs's measurement).
@@ -75,11 +74,8 @@ struct Slot {
     image: Buffer,
     estimate: Buffer,
     state: Buffer,
-    work_fft: FftBinding,
-    by_p: MultiplyBinding,
-    by_conj_p: MultiplyBinding,
-    /// `start`, `ratio`, `update` (deconv's gpu.wgsl) bound to this slot.
-    steps: [(Arc<Pipeline>, BindGroup); 3],
+    /// deconv's GPU dispatch sequence, bound to this slot's buffers.
+    iterations: Iterations,
     estimate_back: Readback,
     state_back: Readback,
     /// The clipped image in f32 (upload), then the result (download).
@@ -94,7 +90,6 @@ pub struct GpuStack {
     multiply: GpuMultiply,
     slots: Vec<Slot>,
     state_reset: Buffer,
-    workgroups: u32,
     cols: usize,
     iterations: usize,
     /// Kept alive: bound in every slot.
@@ -122,15 +117,6 @@ impl GpuStack {
         let spectrum = ctx.storage_from("pipeline psf spectrum", &spectrum)?;
         let state_reset =
             ctx.storage_from("pipeline state reset", &[1u32, u32::MAX, u32::MAX, 0])?;
-        // deconv's shader source, exactly as deconv/gpu.rs builds it for f32.
-        let source = format!(
-            "alias real = f32;\nconst REAL_MAX: real = 3.4028234663852886e38;\n{}{}",
-            gpu::WGSL_FLAT_WORKGROUP,
-            include_str!("../deconv/gpu.wgsl")
-        );
-        use Binding::{ReadOnly, ReadWrite, Uniform};
-        let layout = [Uniform, ReadOnly, ReadWrite, ReadWrite, ReadWrite];
-        let scale = 1.0 / len as f64;
         let real_bytes = (len * 4) as u64;
         let slots = (0..slots.max(1))
             .map(|s| -> Result<Slot, KernelError> {
@@ -139,26 +125,23 @@ impl GpuStack {
                 let work = ctx.storage(&format!("pipeline work {s}"), fft.bytes())?;
                 let state = ctx.storage(&format!("pipeline state {s}"), 16)?;
                 let params = ctx.uniform_from("pipeline params", &[[len as u32, 0, 0, 0]])?;
-                let step = |entry: &str| -> Result<(Arc<Pipeline>, BindGroup), KernelError> {
-                    let pipeline =
-                        ctx.pipeline(&format!("deconv-f32-{entry}"), &source, entry, &layout)?;
-                    let bind = ctx.bind(
-                        &pipeline,
-                        &[
-                            (&params).into(),
-                            (&image).into(),
-                            (&estimate).into(),
-                            (&work).into(),
-                            (&state).into(),
-                        ],
-                    )?;
-                    Ok((pipeline, bind))
-                };
+                let iterations = Iterations::new(
+                    "f32",
+                    F32_MAX,
+                    &fft,
+                    &multiply,
+                    &spectrum,
+                    len,
+                    &ImageBuffers {
+                        params: &params,
+                        image: &image,
+                        estimate: &estimate,
+                        work: &work,
+                        state: &state,
+                    },
+                )?;
                 Ok(Slot {
-                    steps: [step("start")?, step("ratio")?, step("update")?],
-                    work_fft: fft.bind(&work)?,
-                    by_p: multiply.bind(&work, &spectrum, false, scale)?,
-                    by_conj_p: multiply.bind(&work, &spectrum, true, scale)?,
+                    iterations,
                     estimate_back: ctx.readback(&format!("pipeline back {s}"), real_bytes)?,
                     state_back: ctx.readback(&format!("pipeline state back {s}"), 16)?,
                     host: vec![0.0; len],
@@ -174,7 +157,6 @@ impl GpuStack {
             multiply,
             slots,
             state_reset,
-            workgroups: (len as u32).div_ceil(WORKGROUP),
             cols: c,
             iterations: first.iterations,
             _spectrum: spectrum,
@@ -196,22 +178,8 @@ impl GpuStack {
         let slot = &self.slots[s];
         let mut enc = ctx.encoder("pipeline image", None);
         enc.copy(&self.state_reset, 0, &slot.state, 0, 16);
-        let [start, ratio, update] = &slot.steps;
-        enc.dispatch(&start.0, &start.1, self.workgroups);
-        for _ in 0..self.iterations {
-            self.fft
-                .encode(&mut enc, &slot.work_fft, Direction::Forward);
-            self.multiply.encode(&mut enc, &slot.by_p);
-            self.fft
-                .encode(&mut enc, &slot.work_fft, Direction::Inverse);
-            enc.dispatch(&ratio.0, &ratio.1, self.workgroups);
-            self.fft
-                .encode(&mut enc, &slot.work_fft, Direction::Forward);
-            self.multiply.encode(&mut enc, &slot.by_conj_p);
-            self.fft
-                .encode(&mut enc, &slot.work_fft, Direction::Inverse);
-            enc.dispatch(&update.0, &update.1, self.workgroups);
-        }
+        slot.iterations
+            .encode(&mut enc, &self.fft, &self.multiply, self.iterations);
         enc.download(&slot.estimate, &slot.estimate_back);
         enc.download(&slot.state, &slot.state_back);
         Ok(enc.submit_async()?)

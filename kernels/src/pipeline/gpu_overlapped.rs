@@ -13,9 +13,9 @@
 //! f32, with deconv's `gpu-f32` tolerance (see `gpu-serial`). Same arithmetic as
 //! `gpu-serial`: its output is bit-identical to it.
 
-use super::device::{GpuStack, unavailable};
+use super::device::unavailable;
 use super::gpu_serial::OnGpu;
-use super::{GPU_PRECISION, PipelineProblem, Stack, Timeline};
+use super::{GPU_PRECISION, PipelineProblem};
 use crate::error::KernelError;
 use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
 
@@ -44,11 +44,6 @@ impl Variant<PipelineProblem> for GpuOverlapped {
         unavailable(p, p.len()).unwrap_or(Availability::Ready)
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(OnGpu {
-            gpu: GpuStack::new(p, SLOTS.min(p.len()))?,
-            stack: Stack::new(p),
-            timeline: Timeline::default(),
-            problem: p.clone(),
-        }))
+        Ok(Box::new(OnGpu::new(p, SLOTS.min(p.len()))?))
     }
 }

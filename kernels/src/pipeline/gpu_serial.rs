@@ -36,12 +36,7 @@ impl Variant<PipelineProblem> for GpuSerial {
         unavailable(p, p.len()).unwrap_or(Availability::Ready)
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(OnGpu {
-            gpu: GpuStack::new(p, 1)?,
-            stack: Stack::new(p),
-            timeline: Timeline::default(),
-            problem: p.clone(),
-        }))
+        Ok(Box::new(OnGpu::new(p, 1)?))
     }
 }
 
@@ -52,6 +47,17 @@ pub(super) struct OnGpu {
     pub(super) gpu: GpuStack,
     pub(super) stack: Stack,
     pub(super) timeline: Timeline,
+}
+
+impl OnGpu {
+    pub(super) fn new(p: &PipelineProblem, slots: usize) -> Result<OnGpu, KernelError> {
+        Ok(OnGpu {
+            gpu: GpuStack::new(p, slots)?,
+            stack: Stack::new(p),
+            timeline: Timeline::default(),
+            problem: p.clone(),
+        })
+    }
 }
 
 impl Prepared for OnGpu {

@@ -147,6 +147,72 @@ impl Stack {
     }
 }
 
+/// One image at a time through a single-image engine whose buffers and PSF spectrum were
+/// made once in `prepare` (deconv's `fft` or `parallel` state): `serial` and
+/// `threads-inside-image` differ only in the engine.
+pub struct OneAtATime<E> {
+    pub problem: PipelineProblem,
+    pub engine: E,
+    pub stack: Stack,
+    pub timeline: Timeline,
+}
+
+impl<E> OneAtATime<E> {
+    pub fn new(p: &PipelineProblem, engine: E) -> OneAtATime<E> {
+        OneAtATime {
+            problem: p.clone(),
+            engine,
+            stack: Stack::new(p),
+            timeline: Timeline::default(),
+        }
+    }
+}
+
+/// What [`OneAtATime`] needs of an engine: load an image, deconvolve it, hand the result.
+pub trait Engine: crate::variant::Prepared {
+    fn load(&mut self, image: &DeconvProblem);
+    fn estimate(&self) -> &[f64];
+}
+
+impl Engine for deconv::fft::Run<f64> {
+    fn load(&mut self, image: &DeconvProblem) {
+        deconv::fft::Run::load(self, image)
+    }
+    fn estimate(&self) -> &[f64] {
+        deconv::fft::Run::estimate(self)
+    }
+}
+
+impl Engine for deconv::parallel::Run<f64> {
+    fn load(&mut self, image: &DeconvProblem) {
+        deconv::parallel::Run::load(self, image)
+    }
+    fn estimate(&self) -> &[f64] {
+        deconv::parallel::Run::estimate(self)
+    }
+}
+
+impl<E: Engine> crate::variant::Prepared for OneAtATime<E> {
+    fn run(&mut self) -> Result<(), KernelError> {
+        self.timeline.clear();
+        let clock = Clock::start();
+        for (m, image) in self.problem.images.iter().enumerate() {
+            let start = Instant::now();
+            self.engine.load(image);
+            self.engine.run()?;
+            self.stack.store(m, self.engine.estimate());
+            self.timeline.push(clock.event("cpu", m, start));
+        }
+        Ok(())
+    }
+    fn output(&self) -> Result<Output, KernelError> {
+        Ok(self.problem.output(&self.stack))
+    }
+    fn events(&self) -> Vec<Event> {
+        self.timeline.events()
+    }
+}
+
 /// The clock of one run: events are times from its start.
 #[derive(Clone, Copy)]
 pub struct Clock(Instant);

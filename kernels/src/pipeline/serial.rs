@@ -3,11 +3,10 @@
 //! PSF spectrum and every buffer are made once, in setup, and each image is loaded into
 //! them). Its output is deconv's `fft` image by image, bit for bit.
 
-use super::{Clock, PipelineProblem, Stack, Timeline};
-use crate::check::Output;
+use super::{OneAtATime, PipelineProblem};
 use crate::deconv::fft::Run;
 use crate::error::KernelError;
-use crate::variant::{Availability, Event, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
 
 pub struct Serial;
 
@@ -32,39 +31,6 @@ impl Variant<PipelineProblem> for Serial {
         p.availability()
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(Serial1 {
-            problem: p.clone(),
-            engine: Run::new(p.first()),
-            stack: Stack::new(p),
-            timeline: Timeline::default(),
-        }))
-    }
-}
-
-struct Serial1 {
-    problem: PipelineProblem,
-    engine: Run<f64>,
-    stack: Stack,
-    timeline: Timeline,
-}
-
-impl Prepared for Serial1 {
-    fn run(&mut self) -> Result<(), KernelError> {
-        self.timeline.clear();
-        let clock = Clock::start();
-        for (m, image) in self.problem.images.iter().enumerate() {
-            let start = std::time::Instant::now();
-            self.engine.load(image);
-            self.engine.run()?;
-            self.stack.store(m, self.engine.estimate());
-            self.timeline.push(clock.event("cpu", m, start));
-        }
-        Ok(())
-    }
-    fn output(&self) -> Result<Output, KernelError> {
-        Ok(self.problem.output(&self.stack))
-    }
-    fn events(&self) -> Vec<Event> {
-        self.timeline.events()
+        Ok(Box::new(OneAtATime::new(p, Run::new(p.first()))))
     }
 }

@@ -8,11 +8,10 @@
 //! the single-image f64 tolerance (at power-of-two sides it has come out bit-identical to
 //! `serial`); its output does not depend on the thread count.
 
-use super::{Clock, PipelineProblem, Stack, Timeline};
-use crate::check::Output;
+use super::{OneAtATime, PipelineProblem};
 use crate::deconv::parallel::Run;
 use crate::error::KernelError;
-use crate::variant::{Availability, Event, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
 
 pub struct ThreadsInsideImage;
 
@@ -36,39 +35,6 @@ impl Variant<PipelineProblem> for ThreadsInsideImage {
         p.availability()
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(Inside {
-            problem: p.clone(),
-            engine: Run::new(p.first()),
-            stack: Stack::new(p),
-            timeline: Timeline::default(),
-        }))
-    }
-}
-
-struct Inside {
-    problem: PipelineProblem,
-    engine: Run<f64>,
-    stack: Stack,
-    timeline: Timeline,
-}
-
-impl Prepared for Inside {
-    fn run(&mut self) -> Result<(), KernelError> {
-        self.timeline.clear();
-        let clock = Clock::start();
-        for (m, image) in self.problem.images.iter().enumerate() {
-            let start = std::time::Instant::now();
-            self.engine.load(image);
-            self.engine.run()?;
-            self.stack.store(m, self.engine.estimate());
-            self.timeline.push(clock.event("cpu", m, start));
-        }
-        Ok(())
-    }
-    fn output(&self) -> Result<Output, KernelError> {
-        Ok(self.problem.output(&self.stack))
-    }
-    fn events(&self) -> Vec<Event> {
-        self.timeline.events()
+        Ok(Box::new(OneAtATime::new(p, Run::new(p.first()))))
     }
 }
