@@ -51,6 +51,7 @@ use crate::variant::{Availability, Precision, Variant, Work};
 
 pub mod fft;
 pub mod gpu;
+pub mod lanes;
 pub mod naive;
 pub mod parallel;
 pub mod scene;
@@ -459,6 +460,8 @@ impl Kernel for Deconv {
             Box::new(fft::Fft::F32),
             Box::new(parallel::Parallel::F64),
             Box::new(parallel::Parallel::F32),
+            Box::new(lanes::Lanes::F64),
+            Box::new(lanes::Lanes::F32),
             Box::new(gpu::Gpu::F32),
             Box::new(gpu::Gpu::F64),
             // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.

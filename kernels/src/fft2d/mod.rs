@@ -26,6 +26,8 @@
 //! Layout: real arrays are row-major R × C slices; spectra row-major R × (C/2+1) slices of
 //! `Complex<T>`, the layout of numpy's result. Generic over `f32` and `f64`.
 
+pub mod lanes;
+
 use std::sync::Arc;
 
 use ndarray::{ArrayViewMut2, Axis};
@@ -147,6 +149,15 @@ impl<T: Float> Fft2d<T> {
             row: vec![T::zero(); self.cols],
             fft: vec![Complex::default(); fft],
             strip: vec![Complex::default(); STRIP.min(self.half()) * self.rows],
+        }
+    }
+
+    /// Scratch for row transforms only (no column strip): for callers that transform
+    /// columns their own way.
+    pub fn row_scratch(&self) -> Scratch<T> {
+        Scratch {
+            strip: Vec::new(),
+            ..self.scratch()
         }
     }
 

@@ -1,0 +1,506 @@
+//! Many complex FFTs at once, one per SIMD lane: "vertical" vectorisation.
+//!
+//! rustfft vectorises *within* one transform: its butterflies shuffle values between
+//! lanes, and it uses 256-bit AVX at most. When there are many independent transforms of
+//! the same length (the columns of an image), there is a simpler way: put transform j in
+//! lane j. Every butterfly is then the scalar formula applied to whole vectors — no
+//! shuffles at all — and the vectors are as wide as the CPU has (8 × f64 or 16 × f32 with
+//! AVX-512, through `wide`).
+//!
+//! Data layout: element `n` of the `LANES` transforms is one [`Split`] value, the real parts
+//! in one vector and the imaginary parts in another ("split" complex). A buffer of `len`
+//! such values holds `LANES` transforms of length `len`.
+//!
+//! Algorithm: Stockham autosort, decimation in frequency, radix 8 (then one radix-4 or
+//! radix-2 stage for the leftover factor of 2^k). Stage s reads `src` and writes `dst`,
+//! the two buffers swap roles, and the output comes out in natural order without a bit
+//! reversal:
+//!
+//! ```text
+//! m = len / 8^s,  stride = 8^s,  n1 = m / 8
+//! dst[q + stride·(8p + k)] = w_m^{kp} · Σ_j src[q + stride·(p + j·n1)] · w_8^{jk}
+//!                          for p < n1, q < stride, k < 8;  w_m = e^{−2πi/m}
+//! ```
+//!
+//! The inverse needs no second code path: with swap(a + ib) = b + ia,
+//! `inverse(x) = swap(forward(swap(x)))`, and a swap in split form is only a choice of
+//! which vector is read as the real part. Lengths that are not powers of two fall back to
+//! rustfft one lane at a time (correct, not fast).
+
+use std::ops::{Add, Mul, Neg, Sub};
+use std::sync::Arc;
+
+use num_complex::Complex;
+use rustfft::{Fft, FftDirection, FftPlanner};
+
+use super::Float;
+
+/// A real type and its widest SIMD vector.
+pub trait LaneFloat: Float + bytemuck::Pod {
+    type V: Copy
+        + Default
+        + Send
+        + Sync
+        + bytemuck::Pod
+        + Add<Output = Self::V>
+        + Sub<Output = Self::V>
+        + Mul<Output = Self::V>
+        + Neg<Output = Self::V>;
+    /// Transforms per vector.
+    const LANES: usize;
+    fn splat(x: Self) -> Self::V;
+    /// `a·b − c`, fused where the CPU has FMA.
+    fn mul_sub(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a·b + c`, fused where the CPU has FMA.
+    fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+}
+
+impl LaneFloat for f64 {
+    type V = wide::f64x8;
+    const LANES: usize = 8;
+    #[inline(always)]
+    fn splat(x: f64) -> Self::V {
+        wide::f64x8::splat(x)
+    }
+    #[inline(always)]
+    fn mul_sub(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        a.mul_sub(b, c)
+    }
+    #[inline(always)]
+    fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        a.mul_add(b, c)
+    }
+}
+
+impl LaneFloat for f32 {
+    type V = wide::f32x16;
+    const LANES: usize = 16;
+    #[inline(always)]
+    fn splat(x: f32) -> Self::V {
+        wide::f32x16::splat(x)
+    }
+    #[inline(always)]
+    fn mul_sub(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        a.mul_sub(b, c)
+    }
+    #[inline(always)]
+    fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        a.mul_add(b, c)
+    }
+}
+
+/// `LANES` complex numbers in split form.
+#[derive(Clone, Copy, Default, Debug)]
+#[repr(C)]
+pub struct Split<V> {
+    pub re: V,
+    pub im: V,
+}
+
+// SAFETY: two Pod vectors of the same type, `repr(C)`, no padding between them.
+unsafe impl<V: bytemuck::Pod> bytemuck::Zeroable for Split<V> {}
+unsafe impl<V: bytemuck::Pod> bytemuck::Pod for Split<V> {}
+
+impl<V: Copy + Add<Output = V> + Sub<Output = V>> Split<V> {
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        Split {
+            re: self.re + o.re,
+            im: self.im + o.im,
+        }
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        Split {
+            re: self.re - o.re,
+            im: self.im - o.im,
+        }
+    }
+}
+
+impl<V: Copy + Neg<Output = V>> Split<V> {
+    /// × (−i): (a + ib)(−i) = b − ia.
+    #[inline(always)]
+    fn times_minus_i(self) -> Self {
+        Split {
+            re: self.im,
+            im: -self.re,
+        }
+    }
+}
+
+/// The real and imaginary parts exchanged: how the inverse reuses the forward code.
+#[inline(always)]
+fn swapped<V, const SWAP: bool>(x: Split<V>) -> Split<V> {
+    if SWAP {
+        Split { re: x.im, im: x.re }
+    } else {
+        x
+    }
+}
+
+/// × w for one complex scalar w, broadcast to every lane.
+#[inline(always)]
+fn twiddle<T: LaneFloat>(x: Split<T::V>, w: Complex<T>) -> Split<T::V> {
+    let (wr, wi) = (T::splat(w.re), T::splat(w.im));
+    Split {
+        re: <T as LaneFloat>::mul_sub(x.re, wr, x.im * wi),
+        im: <T as LaneFloat>::mul_add(x.re, wi, x.im * wr),
+    }
+}
+
+/// One Stockham stage: its radix, the sub-length m it splits, and w_m^{kp} for
+/// k = 1 .. radix−1, p = 0 .. m/radix (radix − 1 values per p).
+struct Stage<T> {
+    radix: usize,
+    m: usize,
+    twiddles: Vec<Complex<T>>,
+}
+
+enum Plan<T: LaneFloat> {
+    /// len = 2^k: Stockham stages, in order.
+    Stockham(Vec<Stage<T>>),
+    /// Any other length: rustfft, one lane at a time.
+    PerLane(Arc<dyn Fft<T>>),
+}
+
+/// Forward or inverse (unnormalised) transforms of `LANES` sequences of one length.
+pub struct LanesFft<T: LaneFloat> {
+    len: usize,
+    direction: FftDirection,
+    plan: Plan<T>,
+}
+
+/// Work space for [`LanesFft::process`]; make it once with [`LanesFft::scratch`].
+pub struct LanesScratch<T: LaneFloat> {
+    work: Vec<Split<T::V>>,
+    lane: Vec<Complex<T>>,
+    fft: Vec<Complex<T>>,
+}
+
+impl<T: LaneFloat> LanesFft<T> {
+    pub fn new(len: usize, direction: FftDirection) -> Self {
+        assert!(len > 0, "an FFT needs a length");
+        let plan = if len.is_power_of_two() {
+            let mut stages = Vec::new();
+            let mut m = len;
+            while m > 1 {
+                let radix = if m % 8 == 0 {
+                    8
+                } else if m % 4 == 0 {
+                    4
+                } else {
+                    2
+                };
+                let mut twiddles = Vec::with_capacity((radix - 1) * (m / radix));
+                for p in 0..m / radix {
+                    for k in 1..radix {
+                        // Reduce k·p modulo m in integers: the angle is then exact to one
+                        // rounding, whatever the length.
+                        let angle = -2.0 * std::f64::consts::PI * ((k * p) % m) as f64 / m as f64;
+                        let (sin, cos) = angle.sin_cos();
+                        twiddles.push(Complex::new(
+                            T::from_f64(cos).expect("a cosine fits in T"),
+                            T::from_f64(sin).expect("a sine fits in T"),
+                        ));
+                    }
+                }
+                stages.push(Stage { radix, m, twiddles });
+                m /= radix;
+            }
+            Plan::Stockham(stages)
+        } else {
+            Plan::PerLane(FftPlanner::new().plan_fft(len, direction))
+        };
+        LanesFft {
+            len,
+            direction,
+            plan,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn scratch(&self) -> LanesScratch<T> {
+        let (lane, fft) = match &self.plan {
+            Plan::Stockham(_) => (0, 0),
+            Plan::PerLane(f) => (self.len, f.get_inplace_scratch_len()),
+        };
+        LanesScratch {
+            work: vec![Split::default(); self.len],
+            lane: vec![Complex::default(); lane],
+            fft: vec![Complex::default(); fft],
+        }
+    }
+
+    /// Transforms the `LANES` sequences in `data` (length [`LanesFft::len`]) in place.
+    /// (Stockham alternates between `data` and the scratch: an odd number of stages ends
+    /// with one copy back, e.g. len = 512 = 8³.)
+    pub fn process(&self, data: &mut [Split<T::V>], scratch: &mut LanesScratch<T>) {
+        assert_eq!(data.len(), self.len, "data is not one transform long");
+        match &self.plan {
+            Plan::Stockham(stages) => {
+                let work = &mut scratch.work[..];
+                let mut in_data = true;
+                for (stage, stride) in stages.iter().zip(strides(stages)) {
+                    let (src, dst) = if in_data {
+                        (&*data, &mut *work)
+                    } else {
+                        (&*work, &mut *data)
+                    };
+                    match self.direction {
+                        FftDirection::Forward => run_stage::<T, false>(stage, stride, src, dst),
+                        FftDirection::Inverse => run_stage::<T, true>(stage, stride, src, dst),
+                    }
+                    in_data = !in_data;
+                }
+                if !in_data {
+                    data.copy_from_slice(work);
+                }
+            }
+            Plan::PerLane(fft) => {
+                let lanes = T::LANES;
+                let values: &mut [T] = bytemuck::cast_slice_mut(data);
+                for j in 0..lanes {
+                    for (n, z) in scratch.lane.iter_mut().enumerate() {
+                        *z = Complex::new(values[2 * lanes * n + j], values[2 * lanes * n + lanes + j]);
+                    }
+                    fft.process_with_scratch(&mut scratch.lane, &mut scratch.fft);
+                    for (n, z) in scratch.lane.iter().enumerate() {
+                        values[2 * lanes * n + j] = z.re;
+                        values[2 * lanes * n + lanes + j] = z.im;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The stride of each stage: the product of the radices before it.
+fn strides<T>(stages: &[Stage<T>]) -> impl Iterator<Item = usize> + '_ {
+    stages.iter().scan(1, |stride, stage| {
+        let this = *stride;
+        *stride *= stage.radix;
+        Some(this)
+    })
+}
+
+/// One stage, forward (`SWAP` = false) or inverse (`SWAP` = true: real and imaginary parts
+/// exchanged on every load and store, see the module notes).
+fn run_stage<T: LaneFloat, const SWAP: bool>(
+    stage: &Stage<T>,
+    stride: usize,
+    src: &[Split<T::V>],
+    dst: &mut [Split<T::V>],
+) {
+    let (radix, n1) = (stage.radix, stage.m / stage.radix);
+    for p in 0..n1 {
+        // Source rows p + j·n1 and destination rows radix·p + k, each `stride` long.
+        let w = &stage.twiddles[(radix - 1) * p..][..radix - 1];
+        let out = &mut dst[stride * radix * p..][..stride * radix];
+        let input = |j: usize| &src[stride * (p + j * n1)..][..stride];
+        match radix {
+            8 => butterflies8::<T, SWAP>(
+                [
+                    input(0),
+                    input(1),
+                    input(2),
+                    input(3),
+                    input(4),
+                    input(5),
+                    input(6),
+                    input(7),
+                ],
+                out,
+                w,
+                p == 0,
+            ),
+            4 => butterflies4::<T, SWAP>([input(0), input(1), input(2), input(3)], out, w, p == 0),
+            _ => butterflies2::<T, SWAP>([input(0), input(1)], out, w, p == 0),
+        }
+    }
+}
+
+/// Stores y_k·w_k (w_0 = 1) into the k-th `stride`-long row of `out`.
+#[inline(always)]
+fn store<T: LaneFloat, const SWAP: bool, const R: usize>(
+    out: &mut [Split<T::V>],
+    stride: usize,
+    q: usize,
+    y: [Split<T::V>; R],
+    w: &[Complex<T>],
+    unit: bool,
+) {
+    out[q] = swapped::<_, SWAP>(y[0]);
+    for k in 1..R {
+        let v = if unit { y[k] } else { twiddle::<T>(y[k], w[k - 1]) };
+        out[stride * k + q] = swapped::<_, SWAP>(v);
+    }
+}
+
+fn butterflies8<T: LaneFloat, const SWAP: bool>(
+    x: [&[Split<T::V>]; 8],
+    out: &mut [Split<T::V>],
+    w: &[Complex<T>],
+    unit: bool,
+) {
+    let stride = x[0].len();
+    // (1 − i)/√2 = e^{−iπ/4}.
+    let h = T::splat(T::from_f64(std::f64::consts::FRAC_1_SQRT_2).expect("fits"));
+    for q in 0..stride {
+        let v = |j: usize| swapped::<_, SWAP>(x[j][q]);
+        // Two 4-point DFTs (even and odd inputs) ...
+        let (a0, a1) = (v(0).add(v(4)), v(0).sub(v(4)));
+        let (a2, a3) = (v(2).add(v(6)), v(2).sub(v(6)).times_minus_i());
+        let (e0, e1, e2, e3) = (a0.add(a2), a1.add(a3), a0.sub(a2), a1.sub(a3));
+        let (c0, c1) = (v(1).add(v(5)), v(1).sub(v(5)));
+        let (c2, c3) = (v(3).add(v(7)), v(3).sub(v(7)).times_minus_i());
+        let (o0, o1, o2, o3) = (c0.add(c2), c1.add(c3), c0.sub(c2), c1.sub(c3));
+        // ... joined with w_8^k: w_8 = (1 − i)/√2, w_8² = −i, w_8³ = −(1 + i)/√2.
+        let t1 = Split {
+            re: (o1.re + o1.im) * h,
+            im: (o1.im - o1.re) * h,
+        };
+        let t2 = o2.times_minus_i();
+        let t3 = Split {
+            re: (o3.im - o3.re) * h,
+            im: -(o3.re + o3.im) * h,
+        };
+        let y = [
+            e0.add(o0),
+            e1.add(t1),
+            e2.add(t2),
+            e3.add(t3),
+            e0.sub(o0),
+            e1.sub(t1),
+            e2.sub(t2),
+            e3.sub(t3),
+        ];
+        store::<T, SWAP, 8>(out, stride, q, y, w, unit);
+    }
+}
+
+fn butterflies4<T: LaneFloat, const SWAP: bool>(
+    x: [&[Split<T::V>]; 4],
+    out: &mut [Split<T::V>],
+    w: &[Complex<T>],
+    unit: bool,
+) {
+    let stride = x[0].len();
+    for q in 0..stride {
+        let v = |j: usize| swapped::<_, SWAP>(x[j][q]);
+        let (a0, a1) = (v(0).add(v(2)), v(0).sub(v(2)));
+        let (b0, b1) = (v(1).add(v(3)), v(1).sub(v(3)).times_minus_i());
+        let y = [a0.add(b0), a1.add(b1), a0.sub(b0), a1.sub(b1)];
+        store::<T, SWAP, 4>(out, stride, q, y, w, unit);
+    }
+}
+
+fn butterflies2<T: LaneFloat, const SWAP: bool>(
+    x: [&[Split<T::V>]; 2],
+    out: &mut [Split<T::V>],
+    w: &[Complex<T>],
+    unit: bool,
+) {
+    let stride = x[0].len();
+    for q in 0..stride {
+        let (a, b) = (swapped::<_, SWAP>(x[0][q]), swapped::<_, SWAP>(x[1][q]));
+        store::<T, SWAP, 2>(out, stride, q, [a.add(b), a.sub(b)], w, unit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The DFT by its definition, in f64: the oracle.
+    fn dft(x: &[Complex<f64>], sign: f64) -> Vec<Complex<f64>> {
+        let n = x.len();
+        (0..n)
+            .map(|k| {
+                x.iter()
+                    .enumerate()
+                    .map(|(j, &v)| {
+                        let a = sign * 2.0 * std::f64::consts::PI * ((j * k) % n) as f64 / n as f64;
+                        v * Complex::new(a.cos(), a.sin())
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    fn check<T: LaneFloat>(len: usize, direction: FftDirection, eps: f64) {
+        let lanes = T::LANES;
+        // Lane j holds a different sequence: lanes must not leak into each other.
+        let value = |n: usize, j: usize| {
+            let t = (n * 7 + j * 13 + 1) as f64;
+            Complex::new((t * 0.37).sin(), (t * 0.91).cos() * (j + 1) as f64 / lanes as f64)
+        };
+        let mut data = vec![Split::<T::V>::default(); len];
+        {
+            let values: &mut [T] = bytemuck::cast_slice_mut(&mut data);
+            for n in 0..len {
+                for j in 0..lanes {
+                    let z = value(n, j);
+                    values[2 * lanes * n + j] = T::from_f64(z.re).unwrap();
+                    values[2 * lanes * n + lanes + j] = T::from_f64(z.im).unwrap();
+                }
+            }
+        }
+        let fft = LanesFft::<T>::new(len, direction);
+        let mut scratch = fft.scratch();
+        fft.process(&mut data, &mut scratch);
+        let values: &[T] = bytemuck::cast_slice(&data);
+        let sign = match direction {
+            FftDirection::Forward => -1.0,
+            FftDirection::Inverse => 1.0,
+        };
+        for j in 0..lanes {
+            // The inputs as rounded to T: the transform's own error is what is measured.
+            let input: Vec<_> = (0..len)
+                .map(|n| {
+                    let z = value(n, j);
+                    Complex::new(
+                        T::from_f64(z.re).unwrap().to_f64().unwrap(),
+                        T::from_f64(z.im).unwrap().to_f64().unwrap(),
+                    )
+                })
+                .collect();
+            let expected = dft(&input, sign);
+            let scale = expected.iter().map(|z| z.norm()).fold(0.0, f64::max);
+            for (k, e) in expected.iter().enumerate() {
+                let got = Complex::new(
+                    values[2 * lanes * k + j].to_f64().unwrap(),
+                    values[2 * lanes * k + lanes + j].to_f64().unwrap(),
+                );
+                let err = (got - e).norm() / scale;
+                // An FFT's rounding error grows like log2(len)·ε (each stage adds a few
+                // roundings of values no larger than the output's max); 2·log2(len)+2 ε
+                // covers the radix-8 butterfly's few operations per stage.
+                let bound = eps * (2.0 * (len as f64).log2() + 2.0);
+                assert!(
+                    err <= bound,
+                    "len {len} {direction:?} lane {j} bin {k}: error {err:.2e} > {bound:.2e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_stage_mix_matches_the_dft_in_both_directions_and_precisions() {
+        // Powers of two cover radix 8 alone (8, 64, 512), with a radix-4 (16, 128) or
+        // radix-2 (2, 32, 256) stage; 1 is the identity; 12 and 15 take the per-lane path.
+        for len in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 12, 15] {
+            for direction in [FftDirection::Forward, FftDirection::Inverse] {
+                check::<f64>(len, direction, f64::EPSILON);
+                check::<f32>(len, direction, f32::EPSILON as f64);
+            }
+        }
+    }
+}
