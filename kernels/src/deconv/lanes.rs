@@ -35,7 +35,7 @@ use rustfft::FftDirection;
 use super::{DeconvProblem, NonFinite, cast, divide_row, non_finite, widen};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::fft2d::lanes::{LaneFloat, LanesFft, LanesScratch, Split};
+use crate::fft2d::lanes::{LaneFloat, LanesFft, LanesScratch, RealLanesFft, Split};
 use crate::fft2d::{Fft2d, Scratch};
 use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
 
@@ -84,6 +84,20 @@ struct Task<T: LaneFloat> {
     lanes: LanesScratch<T>,
     /// One spectrum row in numpy's layout (C/2+1 interleaved complex values).
     line: Vec<Complex<T>>,
+    /// Packed rows only: W spectrum rows, lanes across rows (strips·W values), ...
+    across: Vec<Split<T::V>>,
+    /// ... the same W rows in image space, packed (C/2 values), ...
+    real: Vec<Split<T::V>>,
+    /// ... and the packed real FFT's work space.
+    packed: Option<LanesScratch<T>>,
+}
+
+/// Rows W at a time, one per lane: image and estimate stored in blocks of W rows, packed
+/// for [`RealLanesFft`] (block b, element n holds x[bW + lane][2n] and x[bW + lane][2n+1]).
+struct Packed<T: LaneFloat> {
+    fft: RealLanesFft<T>,
+    image: Vec<Split<T::V>>,
+    estimate: Vec<Split<T::V>>,
 }
 
 struct Run<T: LaneFloat> {
@@ -99,6 +113,9 @@ struct Run<T: LaneFloat> {
     estimate: Vec<T>,
     /// Strip-major: row r of strip s is element `s·R + r`.
     spectrum: Vec<Split<T::V>>,
+    /// Rows in lanes too, where C is even and W divides R; otherwise one row at a time
+    /// through realfft.
+    packed: Option<Packed<T>>,
     non_finite: Option<NonFinite>,
 }
 
@@ -126,20 +143,30 @@ impl<T: LaneFloat> Run<T> {
                 }
             }
         }
+        let image = cast(&p.clipped_image());
+        let packed = (c % 2 == 0 && r % T::LANES == 0).then(|| Packed {
+            fft: RealLanesFft::new(c),
+            image: pack(&image, c),
+            estimate: vec![Split::default(); r * c / (2 * T::LANES)],
+        });
         let tasks = (0..4 * rayon::current_num_threads())
             .map(|_| Task {
                 row: rows.row_scratch(),
                 lanes: forward.scratch(),
                 line: vec![Complex::default(); half],
+                across: vec![Split::default(); if packed.is_some() { strips * T::LANES } else { 0 }],
+                real: vec![Split::default(); if packed.is_some() { c / 2 } else { 0 }],
+                packed: packed.as_ref().map(|k| k.fft.scratch()),
             })
             .collect();
         Run {
             problem: p.clone(),
             tasks,
-            image: cast(&p.clipped_image()),
+            image,
             transfer,
             estimate: vec![T::zero(); r * c],
             spectrum: vec![Split::default(); strips * r],
+            packed,
             non_finite: None,
             forward,
             inverse,
@@ -222,84 +249,279 @@ fn scatter<T: LaneFloat>(line: &[Complex<T>], block: &mut ArrayViewMut2<'_, Spli
     }
 }
 
-impl<T: LaneFloat> Prepared for Run<T> {
-    fn run(&mut self) -> Result<(), KernelError> {
-        let (r, c) = (self.rows.rows(), self.rows.cols());
-        let per = r.div_ceil(self.tasks.len());
-        self.estimate.copy_from_slice(&self.image);
-        self.non_finite = None;
-        let iterations = self.problem.iterations;
-        let rows = &self.rows;
-        if iterations > 0 {
-            // Lanes past C/2+1 must start at zero: they are never written by a scatter.
-            self.spectrum.fill(Split::default());
-            Self::by_rows(&mut self.spectrum, r)
-                .axis_chunks_iter_mut(Axis(1), per)
-                .into_par_iter()
-                .zip(self.estimate.par_chunks(per * c))
-                .zip(self.tasks.par_iter_mut())
-                .for_each(|((mut block, est), t)| {
-                    for (i, erow) in est.chunks_exact(c).enumerate() {
-                        rows.row_forward(erow, &mut t.line, &mut t.row);
-                        scatter(&t.line, &mut block, i);
-                    }
-                });
+impl<T: LaneFloat> Run<T> {
+    /// Rows per task: whole blocks of W rows when rows are packed.
+    fn rows_per_task(&self) -> usize {
+        let r = self.rows.rows();
+        match self.packed {
+            Some(_) => (r / T::LANES).div_ceil(self.tasks.len()) * T::LANES,
+            None => r.div_ceil(self.tasks.len()),
         }
-        for iteration in 1..=iterations {
-            self.convolve_columns(false);
-            // Rows: blurred = c2r(row); ratio = img / blurred; r2c(ratio).
-            let rows = &self.rows;
-            let bad = Self::by_rows(&mut self.spectrum, r)
-                .axis_chunks_iter_mut(Axis(1), per)
-                .into_par_iter()
-                .zip(self.image.par_chunks(per * c))
-                .zip(self.tasks.par_iter_mut())
-                .enumerate()
-                .map(|(task, ((mut block, img), t))| {
-                    let mut first = None;
-                    for (i, irow) in img.chunks_exact(c).enumerate() {
-                        gather(&block, i, &mut t.line);
-                        rows.row_map(&mut t.line, &mut t.row, |row| {
-                            if let Some(col) = divide_row(irow, row)
-                                && first.is_none()
-                            {
-                                first = Some(non_finite(iteration, task * per + i, col, irow, row));
+    }
+
+    /// The first forward transform of the rows (the estimate starts as the image).
+    fn rows_first(&mut self) {
+        let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
+        let mut by_rows = Self::by_rows(&mut self.spectrum, r);
+        let blocks = by_rows.axis_chunks_iter_mut(Axis(1), per).into_par_iter();
+        match &mut self.packed {
+            Some(k) => {
+                let (fft, w) = (&k.fft, T::LANES);
+                k.estimate.copy_from_slice(&k.image);
+                blocks
+                    .zip(k.estimate.par_chunks(per * c / (2 * w)))
+                    .zip(self.tasks.par_iter_mut())
+                    .for_each(|((mut view, est), t)| {
+                        for (b, est) in est.chunks_exact(c / 2).enumerate() {
+                            t.real.copy_from_slice(est);
+                            let s = t.packed.as_mut().expect("packed scratch");
+                            fft.r2c(&mut t.real, &mut t.across[..fft.half() + 1], s);
+                            put_across::<T>(&t.across, &mut view, b * w);
+                        }
+                    });
+            }
+            None => {
+                let rows = &self.rows;
+                self.estimate.copy_from_slice(&self.image);
+                blocks
+                    .zip(self.estimate.par_chunks(per * c))
+                    .zip(self.tasks.par_iter_mut())
+                    .for_each(|((mut view, est), t)| {
+                        for (i, erow) in est.chunks_exact(c).enumerate() {
+                            rows.row_forward(erow, &mut t.line, &mut t.row);
+                            scatter(&t.line, &mut view, i);
+                        }
+                    });
+            }
+        }
+    }
+
+    /// Rows: blurred = c2r(row); ratio = img / blurred; r2c(ratio). Returns the first
+    /// pixel where the ratio is not finite.
+    fn rows_ratio(&mut self, iteration: usize) -> Option<NonFinite> {
+        let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
+        let mut by_rows = Self::by_rows(&mut self.spectrum, r);
+        let blocks = by_rows.axis_chunks_iter_mut(Axis(1), per).into_par_iter();
+        match &self.packed {
+            Some(k) => {
+                let (fft, w) = (&k.fft, T::LANES);
+                blocks
+                    .zip(k.image.par_chunks(per * c / (2 * w)))
+                    .zip(self.tasks.par_iter_mut())
+                    .enumerate()
+                    .map(|(task, ((mut view, img), t))| {
+                        let mut first = None;
+                        for (b, img) in img.chunks_exact(c / 2).enumerate() {
+                            let s = t.packed.as_mut().expect("packed scratch");
+                            get_across::<T>(&view, b * w, &mut t.across);
+                            fft.c2r(&mut t.across[..fft.half() + 1], &mut t.real, s);
+                            if !divide_packed::<T>(img, &mut t.real) && first.is_none() {
+                                first = first_non_finite::<T>(iteration, task * per + b * w, img, &t.real);
                             }
-                        });
-                        scatter(&t.line, &mut block, i);
-                    }
-                    first
-                })
-                .reduce(|| None, NonFinite::first);
-            self.non_finite = NonFinite::first(self.non_finite, bad);
-            self.convolve_columns(true);
-            // Rows: correction = c2r(row); est *= correction; r2c(est) unless last.
-            let (rows, last) = (&self.rows, iteration == iterations);
-            Self::by_rows(&mut self.spectrum, r)
-                .axis_chunks_iter_mut(Axis(1), per)
-                .into_par_iter()
-                .zip(self.estimate.par_chunks_mut(per * c))
-                .zip(self.tasks.par_iter_mut())
-                .for_each(|((mut block, est), t)| {
-                    for (i, erow) in est.chunks_exact_mut(c).enumerate() {
-                        gather(&block, i, &mut t.line);
-                        if last {
-                            rows.row_inverse_with(&mut t.line, &mut t.row, |corr| {
-                                erow.iter_mut()
-                                    .zip(corr.iter())
-                                    .for_each(|(e, k)| *e = *e * *k)
-                            });
-                        } else {
+                            fft.r2c(&mut t.real, &mut t.across[..fft.half() + 1], s);
+                            put_across::<T>(&t.across, &mut view, b * w);
+                        }
+                        first
+                    })
+                    .reduce(|| None, NonFinite::first)
+            }
+            None => {
+                let rows = &self.rows;
+                blocks
+                    .zip(self.image.par_chunks(per * c))
+                    .zip(self.tasks.par_iter_mut())
+                    .enumerate()
+                    .map(|(task, ((mut view, img), t))| {
+                        let mut first = None;
+                        for (i, irow) in img.chunks_exact(c).enumerate() {
+                            gather(&view, i, &mut t.line);
                             rows.row_map(&mut t.line, &mut t.row, |row| {
-                                for (e, k) in erow.iter_mut().zip(row.iter_mut()) {
-                                    *e = *e * *k;
-                                    *k = *e;
+                                if let Some(col) = divide_row(irow, row)
+                                    && first.is_none()
+                                {
+                                    first = Some(non_finite(iteration, task * per + i, col, irow, row));
                                 }
                             });
-                            scatter(&t.line, &mut block, i);
+                            scatter(&t.line, &mut view, i);
                         }
-                    }
-                });
+                        first
+                    })
+                    .reduce(|| None, NonFinite::first)
+            }
+        }
+    }
+
+    /// Rows: correction = c2r(row); est *= correction; r2c(est) unless `last`.
+    fn rows_update(&mut self, last: bool) {
+        let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
+        let mut by_rows = Self::by_rows(&mut self.spectrum, r);
+        let blocks = by_rows.axis_chunks_iter_mut(Axis(1), per).into_par_iter();
+        match &mut self.packed {
+            Some(k) => {
+                let (fft, w) = (&k.fft, T::LANES);
+                blocks
+                    .zip(k.estimate.par_chunks_mut(per * c / (2 * w)))
+                    .zip(self.tasks.par_iter_mut())
+                    .for_each(|((mut view, est), t)| {
+                        for (b, est) in est.chunks_exact_mut(c / 2).enumerate() {
+                            let s = t.packed.as_mut().expect("packed scratch");
+                            get_across::<T>(&view, b * w, &mut t.across);
+                            fft.c2r(&mut t.across[..fft.half() + 1], &mut t.real, s);
+                            for (e, k) in est.iter_mut().zip(t.real.iter_mut()) {
+                                e.re = e.re * k.re;
+                                e.im = e.im * k.im;
+                                *k = *e;
+                            }
+                            if !last {
+                                fft.r2c(&mut t.real, &mut t.across[..fft.half() + 1], s);
+                                put_across::<T>(&t.across, &mut view, b * w);
+                            }
+                        }
+                    });
+                if last {
+                    unpack(&k.estimate, c, &mut self.estimate);
+                }
+            }
+            None => {
+                let rows = &self.rows;
+                blocks
+                    .zip(self.estimate.par_chunks_mut(per * c))
+                    .zip(self.tasks.par_iter_mut())
+                    .for_each(|((mut view, est), t)| {
+                        for (i, erow) in est.chunks_exact_mut(c).enumerate() {
+                            gather(&view, i, &mut t.line);
+                            if last {
+                                rows.row_inverse_with(&mut t.line, &mut t.row, |corr| {
+                                    erow.iter_mut()
+                                        .zip(corr.iter())
+                                        .for_each(|(e, k)| *e = *e * *k)
+                                });
+                            } else {
+                                rows.row_map(&mut t.line, &mut t.row, |row| {
+                                    for (e, k) in erow.iter_mut().zip(row.iter_mut()) {
+                                        *e = *e * *k;
+                                        *k = *e;
+                                    }
+                                });
+                                scatter(&t.line, &mut view, i);
+                            }
+                        }
+                    });
+            }
+        }
+    }
+}
+
+/// Row-major R × C (C even, W | R) → blocks of W rows, packed.
+fn pack<T: LaneFloat>(x: &[T], c: usize) -> Vec<Split<T::V>> {
+    let w = T::LANES;
+    let mut out = vec![Split::default(); x.len() / (2 * w)];
+    let v: &mut [T] = bytemuck::cast_slice_mut(&mut out);
+    for (row, xs) in x.chunks_exact(c).enumerate() {
+        let (b, lane) = (row / w, row % w);
+        for (col, &value) in xs.iter().enumerate() {
+            v[2 * w * (b * (c / 2) + col / 2) + (col % 2) * w + lane] = value;
+        }
+    }
+    out
+}
+
+/// The inverse of [`pack`].
+fn unpack<T: LaneFloat>(packed: &[Split<T::V>], c: usize, x: &mut [T]) {
+    let w = T::LANES;
+    let v: &[T] = bytemuck::cast_slice(packed);
+    x.par_chunks_mut(c).enumerate().for_each(|(row, xs)| {
+        let (b, lane) = (row / w, row % w);
+        for (col, value) in xs.iter_mut().enumerate() {
+            *value = v[2 * w * (b * (c / 2) + col / 2) + (col % 2) * w + lane];
+        }
+    });
+}
+
+/// The W × W tile at (strip, rows i0..i0+W) turned so that lanes run across rows:
+/// `across[s·W + j]` lane i = spectrum row i0+i, column s·W+j.
+fn get_across<T: LaneFloat>(view: &ArrayViewMut2<'_, Split<T::V>>, i0: usize, across: &mut [Split<T::V>]) {
+    let w = T::LANES;
+    for (strip, out) in view.outer_iter().zip(across.chunks_exact_mut(w)) {
+        let tile = &strip.as_slice().expect("a strip's rows are contiguous")[i0..i0 + w];
+        transpose::<T>(tile, out);
+    }
+}
+
+/// The inverse of [`get_across`].
+fn put_across<T: LaneFloat>(across: &[Split<T::V>], view: &mut ArrayViewMut2<'_, Split<T::V>>, i0: usize) {
+    let w = T::LANES;
+    for (mut strip, tile) in view.outer_iter_mut().zip(across.chunks_exact(w)) {
+        let out = &mut strip.as_slice_mut().expect("a strip's rows are contiguous")[i0..i0 + w];
+        transpose::<T>(tile, out);
+    }
+}
+
+/// W Split values (index i, lane j) → (index j, lane i), real and imaginary parts apart.
+#[inline]
+fn transpose<T: LaneFloat>(src: &[Split<T::V>], dst: &mut [Split<T::V>]) {
+    let w = T::LANES;
+    let s: &[T] = bytemuck::cast_slice(src);
+    let d: &mut [T] = bytemuck::cast_slice_mut(dst);
+    for i in 0..w {
+        for j in 0..w {
+            d[2 * w * j + i] = s[2 * w * i + j];
+            d[2 * w * j + w + i] = s[2 * w * i + w + j];
+        }
+    }
+}
+
+/// `den = img / den` on packed rows; false if some ratio is not finite. (v − v is 0 for a
+/// finite v and NaN otherwise, so one sum tells, without a branch per value.)
+fn divide_packed<T: LaneFloat>(img: &[Split<T::V>], den: &mut [Split<T::V>]) -> bool {
+    let mut acc = T::splat(T::zero());
+    for (d, i) in den.iter_mut().zip(img) {
+        d.re = i.re / d.re;
+        d.im = i.im / d.im;
+        acc = acc + (d.re - d.re) + (d.im - d.im);
+    }
+    let acc: &[T] = bytemuck::cast_slice(std::slice::from_ref(&acc));
+    acc.iter().all(|a| *a == T::zero())
+}
+
+/// The first (row-major) non-finite ratio of a packed block whose first row is `row0`.
+fn first_non_finite<T: LaneFloat>(
+    iteration: usize,
+    row0: usize,
+    img: &[Split<T::V>],
+    ratio: &[Split<T::V>],
+) -> Option<NonFinite> {
+    let w = T::LANES;
+    let (img, ratio): (&[T], &[T]) = (bytemuck::cast_slice(img), bytemuck::cast_slice(ratio));
+    let at = |lane: usize, col: usize| 2 * w * (col / 2) + (col % 2) * w + lane;
+    (0..w).find_map(|lane| {
+        (0..img.len() / w).find(|&col| !ratio[at(lane, col)].is_finite()).map(|col| NonFinite {
+            iteration,
+            row: row0 + lane,
+            col,
+            image: img[at(lane, col)].to_f64().unwrap_or(f64::NAN),
+            ratio: ratio[at(lane, col)].to_f64().unwrap_or(f64::NAN),
+        })
+    })
+}
+
+impl<T: LaneFloat> Prepared for Run<T> {
+    fn run(&mut self) -> Result<(), KernelError> {
+        self.non_finite = None;
+        let iterations = self.problem.iterations;
+        if iterations == 0 {
+            self.estimate.copy_from_slice(&self.image);
+            return Ok(());
+        }
+        // Lanes past C/2+1 must start at zero: nothing else writes them.
+        self.spectrum.fill(Split::default());
+        self.rows_first();
+        for iteration in 1..=iterations {
+            self.convolve_columns(false);
+            let bad = self.rows_ratio(iteration);
+            self.non_finite = NonFinite::first(self.non_finite, bad);
+            self.convolve_columns(true);
+            self.rows_update(iteration == iterations);
         }
         match self.non_finite {
             Some(bad) => Err(bad.error()),
