@@ -457,16 +457,25 @@ fn put_across<T: LaneFloat>(across: &[Split<T::V>], view: &mut ArrayViewMut2<'_,
     }
 }
 
-/// W Split values (index i, lane j) → (index j, lane i), real and imaginary parts apart.
+/// W Split values (index i, lane j) → (index j, lane i), real and imaginary parts apart:
+/// two W × W in-register transposes.
 #[inline]
 fn transpose<T: LaneFloat>(src: &[Split<T::V>], dst: &mut [Split<T::V>]) {
     let w = T::LANES;
-    let s: &[T] = bytemuck::cast_slice(src);
-    let d: &mut [T] = bytemuck::cast_slice_mut(dst);
-    for i in 0..w {
-        for j in 0..w {
-            d[2 * w * j + i] = s[2 * w * i + j];
-            d[2 * w * j + w + i] = s[2 * w * i + w + j];
+    let mut m = [T::splat(T::zero()); 16];
+    let m = &mut m[..w];
+    for part in [0, 1] {
+        let get = |x: &Split<T::V>| if part == 0 { x.re } else { x.im };
+        for (row, x) in m.iter_mut().zip(src) {
+            *row = get(x);
+        }
+        T::transpose(m);
+        for (row, x) in m.iter().zip(dst.iter_mut()) {
+            if part == 0 {
+                x.re = *row;
+            } else {
+                x.im = *row;
+            }
         }
     }
 }

@@ -54,6 +54,8 @@ pub trait LaneFloat: Float + bytemuck::Pod {
     fn mul_sub(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a·b + c`, fused where the CPU has FMA.
     fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// Transposes the `LANES × LANES` matrix whose rows are `rows` (exactly `LANES`).
+    fn transpose(rows: &mut [Self::V]);
 }
 
 impl LaneFloat for f64 {
@@ -71,6 +73,13 @@ impl LaneFloat for f64 {
     fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
         a.mul_add(b, c)
     }
+    #[inline(always)]
+    fn transpose(rows: &mut [Self::V]) {
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+        avx512::transpose_f64(rows);
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+        transpose_scalar::<f64>(rows);
+    }
 }
 
 impl LaneFloat for f32 {
@@ -87,6 +96,115 @@ impl LaneFloat for f32 {
     #[inline(always)]
     fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
         a.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn transpose(rows: &mut [Self::V]) {
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+        avx512::transpose_f32(rows);
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+        transpose_scalar::<f32>(rows);
+    }
+}
+
+/// The transpose by its definition (other CPUs; the oracle of the AVX-512 version's test).
+#[allow(dead_code)]
+fn transpose_scalar<T: LaneFloat>(rows: &mut [T::V]) {
+    let w = T::LANES;
+    assert_eq!(rows.len(), w, "a LANES × LANES matrix");
+    let v: &mut [T] = bytemuck::cast_slice_mut(rows);
+    for i in 0..w {
+        for j in i + 1..w {
+            v.swap(w * i + j, w * j + i);
+        }
+    }
+}
+
+/// In-register transposes: log2(LANES) rounds of `vpermt2*`, round b swapping element
+/// (i, p + b) with (i + b, p) for every row i and column p with bit b clear — the
+/// recursive block transpose, one two-source permute per row and round.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+mod avx512 {
+    use std::arch::x86_64::{__m512, __m512d, __m512i, _mm512_permutex2var_pd, _mm512_permutex2var_ps};
+    use std::mem::transmute;
+
+    /// Permute indices of round b: from row i (first source, 0..W) and row i + b
+    /// (second source, W..2W), for the new row i (`low`) and the new row i + b.
+    const fn indices<const W: usize>(b: usize, low: bool) -> [i64; W] {
+        let mut idx = [0i64; W];
+        let mut p = 0;
+        while p < W {
+            idx[p] = match (p & b == 0, low) {
+                (true, true) => p,
+                (false, true) => W + p - b,
+                (true, false) => p + b,
+                (false, false) => W + p,
+            } as i64;
+            p += 1;
+        }
+        idx
+    }
+
+    const fn indices32<const W: usize>(b: usize, low: bool) -> [i32; W] {
+        let wide = indices::<W>(b, low);
+        let mut idx = [0i32; W];
+        let mut p = 0;
+        while p < W {
+            idx[p] = wide[p] as i32;
+            p += 1;
+        }
+        idx
+    }
+
+    pub fn transpose_f64(rows: &mut [wide::f64x8]) {
+        assert_eq!(rows.len(), 8, "an 8 × 8 matrix");
+        const ROUNDS: [([i64; 8], [i64; 8], usize); 3] = [
+            (indices::<8>(1, true), indices::<8>(1, false), 1),
+            (indices::<8>(2, true), indices::<8>(2, false), 2),
+            (indices::<8>(4, true), indices::<8>(4, false), 4),
+        ];
+        // SAFETY (all transmutes here): f64x8, __m512d, __m512i and [i64; 8] are 64 plain
+        // bytes each, every bit pattern valid (transmute checks the sizes).
+        let mut r: [__m512d; 8] = std::array::from_fn(|i| unsafe { transmute(rows[i]) });
+        for (low, high, b) in ROUNDS {
+            let (low, high): (__m512i, __m512i) = unsafe { (transmute(low), transmute(high)) };
+            for i in (0..8).filter(|i| i & b == 0) {
+                let (a, c) = (r[i], r[i + b]);
+                // SAFETY: this module exists only in builds for CPUs with AVX-512F (cfg).
+                unsafe {
+                    r[i] = _mm512_permutex2var_pd(a, low, c);
+                    r[i + b] = _mm512_permutex2var_pd(a, high, c);
+                }
+            }
+        }
+        for (row, v) in rows.iter_mut().zip(r) {
+            *row = unsafe { transmute::<__m512d, wide::f64x8>(v) };
+        }
+    }
+
+    pub fn transpose_f32(rows: &mut [wide::f32x16]) {
+        assert_eq!(rows.len(), 16, "a 16 × 16 matrix");
+        const ROUNDS: [([i32; 16], [i32; 16], usize); 4] = [
+            (indices32::<16>(1, true), indices32::<16>(1, false), 1),
+            (indices32::<16>(2, true), indices32::<16>(2, false), 2),
+            (indices32::<16>(4, true), indices32::<16>(4, false), 4),
+            (indices32::<16>(8, true), indices32::<16>(8, false), 8),
+        ];
+        // SAFETY: as in transpose_f64, with sixteen f32 / i32.
+        let mut r: [__m512; 16] = std::array::from_fn(|i| unsafe { transmute(rows[i]) });
+        for (low, high, b) in ROUNDS {
+            let (low, high): (__m512i, __m512i) = unsafe { (transmute(low), transmute(high)) };
+            for i in (0..16).filter(|i| i & b == 0) {
+                let (a, c) = (r[i], r[i + b]);
+                // SAFETY: this module exists only in builds for CPUs with AVX-512F (cfg).
+                unsafe {
+                    r[i] = _mm512_permutex2var_ps(a, low, c);
+                    r[i + b] = _mm512_permutex2var_ps(a, high, c);
+                }
+            }
+        }
+        for (row, v) in rows.iter_mut().zip(r) {
+            *row = unsafe { transmute::<__m512, wide::f32x16>(v) };
+        }
     }
 }
 
@@ -641,6 +759,38 @@ mod tests {
                 assert!(err <= bound, "c2r n {n} lane {j} sample {i}: {err:.2e} > {bound:.2e}");
             }
         }
+    }
+
+    fn check_transpose<T: LaneFloat>() {
+        let w = T::LANES;
+        let mut rows = vec![T::splat(T::zero()); w];
+        {
+            let v: &mut [T] = bytemuck::cast_slice_mut(&mut rows);
+            for (k, x) in v.iter_mut().enumerate() {
+                *x = T::from_usize(k).unwrap();
+            }
+        }
+        T::transpose(&mut rows);
+        let v: &[T] = bytemuck::cast_slice(&rows);
+        for i in 0..w {
+            for j in 0..w {
+                assert_eq!(v[w * i + j], T::from_usize(w * j + i).unwrap(), "({i}, {j})");
+            }
+        }
+        let mut back = rows.clone();
+        transpose_scalar::<T>(&mut back);
+        T::transpose(&mut rows);
+        assert_eq!(
+            bytemuck::cast_slice::<T::V, T>(&rows),
+            bytemuck::cast_slice::<T::V, T>(&back),
+            "the fast transpose agrees with the definition"
+        );
+    }
+
+    #[test]
+    fn transposes_are_transposes() {
+        check_transpose::<f64>();
+        check_transpose::<f32>();
     }
 
     #[test]
