@@ -19,4 +19,4 @@ fn run<T: LaneFloat>(n: usize) {
     let per_r = t.elapsed().as_secs_f64() / (reps * T::LANES) as f64;
     println!("{} n={n}: lanes {:.2} us/transform, rustfft {:.2} us", std::any::type_name::<T>(), per * 1e6, per_r * 1e6);
 }
-fn main() { for n in [1024, 2048, 4096] { run::<f64>(n); run::<f32>(n); } }
+fn main() { for n in [64, 256, 512, 1024, 4096] { run::<f64>(n); run::<f32>(n); } }

@@ -189,8 +189,8 @@ impl<T: LaneFloat> Run<T> {
             .zip(self.tasks.par_iter_mut())
             .for_each(|((spec, p), t)| {
                 for (strip, p) in spec.chunks_exact_mut(r).zip(p.chunks_exact(r)) {
-                    forward.process(strip, &mut t.lanes);
-                    multiply::<T>(strip, p, conjugate);
+                    // The product is taken as the forward transform's last stage stores.
+                    forward.process_then(strip, &mut t.lanes, |k, x| times::<T>(x, p[k], conjugate));
                     inverse.process(strip, &mut t.lanes);
                 }
             });
@@ -204,22 +204,18 @@ impl<T: LaneFloat> Run<T> {
     }
 }
 
-/// `spec *= p` (or `conj(p)`), lane by lane.
-#[inline]
-fn multiply<T: LaneFloat>(spec: &mut [Split<T::V>], p: &[Split<T::V>], conjugate: bool) {
+/// `x · p` (or `x · conj(p)`), lane by lane.
+#[inline(always)]
+fn times<T: LaneFloat>(x: Split<T::V>, p: Split<T::V>, conjugate: bool) -> Split<T::V> {
     if conjugate {
-        for (s, p) in spec.iter_mut().zip(p) {
-            *s = Split {
-                re: s.re * p.re + s.im * p.im,
-                im: s.im * p.re - s.re * p.im,
-            };
+        Split {
+            re: x.re * p.re + x.im * p.im,
+            im: x.im * p.re - x.re * p.im,
         }
     } else {
-        for (s, p) in spec.iter_mut().zip(p) {
-            *s = Split {
-                re: s.re * p.re - s.im * p.im,
-                im: s.re * p.im + s.im * p.re,
-            };
+        Split {
+            re: x.re * p.re - x.im * p.im,
+            im: x.re * p.im + x.im * p.re,
         }
     }
 }

@@ -362,25 +362,51 @@ impl<T: LaneFloat> LanesFft<T> {
     /// (Stockham alternates between `data` and the scratch: an odd number of stages ends
     /// with one copy back, e.g. len = 512 = 8³.)
     pub fn process(&self, data: &mut [Split<T::V>], scratch: &mut LanesScratch<T>) {
+        self.process_then(data, scratch, |_, v| v);
+    }
+
+    /// [`LanesFft::process`], then `then(n, X[n])` replaces every output value X[n] —
+    /// applied as the last stage stores it, while it is still in registers (a convolution
+    /// multiplies by its transfer function there, saving one pass over the data).
+    pub fn process_then(
+        &self,
+        data: &mut [Split<T::V>],
+        scratch: &mut LanesScratch<T>,
+        then: impl Fn(usize, Split<T::V>) -> Split<T::V>,
+    ) {
         assert_eq!(data.len(), self.len, "data is not one transform long");
         match &self.plan {
             Plan::Stockham(stages) => {
                 let work = &mut scratch.work[..];
                 let mut in_data = true;
-                for (stage, stride) in stages.iter().zip(strides(stages)) {
+                for (i, (stage, stride)) in stages.iter().zip(strides(stages)).enumerate() {
                     let (src, dst) = if in_data {
                         (&*data, &mut *work)
                     } else {
                         (&*work, &mut *data)
                     };
-                    match self.direction {
-                        FftDirection::Forward => run_stage::<T, false>(stage, stride, src, dst),
-                        FftDirection::Inverse => run_stage::<T, true>(stage, stride, src, dst),
+                    let last = i + 1 == stages.len();
+                    match (self.direction, last) {
+                        (FftDirection::Forward, false) => {
+                            run_stage::<T, false>(stage, stride, src, dst, |_, v| v)
+                        }
+                        (FftDirection::Forward, true) => {
+                            run_stage::<T, false>(stage, stride, src, dst, &then)
+                        }
+                        (FftDirection::Inverse, false) => {
+                            run_stage::<T, true>(stage, stride, src, dst, |_, v| v)
+                        }
+                        (FftDirection::Inverse, true) => {
+                            run_stage::<T, true>(stage, stride, src, dst, &then)
+                        }
                     }
                     in_data = !in_data;
                 }
                 if !in_data {
                     data.copy_from_slice(work);
+                }
+                if stages.is_empty() {
+                    data.iter_mut().enumerate().for_each(|(n, v)| *v = then(n, *v));
                 }
             }
             Plan::PerLane(fft) => {
@@ -396,6 +422,7 @@ impl<T: LaneFloat> LanesFft<T> {
                         values[2 * lanes * n + lanes + j] = z.im;
                     }
                 }
+                data.iter_mut().enumerate().for_each(|(n, v)| *v = then(n, *v));
             }
         }
     }
@@ -517,121 +544,103 @@ fn run_stage<T: LaneFloat, const SWAP: bool>(
     stride: usize,
     src: &[Split<T::V>],
     dst: &mut [Split<T::V>],
+    then: impl Fn(usize, Split<T::V>) -> Split<T::V>,
 ) {
     let (radix, n1) = (stage.radix, stage.m / stage.radix);
-    for p in 0..n1 {
+    for (p, out) in dst.chunks_exact_mut(stride * radix).enumerate().take(n1) {
         // Source rows p + j·n1 and destination rows radix·p + k, each `stride` long.
         let w = &stage.twiddles[(radix - 1) * p..][..radix - 1];
-        let out = &mut dst[stride * radix * p..][..stride * radix];
-        let input = |j: usize| &src[stride * (p + j * n1)..][..stride];
-        match radix {
-            8 => butterflies8::<T, SWAP>(
-                [
-                    input(0),
-                    input(1),
-                    input(2),
-                    input(3),
-                    input(4),
-                    input(5),
-                    input(6),
-                    input(7),
-                ],
-                out,
-                w,
-                p == 0,
-            ),
-            4 => butterflies4::<T, SWAP>([input(0), input(1), input(2), input(3)], out, w, p == 0),
-            _ => butterflies2::<T, SWAP>([input(0), input(1)], out, w, p == 0),
+        match (radix, p == 0) {
+            // p = 0: every twiddle is 1, skip the multiplications.
+            (8, true) => butterflies::<T, SWAP, 8, true>(src, n1, p, out, w, dft8::<T>, &then),
+            (8, false) => butterflies::<T, SWAP, 8, false>(src, n1, p, out, w, dft8::<T>, &then),
+            (4, true) => butterflies::<T, SWAP, 4, true>(src, n1, p, out, w, dft4::<T>, &then),
+            (4, false) => butterflies::<T, SWAP, 4, false>(src, n1, p, out, w, dft4::<T>, &then),
+            (_, true) => butterflies::<T, SWAP, 2, true>(src, n1, p, out, w, dft2::<T>, &then),
+            (_, false) => butterflies::<T, SWAP, 2, false>(src, n1, p, out, w, dft2::<T>, &then),
         }
     }
 }
 
-/// Stores y_k·w_k (w_0 = 1) into the k-th `stride`-long row of `out`.
+/// The `stride` butterflies of one p: inputs `src` rows p + j·n1, outputs the R rows of
+/// `out`, the k-th multiplied by w_k (w_0 = 1; all 1 when `UNIT`), each passed through
+/// `then` with its index (the identity except in the last stage).
 #[inline(always)]
-fn store<T: LaneFloat, const SWAP: bool, const R: usize>(
+fn butterflies<T: LaneFloat, const SWAP: bool, const R: usize, const UNIT: bool>(
+    src: &[Split<T::V>],
+    n1: usize,
+    p: usize,
     out: &mut [Split<T::V>],
-    stride: usize,
-    q: usize,
-    y: [Split<T::V>; R],
     w: &[Complex<T>],
-    unit: bool,
+    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
+    then: impl Fn(usize, Split<T::V>) -> Split<T::V>,
 ) {
-    out[q] = swapped::<_, SWAP>(y[0]);
-    for k in 1..R {
-        let v = if unit { y[k] } else { twiddle::<T>(y[k], w[k - 1]) };
-        out[stride * k + q] = swapped::<_, SWAP>(v);
+    let stride = out.len() / R;
+    let x: [&[Split<T::V>]; R] = std::array::from_fn(|j| &src[stride * (p + j * n1)..][..stride]);
+    let mut rows = out.chunks_exact_mut(stride);
+    let y: [&mut [Split<T::V>]; R] =
+        std::array::from_fn(|_| rows.next().expect("R rows of `stride`"));
+    // Broadcast once per p, not once per butterfly.
+    let tw: [(T::V, T::V); R] = std::array::from_fn(|k| match k {
+        0 => (T::splat(T::one()), T::splat(T::zero())),
+        _ => (T::splat(w[k - 1].re), T::splat(w[k - 1].im)),
+    });
+    for q in 0..stride {
+        let v = dft(std::array::from_fn(|j| swapped::<_, SWAP>(x[j][q])));
+        for k in 0..R {
+            let value = if UNIT || k == 0 {
+                v[k]
+            } else {
+                let (wr, wi) = tw[k];
+                Split {
+                    re: <T as LaneFloat>::mul_sub(v[k].re, wr, v[k].im * wi),
+                    im: <T as LaneFloat>::mul_add(v[k].re, wi, v[k].im * wr),
+                }
+            };
+            // Output row R·p + k of this stage; `then` sees the true (unswapped) value.
+            y[k][q] = then(stride * (R * p + k) + q, swapped::<_, SWAP>(value));
+        }
     }
 }
 
-fn butterflies8<T: LaneFloat, const SWAP: bool>(
-    x: [&[Split<T::V>]; 8],
-    out: &mut [Split<T::V>],
-    w: &[Complex<T>],
-    unit: bool,
-) {
-    let stride = x[0].len();
-    // (1 − i)/√2 = e^{−iπ/4}.
+/// The 8-point DFT: two 4-point DFTs (even and odd inputs) joined with w_8^k,
+/// w_8 = (1 − i)/√2, w_8² = −i, w_8³ = −(1 + i)/√2.
+#[inline(always)]
+fn dft8<T: LaneFloat>(v: [Split<T::V>; 8]) -> [Split<T::V>; 8] {
     let h = T::splat(T::from_f64(std::f64::consts::FRAC_1_SQRT_2).expect("fits"));
-    for q in 0..stride {
-        let v = |j: usize| swapped::<_, SWAP>(x[j][q]);
-        // Two 4-point DFTs (even and odd inputs) ...
-        let (a0, a1) = (v(0).add(v(4)), v(0).sub(v(4)));
-        let (a2, a3) = (v(2).add(v(6)), v(2).sub(v(6)).times_minus_i());
-        let (e0, e1, e2, e3) = (a0.add(a2), a1.add(a3), a0.sub(a2), a1.sub(a3));
-        let (c0, c1) = (v(1).add(v(5)), v(1).sub(v(5)));
-        let (c2, c3) = (v(3).add(v(7)), v(3).sub(v(7)).times_minus_i());
-        let (o0, o1, o2, o3) = (c0.add(c2), c1.add(c3), c0.sub(c2), c1.sub(c3));
-        // ... joined with w_8^k: w_8 = (1 − i)/√2, w_8² = −i, w_8³ = −(1 + i)/√2.
-        let t1 = Split {
-            re: (o1.re + o1.im) * h,
-            im: (o1.im - o1.re) * h,
-        };
-        let t2 = o2.times_minus_i();
-        let t3 = Split {
-            re: (o3.im - o3.re) * h,
-            im: -(o3.re + o3.im) * h,
-        };
-        let y = [
-            e0.add(o0),
-            e1.add(t1),
-            e2.add(t2),
-            e3.add(t3),
-            e0.sub(o0),
-            e1.sub(t1),
-            e2.sub(t2),
-            e3.sub(t3),
-        ];
-        store::<T, SWAP, 8>(out, stride, q, y, w, unit);
-    }
+    let [e0, e1, e2, e3] = dft4::<T>([v[0], v[2], v[4], v[6]]);
+    let [o0, o1, o2, o3] = dft4::<T>([v[1], v[3], v[5], v[7]]);
+    let t1 = Split {
+        re: (o1.re + o1.im) * h,
+        im: (o1.im - o1.re) * h,
+    };
+    let t2 = o2.times_minus_i();
+    let t3 = Split {
+        re: (o3.im - o3.re) * h,
+        im: -(o3.re + o3.im) * h,
+    };
+    [
+        e0.add(o0),
+        e1.add(t1),
+        e2.add(t2),
+        e3.add(t3),
+        e0.sub(o0),
+        e1.sub(t1),
+        e2.sub(t2),
+        e3.sub(t3),
+    ]
 }
 
-fn butterflies4<T: LaneFloat, const SWAP: bool>(
-    x: [&[Split<T::V>]; 4],
-    out: &mut [Split<T::V>],
-    w: &[Complex<T>],
-    unit: bool,
-) {
-    let stride = x[0].len();
-    for q in 0..stride {
-        let v = |j: usize| swapped::<_, SWAP>(x[j][q]);
-        let (a0, a1) = (v(0).add(v(2)), v(0).sub(v(2)));
-        let (b0, b1) = (v(1).add(v(3)), v(1).sub(v(3)).times_minus_i());
-        let y = [a0.add(b0), a1.add(b1), a0.sub(b0), a1.sub(b1)];
-        store::<T, SWAP, 4>(out, stride, q, y, w, unit);
-    }
+#[inline(always)]
+fn dft4<T: LaneFloat>(v: [Split<T::V>; 4]) -> [Split<T::V>; 4] {
+    let (a0, a1) = (v[0].add(v[2]), v[0].sub(v[2]));
+    let (b0, b1) = (v[1].add(v[3]), v[1].sub(v[3]).times_minus_i());
+    [a0.add(b0), a1.add(b1), a0.sub(b0), a1.sub(b1)]
 }
 
-fn butterflies2<T: LaneFloat, const SWAP: bool>(
-    x: [&[Split<T::V>]; 2],
-    out: &mut [Split<T::V>],
-    w: &[Complex<T>],
-    unit: bool,
-) {
-    let stride = x[0].len();
-    for q in 0..stride {
-        let (a, b) = (swapped::<_, SWAP>(x[0][q]), swapped::<_, SWAP>(x[1][q]));
-        store::<T, SWAP, 2>(out, stride, q, [a.add(b), a.sub(b)], w, unit);
-    }
+#[inline(always)]
+fn dft2<T: LaneFloat>(v: [Split<T::V>; 2]) -> [Split<T::V>; 2] {
+    [v[0].add(v[1]), v[0].sub(v[1])]
 }
 
 #[cfg(test)]
