@@ -537,3 +537,53 @@ impl<T: LaneFloat> Prepared for Run<T> {
         Ok(self.problem.output(widen(&self.estimate)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packed_pair<T: LaneFloat>(r: usize, c: usize) -> (Vec<T>, Vec<Split<T::V>>) {
+        let x: Vec<T> = (0..r * c).map(|k| T::from_usize(k).unwrap()).collect();
+        let packed = pack(&x, c);
+        (x, packed)
+    }
+
+    #[test]
+    fn pack_and_unpack_are_inverses_and_pack_as_documented() {
+        let (r, c) = (16, 6);
+        let (x, packed) = packed_pair::<f64>(r, c);
+        let v: &[f64] = bytemuck::cast_slice(&packed);
+        // Block 1 (rows 8..16), element n = 2: lane 3 holds x[11][4] (re), x[11][5] (im).
+        let (w, n) = (8, 2);
+        assert_eq!(v[2 * w * (c / 2 + n) + 3], x[11 * c + 4]);
+        assert_eq!(v[2 * w * (c / 2 + n) + w + 3], x[11 * c + 5]);
+        let mut back = vec![0.0; r * c];
+        unpack(&packed, c, &mut back);
+        assert_eq!(back, x);
+        let (x32, packed32) = packed_pair::<f32>(r, c);
+        let mut back32 = vec![0.0f32; r * c];
+        unpack(&packed32, c, &mut back32);
+        assert_eq!(back32, x32);
+    }
+
+    #[test]
+    fn the_first_non_finite_ratio_of_a_packed_block_is_the_row_major_first() {
+        let (r, c) = (8, 12);
+        let (_, img) = packed_pair::<f64>(r, c);
+        let mut ratio = vec![Split::default(); img.len()];
+        assert!(!divide_packed::<f64>(&img, &mut ratio), "0/0 and x/0");
+        // Only two bad values: (row 5, col 9) and (row 2, col 11); row 2 comes first.
+        let values: &mut [f64] = bytemuck::cast_slice_mut(&mut ratio);
+        values.fill(1.0);
+        let at = |lane: usize, col: usize| 2 * 8 * (col / 2) + (col % 2) * 8 + lane;
+        values[at(5, 9)] = f64::INFINITY;
+        values[at(2, 11)] = f64::NAN;
+        let first = first_non_finite::<f64>(4, 16, &img, &ratio).expect("two are bad");
+        assert_eq!((first.iteration, first.row, first.col), (4, 18, 11));
+        assert_eq!(first.image, (2 * c + 11) as f64);
+        assert!(first.ratio.is_nan());
+        let mut den = vec![Split::default(); img.len()];
+        bytemuck::cast_slice_mut::<_, f64>(&mut den).fill(2.0);
+        assert!(divide_packed::<f64>(&img, &mut den), "all finite");
+    }
+}
