@@ -154,7 +154,14 @@ impl<T: LaneFloat> Run<T> {
                 row: rows.row_scratch(),
                 lanes: forward.scratch(),
                 line: vec![Complex::default(); half],
-                across: vec![Split::default(); if packed.is_some() { strips * T::LANES } else { 0 }],
+                across: vec![
+                    Split::default();
+                    if packed.is_some() {
+                        strips * T::LANES
+                    } else {
+                        0
+                    }
+                ],
                 real: vec![Split::default(); if packed.is_some() { c / 2 } else { 0 }],
                 packed: packed.as_ref().map(|k| k.fft.scratch()),
             })
@@ -190,7 +197,8 @@ impl<T: LaneFloat> Run<T> {
             .for_each(|((spec, p), t)| {
                 for (strip, p) in spec.chunks_exact_mut(r).zip(p.chunks_exact(r)) {
                     // The product is taken as the forward transform's last stage stores.
-                    forward.process_then(strip, &mut t.lanes, |k, x| times::<T>(x, p[k], conjugate));
+                    forward
+                        .process_then(strip, &mut t.lanes, |k, x| times::<T>(x, p[k], conjugate));
                     inverse.process(strip, &mut t.lanes);
                 }
             });
@@ -233,7 +241,11 @@ fn gather<T: LaneFloat>(block: &ArrayViewMut2<'_, Split<T::V>>, i: usize, line: 
 }
 
 /// The inverse of [`gather`]. Lanes past C/2+1 are left as they are (zero).
-fn scatter<T: LaneFloat>(line: &[Complex<T>], block: &mut ArrayViewMut2<'_, Split<T::V>>, i: usize) {
+fn scatter<T: LaneFloat>(
+    line: &[Complex<T>],
+    block: &mut ArrayViewMut2<'_, Split<T::V>>,
+    i: usize,
+) {
     let w = T::LANES;
     for (chunk, v) in line.chunks(w).zip(block.column_mut(i)) {
         let v: &mut [T] = bytemuck::cast_slice_mut(std::slice::from_mut(v));
@@ -312,7 +324,12 @@ impl<T: LaneFloat> Run<T> {
                             get_across::<T>(&view, b * w, &mut t.across);
                             fft.c2r(&mut t.across[..fft.half() + 1], &mut t.real, s);
                             if !divide_packed::<T>(img, &mut t.real) && first.is_none() {
-                                first = first_non_finite::<T>(iteration, task * per + b * w, img, &t.real);
+                                first = first_non_finite::<T>(
+                                    iteration,
+                                    task * per + b * w,
+                                    img,
+                                    &t.real,
+                                );
                             }
                             fft.r2c(&mut t.real, &mut t.across[..fft.half() + 1], s);
                             put_across::<T>(&t.across, &mut view, b * w);
@@ -335,7 +352,8 @@ impl<T: LaneFloat> Run<T> {
                                 if let Some(col) = divide_row(irow, row)
                                     && first.is_none()
                                 {
-                                    first = Some(non_finite(iteration, task * per + i, col, irow, row));
+                                    first =
+                                        Some(non_finite(iteration, task * per + i, col, irow, row));
                                 }
                             });
                             scatter(&t.line, &mut view, i);
@@ -436,7 +454,11 @@ fn unpack<T: LaneFloat>(packed: &[Split<T::V>], c: usize, x: &mut [T]) {
 
 /// The W × W tile at (strip, rows i0..i0+W) turned so that lanes run across rows:
 /// `across[s·W + j]` lane i = spectrum row i0+i, column s·W+j.
-fn get_across<T: LaneFloat>(view: &ArrayViewMut2<'_, Split<T::V>>, i0: usize, across: &mut [Split<T::V>]) {
+fn get_across<T: LaneFloat>(
+    view: &ArrayViewMut2<'_, Split<T::V>>,
+    i0: usize,
+    across: &mut [Split<T::V>],
+) {
     let w = T::LANES;
     for (strip, out) in view.outer_iter().zip(across.chunks_exact_mut(w)) {
         let tile = &strip.as_slice().expect("a strip's rows are contiguous")[i0..i0 + w];
@@ -445,7 +467,11 @@ fn get_across<T: LaneFloat>(view: &ArrayViewMut2<'_, Split<T::V>>, i0: usize, ac
 }
 
 /// The inverse of [`get_across`].
-fn put_across<T: LaneFloat>(across: &[Split<T::V>], view: &mut ArrayViewMut2<'_, Split<T::V>>, i0: usize) {
+fn put_across<T: LaneFloat>(
+    across: &[Split<T::V>],
+    view: &mut ArrayViewMut2<'_, Split<T::V>>,
+    i0: usize,
+) {
     let w = T::LANES;
     for (mut strip, tile) in view.outer_iter_mut().zip(across.chunks_exact(w)) {
         let out = &mut strip.as_slice_mut().expect("a strip's rows are contiguous")[i0..i0 + w];
@@ -476,14 +502,15 @@ fn transpose<T: LaneFloat>(src: &[Split<T::V>], dst: &mut [Split<T::V>]) {
     }
 }
 
-/// `den = img / den` on packed rows; false if some ratio is not finite. (v − v is 0 for a
-/// finite v and NaN otherwise, so one sum tells, without a branch per value.)
+/// `den = img / den` on packed rows; false if some ratio is not finite. (x·0 is 0 for a
+/// finite x and NaN for ±inf or NaN, so one sum tells, without a branch per value.)
 fn divide_packed<T: LaneFloat>(img: &[Split<T::V>], den: &mut [Split<T::V>]) -> bool {
-    let mut acc = T::splat(T::zero());
+    let zero = T::splat(T::zero());
+    let mut acc = zero;
     for (d, i) in den.iter_mut().zip(img) {
         d.re = i.re / d.re;
         d.im = i.im / d.im;
-        acc = acc + (d.re - d.re) + (d.im - d.im);
+        acc = acc + d.re * zero + d.im * zero;
     }
     let acc: &[T] = bytemuck::cast_slice(std::slice::from_ref(&acc));
     acc.iter().all(|a| *a == T::zero())
@@ -500,13 +527,15 @@ fn first_non_finite<T: LaneFloat>(
     let (img, ratio): (&[T], &[T]) = (bytemuck::cast_slice(img), bytemuck::cast_slice(ratio));
     let at = |lane: usize, col: usize| 2 * w * (col / 2) + (col % 2) * w + lane;
     (0..w).find_map(|lane| {
-        (0..img.len() / w).find(|&col| !ratio[at(lane, col)].is_finite()).map(|col| NonFinite {
-            iteration,
-            row: row0 + lane,
-            col,
-            image: img[at(lane, col)].to_f64().unwrap_or(f64::NAN),
-            ratio: ratio[at(lane, col)].to_f64().unwrap_or(f64::NAN),
-        })
+        (0..img.len() / w)
+            .find(|&col| !ratio[at(lane, col)].is_finite())
+            .map(|col| NonFinite {
+                iteration,
+                row: row0 + lane,
+                col,
+                image: img[at(lane, col)].to_f64().unwrap_or(f64::NAN),
+                ratio: ratio[at(lane, col)].to_f64().unwrap_or(f64::NAN),
+            })
     })
 }
 

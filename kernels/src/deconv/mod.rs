@@ -26,6 +26,14 @@
 //! with the iteration, the pixel and the image value, rather than handing on NaNs. A
 //! failed run is never timed, and validation would reject the NaNs anyway.
 //!
+//! Variants, each teaching one step (f32 twins of the FFT ones, with their error stated):
+//! `naive` and `vectorised` (the sums above, directly: the oracle, and SIMD that no SIMD
+//! can rescue from O((RC)²)); `fft` (aiapy's algorithm, one step per pass, one thread);
+//! `parallel` (four fused passes per iteration over rayon's threads); `lanes` (the same
+//! passes with the spectrum stored as strips of columns, and columns and rows transformed
+//! one per SIMD lane by our own FFT, [`crate::fft2d::lanes`]); `gpu` (every iteration on
+//! the device, WGSL FFT).
+//!
 //! Cases: `synthetic` (a seeded scene of point sources, Gaussian blobs and an extended
 //! disk, blurred with the PSF and given Poisson noise; [`scene::synthetic`]) and `trace`
 //! (the TRACE 171 Å 1024² image, read with fitsrs from `shared/real-data/`, its central

@@ -124,7 +124,9 @@ fn transpose_scalar<T: LaneFloat>(rows: &mut [T::V]) {
 /// recursive block transpose, one two-source permute per row and round.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod avx512 {
-    use std::arch::x86_64::{__m512, __m512d, __m512i, _mm512_permutex2var_pd, _mm512_permutex2var_ps};
+    use std::arch::x86_64::{
+        __m512, __m512d, __m512i, _mm512_permutex2var_pd, _mm512_permutex2var_ps,
+    };
     use std::mem::transmute;
 
     /// Permute indices of round b: from row i (first source, 0..W) and row i + b
@@ -164,9 +166,14 @@ mod avx512 {
         ];
         // SAFETY (all transmutes here): f64x8, __m512d, __m512i and [i64; 8] are 64 plain
         // bytes each, every bit pattern valid (transmute checks the sizes).
-        let mut r: [__m512d; 8] = std::array::from_fn(|i| unsafe { transmute(rows[i]) });
+        let mut r: [__m512d; 8] = std::array::from_fn(|i| unsafe { transmute::<_, _>(rows[i]) });
         for (low, high, b) in ROUNDS {
-            let (low, high): (__m512i, __m512i) = unsafe { (transmute(low), transmute(high)) };
+            let (low, high): (__m512i, __m512i) = unsafe {
+                (
+                    transmute::<[i64; 8], __m512i>(low),
+                    transmute::<[i64; 8], __m512i>(high),
+                )
+            };
             for i in (0..8).filter(|i| i & b == 0) {
                 let (a, c) = (r[i], r[i + b]);
                 // SAFETY: this module exists only in builds for CPUs with AVX-512F (cfg).
@@ -190,9 +197,14 @@ mod avx512 {
             (indices32::<16>(8, true), indices32::<16>(8, false), 8),
         ];
         // SAFETY: as in transpose_f64, with sixteen f32 / i32.
-        let mut r: [__m512; 16] = std::array::from_fn(|i| unsafe { transmute(rows[i]) });
+        let mut r: [__m512; 16] = std::array::from_fn(|i| unsafe { transmute::<_, _>(rows[i]) });
         for (low, high, b) in ROUNDS {
-            let (low, high): (__m512i, __m512i) = unsafe { (transmute(low), transmute(high)) };
+            let (low, high): (__m512i, __m512i) = unsafe {
+                (
+                    transmute::<[i32; 16], __m512i>(low),
+                    transmute::<[i32; 16], __m512i>(high),
+                )
+            };
             for i in (0..16).filter(|i| i & b == 0) {
                 let (a, c) = (r[i], r[i + b]);
                 // SAFETY: this module exists only in builds for CPUs with AVX-512F (cfg).
@@ -304,9 +316,9 @@ impl<T: LaneFloat> LanesFft<T> {
             let mut stages = Vec::new();
             let mut m = len;
             while m > 1 {
-                let radix = if m % 8 == 0 {
+                let radix = if m.is_multiple_of(8) {
                     8
-                } else if m % 4 == 0 {
+                } else if m.is_multiple_of(4) {
                     4
                 } else {
                     2
@@ -406,7 +418,9 @@ impl<T: LaneFloat> LanesFft<T> {
                     data.copy_from_slice(work);
                 }
                 if stages.is_empty() {
-                    data.iter_mut().enumerate().for_each(|(n, v)| *v = then(n, *v));
+                    data.iter_mut()
+                        .enumerate()
+                        .for_each(|(n, v)| *v = then(n, *v));
                 }
             }
             Plan::PerLane(fft) => {
@@ -414,7 +428,10 @@ impl<T: LaneFloat> LanesFft<T> {
                 let values: &mut [T] = bytemuck::cast_slice_mut(data);
                 for j in 0..lanes {
                     for (n, z) in scratch.lane.iter_mut().enumerate() {
-                        *z = Complex::new(values[2 * lanes * n + j], values[2 * lanes * n + lanes + j]);
+                        *z = Complex::new(
+                            values[2 * lanes * n + j],
+                            values[2 * lanes * n + lanes + j],
+                        );
                     }
                     fft.process_with_scratch(&mut scratch.lane, &mut scratch.fft);
                     for (n, z) in scratch.lane.iter().enumerate() {
@@ -422,7 +439,9 @@ impl<T: LaneFloat> LanesFft<T> {
                         values[2 * lanes * n + lanes + j] = z.im;
                     }
                 }
-                data.iter_mut().enumerate().for_each(|(n, v)| *v = then(n, *v));
+                data.iter_mut()
+                    .enumerate()
+                    .for_each(|(n, v)| *v = then(n, *v));
             }
         }
     }
@@ -450,7 +469,10 @@ pub struct RealLanesFft<T: LaneFloat> {
 impl<T: LaneFloat> RealLanesFft<T> {
     /// Plans for real length `n` (even, ≥ 2).
     pub fn new(n: usize) -> Self {
-        assert!(n >= 2 && n % 2 == 0, "the packed real FFT needs an even length");
+        assert!(
+            n >= 2 && n.is_multiple_of(2),
+            "the packed real FFT needs an even length"
+        );
         let half = n / 2;
         let twiddles = (0..=half)
             .map(|k| {
@@ -480,9 +502,18 @@ impl<T: LaneFloat> RealLanesFft<T> {
     }
 
     /// Forward: `packed` (M values, used as work space) → `spectrum` (M + 1 values).
-    pub fn r2c(&self, packed: &mut [Split<T::V>], spectrum: &mut [Split<T::V>], s: &mut LanesScratch<T>) {
+    pub fn r2c(
+        &self,
+        packed: &mut [Split<T::V>],
+        spectrum: &mut [Split<T::V>],
+        s: &mut LanesScratch<T>,
+    ) {
         let m = self.half;
-        assert_eq!((packed.len(), spectrum.len()), (m, m + 1), "lengths are M and M + 1");
+        assert_eq!(
+            (packed.len(), spectrum.len()),
+            (m, m + 1),
+            "lengths are M and M + 1"
+        );
         self.forward.process(packed, s);
         let half = T::splat(T::from_f64(0.5).expect("fits"));
         for (k, (x, w)) in spectrum.iter_mut().zip(&self.twiddles).enumerate() {
@@ -502,9 +533,18 @@ impl<T: LaneFloat> RealLanesFft<T> {
 
     /// Unnormalised inverse: `spectrum` (M + 1 values, used as work space) → `packed`
     /// (M values), i.e. N·irfft.
-    pub fn c2r(&self, spectrum: &mut [Split<T::V>], packed: &mut [Split<T::V>], s: &mut LanesScratch<T>) {
+    pub fn c2r(
+        &self,
+        spectrum: &mut [Split<T::V>],
+        packed: &mut [Split<T::V>],
+        s: &mut LanesScratch<T>,
+    ) {
         let m = self.half;
-        assert_eq!((packed.len(), spectrum.len()), (m, m + 1), "lengths are M and M + 1");
+        assert_eq!(
+            (packed.len(), spectrum.len()),
+            (m, m + 1),
+            "lengths are M and M + 1"
+        );
         let zero = T::splat(T::zero());
         spectrum[0].im = zero;
         spectrum[m].im = zero;
@@ -525,7 +565,10 @@ impl<T: LaneFloat> RealLanesFft<T> {
 
 #[inline(always)]
 fn conj<V: Copy + Neg<Output = V>>(x: Split<V>) -> Split<V> {
-    Split { re: x.re, im: -x.im }
+    Split {
+        re: x.re,
+        im: -x.im,
+    }
 }
 
 /// The stride of each stage: the product of the radices before it.
@@ -668,7 +711,10 @@ mod tests {
         // Lane j holds a different sequence: lanes must not leak into each other.
         let value = |n: usize, j: usize| {
             let t = (n * 7 + j * 13 + 1) as f64;
-            Complex::new((t * 0.37).sin(), (t * 0.91).cos() * (j + 1) as f64 / lanes as f64)
+            Complex::new(
+                (t * 0.37).sin(),
+                (t * 0.91).cos() * (j + 1) as f64 / lanes as f64,
+            )
         };
         let mut data = vec![Split::<T::V>::default(); len];
         {
@@ -724,7 +770,8 @@ mod tests {
     fn check_real<T: LaneFloat>(n: usize, eps: f64) {
         use realfft::RealFftPlanner;
         let lanes = T::LANES;
-        let x = |i: usize, j: usize| T::from_f64(((i * 5 + j * 11 + 3) as f64 * 0.73).sin()).unwrap();
+        let x =
+            |i: usize, j: usize| T::from_f64(((i * 5 + j * 11 + 3) as f64 * 0.73).sin()).unwrap();
         let plan = RealLanesFft::<T>::new(n);
         let m = plan.half();
         let mut s = plan.scratch();
@@ -747,11 +794,17 @@ mod tests {
             let mut row: Vec<T> = (0..n).map(|i| x(i, j)).collect();
             let mut expected = r2c.make_output_vec();
             r2c.process(&mut row, &mut expected).unwrap();
-            let scale = expected.iter().map(|z| z.norm().to_f64().unwrap()).fold(0.0, f64::max);
+            let scale = expected
+                .iter()
+                .map(|z| z.norm().to_f64().unwrap())
+                .fold(0.0, f64::max);
             for (k, e) in expected.iter().enumerate() {
                 let g = Complex::new(got[2 * lanes * k + j], got[2 * lanes * k + lanes + j]);
                 let err = (g - e).norm().to_f64().unwrap() / scale;
-                assert!(err <= bound, "r2c n {n} lane {j} bin {k}: {err:.2e} > {bound:.2e}");
+                assert!(
+                    err <= bound,
+                    "r2c n {n} lane {j} bin {k}: {err:.2e} > {bound:.2e}"
+                );
             }
             // And back: realfft's c2r of the same (rounded) spectrum.
             let mut spec = expected.clone();
@@ -761,11 +814,17 @@ mod tests {
             let mut packed_back = vec![Split::<T::V>::default(); m];
             plan.c2r(&mut ours, &mut packed_back, &mut s);
             let v: &[T] = bytemuck::cast_slice(&packed_back);
-            let scale = back.iter().map(|b| b.abs().to_f64().unwrap()).fold(0.0, f64::max);
+            let scale = back
+                .iter()
+                .map(|b| b.abs().to_f64().unwrap())
+                .fold(0.0, f64::max);
             for (i, b) in back.iter().enumerate() {
                 let g = v[2 * lanes * (i / 2) + (i % 2) * lanes + j];
                 let err = (g - *b).abs().to_f64().unwrap() / scale;
-                assert!(err <= bound, "c2r n {n} lane {j} sample {i}: {err:.2e} > {bound:.2e}");
+                assert!(
+                    err <= bound,
+                    "c2r n {n} lane {j} sample {i}: {err:.2e} > {bound:.2e}"
+                );
             }
         }
     }
@@ -783,7 +842,11 @@ mod tests {
         let v: &[T] = bytemuck::cast_slice(&rows);
         for i in 0..w {
             for j in 0..w {
-                assert_eq!(v[w * i + j], T::from_usize(w * j + i).unwrap(), "({i}, {j})");
+                assert_eq!(
+                    v[w * i + j],
+                    T::from_usize(w * j + i).unwrap(),
+                    "({i}, {j})"
+                );
             }
         }
         let mut back = rows.clone();
@@ -814,9 +877,10 @@ mod tests {
 
     #[test]
     fn every_stage_mix_matches_the_dft_in_both_directions_and_precisions() {
-        // Powers of two cover radix 8 alone (8, 64, 512), with a radix-4 (16, 128) or
-        // radix-2 (2, 32, 256) stage; 1 is the identity; 12 and 15 take the per-lane path.
-        for len in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 12, 15] {
+        // Powers of two cover radix 8 alone (8, 64, 512), with a radix-4 (16, 128, 2048) or
+        // radix-2 (2, 32, 256, 1024) stage; 1 is the identity; 12 and 15 take the per-lane
+        // path.
+        for len in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 12, 15] {
             for direction in [FftDirection::Forward, FftDirection::Inverse] {
                 check::<f64>(len, direction, f64::EPSILON);
                 check::<f32>(len, direction, f32::EPSILON as f64);

@@ -1,0 +1,39 @@
+//! `cargo bench -- fft`: the building block of `deconv/*/lanes`. One column strip's worth of
+//! transforms (8 f64 or 16 f32 sequences of length n), by `LanesFft` (one sequence per SIMD
+//! lane, radix-8 Stockham) and by rustfft (one sequence after another, AVX inside each).
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kernels::fft2d::lanes::{LaneFloat, LanesFft, Split};
+use num_complex::Complex;
+use rustfft::{FftDirection, FftPlanner};
+
+fn strip<T: LaneFloat>(c: &mut Criterion, precision: &str) {
+    let mut group = c.benchmark_group(format!("fft/{precision}"));
+    for n in [1024usize, 4096] {
+        group.throughput(Throughput::Elements((n * T::LANES) as u64));
+        let lanes = LanesFft::<T>::new(n, FftDirection::Forward);
+        let mut scratch = lanes.scratch();
+        let mut data = vec![Split::<T::V>::default(); n];
+        bytemuck::cast_slice_mut::<_, T>(&mut data)
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = T::from_usize(i % 7).unwrap());
+        group.bench_function(BenchmarkId::new("lanes", n), |b| {
+            b.iter(|| lanes.process(&mut data, &mut scratch))
+        });
+        let rust = FftPlanner::<T>::new().plan_fft_forward(n);
+        let mut buf = vec![Complex::<T>::default(); n * T::LANES];
+        let mut s = vec![Complex::<T>::default(); rust.get_inplace_scratch_len()];
+        group.bench_function(BenchmarkId::new("rustfft", n), |b| {
+            b.iter(|| rust.process_with_scratch(&mut buf, &mut s))
+        });
+    }
+    group.finish();
+}
+
+fn fft(c: &mut Criterion) {
+    strip::<f64>(c, "f64");
+    strip::<f32>(c, "f32");
+}
+
+criterion_group! { name = group; config = benches::config(); targets = fft }
+criterion_main!(group);
