@@ -107,6 +107,7 @@ struct Run<T: LaneFloat> {
     forward: LanesFft<T>,
     inverse: LanesFft<T>,
     tasks: Vec<Task<T>>,
+    /// Row-major, for the row-at-a-time path (empty when rows are packed).
     image: Vec<T>,
     /// P/(RC), strip-major like the spectrum.
     transfer: Vec<Split<T::V>>,
@@ -143,12 +144,16 @@ impl<T: LaneFloat> Run<T> {
                 }
             }
         }
-        let image = cast(&p.clipped_image());
+        let mut image = cast(&p.clipped_image());
         let packed = (c % 2 == 0 && r % T::LANES == 0).then(|| Packed {
             fft: RealLanesFft::new(c),
             image: pack(&image, c),
             estimate: vec![Split::default(); r * c / (2 * T::LANES)],
         });
+        if packed.is_some() {
+            // Only the packed copy is read from here on: don't hold the image twice.
+            image = Vec::new();
+        }
         let tasks = (0..4 * rayon::current_num_threads())
             .map(|_| Task {
                 row: rows.row_scratch(),
@@ -568,7 +573,10 @@ impl<T: LaneFloat> Prepared for Run<T> {
         self.non_finite = None;
         let iterations = self.problem.iterations;
         if iterations == 0 {
-            self.estimate.copy_from_slice(&self.image);
+            match &self.packed {
+                Some(k) => unpack(&k.image, self.rows.cols(), &mut self.estimate),
+                None => self.estimate.copy_from_slice(&self.image),
+            }
             return Ok(());
         }
         // Lanes past C/2+1 must start at zero: nothing else writes them.
