@@ -22,6 +22,9 @@
 //! rows:    gather → c2r → est *= row → r2c of est → scatter
 //! ```
 //!
+//! The lane FFT is radix 8/4/2: sides that are not powers of two fall back to rustfft one
+//! lane at a time, correct but slower than `parallel` (1000²: 404 ms against 209 ms).
+//!
 //! Columns past C/2+1 in the last strip are zero and stay zero. Every row and strip is
 //! transformed with the same arithmetic whatever the thread count: bit-identical output
 //! for any number of threads. It differs from `parallel` in the last bits: its column
