@@ -115,7 +115,9 @@ struct Run<T: LaneFloat> {
     /// P/(RC), strip-major like the spectrum.
     transfer: Vec<Split<T::V>>,
     estimate: Vec<T>,
-    /// Strip-major: row r of strip s is element `s·R + r`.
+    /// Strip-major: row r of strip s is element `s·R + r`. Lanes past C/2+1 in the last
+    /// strip are zero from allocation and stay zero (no pass writes anything else there),
+    /// so no run needs to clear them.
     spectrum: Vec<Split<T::V>>,
     /// Rows in lanes too, where C is even and W divides R; otherwise one row at a time
     /// through realfft.
@@ -212,11 +214,16 @@ impl<T: LaneFloat> Run<T> {
             });
     }
 
-    /// The spectrum as a (strip, row) matrix: `axis_chunks_iter_mut(Axis(1), per)` splits
-    /// it into blocks of rows, one per task.
-    fn by_rows(spectrum: &mut [Split<T::V>], rows: usize) -> ArrayViewMut2<'_, Split<T::V>> {
+    /// The spectrum as a (strip, row) matrix cut into blocks of `per` rows, one per task.
+    fn row_blocks(
+        spectrum: &mut [Split<T::V>],
+        rows: usize,
+        per: usize,
+    ) -> impl IndexedParallelIterator<Item = ArrayViewMut2<'_, Split<T::V>>> {
         ArrayViewMut2::from_shape((spectrum.len() / rows, rows), spectrum)
             .expect("spectrum is strips × R")
+            .into_axis_chunks_iter_mut(Axis(1), per)
+            .into_par_iter()
     }
 }
 
@@ -278,8 +285,7 @@ impl<T: LaneFloat> Run<T> {
     /// The first forward transform of the rows (the estimate starts as the image).
     fn rows_first(&mut self) {
         let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
-        let mut by_rows = Self::by_rows(&mut self.spectrum, r);
-        let blocks = by_rows.axis_chunks_iter_mut(Axis(1), per).into_par_iter();
+        let blocks = Self::row_blocks(&mut self.spectrum, r, per);
         match &mut self.packed {
             Some(k) => {
                 let (fft, w) = (&k.fft, T::LANES);
@@ -316,8 +322,7 @@ impl<T: LaneFloat> Run<T> {
     /// pixel where the ratio is not finite.
     fn rows_ratio(&mut self, iteration: usize) -> Option<NonFinite> {
         let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
-        let mut by_rows = Self::by_rows(&mut self.spectrum, r);
-        let blocks = by_rows.axis_chunks_iter_mut(Axis(1), per).into_par_iter();
+        let blocks = Self::row_blocks(&mut self.spectrum, r, per);
         match &self.packed {
             Some(k) => {
                 let (fft, w) = (&k.fft, T::LANES);
@@ -376,8 +381,7 @@ impl<T: LaneFloat> Run<T> {
     /// Rows: correction = c2r(row); est *= correction; r2c(est) unless `last`.
     fn rows_update(&mut self, last: bool) {
         let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
-        let mut by_rows = Self::by_rows(&mut self.spectrum, r);
-        let blocks = by_rows.axis_chunks_iter_mut(Axis(1), per).into_par_iter();
+        let blocks = Self::row_blocks(&mut self.spectrum, r, per);
         match &mut self.packed {
             Some(k) => {
                 let (fft, w) = (&k.fft, T::LANES);
@@ -582,8 +586,6 @@ impl<T: LaneFloat> Prepared for Run<T> {
             }
             return Ok(());
         }
-        // Lanes past C/2+1 must start at zero: nothing else writes them.
-        self.spectrum.fill(Split::default());
         self.rows_first();
         for iteration in 1..=iterations {
             self.convolve_columns(false);

@@ -157,32 +157,45 @@ mod avx512 {
         idx
     }
 
+    /// Round b of the recursive transpose on `r`, for every (low, high, b) in `rounds`.
+    fn rounds<V: Copy>(
+        r: &mut [V],
+        rounds: &[(__m512i, __m512i, usize)],
+        permute: impl Fn(V, __m512i, V) -> V,
+    ) {
+        for &(low, high, b) in rounds {
+            for i in (0..r.len()).filter(|i| i & b == 0) {
+                let (a, c) = (r[i], r[i + b]);
+                r[i] = permute(a, low, c);
+                r[i + b] = permute(a, high, c);
+            }
+        }
+    }
+
+    // SAFETY (every transmute below): f64x8, f32x16, __m512d, __m512, __m512i, [i64; 8]
+    // and [i32; 16] are 64 plain bytes each, every bit pattern valid (transmute checks
+    // the sizes). SAFETY (every intrinsic): this module exists only in builds for CPUs
+    // with AVX-512F (the cfg above).
+
     pub fn transpose_f64(rows: &mut [wide::f64x8]) {
         assert_eq!(rows.len(), 8, "an 8 × 8 matrix");
+        // Index tables built at compile time, not per tile.
         const ROUNDS: [([i64; 8], [i64; 8], usize); 3] = [
             (indices::<8>(1, true), indices::<8>(1, false), 1),
             (indices::<8>(2, true), indices::<8>(2, false), 2),
             (indices::<8>(4, true), indices::<8>(4, false), 4),
         ];
-        // SAFETY (all transmutes here): f64x8, __m512d, __m512i and [i64; 8] are 64 plain
-        // bytes each, every bit pattern valid (transmute checks the sizes).
-        let mut r: [__m512d; 8] = std::array::from_fn(|i| unsafe { transmute::<_, _>(rows[i]) });
-        for (low, high, b) in ROUNDS {
-            let (low, high): (__m512i, __m512i) = unsafe {
-                (
-                    transmute::<[i64; 8], __m512i>(low),
-                    transmute::<[i64; 8], __m512i>(high),
-                )
-            };
-            for i in (0..8).filter(|i| i & b == 0) {
-                let (a, c) = (r[i], r[i + b]);
-                // SAFETY: this module exists only in builds for CPUs with AVX-512F (cfg).
-                unsafe {
-                    r[i] = _mm512_permutex2var_pd(a, low, c);
-                    r[i + b] = _mm512_permutex2var_pd(a, high, c);
-                }
-            }
-        }
+        let table = ROUNDS.map(|(low, high, b)| unsafe {
+            (
+                transmute::<[i64; 8], __m512i>(low),
+                transmute::<[i64; 8], __m512i>(high),
+                b,
+            )
+        });
+        let mut r: [__m512d; 8] = std::array::from_fn(|i| unsafe { transmute(rows[i]) });
+        rounds(&mut r, &table, |a, i, c| unsafe {
+            _mm512_permutex2var_pd(a, i, c)
+        });
         for (row, v) in rows.iter_mut().zip(r) {
             *row = unsafe { transmute::<__m512d, wide::f64x8>(v) };
         }
@@ -196,24 +209,17 @@ mod avx512 {
             (indices32::<16>(4, true), indices32::<16>(4, false), 4),
             (indices32::<16>(8, true), indices32::<16>(8, false), 8),
         ];
-        // SAFETY: as in transpose_f64, with sixteen f32 / i32.
-        let mut r: [__m512; 16] = std::array::from_fn(|i| unsafe { transmute::<_, _>(rows[i]) });
-        for (low, high, b) in ROUNDS {
-            let (low, high): (__m512i, __m512i) = unsafe {
-                (
-                    transmute::<[i32; 16], __m512i>(low),
-                    transmute::<[i32; 16], __m512i>(high),
-                )
-            };
-            for i in (0..16).filter(|i| i & b == 0) {
-                let (a, c) = (r[i], r[i + b]);
-                // SAFETY: this module exists only in builds for CPUs with AVX-512F (cfg).
-                unsafe {
-                    r[i] = _mm512_permutex2var_ps(a, low, c);
-                    r[i + b] = _mm512_permutex2var_ps(a, high, c);
-                }
-            }
-        }
+        let table = ROUNDS.map(|(low, high, b)| unsafe {
+            (
+                transmute::<[i32; 16], __m512i>(low),
+                transmute::<[i32; 16], __m512i>(high),
+                b,
+            )
+        });
+        let mut r: [__m512; 16] = std::array::from_fn(|i| unsafe { transmute(rows[i]) });
+        rounds(&mut r, &table, |a, i, c| unsafe {
+            _mm512_permutex2var_ps(a, i, c)
+        });
         for (row, v) in rows.iter_mut().zip(r) {
             *row = unsafe { transmute::<__m512, wide::f32x16>(v) };
         }
@@ -348,14 +354,6 @@ impl<T: LaneFloat> LanesFft<T> {
             direction,
             plan,
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     pub fn scratch(&self) -> LanesScratch<T> {

@@ -136,6 +136,16 @@ impl<T: Float> Fft2d<T> {
 
     /// Scratch space for one worker. Allocate it once, outside the timed work.
     pub fn scratch(&self) -> Scratch<T> {
+        self.scratch_with_strip(STRIP.min(self.half()) * self.rows)
+    }
+
+    /// Scratch for row transforms only (no column strip): for callers that transform
+    /// columns their own way.
+    pub fn row_scratch(&self) -> Scratch<T> {
+        self.scratch_with_strip(0)
+    }
+
+    fn scratch_with_strip(&self, strip: usize) -> Scratch<T> {
         let fft = [
             self.r2c.get_scratch_len(),
             self.c2r.get_scratch_len(),
@@ -148,16 +158,7 @@ impl<T: Float> Fft2d<T> {
         Scratch {
             row: vec![T::zero(); self.cols],
             fft: vec![Complex::default(); fft],
-            strip: vec![Complex::default(); STRIP.min(self.half()) * self.rows],
-        }
-    }
-
-    /// Scratch for row transforms only (no column strip): for callers that transform
-    /// columns their own way.
-    pub fn row_scratch(&self) -> Scratch<T> {
-        Scratch {
-            strip: Vec::new(),
-            ..self.scratch()
+            strip: vec![Complex::default(); strip],
         }
     }
 
