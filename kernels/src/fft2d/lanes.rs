@@ -54,8 +54,27 @@ pub trait LaneFloat: Float + bytemuck::Pod {
     fn mul_sub(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a·b + c`, fused where the CPU has FMA.
     fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-    /// Transposes the `LANES × LANES` matrix whose rows are `rows` (exactly `LANES`).
-    fn transpose(rows: &mut [Self::V]);
+    /// Transposes a `LANES × LANES` tile of split values, real and imaginary parts apart:
+    /// lane i of `dst[j]` becomes lane j of `src[i]` (both exactly `LANES` long). Loads
+    /// and stores go straight between memory and registers: copying through a stack
+    /// array made LLVM split the copies into 256-bit halves, which a 512-bit load cannot
+    /// be forwarded from (a store-forwarding stall on every row of every tile).
+    fn transpose(src: &[Split<Self::V>], dst: &mut [Split<Self::V>]);
+    /// `a / d` without the divider where AVX-512 has a reciprocal estimate: `vrcp14`
+    /// (14 bits), Newton steps to full precision, then one correction of the quotient,
+    /// `q + r·(a − d·q)`. A 512-bit `vdivpd` holds the divider for about 16 cycles; these
+    /// six or eight multiply-adds pipeline. It is not IEEE division, so its contract is:
+    /// - where `d` is 0 or `a` is not finite, the result is not finite;
+    /// - where the result is finite, it is within one ulp of `a / d` (one subnormal ulp
+    ///   where `a / d` is subnormal);
+    /// - where `d` is infinite or below about 2^−1024 in magnitude, the result may be NaN
+    ///   though `a / d` is finite; a quotient within an ulp of overflowing may come out
+    ///   as the largest finite value where `a / d` rounds to infinity.
+    ///
+    /// Callers that must reproduce IEEE division's inf and NaN look for non-finite
+    /// results and redo those with `/`. The tests check all of this against `/` over the
+    /// whole exponent range. Other CPUs get `a / d` itself.
+    fn div_fast(a: Self::V, d: Self::V) -> Self::V;
 }
 
 impl LaneFloat for f64 {
@@ -74,11 +93,18 @@ impl LaneFloat for f64 {
         a.mul_add(b, c)
     }
     #[inline(always)]
-    fn transpose(rows: &mut [Self::V]) {
+    fn transpose(src: &[Split<Self::V>], dst: &mut [Split<Self::V>]) {
         #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-        avx512::transpose_f64(rows);
+        avx512::transpose_f64(src, dst);
         #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-        transpose_scalar::<f64>(rows);
+        transpose_scalar::<f64>(src, dst);
+    }
+    #[inline(always)]
+    fn div_fast(a: Self::V, d: Self::V) -> Self::V {
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+        return avx512::div_f64(a, d);
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+        return a / d;
     }
 }
 
@@ -98,23 +124,33 @@ impl LaneFloat for f32 {
         a.mul_add(b, c)
     }
     #[inline(always)]
-    fn transpose(rows: &mut [Self::V]) {
+    fn transpose(src: &[Split<Self::V>], dst: &mut [Split<Self::V>]) {
         #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-        avx512::transpose_f32(rows);
+        avx512::transpose_f32(src, dst);
         #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-        transpose_scalar::<f32>(rows);
+        transpose_scalar::<f32>(src, dst);
+    }
+    #[inline(always)]
+    fn div_fast(a: Self::V, d: Self::V) -> Self::V {
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+        return avx512::div_f32(a, d);
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+        return a / d;
     }
 }
 
 /// The transpose by its definition (other CPUs; the oracle of the AVX-512 version's test).
 #[allow(dead_code)]
-fn transpose_scalar<T: LaneFloat>(rows: &mut [T::V]) {
+fn transpose_scalar<T: LaneFloat>(src: &[Split<T::V>], dst: &mut [Split<T::V>]) {
     let w = T::LANES;
-    assert_eq!(rows.len(), w, "a LANES × LANES matrix");
-    let v: &mut [T] = bytemuck::cast_slice_mut(rows);
-    for i in 0..w {
-        for j in i + 1..w {
-            v.swap(w * i + j, w * j + i);
+    assert_eq!((src.len(), dst.len()), (w, w), "a LANES × LANES tile");
+    let (s, d): (&[T], &mut [T]) = (bytemuck::cast_slice(src), bytemuck::cast_slice_mut(dst));
+    // Split value i is 2W reals: W real parts, then W imaginary parts.
+    for part in [0, w] {
+        for i in 0..w {
+            for j in 0..w {
+                d[2 * w * j + part + i] = s[2 * w * i + part + j];
+            }
         }
     }
 }
@@ -125,9 +161,14 @@ fn transpose_scalar<T: LaneFloat>(rows: &mut [T::V]) {
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod avx512 {
     use std::arch::x86_64::{
-        __m512, __m512d, __m512i, _mm512_permutex2var_pd, _mm512_permutex2var_ps,
+        __m512, __m512d, __m512i, _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_fnmadd_pd,
+        _mm512_fnmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mul_pd, _mm512_mul_ps,
+        _mm512_permutex2var_pd, _mm512_permutex2var_ps, _mm512_rcp14_pd, _mm512_rcp14_ps,
+        _mm512_set1_pd, _mm512_set1_ps, _mm512_storeu_pd, _mm512_storeu_ps,
     };
     use std::mem::transmute;
+
+    use super::Split;
 
     /// Permute indices of round b: from row i (first source, 0..W) and row i + b
     /// (second source, W..2W), for the new row i (`low`) and the new row i + b.
@@ -158,6 +199,7 @@ mod avx512 {
     }
 
     /// Round b of the recursive transpose on `r`, for every (low, high, b) in `rounds`.
+    #[inline(always)]
     fn rounds<V: Copy>(
         r: &mut [V],
         rounds: &[(__m512i, __m512i, usize)],
@@ -172,13 +214,61 @@ mod avx512 {
         }
     }
 
-    // SAFETY (every transmute below): f64x8, f32x16, __m512d, __m512, __m512i, [i64; 8]
-    // and [i32; 16] are 64 plain bytes each, every bit pattern valid (transmute checks
-    // the sizes). SAFETY (every intrinsic): this module exists only in builds for CPUs
-    // with AVX-512F (the cfg above).
+    // SAFETY (every transmute below): [i64; 8], [i32; 16], f64x8, f32x16, __m512d, __m512
+    // and __m512i are 64 plain bytes each, every bit pattern valid (transmute checks the
+    // sizes). SAFETY (every
+    // intrinsic): this module exists only in builds for CPUs with AVX-512F (the cfg
+    // above); every load and store is inside `src` or `dst`, whose lengths are asserted
+    // (a Split value is 2W reals: the real parts at 0..W, the imaginary parts at W..2W).
 
-    pub fn transpose_f64(rows: &mut [wide::f64x8]) {
-        assert_eq!(rows.len(), 8, "an 8 × 8 matrix");
+    /// [`super::LaneFloat::div_fast`] for f64. The reciprocal estimate r has a relative
+    /// error δ ≤ 2^−14; each Newton step squares it (2^−28, then 2^−56), so q = a·r is
+    /// already within about an ulp, and the correction q + r·(a − d·q) (the residual
+    /// exact in an FMA up to one rounding) brings it within one ulp. With one step fewer
+    /// the correction would have to make up 2^−28 on its own: enough for normal a by the
+    /// same argument, marginal for subnormal a, whose residual is rounded to the
+    /// subnormal grid. The second step costs two FMAs.
+    #[inline(always)]
+    pub fn div_f64(a: wide::f64x8, d: wide::f64x8) -> wide::f64x8 {
+        let (a, d) = unsafe {
+            (
+                transmute::<wide::f64x8, __m512d>(a),
+                transmute::<wide::f64x8, __m512d>(d),
+            )
+        };
+        let one = unsafe { _mm512_set1_pd(1.0) };
+        let mut r = unsafe { _mm512_rcp14_pd(d) };
+        for _ in 0..2 {
+            // e = 1 − d·r (exact in an FMA), r ← r + r·e: the relative error squares.
+            let e = unsafe { _mm512_fnmadd_pd(d, r, one) };
+            r = unsafe { _mm512_fmadd_pd(r, e, r) };
+        }
+        let q = unsafe { _mm512_mul_pd(a, r) };
+        let residual = unsafe { _mm512_fnmadd_pd(d, q, a) };
+        unsafe { transmute::<__m512d, wide::f64x8>(_mm512_fmadd_pd(r, residual, q)) }
+    }
+
+    /// [`super::LaneFloat::div_fast`] for f32: one Newton step (2^−28 < 2^−24).
+    #[inline(always)]
+    pub fn div_f32(a: wide::f32x16, d: wide::f32x16) -> wide::f32x16 {
+        let (a, d) = unsafe {
+            (
+                transmute::<wide::f32x16, __m512>(a),
+                transmute::<wide::f32x16, __m512>(d),
+            )
+        };
+        let one = unsafe { _mm512_set1_ps(1.0) };
+        let r = unsafe { _mm512_rcp14_ps(d) };
+        let e = unsafe { _mm512_fnmadd_ps(d, r, one) };
+        let r = unsafe { _mm512_fmadd_ps(r, e, r) };
+        let q = unsafe { _mm512_mul_ps(a, r) };
+        let residual = unsafe { _mm512_fnmadd_ps(d, q, a) };
+        unsafe { transmute::<__m512, wide::f32x16>(_mm512_fmadd_ps(r, residual, q)) }
+    }
+
+    #[inline(always)]
+    pub fn transpose_f64(src: &[Split<wide::f64x8>], dst: &mut [Split<wide::f64x8>]) {
+        assert_eq!((src.len(), dst.len()), (8, 8), "an 8 × 8 tile");
         // Index tables built at compile time, not per tile.
         const ROUNDS: [([i64; 8], [i64; 8], usize); 3] = [
             (indices::<8>(1, true), indices::<8>(1, false), 1),
@@ -192,17 +282,22 @@ mod avx512 {
                 b,
             )
         });
-        let mut r: [__m512d; 8] = std::array::from_fn(|i| unsafe { transmute(rows[i]) });
-        rounds(&mut r, &table, |a, i, c| unsafe {
-            _mm512_permutex2var_pd(a, i, c)
-        });
-        for (row, v) in rows.iter_mut().zip(r) {
-            *row = unsafe { transmute::<__m512d, wide::f64x8>(v) };
+        let (s, d) = (src.as_ptr().cast::<f64>(), dst.as_mut_ptr().cast::<f64>());
+        for part in [0, 8] {
+            let mut r: [__m512d; 8] =
+                std::array::from_fn(|i| unsafe { _mm512_loadu_pd(s.add(16 * i + part)) });
+            rounds(&mut r, &table, |a, i, c| unsafe {
+                _mm512_permutex2var_pd(a, i, c)
+            });
+            for (j, v) in r.into_iter().enumerate() {
+                unsafe { _mm512_storeu_pd(d.add(16 * j + part), v) };
+            }
         }
     }
 
-    pub fn transpose_f32(rows: &mut [wide::f32x16]) {
-        assert_eq!(rows.len(), 16, "a 16 × 16 matrix");
+    #[inline(always)]
+    pub fn transpose_f32(src: &[Split<wide::f32x16>], dst: &mut [Split<wide::f32x16>]) {
+        assert_eq!((src.len(), dst.len()), (16, 16), "a 16 × 16 tile");
         const ROUNDS: [([i32; 16], [i32; 16], usize); 4] = [
             (indices32::<16>(1, true), indices32::<16>(1, false), 1),
             (indices32::<16>(2, true), indices32::<16>(2, false), 2),
@@ -216,12 +311,16 @@ mod avx512 {
                 b,
             )
         });
-        let mut r: [__m512; 16] = std::array::from_fn(|i| unsafe { transmute(rows[i]) });
-        rounds(&mut r, &table, |a, i, c| unsafe {
-            _mm512_permutex2var_ps(a, i, c)
-        });
-        for (row, v) in rows.iter_mut().zip(r) {
-            *row = unsafe { transmute::<__m512, wide::f32x16>(v) };
+        let (s, d) = (src.as_ptr().cast::<f32>(), dst.as_mut_ptr().cast::<f32>());
+        for part in [0, 16] {
+            let mut r: [__m512; 16] =
+                std::array::from_fn(|i| unsafe { _mm512_loadu_ps(s.add(32 * i + part)) });
+            rounds(&mut r, &table, |a, i, c| unsafe {
+                _mm512_permutex2var_ps(a, i, c)
+            });
+            for (j, v) in r.into_iter().enumerate() {
+                unsafe { _mm512_storeu_ps(d.add(32 * j + part), v) };
+            }
         }
     }
 }
@@ -506,15 +605,28 @@ impl<T: LaneFloat> RealLanesFft<T> {
         spectrum: &mut [Split<T::V>],
         s: &mut LanesScratch<T>,
     ) {
-        let m = self.half;
         assert_eq!(
-            (packed.len(), spectrum.len()),
-            (m, m + 1),
-            "lengths are M and M + 1"
+            spectrum.len(),
+            self.half + 1,
+            "the spectrum has M + 1 values"
         );
+        self.r2c_each(packed, s, |k, x| spectrum[k] = x);
+    }
+
+    /// Forward, handing each spectrum value over as `store(k, X[k])`, k = 0, 1, ..., M in
+    /// order, instead of writing it to a buffer: a caller that stores the spectrum in
+    /// another layout saves a pass over it.
+    pub fn r2c_each(
+        &self,
+        packed: &mut [Split<T::V>],
+        s: &mut LanesScratch<T>,
+        mut store: impl FnMut(usize, Split<T::V>),
+    ) {
+        let m = self.half;
+        assert_eq!(packed.len(), m, "the packed sequence has M values");
         self.forward.process(packed, s);
         let half = T::splat(T::from_f64(0.5).expect("fits"));
-        for (k, (x, w)) in spectrum.iter_mut().zip(&self.twiddles).enumerate() {
+        for (k, w) in self.twiddles.iter().enumerate() {
             let zk = packed[k % m];
             let zc = conj(packed[(m - k) % m]);
             let e = zk.add(zc);
@@ -522,20 +634,36 @@ impl<T: LaneFloat> RealLanesFft<T> {
             // O·2 = (Z[k] − Z̄[M−k])/i = −i·d.
             let o = d.times_minus_i();
             let wo = twiddle::<T>(o, *w);
-            *x = Split {
-                re: (e.re + wo.re) * half,
-                im: (e.im + wo.im) * half,
-            };
+            store(
+                k,
+                Split {
+                    re: (e.re + wo.re) * half,
+                    im: (e.im + wo.im) * half,
+                },
+            );
         }
     }
 
-    /// Unnormalised inverse: `spectrum` (M + 1 values, used as work space) → `packed`
-    /// (M values), i.e. N·irfft.
+    /// Unnormalised inverse: `spectrum` (M + 1 values) → `packed` (M values), i.e.
+    /// N·irfft. Of `spectrum`, only the imaginary parts of X[0] and X[M] are changed (set
+    /// to 0, as irfft ignores them): the same call can be made again.
     pub fn c2r(
         &self,
         spectrum: &mut [Split<T::V>],
         packed: &mut [Split<T::V>],
         s: &mut LanesScratch<T>,
+    ) {
+        self.c2r_then(spectrum, packed, s, |_, x| x);
+    }
+
+    /// [`Self::c2r`], then `then(n, x[n])` replaces every packed output value, applied as
+    /// the last FFT stage stores it (see [`LanesFft::process_then`]).
+    pub fn c2r_then(
+        &self,
+        spectrum: &mut [Split<T::V>],
+        packed: &mut [Split<T::V>],
+        s: &mut LanesScratch<T>,
+        then: impl Fn(usize, Split<T::V>) -> Split<T::V>,
     ) {
         let m = self.half;
         assert_eq!(
@@ -557,8 +685,26 @@ impl<T: LaneFloat> RealLanesFft<T> {
                 im: e.im + o.re,
             };
         }
-        self.inverse.process(packed, s);
+        self.inverse.process_then(packed, s, then);
     }
+}
+
+/// Asks for `data`'s cache lines to be loaded into L2; no effect on the results.
+#[inline(always)]
+pub fn prefetch<V>(data: &[V]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        let bytes = std::mem::size_of_val(data);
+        let start = data.as_ptr().cast::<i8>();
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults or changes memory; the address is inside
+            // `data` anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(start.wrapping_add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 #[inline(always)]
@@ -829,32 +975,134 @@ mod tests {
 
     fn check_transpose<T: LaneFloat>() {
         let w = T::LANES;
-        let mut rows = vec![T::splat(T::zero()); w];
+        let mut src = vec![Split::<T::V>::default(); w];
         {
-            let v: &mut [T] = bytemuck::cast_slice_mut(&mut rows);
+            let v: &mut [T] = bytemuck::cast_slice_mut(&mut src);
             for (k, x) in v.iter_mut().enumerate() {
                 *x = T::from_usize(k).unwrap();
             }
         }
-        T::transpose(&mut rows);
-        let v: &[T] = bytemuck::cast_slice(&rows);
-        for i in 0..w {
-            for j in 0..w {
-                assert_eq!(
-                    v[w * i + j],
-                    T::from_usize(w * j + i).unwrap(),
-                    "({i}, {j})"
+        let mut dst = vec![Split::<T::V>::default(); w];
+        T::transpose(&src, &mut dst);
+        // Value k of the tile is element k / 2W, part (k / W) % 2, lane k % W.
+        let v: &[T] = bytemuck::cast_slice(&dst);
+        for j in 0..w {
+            for part in [0, 1] {
+                for i in 0..w {
+                    assert_eq!(
+                        v[2 * w * j + w * part + i],
+                        T::from_usize(2 * w * i + w * part + j).unwrap(),
+                        "element {j}, part {part}, lane {i}"
+                    );
+                }
+            }
+        }
+        let mut back = vec![Split::<T::V>::default(); w];
+        transpose_scalar::<T>(&dst, &mut back);
+        assert_eq!(
+            bytemuck::cast_slice::<Split<T::V>, T>(&back),
+            bytemuck::cast_slice::<Split<T::V>, T>(&src),
+            "the definition undoes the fast transpose"
+        );
+    }
+
+    /// Spacing of the floating-point numbers at |x| (the subnormal spacing below the
+    /// normal range).
+    fn ulp<T: LaneFloat>(x: T) -> f64 {
+        let x = x.abs().to_f64().unwrap();
+        let eps = T::epsilon().to_f64().unwrap();
+        let tiny = T::min_positive_value().to_f64().unwrap() * eps;
+        (x * eps).max(tiny)
+    }
+
+    fn check_division<T: LaneFloat>() {
+        let w = T::LANES;
+        // Exponents from the subnormals (a few binades below the normal range) to the top.
+        let max_exp = T::max_value().to_f64().unwrap().log2().floor() as i64;
+        let exponents = (max_exp + 8, 2 * max_exp + 8);
+        // A reproducible spread of signs, mantissas and exponents over the whole range.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        let mut random = || {
+            let mantissa = 1.0 + next(1 << 52) as f64 / (1u64 << 52) as f64;
+            let exponent = next(exponents.1 as u64) as i64 - exponents.0;
+            let sign = if next(2) == 0 { 1.0 } else { -1.0 };
+            T::from_f64(sign * mantissa * 2f64.powi(exponent as i32)).unwrap()
+        };
+        let inf = T::infinity();
+        // (a, d, whether the result must be finite); None: as the general rules say.
+        let edge = [
+            (T::one(), T::zero(), Some(false)),
+            (T::zero(), T::zero(), Some(false)),
+            (T::one(), -T::zero(), Some(false)),
+            (inf, T::one(), Some(false)),
+            (T::nan(), T::one(), Some(false)),
+            (T::one(), T::nan(), Some(false)),
+            (T::max_value(), T::from_f64(0.25).unwrap(), Some(false)),
+            (T::zero(), T::one(), Some(true)),
+            (
+                T::from_f64(3.0).unwrap(),
+                T::from_f64(3.0).unwrap(),
+                Some(true),
+            ),
+            (T::one(), inf, None),
+        ];
+        let mut pairs: Vec<(T, T)> = edge.iter().map(|&(a, d, _)| (a, d)).collect();
+        pairs.extend((0..20_000).map(|_| (random(), random())));
+        pairs.resize(pairs.len().next_multiple_of(w), (T::one(), T::one()));
+        let mut finite = 0;
+        for (chunk_index, chunk) in pairs.chunks(w).enumerate() {
+            let (mut a, mut d) = (T::splat(T::zero()), T::splat(T::zero()));
+            {
+                let (va, vd): (&mut [T], &mut [T]) = (
+                    bytemuck::cast_slice_mut(std::slice::from_mut(&mut a)),
+                    bytemuck::cast_slice_mut(std::slice::from_mut(&mut d)),
+                );
+                for (j, &(x, y)) in chunk.iter().enumerate() {
+                    (va[j], vd[j]) = (x, y);
+                }
+            }
+            let q = T::div_fast(a, d);
+            let q: &[T] = bytemuck::cast_slice(std::slice::from_ref(&q));
+            for (j, &(x, y)) in chunk.iter().enumerate() {
+                let (got, exact) = (q[j], x / y);
+                let f = |v: T| v.to_f64().unwrap();
+                let (xf, yf, gf, ef) = (f(x), f(y), f(got), f(exact));
+                if let Some(&(_, _, Some(is_finite))) = edge.get(chunk_index * w + j) {
+                    assert_eq!(got.is_finite(), is_finite, "{xf:e} / {yf:e}: {gf:e}");
+                    if !is_finite {
+                        continue;
+                    }
+                }
+                if !got.is_finite() {
+                    // Allowed only at the far ends of the range (see the contract).
+                    assert!(
+                        !exact.is_finite() || y.abs() < T::min_positive_value() || y == inf,
+                        "{xf:e} / {yf:e}: {gf:e}, IEEE {ef:e}"
+                    );
+                    continue;
+                }
+                finite += 1;
+                let err = (got - exact).abs().to_f64().unwrap();
+                assert!(
+                    err <= ulp(exact),
+                    "{xf:e} / {yf:e}: {gf:e}, IEEE {ef:e} ({err:e} apart)"
                 );
             }
         }
-        let mut back = rows.clone();
-        transpose_scalar::<T>(&mut back);
-        T::transpose(&mut rows);
-        assert_eq!(
-            bytemuck::cast_slice::<T::V, T>(&rows),
-            bytemuck::cast_slice::<T::V, T>(&back),
-            "the fast transpose agrees with the definition"
-        );
+        // Most of the random quotients are in range: the check above is not vacuous.
+        assert!(finite > 10_000, "{finite} finite quotients");
+    }
+
+    #[test]
+    fn fast_division_is_within_an_ulp_and_not_finite_where_division_is_not() {
+        check_division::<f64>();
+        check_division::<f32>();
     }
 
     #[test]
