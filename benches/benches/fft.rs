@@ -1,8 +1,10 @@
-//! `cargo bench -- fft`: the building block of `deconv/*/lanes`. One column strip's worth of
-//! transforms (8 f64 or 16 f32 sequences of length n), by `LanesFft` (one sequence per SIMD
-//! lane, radix-8 Stockham) and by rustfft (one sequence after another, AVX inside each).
+//! `cargo bench -- fft`: the building blocks of `deconv/*/lanes`. One column strip's worth
+//! of transforms (8 f64 or 16 f32 sequences of length n), by `LanesFft` (one sequence per
+//! SIMD lane, radix-8 Stockham) and by rustfft (one sequence after another, AVX inside
+//! each); and one strip's convolution (forward, product, inverse), by two `LanesFft`
+//! calls and by `LanesConvolution` (in place, depth first).
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use kernels::fft2d::lanes::{LaneFloat, LanesFft, Split};
+use kernels::fft2d::lanes::{LaneFloat, LanesConvolution, LanesFft, Split};
 use num_complex::Complex;
 use rustfft::{FftDirection, FftPlanner};
 
@@ -25,6 +27,23 @@ fn strip<T: LaneFloat>(c: &mut Criterion, precision: &str) {
         let mut s = vec![Complex::<T>::default(); rust.get_inplace_scratch_len()];
         group.bench_function(BenchmarkId::new("rustfft", n), |b| {
             b.iter(|| rust.process_with_scratch(&mut buf, &mut s))
+        });
+        let inverse = LanesFft::<T>::new(n, FftDirection::Inverse);
+        let h = data.clone();
+        let times = |a: Split<T::V>, b: Split<T::V>| Split {
+            re: a.re * b.re - a.im * b.im,
+            im: a.re * b.im + a.im * b.re,
+        };
+        group.bench_function(BenchmarkId::new("convolution/stockham", n), |b| {
+            b.iter(|| {
+                lanes.process_then(&mut data, &mut scratch, |k, x| times(x, h[k]));
+                inverse.process(&mut data, &mut scratch);
+            })
+        });
+        let conv = LanesConvolution::<T>::new(n);
+        let mut conv_scratch = conv.scratch();
+        group.bench_function(BenchmarkId::new("convolution/in-place", n), |b| {
+            b.iter(|| conv.process(&mut data, &mut conv_scratch, |k, x| times(x, h[k])))
         });
     }
     group.finish();

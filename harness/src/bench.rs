@@ -571,7 +571,7 @@ fn bench_one(
     Outcome::Done
 }
 
-/// Whether an output array reads as a picture: 2-D, at most [`IMAGE_MAX`] values, at least
+/// Whether an output array reads as a picture: 2-D, at most `IMAGE_MAX` values, at least
 /// 8 pixels a side and not a long strip (a table of fitted parameters is 2-D but no image).
 pub fn is_picture(shape: &[usize]) -> bool {
     match *shape {

@@ -4,7 +4,7 @@
 //! reported with its error and never timed. See `harness --help` and reports/README.md.
 //!
 //! Layers, as in criterion: measurement ([`measure`], [`memory`], [`ceilings`]) →
-//! statistics ([`stats`]) → sinks (the terminal table and the CSV in [`bench`] /
+//! statistics ([`stats`]) → sinks (the terminal table and the CSV in [`bench`](mod@bench) /
 //! [`results`]; HTML and Markdown in [`report`]).
 
 pub mod bench;

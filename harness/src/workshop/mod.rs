@@ -6,7 +6,7 @@
 //! - `harness remove-variant --variant K/C/N` (or `--all-exercises`) deletes both again
 //!   ([`remove_registration`]);
 //! - `harness explain --kernel K` prints the formula, every variant with its idea and file,
-//!   and the ladder of speedups from the latest run folder ([`explain`]).
+//!   and the ladder of speedups from the latest run folder ([`explain()`](explain::explain)).
 //!
 //! Registration is text: each inserted line ends with [`TAG`], so removal deletes exactly
 //! the lines new-variant wrote and nothing else (the rest of the build is never touched).

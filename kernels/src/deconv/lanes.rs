@@ -8,8 +8,11 @@
 //!    stored *strip-major*: strip s is spectrum columns `s·W .. s·W+W` (W = 8 for f64,
 //!    16 for f32: one AVX-512 vector), all R rows of it contiguous, each row one
 //!    [`Split`] value (W real parts, then W imaginary parts). A column pass needs no
-//!    gather at all: [`LanesFft`] transforms the W columns of a strip at once, lane j
-//!    being column s·W+j, with no shuffles, and then multiplies by P in the same layout.
+//!    gather at all: [`LanesConvolution`] convolves the W columns of a strip at once,
+//!    lane j being column s·W+j, with no shuffles, in place and depth first (mostly in
+//!    L1: 4096² column passes 20.8 → 15.7 ms against two Stockham `LanesFft` calls).
+//!    Its middle holds the frequencies in digit-reversed order, so P is stored in that
+//!    order too.
 //! 2. **Rows in lanes too.** A row pass takes W rows at a time, one per lane: the W × W
 //!    tile of each strip (W consecutive rows, 1 KB contiguous) is transposed in
 //!    registers, so that lane i holds row i, and [`RealLanesFft`] does the W real row
@@ -25,7 +28,7 @@
 //!    error reports what aiapy would compute, where it first happens.
 //!
 //! ```text
-//! columns: strip by strip: forward · P/(RC) · inverse            (lane FFT, in L2)
+//! columns: strip by strip: forward · P/(RC) · inverse        (in place, depth first)
 //! rows:    W at a time: tiles in → c2r, ratio = img / · → r2c → tiles out
 //! columns: forward · conj(P)/(RC) · inverse
 //! rows:    tiles in → c2r, est *= · → r2c of est → tiles out
@@ -44,12 +47,13 @@ use std::cell::Cell;
 use ndarray::{ArrayViewMut2, Axis};
 use num_complex::Complex;
 use rayon::prelude::*;
-use rustfft::FftDirection;
 
 use super::{DeconvProblem, NonFinite, cast, divide_row, non_finite, widen};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::fft2d::lanes::{LaneFloat, LanesFft, LanesScratch, RealLanesFft, Split, prefetch};
+use crate::fft2d::lanes::{
+    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, prefetch,
+};
 use crate::fft2d::{Fft2d, Scratch};
 use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
 
@@ -118,12 +122,14 @@ struct Run<T: LaneFloat> {
     problem: DeconvProblem,
     /// Row plans (realfft); its column plans are not used.
     rows: Fft2d<T>,
-    forward: LanesFft<T>,
-    inverse: LanesFft<T>,
+    /// The column convolutions, in place: between its two transforms, position i of a
+    /// strip holds frequency row `columns.frequency(i)`.
+    columns: LanesConvolution<T>,
     tasks: Vec<Task<T>>,
     /// Row-major, for the row-at-a-time path (empty when rows are packed).
     image: Vec<T>,
-    /// P/(RC), strip-major like the spectrum.
+    /// P/(RC), strip-major like the spectrum, its rows in the order the column
+    /// convolution's middle holds them (frequency row `columns.frequency(i)` at i).
     transfer: Vec<Split<T::V>>,
     estimate: Vec<T>,
     /// Strip-major: row r of strip s is element `s·R + r`. Lanes past C/2+1 in the last
@@ -142,8 +148,7 @@ impl<T: LaneFloat> Run<T> {
         let rows = Fft2d::<T>::new(r, c);
         let half = rows.half();
         let strips = half.div_ceil(T::LANES);
-        let forward = LanesFft::new(r, FftDirection::Forward);
-        let inverse = LanesFft::new(r, FftDirection::Inverse);
+        let columns = LanesConvolution::new(r);
         // irfft2's 1/(RC) folded into P (exact for power-of-two sides), as `parallel` does.
         let scale = 1.0 / (r * c) as f64;
         let p_f64 = p.transfer();
@@ -151,10 +156,11 @@ impl<T: LaneFloat> Run<T> {
         {
             let values: &mut [T] = bytemuck::cast_slice_mut(&mut transfer);
             let w = T::LANES;
-            for k in 0..r {
+            for i in 0..r {
+                let k = columns.frequency(i);
                 for l in 0..half {
                     let z = p_f64[k * half + l] * scale;
-                    let at = 2 * w * ((l / w) * r + k) + l % w;
+                    let at = 2 * w * ((l / w) * r + i) + l % w;
                     values[at] = T::from_f64(z.re).expect("finite");
                     values[at + w] = T::from_f64(z.im).expect("finite");
                 }
@@ -173,7 +179,7 @@ impl<T: LaneFloat> Run<T> {
         let tasks = (0..4 * rayon::current_num_threads())
             .map(|_| Task {
                 row: rows.row_scratch(),
-                lanes: forward.scratch(),
+                lanes: columns.scratch(),
                 line: vec![Complex::default(); half],
                 across: vec![
                     Split::default();
@@ -196,8 +202,7 @@ impl<T: LaneFloat> Run<T> {
             spectrum: vec![Split::default(); strips * r],
             packed,
             non_finite: None,
-            forward,
-            inverse,
+            columns,
             rows,
         }
     }
@@ -210,17 +215,14 @@ impl<T: LaneFloat> Run<T> {
     fn convolve_columns(&mut self, conjugate: bool) {
         let r = self.rows.rows();
         let per = self.strips().div_ceil(self.tasks.len()) * r;
-        let (forward, inverse) = (&self.forward, &self.inverse);
+        let columns = &self.columns;
         self.spectrum
             .par_chunks_mut(per)
             .zip(self.transfer.par_chunks(per))
             .zip(self.tasks.par_iter_mut())
             .for_each(|((spec, p), t)| {
                 for (strip, p) in spec.chunks_exact_mut(r).zip(p.chunks_exact(r)) {
-                    // The product is taken as the forward transform's last stage stores.
-                    forward
-                        .process_then(strip, &mut t.lanes, |k, x| times::<T>(x, p[k], conjugate));
-                    inverse.process(strip, &mut t.lanes);
+                    columns.process(strip, &mut t.lanes, |i, x| times::<T>(x, p[i], conjugate));
                 }
             });
     }

@@ -35,6 +35,9 @@ use rustfft::{Fft, FftDirection, FftPlanner};
 
 use super::Float;
 
+mod convolution;
+pub use convolution::LanesConvolution;
+
 /// A real type and its widest SIMD vector.
 pub trait LaneFloat: Float + bytemuck::Pod {
     type V: Copy
@@ -393,6 +396,39 @@ struct Stage<T> {
     twiddles: Vec<Complex<T>>,
 }
 
+/// The stages of a length-2^k transform: radix 8 while 8 divides what is left, then one
+/// radix-4 or radix-2 stage. Stage i splits sub-length m = len / (product of the radices
+/// before it).
+fn radix_stages<T: LaneFloat>(len: usize) -> Vec<Stage<T>> {
+    let mut stages = Vec::new();
+    let mut m = len;
+    while m > 1 {
+        let radix = if m.is_multiple_of(8) {
+            8
+        } else if m.is_multiple_of(4) {
+            4
+        } else {
+            2
+        };
+        let mut twiddles = Vec::with_capacity((radix - 1) * (m / radix));
+        for p in 0..m / radix {
+            for k in 1..radix {
+                // Reduce k·p modulo m in integers: the angle is then exact to one
+                // rounding, whatever the length.
+                let angle = -2.0 * std::f64::consts::PI * ((k * p) % m) as f64 / m as f64;
+                let (sin, cos) = angle.sin_cos();
+                twiddles.push(Complex::new(
+                    T::from_f64(cos).expect("a cosine fits in T"),
+                    T::from_f64(sin).expect("a sine fits in T"),
+                ));
+            }
+        }
+        stages.push(Stage { radix, m, twiddles });
+        m /= radix;
+    }
+    stages
+}
+
 enum Plan<T: LaneFloat> {
     /// len = 2^k: Stockham stages, in order.
     Stockham(Vec<Stage<T>>),
@@ -418,32 +454,7 @@ impl<T: LaneFloat> LanesFft<T> {
     pub fn new(len: usize, direction: FftDirection) -> Self {
         assert!(len > 0, "an FFT needs a length");
         let plan = if len.is_power_of_two() {
-            let mut stages = Vec::new();
-            let mut m = len;
-            while m > 1 {
-                let radix = if m.is_multiple_of(8) {
-                    8
-                } else if m.is_multiple_of(4) {
-                    4
-                } else {
-                    2
-                };
-                let mut twiddles = Vec::with_capacity((radix - 1) * (m / radix));
-                for p in 0..m / radix {
-                    for k in 1..radix {
-                        // Reduce k·p modulo m in integers: the angle is then exact to one
-                        // rounding, whatever the length.
-                        let angle = -2.0 * std::f64::consts::PI * ((k * p) % m) as f64 / m as f64;
-                        let (sin, cos) = angle.sin_cos();
-                        twiddles.push(Complex::new(
-                            T::from_f64(cos).expect("a cosine fits in T"),
-                            T::from_f64(sin).expect("a sine fits in T"),
-                        ));
-                    }
-                }
-                stages.push(Stage { radix, m, twiddles });
-                m /= radix;
-            }
+            let stages = radix_stages(len);
             Plan::Stockham(stages)
         } else {
             Plan::PerLane(FftPlanner::new().plan_fft(len, direction))
@@ -467,14 +478,14 @@ impl<T: LaneFloat> LanesFft<T> {
         }
     }
 
-    /// Transforms the `LANES` sequences in `data` (length [`LanesFft::len`]) in place.
+    /// Transforms the `LANES` sequences in `data` (one transform long) in place.
     /// (Stockham alternates between `data` and the scratch: an odd number of stages ends
     /// with one copy back, e.g. len = 512 = 8³.)
     pub fn process(&self, data: &mut [Split<T::V>], scratch: &mut LanesScratch<T>) {
         self.process_then(data, scratch, |_, v| v);
     }
 
-    /// [`LanesFft::process`], then `then(n, X[n])` replaces every output value X[n] —
+    /// [`LanesFft::process`], then `then(n, X[n])` replaces every output value `X[n]` —
     /// applied as the last stage stores it, while it is still in registers (a convolution
     /// multiplies by its transfer function there, saving one pass over the data).
     pub fn process_then(
@@ -552,9 +563,9 @@ impl<T: LaneFloat> LanesFft<T> {
 /// X[k] = E_k + w_k·O_k,  E_k = (Z[k] + Z̄[M−k])/2,  O_k = (Z[k] − Z̄[M−k])/(2i),  k = 0..=M
 /// ```
 ///
-/// and backwards for c2r (unnormalised; the imaginary parts of X[0] and X[M] ignored, as
+/// and backwards for c2r (unnormalised; the imaginary parts of `X[0]` and `X[M]` ignored, as
 /// numpy's irfft does). A real sequence is stored in the packed form itself: element n is
-/// a [`Split`] holding x[2n] (re) and x[2n+1] (im) of every lane.
+/// a [`Split`] holding `x[2n]` (re) and `x[2n+1]` (im) of every lane.
 pub struct RealLanesFft<T: LaneFloat> {
     half: usize,
     forward: LanesFft<T>,
@@ -645,7 +656,7 @@ impl<T: LaneFloat> RealLanesFft<T> {
     }
 
     /// Unnormalised inverse: `spectrum` (M + 1 values) → `packed` (M values), i.e.
-    /// N·irfft. Of `spectrum`, only the imaginary parts of X[0] and X[M] are changed (set
+    /// N·irfft. Of `spectrum`, only the imaginary parts of `X[0]` and `X[M]` are changed (set
     /// to 0, as irfft ignores them): the same call can be made again.
     pub fn c2r(
         &self,

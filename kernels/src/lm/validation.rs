@@ -32,7 +32,7 @@
 //!    and the reference both come from Gpufit's loop (both report `iterations`), a fit that
 //!    is beyond the allowances, or converged in the reference and not in the output, is
 //!    *explained* when the output equals the oracle's own iterate after the output's number
-//!    of steps ([`naive::replay`], the stopping test disabled), within the allowances at
+//!    of steps (`naive::replay`, the stopping test disabled), within the allowances at
 //!    that iterate (χ² two-sided). Every other such fit counts as unexplained, and none is
 //!    allowed: this is exact for any batch size, one fit included.
 //! 4. Against another algorithm (the scipy/MINPACK references, which have no `iterations`;

@@ -5,7 +5,7 @@
 //! ```
 //!
 //! aiapy applies two *forward* transforms. For real inputs the product P = F_fp·F_e is
-//! Hermitian, so fft2(P)[k] = U[−k] with U the unnormalised inverse transform of P, which is
+//! Hermitian, so `fft2(P)[k] = U[−k]` with U the unnormalised inverse transform of P, which is
 //! real: N² times the circular convolution of the two filters. We therefore compute U with
 //! real-to-complex transforms (realfft along rows, rustfft along columns) and read it back
 //! index-reversed: `out[i][j] = |U[(N/2 − i) mod N][(N/2 − j) mod N]| / N²`.

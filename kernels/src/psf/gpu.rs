@@ -181,7 +181,7 @@ fn upload_gaussians(
 const F32_SMALLEST_UNSHIFTED: f64 = 5.421010862427522e-20; // 2⁻⁶⁴
 
 /// The f32 shaders' exponent shift for one filter: 0 when its largest term is at least
-/// [`F32_SMALLEST_UNSHIFTED`], else −ln of (an upper bound on) that term, so that every
+/// `F32_SMALLEST_UNSHIFTED`, else −ln of (an upper bound on) that term, so that every
 /// shifted term is ≤ 1 and the largest is close to 1. The bound takes the distance from
 /// each centre to the grid's box of pixel centres, which is at most the distance to the
 /// nearest pixel centre.

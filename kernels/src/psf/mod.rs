@@ -513,7 +513,7 @@ pub struct CpuRun<F: FnMut(&PsfProblem, &[Gaussian], &mut [f64]) + Send> {
 }
 
 impl<F: FnMut(&PsfProblem, &[Gaussian], &mut [f64]) + Send> CpuRun<F> {
-    /// A variant whose core is the shared windowed one ([`core`]) and whose composite and
+    /// A variant whose core is the shared windowed one ([`core()`]) and whose composite and
     /// normalisation run on rayon's threads when `parallel`.
     pub fn new(p: &PsfProblem, parallel: bool, spikes: F) -> Self {
         CpuRun {

@@ -51,7 +51,7 @@ pub fn spikes(p: &PsfProblem, gaussians: &[Gaussian], out: &mut [f64]) {
     }
 }
 
-/// One output row at height `y`: row[j] = Σ_g I_g·exp(((−w)·xc)·xc − (w·yc)·yc).
+/// One output row at height `y`: `row[j]` = Σ_g I_g·exp(((−w)·xc)·xc − (w·yc)·yc).
 #[inline]
 pub fn spike_row(w: f64, xs: &[f64], y: f64, gaussians: &[Gaussian], row: &mut [f64]) {
     row.fill(0.0);
