@@ -15,32 +15,36 @@
 //!    order too.
 //! 2. **Rows in lanes too.** A row pass takes W rows at a time, one per lane: the W × W
 //!    tile of each strip (W consecutive rows, 1 KB contiguous) is transposed in
-//!    registers, so that lane i holds row i, and [`RealLanesFft`] does the W real row
-//!    transforms at once. Image and estimate are stored packed the same way. (Where C
-//!    is odd or W does not divide R, each row goes through realfft instead, gathered
-//!    from the strips one value per strip.)
-//! 3. **Element-wise steps inside the transforms.** The ratio `img / blurred` and the
-//!    update `est *= correction` are taken as the inverse row transform's last stage
-//!    stores each value, and the ratio without the divider ([`LaneFloat::div_fast`]:
-//!    the divisions alone took a fifth of the ratio pass at 4096², 12.5 of 67 CPU-ms
-//!    per iteration, the divider's throughput being their limit). A block in
-//!    which some ratio is not finite is done again with IEEE division, so that the
-//!    error reports what aiapy would compute, where it first happens.
+//!    registers, so that lane i holds row i, and [`RealLanesFft::round_trip`] does the
+//!    W real rows' c2r, the element-wise step and the r2c, its complex transforms in
+//!    place like the columns' (in its middle the samples are in digit-reversed order,
+//!    so image and estimate are stored packed in that order). The r2c's values go
+//!    straight into the tiles as they come out. (Where C is odd or W does not divide
+//!    R, each row goes through realfft instead, gathered from the strips one value per
+//!    strip.)
+//! 3. **The ratio without the divider.** `img / blurred` is taken with
+//!    [`LaneFloat::div_fast`]: the divisions alone took a fifth of the ratio pass at
+//!    4096² (12.5 of 67 CPU-ms per iteration), the divider's throughput being their
+//!    limit. A block in which some ratio is not finite is done again in natural order
+//!    with IEEE division, so that the error reports what aiapy would compute, where it
+//!    first happens.
 //!
 //! ```text
 //! columns: strip by strip: forward · P/(RC) · inverse        (in place, depth first)
-//! rows:    W at a time: tiles in → c2r, ratio = img / · → r2c → tiles out
+//! rows:    W at a time: tiles in → c2r · (img / ·) · r2c → tiles out     (in place)
 //! columns: forward · conj(P)/(RC) · inverse
-//! rows:    tiles in → c2r, est *= · → r2c of est → tiles out
+//! rows:    tiles in → c2r · (est *= ·) · r2c of est → tiles out
 //! ```
 //!
-//! The lane FFT is radix 8/4/2: sides that are not powers of two fall back to rustfft one
-//! lane at a time, correct but slower than `parallel` (1000²: 404 ms against 209 ms).
+//! The lane transforms are radix 8/4/2: sides that are not powers of two fall back to
+//! rustfft one lane at a time, correct but slower than `parallel` (1000²: 404 ms against
+//! 209 ms).
 //!
 //! Columns past C/2+1 in the last strip are zero and stay zero. Every row and strip is
 //! transformed with the same arithmetic whatever the thread count: bit-identical output
-//! for any number of threads. It differs from `parallel` in the last bits: its column
-//! FFT rounds differently (radix 8 with fused multiply-adds, not rustfft's).
+//! for any number of threads. It differs from `parallel` in the last bits: its FFTs
+//! round differently (radix 8 with fused multiply-adds, not rustfft's), and its ratio
+//! is within an ulp of IEEE division, not always equal to it.
 
 use std::cell::Cell;
 
@@ -111,9 +115,12 @@ struct Task<T: LaneFloat> {
 }
 
 /// Rows W at a time, one per lane: image and estimate stored in blocks of W rows, packed
-/// for [`RealLanesFft`] (block b, element n holds x[bW + lane][2n] and x[bW + lane][2n+1]).
+/// for [`RealLanesFft`] and in the order its round trip sees the samples (block b,
+/// element i holds x[bW + lane][2n] and x[bW + lane][2n+1] for n = `order[i]`).
 struct Packed<T: LaneFloat> {
     fft: RealLanesFft<T>,
+    /// `order[i]`: the packed sample at position i, [`RealLanesFft::sample`].
+    order: Vec<usize>,
     image: Vec<Split<T::V>>,
     estimate: Vec<Split<T::V>>,
 }
@@ -167,10 +174,15 @@ impl<T: LaneFloat> Run<T> {
             }
         }
         let mut image = cast(&p.clipped_image());
-        let packed = (c % 2 == 0 && r % T::LANES == 0).then(|| Packed {
-            fft: RealLanesFft::new(c),
-            image: pack(&image, c),
-            estimate: vec![Split::default(); r * c / (2 * T::LANES)],
+        let packed = (c % 2 == 0 && r % T::LANES == 0).then(|| {
+            let fft = RealLanesFft::new(c);
+            let order: Vec<usize> = (0..c / 2).map(|i| fft.sample(i)).collect();
+            Packed {
+                image: pack(&image, c, &order),
+                estimate: vec![Split::default(); r * c / (2 * T::LANES)],
+                fft,
+                order,
+            }
         });
         if packed.is_some() {
             // Only the packed copy is read from here on: don't hold the image twice.
@@ -301,14 +313,17 @@ impl<T: LaneFloat> Run<T> {
         let blocks = Self::row_blocks(&mut self.spectrum, r, per);
         match &mut self.packed {
             Some(k) => {
-                let (fft, w) = (&k.fft, T::LANES);
+                let (fft, order, w) = (&k.fft, &k.order, T::LANES);
                 k.estimate.copy_from_slice(&k.image);
                 blocks
                     .zip(k.estimate.par_chunks(per * c / (2 * w)))
                     .zip(self.tasks.par_iter_mut())
                     .for_each(|((mut view, est), t)| {
                         for (b, est) in est.chunks_exact(c / 2).enumerate() {
-                            t.real.copy_from_slice(est);
+                            // Once per run: back to natural order for the plain r2c.
+                            for (&n, e) in order.iter().zip(est) {
+                                t.real[n] = *e;
+                            }
                             let s = t.packed.as_mut().expect("packed scratch");
                             r2c_put::<T>(fft, &mut t.real, s, &mut view, b * w);
                         }
@@ -337,7 +352,7 @@ impl<T: LaneFloat> Run<T> {
         let blocks = Self::row_blocks(&mut self.spectrum, r, per);
         match &self.packed {
             Some(k) => {
-                let (fft, w) = (&k.fft, T::LANES);
+                let (fft, order, w) = (&k.fft, &k.order, T::LANES);
                 blocks
                     .zip(k.image.par_chunks(per * c / (2 * w)))
                     .zip(self.tasks.par_iter_mut())
@@ -348,21 +363,43 @@ impl<T: LaneFloat> Run<T> {
                             let s = t.packed.as_mut().expect("packed scratch");
                             get_across::<T>(&view, b * w, &mut t.across);
                             let spectrum = &mut t.across[..fft.half() + 1];
-                            if !ratio_fast::<T>(fft, spectrum, img, &mut t.real, s) {
+                            let zero = T::splat(T::zero());
+                            // x·0 is 0 for a finite x and NaN otherwise: one sum tells.
+                            let acc = Cell::new(zero);
+                            fft.round_trip(
+                                spectrum,
+                                &mut t.real,
+                                s,
+                                |i, den| {
+                                    let q = Split {
+                                        re: T::div_fast(img[i].re, den.re),
+                                        im: T::div_fast(img[i].im, den.im),
+                                    };
+                                    acc.set(acc.get() + q.re * zero + q.im * zero);
+                                    q
+                                },
+                                tiles_out::<T>(&mut view, b * w, fft.half()),
+                            );
+                            if !all_zero::<T>(acc.get()) {
                                 // Some ratio is not finite (a zero denominator, most
-                                // likely): IEEE division says what it is, as in every
-                                // other variant, and where it first happens.
+                                // likely): again, in natural order and with IEEE division,
+                                // so that the error says what aiapy would compute, and
+                                // where it first happens. `spectrum` is intact.
                                 fft.c2r(spectrum, &mut t.real, s);
-                                if !divide_packed::<T>(img, &mut t.real) && first.is_none() {
+                                let mut natural = vec![Split::default(); img.len()];
+                                for (&n, v) in order.iter().zip(img) {
+                                    natural[n] = *v;
+                                }
+                                if !divide_packed::<T>(&natural, &mut t.real) && first.is_none() {
                                     first = first_non_finite::<T>(
                                         iteration,
                                         task * per + b * w,
-                                        img,
+                                        &natural,
                                         &t.real,
                                     );
                                 }
+                                r2c_put::<T>(fft, &mut t.real, s, &mut view, b * w);
                             }
-                            r2c_put::<T>(fft, &mut t.real, s, &mut view, b * w);
                         }
                         first
                     })
@@ -409,25 +446,29 @@ impl<T: LaneFloat> Run<T> {
                         for (b, est) in est.chunks_exact_mut(c / 2).enumerate() {
                             let s = t.packed.as_mut().expect("packed scratch");
                             get_across::<T>(&view, b * w, &mut t.across);
-                            // est *= correction as the inverse FFT stores each value.
                             let est = Cell::from_mut(est).as_slice_of_cells();
                             let spectrum = &mut t.across[..fft.half() + 1];
-                            fft.c2r_then(spectrum, &mut t.real, s, |n, k| {
-                                let e = est[n].get();
+                            let update = |i: usize, k: Split<T::V>| {
+                                let e = est[i].get();
                                 let e = Split {
                                     re: e.re * k.re,
                                     im: e.im * k.im,
                                 };
-                                est[n].set(e);
+                                est[i].set(e);
                                 e
-                            });
-                            if !last {
-                                r2c_put::<T>(fft, &mut t.real, s, &mut view, b * w);
+                            };
+                            if last {
+                                // The r2c is not needed; one per block per run is not
+                                // worth a second code path.
+                                fft.round_trip(spectrum, &mut t.real, s, update, |_, _| {});
+                            } else {
+                                let out = tiles_out::<T>(&mut view, b * w, fft.half());
+                                fft.round_trip(spectrum, &mut t.real, s, update, out);
                             }
                         }
                     });
                 if last {
-                    unpack(&k.estimate, c, &mut self.estimate);
+                    unpack(&k.estimate, c, &k.order, &mut self.estimate);
                 }
             }
             None => {
@@ -460,28 +501,33 @@ impl<T: LaneFloat> Run<T> {
     }
 }
 
-/// Row-major R × C (C even, W | R) → blocks of W rows, packed.
-fn pack<T: LaneFloat>(x: &[T], c: usize) -> Vec<Split<T::V>> {
+/// Row-major R × C (C even, W | R) → blocks of W rows, packed, element i of a block
+/// holding columns 2n and 2n + 1 for n = `order[i]`.
+fn pack<T: LaneFloat>(x: &[T], c: usize, order: &[usize]) -> Vec<Split<T::V>> {
     let w = T::LANES;
     let mut out = vec![Split::default(); x.len() / (2 * w)];
     let v: &mut [T] = bytemuck::cast_slice_mut(&mut out);
     for (row, xs) in x.chunks_exact(c).enumerate() {
         let (b, lane) = (row / w, row % w);
-        for (col, &value) in xs.iter().enumerate() {
-            v[2 * w * (b * (c / 2) + col / 2) + (col % 2) * w + lane] = value;
+        for (i, &n) in order.iter().enumerate() {
+            for part in [0, 1] {
+                v[2 * w * (b * (c / 2) + i) + part * w + lane] = xs[2 * n + part];
+            }
         }
     }
     out
 }
 
 /// The inverse of [`pack`].
-fn unpack<T: LaneFloat>(packed: &[Split<T::V>], c: usize, x: &mut [T]) {
+fn unpack<T: LaneFloat>(packed: &[Split<T::V>], c: usize, order: &[usize], x: &mut [T]) {
     let w = T::LANES;
     let v: &[T] = bytemuck::cast_slice(packed);
     x.par_chunks_mut(c).enumerate().for_each(|(row, xs)| {
         let (b, lane) = (row / w, row % w);
-        for (col, value) in xs.iter_mut().enumerate() {
-            *value = v[2 * w * (b * (c / 2) + col / 2) + (col % 2) * w + lane];
+        for (i, &n) in order.iter().enumerate() {
+            for part in [0, 1] {
+                xs[2 * n + part] = v[2 * w * (b * (c / 2) + i) + part * w + lane];
+            }
         }
     });
 }
@@ -506,9 +552,29 @@ fn get_across<T: LaneFloat>(
     }
 }
 
-/// The inverse of [`get_across`], fused with the forward transform that precedes it: the
-/// r2c of W packed rows, each W spectrum values transposed into their strip's tile as
-/// they come out (no pass over a row-major copy of the spectrum).
+/// The inverse of [`get_across`], as a `store(k, X[k])` for [`RealLanesFft`]'s r2c: each
+/// W spectrum values, as they come out, transposed into their strip's tile (no pass
+/// over a row-major copy of the spectrum).
+fn tiles_out<'a, T: LaneFloat>(
+    view: &'a mut ArrayViewMut2<'_, Split<T::V>>,
+    i0: usize,
+    m: usize,
+) -> impl FnMut(usize, Split<T::V>) + 'a {
+    let w = T::LANES;
+    let mut tile = [Split::default(); 16];
+    move |k, x| {
+        tile[k % w] = x;
+        if k % w == w - 1 || k == m {
+            // The last strip's lanes past X[M] stay zero.
+            tile[k % w + 1..w].fill(Split::default());
+            let mut strip = view.row_mut(k / w);
+            let out = strip.as_slice_mut().expect("a strip's rows are contiguous");
+            T::transpose(&tile[..w], &mut out[i0..i0 + w]);
+        }
+    }
+}
+
+/// The r2c of W packed rows (natural order) into the block's tiles.
 fn r2c_put<T: LaneFloat>(
     fft: &RealLanesFft<T>,
     real: &mut [Split<T::V>],
@@ -516,43 +582,11 @@ fn r2c_put<T: LaneFloat>(
     view: &mut ArrayViewMut2<'_, Split<T::V>>,
     i0: usize,
 ) {
-    let (w, m) = (T::LANES, fft.half());
-    let mut tile = [Split::default(); 16];
-    let tile = &mut tile[..w];
-    fft.r2c_each(real, s, |k, x| {
-        tile[k % w] = x;
-        if k % w == w - 1 || k == m {
-            // The last strip's lanes past X[M] stay zero.
-            tile[k % w + 1..].fill(Split::default());
-            let mut strip = view.row_mut(k / w);
-            let out = &mut strip.as_slice_mut().expect("a strip's rows are contiguous");
-            T::transpose(tile, &mut out[i0..i0 + w]);
-        }
-    });
+    fft.r2c_each(real, s, tiles_out::<T>(view, i0, fft.half()));
 }
 
-/// `real = img / c2r(spectrum)` on packed rows, each ratio taken with
-/// [`LaneFloat::div_fast`] as the inverse FFT's last stage stores its denominator. False
-/// if some ratio is not finite: `real` is then of no use, `spectrum` still is.
-fn ratio_fast<T: LaneFloat>(
-    fft: &RealLanesFft<T>,
-    spectrum: &mut [Split<T::V>],
-    img: &[Split<T::V>],
-    real: &mut [Split<T::V>],
-    s: &mut LanesScratch<T>,
-) -> bool {
-    let zero = T::splat(T::zero());
-    // x·0 is 0 for a finite x and NaN otherwise: one sum tells, without a branch.
-    let acc = Cell::new(zero);
-    fft.c2r_then(spectrum, real, s, |n, den| {
-        let q = Split {
-            re: T::div_fast(img[n].re, den.re),
-            im: T::div_fast(img[n].im, den.im),
-        };
-        acc.set(acc.get() + q.re * zero + q.im * zero);
-        q
-    });
-    let acc = acc.get();
+/// Whether every lane of `acc` is 0.
+fn all_zero<T: LaneFloat>(acc: T::V) -> bool {
     bytemuck::cast_slice::<T::V, T>(std::slice::from_ref(&acc))
         .iter()
         .all(|a| *a == T::zero())
@@ -601,7 +635,7 @@ impl<T: LaneFloat> Prepared for Run<T> {
         let iterations = self.problem.iterations;
         if iterations == 0 {
             match &self.packed {
-                Some(k) => unpack(&k.image, self.rows.cols(), &mut self.estimate),
+                Some(k) => unpack(&k.image, self.rows.cols(), &k.order, &mut self.estimate),
                 None => self.estimate.copy_from_slice(&self.image),
             }
             return Ok(());
@@ -628,27 +662,32 @@ impl<T: LaneFloat> Prepared for Run<T> {
 mod tests {
     use super::*;
 
+    /// x = 0, 1, 2, ... row-major, packed in natural order.
     fn packed_pair<T: LaneFloat>(r: usize, c: usize) -> (Vec<T>, Vec<Split<T::V>>) {
         let x: Vec<T> = (0..r * c).map(|k| T::from_usize(k).unwrap()).collect();
-        let packed = pack(&x, c);
+        let order: Vec<usize> = (0..c / 2).collect();
+        let packed = pack(&x, c, &order);
         (x, packed)
     }
 
     #[test]
     fn pack_and_unpack_are_inverses_and_pack_as_documented() {
         let (r, c) = (16, 6);
-        let (x, packed) = packed_pair::<f64>(r, c);
+        let x: Vec<f64> = (0..r * c).map(|k| k as f64).collect();
+        let order = [2, 0, 1];
+        let packed = pack(&x, c, &order);
         let v: &[f64] = bytemuck::cast_slice(&packed);
-        // Block 1 (rows 8..16), element n = 2: lane 3 holds x[11][4] (re), x[11][5] (im).
-        let (w, n) = (8, 2);
-        assert_eq!(v[2 * w * (c / 2 + n) + 3], x[11 * c + 4]);
-        assert_eq!(v[2 * w * (c / 2 + n) + w + 3], x[11 * c + 5]);
+        // Block 1 (rows 8..16), element i = 0 (pair n = order[0] = 2): lane 3 holds
+        // x[11][4] (re) and x[11][5] (im).
+        let (w, i) = (8, 0);
+        assert_eq!(v[2 * w * (c / 2 + i) + 3], x[11 * c + 4]);
+        assert_eq!(v[2 * w * (c / 2 + i) + w + 3], x[11 * c + 5]);
         let mut back = vec![0.0; r * c];
-        unpack(&packed, c, &mut back);
+        unpack(&packed, c, &order, &mut back);
         assert_eq!(back, x);
-        let (x32, packed32) = packed_pair::<f32>(r, c);
+        let x32: Vec<f32> = (0..r * c).map(|k| k as f32).collect();
         let mut back32 = vec![0.0f32; r * c];
-        unpack(&packed32, c, &mut back32);
+        unpack(&pack(&x32, c, &order), c, &order, &mut back32);
         assert_eq!(back32, x32);
     }
 

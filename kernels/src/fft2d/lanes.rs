@@ -287,8 +287,10 @@ mod avx512 {
         });
         let (s, d) = (src.as_ptr().cast::<f64>(), dst.as_mut_ptr().cast::<f64>());
         for part in [0, 8] {
-            let mut r: [__m512d; 8] =
-                std::array::from_fn(|i| unsafe { _mm512_loadu_pd(s.add(16 * i + part)) });
+            let mut r = [unsafe { _mm512_loadu_pd(s.add(part)) }; 8];
+            for (i, row) in r.iter_mut().enumerate().skip(1) {
+                *row = unsafe { _mm512_loadu_pd(s.add(16 * i + part)) };
+            }
             rounds(&mut r, &table, |a, i, c| unsafe {
                 _mm512_permutex2var_pd(a, i, c)
             });
@@ -316,8 +318,10 @@ mod avx512 {
         });
         let (s, d) = (src.as_ptr().cast::<f32>(), dst.as_mut_ptr().cast::<f32>());
         for part in [0, 16] {
-            let mut r: [__m512; 16] =
-                std::array::from_fn(|i| unsafe { _mm512_loadu_ps(s.add(32 * i + part)) });
+            let mut r = [unsafe { _mm512_loadu_ps(s.add(part)) }; 16];
+            for (i, row) in r.iter_mut().enumerate().skip(1) {
+                *row = unsafe { _mm512_loadu_ps(s.add(32 * i + part)) };
+            }
             rounds(&mut r, &table, |a, i, c| unsafe {
                 _mm512_permutex2var_ps(a, i, c)
             });
@@ -572,6 +576,8 @@ pub struct RealLanesFft<T: LaneFloat> {
     inverse: LanesFft<T>,
     /// w_k for k = 0..=M.
     twiddles: Vec<Complex<T>>,
+    /// The complex transforms of [`Self::round_trip`], in place.
+    round: LanesConvolution<T>,
 }
 
 impl<T: LaneFloat> RealLanesFft<T> {
@@ -597,7 +603,15 @@ impl<T: LaneFloat> RealLanesFft<T> {
             forward: LanesFft::new(half, FftDirection::Forward),
             inverse: LanesFft::new(half, FftDirection::Inverse),
             twiddles,
+            round: LanesConvolution::new(half),
         }
+    }
+
+    /// Where [`Self::round_trip`]'s `op` finds packed sample n: the packed sample at
+    /// position i is `sample(i)` (a digit reversal; the identity when M is not a power
+    /// of two).
+    pub fn sample(&self, position: usize) -> usize {
+        self.round.frequency(position)
     }
 
     /// M = N/2: the packed length of a real sequence; its spectrum has M + 1 values.
@@ -624,6 +638,29 @@ impl<T: LaneFloat> RealLanesFft<T> {
         self.r2c_each(packed, s, |k, x| spectrum[k] = x);
     }
 
+    /// One round trip through sample space for a pointwise step in between: the c2r of
+    /// `spectrum`, `op(i, z)` replacing each packed sample, the r2c of the result handed
+    /// over as `store(k, X[k])`, k = 0..=M in order. Both complex transforms are done in
+    /// place and depth first by one [`LanesConvolution`] (inverse first, through
+    /// `inverse(x) = swap(forward(swap(x)))`), so `op` sees the samples in its
+    /// digit-reversed order: position i is packed sample [`Self::sample`]`(i)`.
+    /// Unnormalised as [`Self::c2r`]. `packed` (M values) is work space; of `spectrum`
+    /// only the imaginary parts of `X[0]` and `X[M]` change, as in [`Self::c2r`].
+    pub fn round_trip(
+        &self,
+        spectrum: &mut [Split<T::V>],
+        packed: &mut [Split<T::V>],
+        s: &mut LanesScratch<T>,
+        op: impl Fn(usize, Split<T::V>) -> Split<T::V>,
+        store: impl FnMut(usize, Split<T::V>),
+    ) {
+        self.unfold::<true>(spectrum, packed);
+        self.round.process(packed, s, |i, y| {
+            swapped::<_, true>(op(i, swapped::<_, true>(y)))
+        });
+        self.fold::<true>(packed, store);
+    }
+
     /// Forward, handing each spectrum value over as `store(k, X[k])`, k = 0, 1, ..., M in
     /// order, instead of writing it to a buffer: a caller that stores the spectrum in
     /// another layout saves a pass over it.
@@ -631,15 +668,26 @@ impl<T: LaneFloat> RealLanesFft<T> {
         &self,
         packed: &mut [Split<T::V>],
         s: &mut LanesScratch<T>,
+        store: impl FnMut(usize, Split<T::V>),
+    ) {
+        assert_eq!(packed.len(), self.half, "the packed sequence has M values");
+        self.forward.process(packed, s);
+        self.fold::<false>(packed, store);
+    }
+
+    /// The r2c's last step: X[k] for k = 0..=M from the complex transform Z of the packed
+    /// sequence (read swapped when `SWAP`), handed over in order.
+    #[inline(always)]
+    fn fold<const SWAP: bool>(
+        &self,
+        packed: &[Split<T::V>],
         mut store: impl FnMut(usize, Split<T::V>),
     ) {
         let m = self.half;
-        assert_eq!(packed.len(), m, "the packed sequence has M values");
-        self.forward.process(packed, s);
         let half = T::splat(T::from_f64(0.5).expect("fits"));
         for (k, w) in self.twiddles.iter().enumerate() {
-            let zk = packed[k % m];
-            let zc = conj(packed[(m - k) % m]);
+            let zk = swapped::<_, SWAP>(packed[k % m]);
+            let zc = conj(swapped::<_, SWAP>(packed[(m - k) % m]));
             let e = zk.add(zc);
             let d = zk.sub(zc);
             // O·2 = (Z[k] − Z̄[M−k])/i = −i·d.
@@ -655,27 +703,10 @@ impl<T: LaneFloat> RealLanesFft<T> {
         }
     }
 
-    /// Unnormalised inverse: `spectrum` (M + 1 values) → `packed` (M values), i.e.
-    /// N·irfft. Of `spectrum`, only the imaginary parts of `X[0]` and `X[M]` are changed (set
-    /// to 0, as irfft ignores them): the same call can be made again.
-    pub fn c2r(
-        &self,
-        spectrum: &mut [Split<T::V>],
-        packed: &mut [Split<T::V>],
-        s: &mut LanesScratch<T>,
-    ) {
-        self.c2r_then(spectrum, packed, s, |_, x| x);
-    }
-
-    /// [`Self::c2r`], then `then(n, x[n])` replaces every packed output value, applied as
-    /// the last FFT stage stores it (see [`LanesFft::process_then`]).
-    pub fn c2r_then(
-        &self,
-        spectrum: &mut [Split<T::V>],
-        packed: &mut [Split<T::V>],
-        s: &mut LanesScratch<T>,
-        then: impl Fn(usize, Split<T::V>) -> Split<T::V>,
-    ) {
+    /// The c2r's first step: the packed sequence whose complex transform the spectrum's
+    /// M + 1 values determine (written swapped when `SWAP`).
+    #[inline(always)]
+    fn unfold<const SWAP: bool>(&self, spectrum: &mut [Split<T::V>], packed: &mut [Split<T::V>]) {
         let m = self.half;
         assert_eq!(
             (packed.len(), spectrum.len()),
@@ -691,12 +722,24 @@ impl<T: LaneFloat> RealLanesFft<T> {
             // 2E_k = a + b, 2O_k = (a − b)·w̄_k;  Z[k] = 2E_k + i·2O_k.
             let e = a.add(b);
             let o = twiddle::<T>(a.sub(b), w.conj());
-            *z = Split {
+            *z = swapped::<_, SWAP>(Split {
                 re: e.re - o.im,
                 im: e.im + o.re,
-            };
+            });
         }
-        self.inverse.process_then(packed, s, then);
+    }
+
+    /// Unnormalised inverse: `spectrum` (M + 1 values) → `packed` (M values), i.e.
+    /// N·irfft. Of `spectrum`, only the imaginary parts of `X[0]` and `X[M]` are changed (set
+    /// to 0, as irfft ignores them): the same call can be made again.
+    pub fn c2r(
+        &self,
+        spectrum: &mut [Split<T::V>],
+        packed: &mut [Split<T::V>],
+        s: &mut LanesScratch<T>,
+    ) {
+        self.unfold::<false>(spectrum, packed);
+        self.inverse.process(packed, s);
     }
 }
 
@@ -784,7 +827,13 @@ fn butterflies<T: LaneFloat, const SWAP: bool, const R: usize, const UNIT: bool>
         _ => (T::splat(w[k - 1].re), T::splat(w[k - 1].im)),
     });
     for q in 0..stride {
-        let v = dft(std::array::from_fn(|j| swapped::<_, SWAP>(x[j][q])));
+        // A plain loop: `array::from_fn` is not always inlined, and then every value
+        // goes through memory.
+        let mut v = [Split::default(); R];
+        for j in 0..R {
+            v[j] = swapped::<_, SWAP>(x[j][q]);
+        }
+        let v = dft(v);
         for k in 0..R {
             let value = if UNIT || k == 0 {
                 v[k]
@@ -1120,6 +1169,72 @@ mod tests {
     fn transposes_are_transposes() {
         check_transpose::<f64>();
         check_transpose::<f32>();
+    }
+
+    /// The in-place round trip against c2r, a product in natural order, r2c.
+    fn check_round_trip<T: LaneFloat>(n: usize, eps: f64) {
+        let lanes = T::LANES;
+        let plan = RealLanesFft::<T>::new(n);
+        let m = plan.half();
+        let mut s = plan.scratch();
+        let mut spectrum = vec![Split::<T::V>::default(); m + 1];
+        bytemuck::cast_slice_mut::<_, T>(&mut spectrum)
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = T::from_f64(((i * 3 + 1) as f64 * 0.61).cos()).unwrap());
+        // A different factor for every packed sample and lane.
+        let factor = |n: usize| {
+            let mut g = Split::<T::V>::default();
+            let v: &mut [T] = bytemuck::cast_slice_mut(std::slice::from_mut(&mut g));
+            for (j, x) in v.iter_mut().enumerate() {
+                *x = T::from_f64(1.5 + ((n * 2 * lanes + j) as f64 * 0.29).sin()).unwrap();
+            }
+            g
+        };
+        let times = |z: Split<T::V>, g: Split<T::V>| Split {
+            re: z.re * g.re,
+            im: z.im * g.im,
+        };
+        let mut expected = vec![Split::<T::V>::default(); m + 1];
+        let mut real = vec![Split::<T::V>::default(); m];
+        plan.c2r(&mut spectrum.clone(), &mut real, &mut s);
+        for (k, z) in real.iter_mut().enumerate() {
+            *z = times(*z, factor(k));
+        }
+        plan.r2c(&mut real, &mut expected, &mut s);
+        let mut got = vec![Split::<T::V>::default(); m + 1];
+        let mut seen = vec![false; m];
+        plan.round_trip(
+            &mut spectrum,
+            &mut real,
+            &mut s,
+            |i, z| times(z, factor(plan.sample(i))),
+            |k, x| {
+                got[k] = x;
+                seen[k.min(m - 1)] = true;
+            },
+        );
+        assert!(seen.iter().all(|&b| b), "n {n}: every value handed over");
+        let (e, g): (&[T], &[T]) = (bytemuck::cast_slice(&expected), bytemuck::cast_slice(&got));
+        let scale = e
+            .iter()
+            .map(|v| v.abs().to_f64().unwrap())
+            .fold(0.0, f64::max);
+        // Two transforms each way, rounded in a different order (see check_real).
+        let bound = eps * (8.0 * (n as f64).log2() + 8.0);
+        for (i, (a, b)) in e.iter().zip(g).enumerate() {
+            let err = (a.to_f64().unwrap() - b.to_f64().unwrap()).abs() / scale;
+            assert!(err <= bound, "n {n} value {i}: {err:.2e} > {bound:.2e}");
+        }
+    }
+
+    #[test]
+    fn round_trips_match_c2r_product_r2c() {
+        // 4096: M = 2048 (radix 4 at the leaf); 64: M = 32; 24: M = 12, the fallback.
+        for n in [2, 4, 64, 4096, 24] {
+            check_round_trip::<f64>(n, f64::EPSILON);
+            check_round_trip::<f32>(n, f32::EPSILON as f64);
+        }
     }
 
     #[test]

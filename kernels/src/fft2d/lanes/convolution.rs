@@ -177,7 +177,13 @@ fn forward_stage<T: LaneFloat, const R: usize>(
     let x = rows::<_, R>(data);
     let n1 = x[0].len();
     for (p, w) in twiddles.chunks_exact(R - 1).enumerate().take(n1) {
-        let v = dft(std::array::from_fn(|j| x[j][p]));
+        // Arrays filled by plain loops: `array::from_fn` was not always inlined here, and
+        // then every value went through memory.
+        let mut v = [Split::default(); R];
+        for j in 0..R {
+            v[j] = x[j][p];
+        }
+        let v = dft(v);
         x[0][p] = v[0];
         for k in 1..R {
             x[k][p] = twiddle::<T>(v[k], w[k - 1]);
@@ -197,10 +203,12 @@ fn backward_stage<T: LaneFloat, const R: usize>(
     let x = rows::<_, R>(data);
     let n1 = x[0].len();
     for (p, w) in twiddles.chunks_exact(R - 1).enumerate().take(n1) {
-        let v = dft(std::array::from_fn(|k| {
-            let u = swapped::<_, true>(x[k][p]);
-            if k == 0 { u } else { twiddle::<T>(u, w[k - 1]) }
-        }));
+        let mut u = [Split::default(); R];
+        u[0] = swapped::<_, true>(x[0][p]);
+        for k in 1..R {
+            u[k] = twiddle::<T>(swapped::<_, true>(x[k][p]), w[k - 1]);
+        }
+        let v = dft(u);
         for j in 0..R {
             x[j][p] = swapped::<_, true>(v[j]);
         }
@@ -216,10 +224,13 @@ fn leaf_block<T: LaneFloat, const R: usize>(
     op: &impl Fn(usize, Split<T::V>) -> Split<T::V>,
     dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
 ) {
-    let v = dft(std::array::from_fn(|j| data[j]));
-    let v = dft(std::array::from_fn(|k| {
-        swapped::<_, true>(op(offset + k, v[k]))
-    }));
+    let mut v = [Split::default(); R];
+    v.copy_from_slice(&data[..R]);
+    let mut v = dft(v);
+    for (k, x) in v.iter_mut().enumerate() {
+        *x = swapped::<_, true>(op(offset + k, *x));
+    }
+    let v = dft(v);
     for j in 0..R {
         data[j] = swapped::<_, true>(v[j]);
     }
