@@ -31,8 +31,9 @@
 //! can rescue from O((RC)²)); `fft` (aiapy's algorithm, one step per pass, one thread);
 //! `parallel` (four fused passes per iteration over rayon's threads); `lanes` (the same
 //! passes with the spectrum stored as strips of columns, and columns and rows transformed
-//! one per SIMD lane by our own FFT, [`crate::fft2d::lanes`]); `gpu` (every iteration on
-//! the device, WGSL FFT).
+//! one per SIMD lane by our own FFT, [`crate::fft2d::lanes`], each convolution or row
+//! round trip in place and depth first so that it works in L1); `gpu` (every iteration
+//! on the device, WGSL FFT).
 //!
 //! Cases: `synthetic` (a seeded scene of point sources, Gaussian blobs and an extended
 //! disk, blurred with the PSF and given Poisson noise; [`scene::synthetic`]) and `trace`
