@@ -84,7 +84,7 @@ impl Variant<DeconvProblem> for Lanes {
     }
     fn idea(&self) -> &'static str {
         "parallel's fused passes, with the spectrum stored as strips of columns: one column \
-         per SIMD lane, transformed by our own radix-8 FFT, no gather"
+         (or row) per SIMD lane, convolved in place by our own radix-8 FFT, no gather"
     }
     fn file(&self) -> &'static str {
         file!()
@@ -103,6 +103,7 @@ impl Variant<DeconvProblem> for Lanes {
 /// One rayon task's scratch space.
 struct Task<T: LaneFloat> {
     row: Scratch<T>,
+    /// The column convolution's work space (none for power-of-two R).
     lanes: LanesScratch<T>,
     /// One spectrum row in numpy's layout (C/2+1 interleaved complex values).
     line: Vec<Complex<T>>,
@@ -363,9 +364,7 @@ impl<T: LaneFloat> Run<T> {
                             let s = t.packed.as_mut().expect("packed scratch");
                             get_across::<T>(&view, b * w, &mut t.across);
                             let spectrum = &mut t.across[..fft.half() + 1];
-                            let zero = T::splat(T::zero());
-                            // x·0 is 0 for a finite x and NaN otherwise: one sum tells.
-                            let acc = Cell::new(zero);
+                            let acc = Cell::new(T::splat(T::zero()));
                             fft.round_trip(
                                 spectrum,
                                 &mut t.real,
@@ -375,7 +374,7 @@ impl<T: LaneFloat> Run<T> {
                                         re: T::div_fast(img[i].re, den.re),
                                         im: T::div_fast(img[i].im, den.im),
                                     };
-                                    acc.set(acc.get() + q.re * zero + q.im * zero);
+                                    acc.set(poisoned::<T>(acc.get(), q));
                                     q
                                 },
                                 tiles_out::<T>(&mut view, b * w, fft.half()),
@@ -386,15 +385,16 @@ impl<T: LaneFloat> Run<T> {
                                 // so that the error says what aiapy would compute, and
                                 // where it first happens. `spectrum` is intact.
                                 fft.c2r(spectrum, &mut t.real, s);
-                                let mut natural = vec![Split::default(); img.len()];
+                                // The image block in natural order, where the spectrum was.
+                                let natural = &mut t.across[..img.len()];
                                 for (&n, v) in order.iter().zip(img) {
                                     natural[n] = *v;
                                 }
-                                if !divide_packed::<T>(&natural, &mut t.real) && first.is_none() {
+                                if !divide_packed::<T>(natural, &mut t.real) && first.is_none() {
                                     first = first_non_finite::<T>(
                                         iteration,
                                         task * per + b * w,
-                                        &natural,
+                                        natural,
                                         &t.real,
                                     );
                                 }
@@ -585,25 +585,30 @@ fn r2c_put<T: LaneFloat>(
     fft.r2c_each(real, s, tiles_out::<T>(view, i0, fft.half()));
 }
 
-/// Whether every lane of `acc` is 0.
+/// `acc + q·0`: x·0 is 0 for a finite x and NaN for ±inf or NaN, so a sum of these over
+/// many values says whether all were finite, without a branch per value.
+#[inline(always)]
+fn poisoned<T: LaneFloat>(acc: T::V, q: Split<T::V>) -> T::V {
+    let zero = T::splat(T::zero());
+    acc + q.re * zero + q.im * zero
+}
+
+/// Whether every lane of `acc` is 0 (see [`poisoned`]).
 fn all_zero<T: LaneFloat>(acc: T::V) -> bool {
     bytemuck::cast_slice::<T::V, T>(std::slice::from_ref(&acc))
         .iter()
         .all(|a| *a == T::zero())
 }
 
-/// `den = img / den` on packed rows; false if some ratio is not finite. (x·0 is 0 for a
-/// finite x and NaN for ±inf or NaN, so one sum tells, without a branch per value.)
+/// `den = img / den` on packed rows, IEEE division; false if some ratio is not finite.
 fn divide_packed<T: LaneFloat>(img: &[Split<T::V>], den: &mut [Split<T::V>]) -> bool {
-    let zero = T::splat(T::zero());
-    let mut acc = zero;
+    let mut acc = T::splat(T::zero());
     for (d, i) in den.iter_mut().zip(img) {
         d.re = i.re / d.re;
         d.im = i.im / d.im;
-        acc = acc + d.re * zero + d.im * zero;
+        acc = poisoned::<T>(acc, *d);
     }
-    let acc: &[T] = bytemuck::cast_slice(std::slice::from_ref(&acc));
-    acc.iter().all(|a| *a == T::zero())
+    all_zero::<T>(acc)
 }
 
 /// The first (row-major) non-finite ratio of a packed block whose first row is `row0`.

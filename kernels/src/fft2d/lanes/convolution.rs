@@ -35,7 +35,7 @@ use num_complex::Complex;
 use rustfft::FftDirection;
 
 use super::{
-    LaneFloat, LanesFft, LanesScratch, Split, Stage, dft2, dft4, dft8, radix_stages, swapped,
+    LaneFloat, LanesFft, LanesScratch, Split, Stage, dft2, dft4, dft8, radix_stages, rows, swapped,
     twiddle,
 };
 
@@ -160,19 +160,13 @@ fn descend<T: LaneFloat>(
     }
 }
 
-/// The R rows `x[p + n1·j]` of a block, j < R, as R slices of n1 values.
+/// Every butterfly of one in-place stage on a block: `butterfly` maps the R values
+/// `x[p + n1·j]`, j < R, and the twiddles of p to the values stored back there.
 #[inline(always)]
-fn rows<V, const R: usize>(data: &mut [V]) -> [&mut [V]; R] {
-    let mut rows = data.chunks_exact_mut(data.len() / R);
-    std::array::from_fn(|_| rows.next().expect("R rows"))
-}
-
-/// Decimation in frequency, in place: `y_k = w_L^{pk} · DFT_R(x[p + n1·j])_k`.
-#[inline(always)]
-fn forward_stage<T: LaneFloat, const R: usize>(
+fn each_butterfly<T: LaneFloat, const R: usize>(
     data: &mut [Split<T::V>],
     twiddles: &[Complex<T>],
-    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
+    butterfly: impl Fn([Split<T::V>; R], &[Complex<T>]) -> [Split<T::V>; R],
 ) {
     let x = rows::<_, R>(data);
     let n1 = x[0].len();
@@ -183,12 +177,27 @@ fn forward_stage<T: LaneFloat, const R: usize>(
         for j in 0..R {
             v[j] = x[j][p];
         }
-        let v = dft(v);
-        x[0][p] = v[0];
-        for k in 1..R {
-            x[k][p] = twiddle::<T>(v[k], w[k - 1]);
+        let v = butterfly(v, w);
+        for j in 0..R {
+            x[j][p] = v[j];
         }
     }
+}
+
+/// Decimation in frequency, in place: `y_k = w_L^{pk} · DFT_R(x[p + n1·j])_k`.
+#[inline(always)]
+fn forward_stage<T: LaneFloat, const R: usize>(
+    data: &mut [Split<T::V>],
+    twiddles: &[Complex<T>],
+    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
+) {
+    each_butterfly::<T, R>(data, twiddles, |x, w| {
+        let mut v = dft(x);
+        for k in 1..R {
+            v[k] = twiddle::<T>(v[k], w[k - 1]);
+        }
+        v
+    });
 }
 
 /// Decimation in time, in place, undoing [`forward_stage`] (times R):
@@ -200,19 +209,17 @@ fn backward_stage<T: LaneFloat, const R: usize>(
     twiddles: &[Complex<T>],
     dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
 ) {
-    let x = rows::<_, R>(data);
-    let n1 = x[0].len();
-    for (p, w) in twiddles.chunks_exact(R - 1).enumerate().take(n1) {
-        let mut u = [Split::default(); R];
-        u[0] = swapped::<_, true>(x[0][p]);
+    each_butterfly::<T, R>(data, twiddles, |mut u, w| {
+        u[0] = swapped::<_, true>(u[0]);
         for k in 1..R {
-            u[k] = twiddle::<T>(swapped::<_, true>(x[k][p]), w[k - 1]);
+            u[k] = twiddle::<T>(swapped::<_, true>(u[k]), w[k - 1]);
         }
-        let v = dft(u);
-        for j in 0..R {
-            x[j][p] = swapped::<_, true>(v[j]);
+        let mut v = dft(u);
+        for x in &mut v {
+            *x = swapped::<_, true>(*x);
         }
-    }
+        v
+    });
 }
 
 /// The innermost block (R values, every twiddle 1): forward DFT, `op`, backward DFT,
@@ -238,28 +245,21 @@ fn leaf_block<T: LaneFloat, const R: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::split_from;
     use super::*;
 
     /// Against the lane FFT forward, a product in natural order, the lane FFT back.
     fn check<T: LaneFloat>(len: usize, eps: f64) {
-        let w = T::LANES;
-        let value = |n: usize, j: usize, seed: usize| {
-            let t = (n * 7 + j * 13 + seed * 31 + 1) as f64;
-            Complex::new((t * 0.37).sin(), (t * 0.91).cos())
-        };
-        let split = |seed: usize| {
-            let mut v = vec![Split::<T::V>::default(); len];
-            let values: &mut [T] = bytemuck::cast_slice_mut(&mut v);
-            for n in 0..len {
-                for j in 0..w {
-                    let z = value(n, j, seed);
-                    values[2 * w * n + j] = T::from_f64(z.re).unwrap();
-                    values[2 * w * n + w + j] = T::from_f64(z.im).unwrap();
-                }
+        let value = |seed: usize| {
+            move |n: usize, j: usize| {
+                let t = (n * 7 + j * 13 + seed * 31 + 1) as f64;
+                Complex::new((t * 0.37).sin(), (t * 0.91).cos())
             }
-            v
         };
-        let (x, h) = (split(0), split(1));
+        let (x, h) = (
+            split_from::<T>(len, value(0)),
+            split_from::<T>(len, value(1)),
+        );
         let times = |a: Split<T::V>, b: Split<T::V>| Split {
             re: a.re * b.re - a.im * b.im,
             im: a.re * b.im + a.im * b.re,
