@@ -1,14 +1,16 @@
 //! Shared code of the criterion benches: one bench file per kernel calls [`bench_kernel`],
-//! which times every registered variant at the kernel's default suite sizes, after
-//! validating it (a variant that fails validation is reported and not timed, as in the
+//! which times every registered variant at the kernel's default suite sizes, after the
+//! lifecycle gate validated it (a variant that fails is reported and not timed, as in the
 //! harness). With the `profiling` feature, `cargo bench -- --profile-time 5` writes one
 //! flamegraph per benchmark through [`FlamegraphProfiler`].
 
 use std::hint::black_box;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion};
-use kernels::{Availability, Instance, registry};
+use kernels::gate::{self, Admission, Policy, References};
+use kernels::{DynKernel, registry};
 
 /// The configuration every bench file uses: short enough for ~30 variants per kernel.
 pub fn config() -> Criterion {
@@ -26,6 +28,18 @@ pub fn config() -> Criterion {
 /// or `cargo bench -- strained/parallel` filter as expected.
 pub fn bench_kernel(c: &mut Criterion, kernel: &str) {
     let k = registry::kernel(kernel).expect("registered kernel");
+    bench_dyn(c, k);
+}
+
+/// [`bench_kernel`] for any kernel, registered or not. Every variant goes through the one
+/// lifecycle gate ([`kernels::gate`]): one that is not ready, fails setup, panics or
+/// disagrees with the reference is reported on stderr and not timed, and the next one runs;
+/// a panic while criterion times it is caught the same way. Returns each variant's id
+/// and what became of it (`ok`, `skipped`, `n/a` or `failed`).
+pub fn bench_dyn(c: &mut Criterion, k: &dyn DynKernel) -> Vec<(String, &'static str)> {
+    let kernel = k.name();
+    let policy = Policy::from_env();
+    let mut seen = Vec::new();
     let mut group = c.benchmark_group(kernel);
     for (case, params) in k.suite() {
         let instance = match k.instance(case, &params, &[]) {
@@ -35,42 +49,49 @@ pub fn bench_kernel(c: &mut Criterion, kernel: &str) {
                 continue;
             }
         };
+        let mut refs = References::new(instance.as_ref(), None).expect("no file to read");
+        let size = size_label(k, case, &params);
         for v in instance.variants() {
-            let id = format!("{kernel}/{case}/{}", v.name);
-            match instance.probe(v.name) {
-                Ok(Availability::Ready) => {}
-                Ok(a) => {
+            let id = format!("{kernel}/{case}/{}", v.name());
+            // Setup (plans, shader compilation, uploads) happens in the gate, untimed.
+            let admission = gate::admit(instance.as_ref(), v, &mut refs, policy, &mut ());
+            let mut admitted = match admission {
+                Admission::Valid(a) => a,
+                Admission::NotRun(a) => {
                     eprintln!("{id} [{params}]: {} ({})", a.label(), a.reason());
+                    seen.push((id, a.label()));
                     continue;
                 }
-                Err(e) => {
-                    eprintln!("{id}: {e}");
-                    continue;
-                }
-            }
-            // Setup (plans, shader compilation, uploads) happens here, outside the timing.
-            let mut prepared = match instance.prepare(v.name) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("{id}: setup failed: {e}");
+                Admission::Failed(f) => {
+                    eprintln!("{id} [{params}]: failed, not timed: {}", f.reason);
+                    seen.push((id, "failed"));
                     continue;
                 }
             };
-            if let Err(why) = validated(instance.as_ref(), v.name, prepared.as_mut()) {
-                eprintln!("{id} [{params}]: not timed: {why}");
-                continue;
+            let bench_id = BenchmarkId::new(format!("{case}/{}", v.name()), &size);
+            let timed = catch_unwind(AssertUnwindSafe(|| {
+                group.bench_function(bench_id, |b| {
+                    b.iter(|| black_box(admitted.prepared.run()).expect("a validated variant runs"))
+                });
+            }));
+            match timed {
+                Ok(()) => seen.push((id, "ok")),
+                Err(p) => {
+                    eprintln!(
+                        "{id} [{params}]: failed while timed: {}",
+                        gate::panic_message(&p)
+                    );
+                    seen.push((id, "failed"));
+                }
             }
-            let size = size_label(k, case, &params);
-            group.bench_function(BenchmarkId::new(format!("{case}/{}", v.name), &size), |b| {
-                b.iter(|| black_box(prepared.run()).expect("a validated variant runs"))
-            });
         }
     }
     group.finish();
+    seen
 }
 
 /// The size parameter, plus any parameter that differs from the case's defaults.
-fn size_label(k: &dyn kernels::DynKernel, case: &str, params: &kernels::Params) -> String {
+fn size_label(k: &dyn DynKernel, case: &str, params: &kernels::Params) -> String {
     let defaults = k.defaults(case);
     k.params()
         .iter()
@@ -81,45 +102,6 @@ fn size_label(k: &dyn kernels::DynKernel, case: &str, params: &kernels::Params) 
         })
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// Runs once and compares with the committed reference, or with the first oracle that can
-/// run at this size.
-fn validated(
-    instance: &dyn Instance,
-    variant: &str,
-    prepared: &mut dyn kernels::Prepared,
-) -> Result<(), String> {
-    prepared.run().map_err(|e| e.to_string())?;
-    let output = prepared.output().map_err(|e| e.to_string())?;
-    let files = instance.reference_files();
-    let reference = if !files.is_empty() {
-        kernels::io::read_output(&files).map_err(|e| e.to_string())?
-    } else {
-        let oracle = instance
-            .oracles()
-            .iter()
-            .find(|o| matches!(instance.probe(o), Ok(Availability::Ready)))
-            .ok_or("no reference file and no oracle can run at this size")?;
-        if *oracle == variant {
-            return Ok(());
-        }
-        let mut o = instance.prepare(oracle).map_err(|e| e.to_string())?;
-        o.run().map_err(|e| e.to_string())?;
-        o.output().map_err(|e| e.to_string())?
-    };
-    let check = instance
-        .check(variant, &output, &reference)
-        .map_err(|e| e.to_string())?;
-    if check.passed() {
-        Ok(())
-    } else {
-        Err(format!(
-            "validation failed: error {:.2e} > {:.0e}",
-            check.error(),
-            check.tolerance.max_norm
-        ))
-    }
 }
 
 /// criterion's profiler hook driving pprof: active only in `--profile-time` mode, so the

@@ -14,7 +14,7 @@ use ndarray::ArrayD;
 use crate::check::{Check, Output, Tolerance, compare_outputs};
 use crate::error::KernelError;
 use crate::params::{ParamSpec, Params};
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant, Work};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo, Work};
 
 /// A problem case of a kernel (`laue/strained`, `lm/odmr`, ...).
 #[derive(Clone, Copy, Debug)]
@@ -96,25 +96,22 @@ pub trait Kernel: Sync + Send + 'static {
     }
 }
 
-/// Static facts about a variant, for listings.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct VariantInfo {
-    pub name: &'static str,
-    pub strategy: Strategy,
-    pub precision: Precision,
-    pub idea: &'static str,
-    pub file: &'static str,
+/// A variant of one kernel, resolved once by name ([`Instance::variant`]) and then passed
+/// around by value: no lookup by string after that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VariantRef {
+    kernel: &'static str,
+    index: usize,
+    /// Name, strategy, precision, idea, file.
+    pub info: VariantInfo,
 }
 
-impl VariantInfo {
-    fn of<P>(v: &dyn Variant<P>) -> VariantInfo {
-        VariantInfo {
-            name: v.name(),
-            strategy: v.strategy(),
-            precision: v.precision(),
-            idea: v.idea(),
-            file: v.file(),
-        }
+impl VariantRef {
+    pub fn name(&self) -> &'static str {
+        self.info.name
+    }
+    pub fn kernel(&self) -> &'static str {
+        self.kernel
     }
 }
 
@@ -137,27 +134,28 @@ pub trait DynKernel: Sync + Send {
     ) -> Result<Box<dyn Instance>, KernelError>;
 }
 
-/// One problem of one kernel, with its variants.
+/// One problem of one kernel, with its variants. Variants are resolved once
+/// ([`Instance::variant`]); the lifecycle that prepares and runs them is
+/// [`crate::gate`]'s alone.
 pub trait Instance: Send + Sync {
     fn kernel(&self) -> &'static str;
     fn case(&self) -> &str;
     fn params(&self) -> &Params;
     fn work(&self) -> Work;
-    fn variants(&self) -> Vec<VariantInfo>;
-    fn info(&self, variant: &str) -> Result<VariantInfo, KernelError>;
-    fn probe(&self, variant: &str) -> Result<Availability, KernelError>;
-    fn prepare(&self, variant: &str) -> Result<Box<dyn Prepared>, KernelError>;
-    fn tolerance(&self, variant: &str) -> Result<Tolerance, KernelError>;
+    /// Every variant of the kernel, in its table's order.
+    fn variants(&self) -> Vec<VariantRef>;
+    /// The variant called `name`, or an error listing the valid names.
+    fn variant(&self, name: &str) -> Result<VariantRef, KernelError>;
+    fn probe(&self, variant: VariantRef) -> Availability;
+    /// Setup of a ready variant. Call it through [`crate::gate`], which guards it.
+    fn prepare(&self, variant: VariantRef) -> Result<Box<dyn Prepared>, KernelError>;
+    fn tolerance(&self, variant: VariantRef) -> Tolerance;
     fn reference_files(&self) -> Vec<(String, PathBuf)>;
-    fn check(
-        &self,
-        variant: &str,
-        output: &Output,
-        reference: &Output,
-    ) -> Result<Check, KernelError>;
+    fn check(&self, variant: VariantRef, output: &Output, reference: &Output) -> Check;
     /// [`Kernel::describe`] of an output of this problem.
     fn describe(&self, output: &Output) -> Option<String>;
-    fn oracles(&self) -> &'static [&'static str];
+    /// [`Kernel::oracles`], resolved (names the table does not hold are left out).
+    fn oracles(&self) -> Vec<VariantRef>;
 }
 
 /// Adapts a [`Kernel`] to [`DynKernel`]. `registry.rs` holds one per kernel.
@@ -195,10 +193,7 @@ impl<K: Kernel> DynKernel for KernelEntry<K> {
         K::suite()
     }
     fn variants(&self) -> Vec<VariantInfo> {
-        K::variants()
-            .iter()
-            .map(|v| VariantInfo::of(v.as_ref()))
-            .collect()
+        K::variants().iter().map(|v| *v.info()).collect()
     }
     fn memory_estimate(&self, case: &str, params: &Params) -> Option<u64> {
         K::memory_estimate(case, params)
@@ -240,21 +235,23 @@ struct KernelInstance<K: Kernel> {
 }
 
 impl<K: Kernel> KernelInstance<K> {
-    fn find(&self, name: &str) -> Result<&dyn Variant<K::Problem>, KernelError> {
-        self.variants
-            .iter()
-            .find(|v| v.name() == name)
-            .map(|v| v.as_ref())
-            .ok_or_else(|| KernelError::Unknown {
-                what: "variant",
-                given: format!("{}/{}/{name}", K::NAME, self.case),
-                valid: self
-                    .variants
-                    .iter()
-                    .map(|v| v.name())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+    fn get(&self, v: VariantRef) -> &dyn Variant<K::Problem> {
+        assert_eq!(
+            v.kernel,
+            K::NAME,
+            "variant {} of another kernel used on {}",
+            v.info.name,
+            K::NAME
+        );
+        self.variants[v.index].as_ref()
+    }
+
+    fn handle(&self, index: usize) -> VariantRef {
+        VariantRef {
+            kernel: K::NAME,
+            index,
+            info: *self.variants[index].info(),
+        }
     }
 }
 
@@ -271,50 +268,59 @@ impl<K: Kernel> Instance for KernelInstance<K> {
     fn work(&self) -> Work {
         K::work(&self.problem)
     }
-    fn variants(&self) -> Vec<VariantInfo> {
+    fn variants(&self) -> Vec<VariantRef> {
+        (0..self.variants.len()).map(|i| self.handle(i)).collect()
+    }
+    fn variant(&self, name: &str) -> Result<VariantRef, KernelError> {
         self.variants
             .iter()
-            .map(|v| VariantInfo::of(v.as_ref()))
-            .collect()
+            .position(|v| v.info().name == name)
+            .map(|i| self.handle(i))
+            .ok_or_else(|| KernelError::Unknown {
+                what: "variant",
+                given: format!("{}/{}/{name}", K::NAME, self.case),
+                valid: self
+                    .variants
+                    .iter()
+                    .map(|v| v.info().name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
-    fn info(&self, variant: &str) -> Result<VariantInfo, KernelError> {
-        Ok(VariantInfo::of(self.find(variant)?))
+    fn probe(&self, variant: VariantRef) -> Availability {
+        self.get(variant).probe(&self.problem)
     }
-    fn probe(&self, variant: &str) -> Result<Availability, KernelError> {
-        Ok(self.find(variant)?.probe(&self.problem))
-    }
-    fn prepare(&self, variant: &str) -> Result<Box<dyn Prepared>, KernelError> {
-        let v = self.find(variant)?;
+    fn prepare(&self, variant: VariantRef) -> Result<Box<dyn Prepared>, KernelError> {
+        let v = self.get(variant);
         match v.probe(&self.problem) {
             Availability::Ready => v.prepare(&self.problem),
             other => Err(KernelError::Failed(format!(
-                "{}/{}/{variant} is {}: {}",
+                "{}/{}/{} is {}: {}",
                 K::NAME,
                 self.case,
+                variant.info.name,
                 other.label(),
                 other.reason()
             ))),
         }
     }
-    fn tolerance(&self, variant: &str) -> Result<Tolerance, KernelError> {
-        Ok(K::tolerance(&self.problem, &self.info(variant)?))
+    fn tolerance(&self, variant: VariantRef) -> Tolerance {
+        K::tolerance(&self.problem, self.get(variant).info())
     }
     fn reference_files(&self) -> Vec<(String, PathBuf)> {
         K::reference_files(&self.problem)
     }
-    fn check(
-        &self,
-        variant: &str,
-        output: &Output,
-        reference: &Output,
-    ) -> Result<Check, KernelError> {
-        let tol = self.tolerance(variant)?;
-        Ok(K::check(&self.problem, output, reference, &tol))
+    fn check(&self, variant: VariantRef, output: &Output, reference: &Output) -> Check {
+        let tol = self.tolerance(variant);
+        K::check(&self.problem, output, reference, &tol)
     }
     fn describe(&self, output: &Output) -> Option<String> {
         K::describe(&self.problem, output)
     }
-    fn oracles(&self) -> &'static [&'static str] {
+    fn oracles(&self) -> Vec<VariantRef> {
         K::oracles()
+            .iter()
+            .filter_map(|name| self.variant(name).ok())
+            .collect()
     }
 }

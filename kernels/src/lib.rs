@@ -10,20 +10,27 @@
 //! | [`deconv`] | Richardson–Lucy deconvolution of solar images with a PSF | `aiapy.psf.deconvolve` (aiapy 0.10) |
 //! | [`pipeline`] | a stack of images through one PSF and deconvolution: threads over images, inside images, GPU overlapped | issue 9 |
 //!
-//! Layout: one folder per kernel, one file per variant, one trait ([`Variant`]), one
-//! registry ([`registry`]). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
+//! Layers:
+//! - the framework: [`variant`] (the one trait, [`VariantInfo`] built by [`variant!`]),
+//!   [`kernel`] (what a kernel declares, and the type-erased [`Instance`]), [`params`],
+//!   [`check`] (comparison with a reference, tolerances), [`gate`] (the one lifecycle:
+//!   probe → prepare → one run → validate, before anyone times), [`registry`];
+//! - the engines the kernels share: [`fft2d`] (2-D real FFTs, the SIMD-lane FFT), [`gpu`]
+//!   (wgpu plumbing and the WGSL FFT), [`simd`];
+//! - the kernels: one folder each, one file per variant (`naive.rs` is the oracle). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
 //! `library` (third-party solvers used as comparison variants); both on by default.
 
 pub mod check;
 pub mod error;
 pub mod fft2d;
+pub mod gate;
 pub mod gpu;
 pub mod io;
 pub mod kernel;
 pub mod params;
 pub mod registry;
 pub mod simd;
-pub mod testing;
+#[macro_use]
 pub mod variant;
 
 pub mod deconv;
@@ -34,9 +41,12 @@ pub mod psf;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 pub use error::KernelError;
-pub use kernel::{Case, DynKernel, Instance, Kernel, Reference, VariantInfo};
+pub use kernel::{Case, DynKernel, Instance, Kernel, Reference, VariantRef};
 pub use params::{ParamKind, ParamSpec, Params};
-pub use variant::{Availability, Event, Precision, Prepared, Stage, Strategy, Variant, Work};
+pub use variant::{
+    Availability, Event, NotApplicable, Precision, Prepared, Stage, Strategy, Variant, VariantInfo,
+    Work,
+};
 
 /// Naive (oracle) variants estimate their run time and skip themselves above this, with the
 /// estimate as the reason. Override with `HARNESS_NAIVE_LIMIT_S`.

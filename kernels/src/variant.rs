@@ -18,7 +18,9 @@ use crate::check::Output;
 use crate::error::KernelError;
 
 /// The family of optimisation a variant demonstrates; a column of every report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// Loops that read like the formula: the oracle.
@@ -37,6 +39,9 @@ pub enum Strategy {
     Library,
     /// A learner's own variant (workshop mode).
     Exercise,
+    /// A peer implementation in Python (`scripts/peers.py`), run outside this crate: it
+    /// appears in result rows and reports, never in a kernel's table.
+    Python,
 }
 
 impl Strategy {
@@ -59,6 +64,7 @@ impl Strategy {
             Strategy::Algorithmic => "algorithmic",
             Strategy::Library => "library",
             Strategy::Exercise => "exercise",
+            Strategy::Python => "python",
         }
     }
 }
@@ -70,7 +76,9 @@ impl fmt::Display for Strategy {
 }
 
 /// Floating-point precision of a variant's arithmetic; a column of every report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
@@ -82,6 +90,16 @@ impl Precision {
         match self {
             Precision::F32 => "f32",
             Precision::F64 => "f64",
+        }
+    }
+}
+
+impl Precision {
+    /// This precision's entry of an f64/f32 pair (`[f64, f32]`, as [`variant_pair!`](crate::variant_pair!) makes).
+    pub fn pick<T>(self, pair: &[T; 2]) -> &T {
+        match self {
+            Precision::F64 => &pair[0],
+            Precision::F32 => &pair[1],
         }
     }
 }
@@ -164,22 +182,92 @@ pub struct Event {
     pub end: Duration,
 }
 
-/// One way of computing a kernel's problem `P`.
-pub trait Variant<P>: Send + Sync {
+/// What a variant is, in one value: its stable name, the strategy it demonstrates, its
+/// arithmetic's precision, the one idea it teaches and its source file. Built in one line
+/// with [`variant!`](crate::variant!) (which records `file!()`), or two at once for an
+/// f64/f32 pair with [`variant_pair!`](crate::variant_pair!).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VariantInfo {
     /// Short stable name, unique within its kernel: the last part of the id
     /// `kernel/case/name` used in the CLI and as the CSV key.
-    fn name(&self) -> &'static str;
-    fn strategy(&self) -> Strategy;
-    fn precision(&self) -> Precision;
+    pub name: &'static str,
+    pub strategy: Strategy,
+    pub precision: Precision,
     /// The one idea this variant teaches, in a sentence (shown by `harness list`).
-    fn idea(&self) -> &'static str;
+    pub idea: &'static str,
     /// The source file (`file!()`): lets tests check that every variant file is registered
     /// and lets learners find the code.
-    fn file(&self) -> &'static str;
-    /// Capability probe. Must be cheap and must not panic.
-    fn probe(&self, problem: &P) -> Availability;
+    pub file: &'static str,
+}
+
+/// A variant's identity in one line: `variant!("parallel", Parallel, F64, "rows over
+/// threads")` is the [`VariantInfo`] of the file it is written in.
+#[macro_export]
+macro_rules! variant {
+    ($name:expr, $strategy:ident, $precision:ident, $idea:expr $(,)?) => {
+        $crate::VariantInfo {
+            name: $name,
+            strategy: $crate::Strategy::$strategy,
+            precision: $crate::Precision::$precision,
+            idea: $idea,
+            file: file!(),
+        }
+    };
+}
+
+/// The two precisions of one variant, one description: `variant_pair!("fft", "fft-f32",
+/// Fft, "...")` is `[f64 info, f32 info]`, indexed by [`Precision::pick`].
+#[macro_export]
+macro_rules! variant_pair {
+    ($f64:expr, $f32:expr, $strategy:ident, $idea:expr $(,)?) => {
+        [
+            $crate::variant!($f64, $strategy, F64, $idea),
+            $crate::variant!($f32, $strategy, F32, $idea),
+        ]
+    };
+}
+
+/// One way of computing a kernel's problem `P`.
+pub trait Variant<P>: Send + Sync {
+    /// Name, strategy, precision, idea and file ([`variant!`](crate::variant!)).
+    fn info(&self) -> &VariantInfo;
+    /// Capability probe: can it run here, on this problem? Must be cheap and must not
+    /// panic. Ready unless the variant says otherwise.
+    fn probe(&self, problem: &P) -> Availability {
+        let _ = problem;
+        Availability::Ready
+    }
     /// Setup, timed apart: everything that does not have to be redone for each run.
     fn prepare(&self, problem: &P) -> Result<Box<dyn Prepared>, KernelError>;
+}
+
+/// A standard strategy that cannot apply to a kernel (an FFT where nothing is a
+/// convolution): listed as `n/a` with its reason, never silently absent. Written in the
+/// kernel's table, `NotApplicable::new(variant!("fft", Fft, F64, "n/a: ..."), "why")`.
+pub struct NotApplicable {
+    info: VariantInfo,
+    reason: &'static str,
+}
+
+impl NotApplicable {
+    pub const fn new(info: VariantInfo, reason: &'static str) -> Self {
+        NotApplicable { info, reason }
+    }
+}
+
+impl<P> Variant<P> for NotApplicable {
+    fn info(&self) -> &VariantInfo {
+        &self.info
+    }
+    fn probe(&self, _: &P) -> Availability {
+        Availability::NotApplicable(self.reason.into())
+    }
+    fn prepare(&self, _: &P) -> Result<Box<dyn Prepared>, KernelError> {
+        Err(KernelError::Failed(format!(
+            "{} is not applicable: {}",
+            self.info.name, self.reason
+        )))
+    }
 }
 
 /// A variant bound to one problem, its setup done.

@@ -7,18 +7,15 @@ use kernels::deconv::{self, naive, scene, vectorised};
 use kernels::fft2d::Fft2d;
 use kernels::io::read_output;
 use kernels::registry;
-use kernels::testing::{Outcome, against_variant, assert_passes, instance};
+mod common;
+
+use common::{Outcome, against_variant, assert_passes, instance};
 use kernels::{Availability, Instance, KernelError, Output, Precision, Strategy};
 use ndarray::{Array2, ArrayD};
 use num_complex::Complex64;
 
 fn variants() -> Vec<&'static str> {
-    registry::kernel("deconv")
-        .unwrap()
-        .variants()
-        .iter()
-        .map(|v| v.name)
-        .collect()
+    common::variants("deconv")
 }
 
 fn noise(r: usize, c: usize, seed: u64) -> Array2<f64> {
@@ -38,21 +35,13 @@ fn with_inputs(inputs: &[ArrayD<f64>], overrides: &[(&str, f64)]) -> Box<dyn Ins
 
 /// The output of `v`, or None (reason printed) when it cannot run here. `twice`: run it
 /// twice on one prepared state and return the second output (a variant that leaves state
-/// behind gives a different second result). Like `testing::against_variant`, except that
+/// behind gives a different second result). Like `common::against_variant`, except that
 /// the tests below compute the oracle once per problem and share it between variants.
 fn output(inst: &dyn Instance, v: &str, twice: bool) -> Option<Output> {
-    let a = inst.probe(v).unwrap();
-    if !a.is_ready() {
-        let gpu = inst.info(v).unwrap().strategy == Strategy::Gpu;
-        assert!(
-            !(gpu && kernels::testing::missing_gpu_is_failure(&a)),
-            "{v} is skipped ({}) but HARNESS_REQUIRE_GPU=1",
-            a.reason()
-        );
-        eprintln!("deconv/{}/{v}: {} ({})", inst.case(), a.label(), a.reason());
+    if common::not_run(inst, common::variant(inst, v)).is_some() {
         return None;
     }
-    let mut p = inst.prepare(v).unwrap();
+    let mut p = common::prepare(&*inst, v);
     p.run().unwrap_or_else(|e| panic!("{v}: {e}"));
     let first = p.output().unwrap();
     if !twice {
@@ -60,7 +49,7 @@ fn output(inst: &dyn Instance, v: &str, twice: bool) -> Option<Output> {
     }
     p.run().unwrap_or_else(|e| panic!("{v} (second run): {e}"));
     let second = p.output().unwrap();
-    let again = inst.check(v, &second, &first).unwrap();
+    let again = common::check(&*inst, v, &second, &first);
     assert!(
         again.passed(),
         "{v}: a second run on the same state differs"
@@ -72,7 +61,7 @@ fn output(inst: &dyn Instance, v: &str, twice: bool) -> Option<Output> {
 fn check_against(inst: &dyn Instance, v: &str, reference: &Output, what: &str) {
     if let Some(out) = output(inst, v, true) {
         assert_passes(
-            Outcome::Checked(inst.check(v, &out, reference).unwrap()),
+            Outcome::Checked(common::check(&*inst, v, &out, reference)),
             what,
         );
     }
@@ -154,7 +143,7 @@ fn every_variant_matches_aiapy() {
                 "naive" if n == 64.0 => {
                     let out = output(inst.as_ref(), v, false).unwrap();
                     assert_passes(
-                        Outcome::Checked(inst.check(v, &out, &aiapy).unwrap()),
+                        Outcome::Checked(common::check(&*inst, v, &out, &aiapy)),
                         &what,
                     );
                 }
@@ -224,7 +213,7 @@ fn every_variant_matches_naive_on_rectangular_user_inputs() {
 fn the_psf_defaults_to_the_problems_psf_when_only_an_image_is_given() {
     let image = noise(8, 8, 40).mapv(|v| v + 1.0);
     let inst = with_inputs(&[image.clone().into_dyn()], &[("sigma", 1.5)]);
-    let mut p = inst.prepare("fft").unwrap();
+    let mut p = common::prepare(&*inst, "fft");
     p.run().unwrap();
     let out = p.output().unwrap();
     assert_eq!(
@@ -251,10 +240,10 @@ fn a_non_finite_ratio_is_an_error_in_every_variant() {
 
 fn non_finite_everywhere(inst: &dyn Instance) {
     for v in variants() {
-        if !inst.probe(v).unwrap().is_ready() {
+        if !common::probe(&*inst, v).is_ready() {
             continue;
         }
-        let mut p = inst.prepare(v).unwrap();
+        let mut p = common::prepare(&*inst, v);
         let e = p.run().expect_err(v).to_string();
         assert!(
             e.contains("iteration 1") && e.contains("pixel (0, 0)") && e.contains("NaN"),
@@ -266,7 +255,7 @@ fn non_finite_everywhere(inst: &dyn Instance) {
             "{v}: the output is aiapy's (NaN everywhere)"
         );
         // Validation would refuse it too.
-        let check = inst.check(v, &out, &out).unwrap();
+        let check = common::check(&*inst, v, &out, &out);
         assert!(
             !check.passed(),
             "{v}: non-finite output must fail any check"
@@ -287,7 +276,7 @@ fn the_first_non_finite_pixel_is_the_one_reported() {
     psf[[3, 4]] = 1.0; // at (R/2, C/2): rolled to (0, 0) (even sides)
     let inst = with_inputs(&[image.into_dyn(), psf.into_dyn()], &[("iterations", 2.0)]);
     for v in ["naive", "vectorised"] {
-        let mut p = inst.prepare(v).unwrap();
+        let mut p = common::prepare(&*inst, v);
         let e = p.run().expect_err(v).to_string();
         assert!(
             e.contains("iteration 1") && e.contains("pixel (2, 3)"),
@@ -301,17 +290,17 @@ fn flux_is_conserved_by_every_variant() {
     // With Σpsf = 1, Σ est = Σ img after every iteration (see naive.rs): a closed form.
     let inst = instance("deconv", "synthetic", &[("n", 48.0), ("iterations", 10.0)]);
     for v in variants() {
-        if !inst.probe(v).unwrap().is_ready() {
+        if !common::probe(&*inst, v).is_ready() {
             continue;
         }
-        let mut p = inst.prepare(v).unwrap();
+        let mut p = common::prepare(&*inst, v);
         p.run().unwrap();
         let out = p.output().unwrap();
         let (img, est) = (
             out.get("image").unwrap().sum(),
             out.get("deconvolved").unwrap().sum(),
         );
-        let tol = inst.tolerance(v).unwrap().max_norm * 48.0 * 48.0;
+        let tol = inst.tolerance(common::variant(&*inst, v)).max_norm * 48.0 * 48.0;
         assert!(
             (est - img).abs() <= tol * img,
             "{v}: Σ est {est} vs Σ img {img}"
@@ -343,7 +332,7 @@ fn f32_error_against_the_iteration_count() {
             }
             assert_passes(outcome, &format!("{v} after {iterations} iterations"));
         }
-        let tol = inst.tolerance("fft-f32").unwrap().max_norm;
+        let tol = inst.tolerance(common::variant(&*inst, "fft-f32")).max_norm;
         eprintln!("{line}   {tol:.2e}");
     }
 }
@@ -365,7 +354,7 @@ fn same_output_on_1_and_3_threads(n: f64) {
                 .build()
                 .unwrap();
             pool.install(|| {
-                let mut p = inst.prepare(v).unwrap();
+                let mut p = common::prepare(&*inst, v);
                 p.run().unwrap();
                 p.output().unwrap().get("deconvolved").unwrap().clone()
             })
@@ -395,7 +384,10 @@ fn a_sharp_psf_on_a_tiny_image_is_within_the_conditioned_bound() {
             against_variant(inst.as_ref(), v, "naive"),
             &format!("deconv/synthetic/{v} n = 3"),
         );
-        assert!(inst.tolerance(v).unwrap().max_norm > plain, "{v}");
+        assert!(
+            inst.tolerance(common::variant(&*inst, v)).max_norm > plain,
+            "{v}"
+        );
         if v == "fft" || v == "parallel" {
             assert!(
                 e.unwrap() > plain,
@@ -409,8 +401,8 @@ fn a_sharp_psf_on_a_tiny_image_is_within_the_conditioned_bound() {
 fn tolerances_state_their_reason() {
     let inst = instance("deconv", "synthetic", &[("n", 16.0)]);
     for v in variants() {
-        let info = inst.info(v).unwrap();
-        let tol = inst.tolerance(v).unwrap();
+        let info = common::variant(&*inst, v).info;
+        let tol = inst.tolerance(common::variant(&*inst, v));
         assert!(!tol.reason.is_empty());
         let eps = match info.precision {
             Precision::F64 => f64::EPSILON,
@@ -426,7 +418,7 @@ fn tolerances_state_their_reason() {
         // The shared GPU FFT takes powers of two: 16 is one, 24 is not.
         if info.strategy == Strategy::Gpu {
             let odd = instance("deconv", "synthetic", &[("n", 24.0), ("sigma", 2.0)]);
-            let a = odd.probe(v).unwrap();
+            let a = common::probe(&*odd, v);
             assert!(matches!(a, Availability::NotApplicable(_)), "{v}: {a:?}");
         }
     }

@@ -18,7 +18,9 @@
 //! which test 1 allows within the tolerance. A variant added later that reduces one sum
 //! across threads (`par_iter().sum()`) belongs in [`NOT_DETERMINISTIC`], with the reason.
 
-use kernels::testing::instance;
+mod common;
+
+use common::instance;
 use kernels::{Availability, Instance, Output};
 
 /// `kernel/case/variant` ids whose repeated runs may differ in the last bits, with why.
@@ -37,15 +39,7 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 }
 
 fn run_on(pool: &rayon::ThreadPool, inst: &dyn Instance, variant: &str) -> Output {
-    pool.install(|| {
-        let mut prepared = inst
-            .prepare(variant)
-            .unwrap_or_else(|e| panic!("{variant}: setup failed: {e}"));
-        prepared
-            .run()
-            .unwrap_or_else(|e| panic!("{variant}: run failed: {e}"));
-        prepared.output().unwrap()
-    })
+    pool.install(|| common::run_once(inst, variant))
 }
 
 fn bits(o: &Output) -> Vec<(String, Vec<u64>)> {
@@ -62,15 +56,15 @@ fn check_problem(kernel: &str, case: &str, overrides: &[(&str, f64)]) -> Vec<Str
     let pools = [(1, pool(1)), (2, pool(2)), (all, pool(all))];
     let mut checked = Vec::new();
     for info in inst.variants() {
-        let name = info.name;
+        let name = info.name();
         let id = format!("{kernel}/{case}/{name}");
-        if !matches!(inst.probe(name).unwrap(), Availability::Ready) {
+        if !matches!(common::probe(&*inst, name), Availability::Ready) {
             continue;
         }
         let one = run_on(&pools[0].1, inst.as_ref(), name);
         for (threads, p) in &pools[1..] {
             let out = run_on(p, inst.as_ref(), name);
-            let check = inst.check(name, &out, &one).unwrap();
+            let check = common::check(&*inst, name, &out, &one);
             assert!(
                 check.passed(),
                 "{id} [{}]: {threads} threads differ from 1 thread beyond the tolerance: {:?} \

@@ -16,7 +16,9 @@
 use kernels::Precision;
 use kernels::gpu::fft::{Direction, GpuFft, GpuMultiply, Shape};
 use kernels::gpu::{self, GpuContext};
-use kernels::testing::gpu_required;
+mod common;
+
+use common::gpu_required;
 use num_complex::Complex64;
 use rustfft::FftPlanner;
 

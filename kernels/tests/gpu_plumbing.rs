@@ -4,7 +4,9 @@
 //! `HARNESS_REQUIRE_GPU=1`.
 
 use kernels::gpu::{self, Binding, GpuContext, Timer, WGSL_FLAT_WORKGROUP};
-use kernels::testing::gpu_required;
+mod common;
+
+use common::gpu_required;
 
 fn ctx() -> Option<&'static GpuContext> {
     match gpu::context() {

@@ -2,19 +2,15 @@
 //! variant against naive at several sizes and against the references.
 
 use kernels::io::read_f64;
-use kernels::registry;
-use kernels::testing::{against_reference, against_variant, assert_passes, instance};
+mod common;
+
+use common::{against_reference, against_variant, assert_passes, instance};
 use std::path::Path;
 
 const CASES: [&str; 3] = ["square", "circle", "strained"];
 
 fn variants() -> Vec<&'static str> {
-    registry::kernel("laue")
-        .unwrap()
-        .variants()
-        .iter()
-        .map(|v| v.name)
-        .collect()
+    common::variants("laue")
 }
 
 /// Our generated N = 32 references equal the course's published files. The course summed
@@ -84,13 +80,13 @@ fn a_broken_variant_is_caught() {
     // The check helper must see a wrong answer: perturb a correct output by one part in
     // 1e9 at one point and compare with the f64 tolerance.
     let inst = instance("laue", "strained", &[("n", 8.0)]);
-    let mut p = inst.prepare("vectorised").unwrap();
+    let mut p = common::prepare(&*inst, "vectorised");
     p.run().unwrap();
     let good = p.output().unwrap();
     let mut bad = good.clone();
     let peak = bad.arrays[0].1.iter().fold(0.0f64, |m, v| m.max(*v));
     bad.arrays[0].1[[3, 5]] += 1e-9 * peak;
-    let check = inst.check("vectorised", &bad, &good).unwrap();
+    let check = common::check(&*inst, "vectorised", &bad, &good);
     assert!(!check.passed());
     assert_eq!(check.worst().unwrap().worst_index, vec![3, 5]);
 }

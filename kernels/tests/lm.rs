@@ -7,7 +7,9 @@ use kernels::io::{read_f64, references_dir};
 use kernels::lm::model::Model;
 use kernels::lm::{AnyModel, Kind, generate, model_of};
 use kernels::registry;
-use kernels::testing::{against_reference, against_variant, assert_passes, instance};
+mod common;
+
+use common::{against_reference, against_variant, assert_passes, instance};
 use kernels::{Instance, Output};
 use ndarray::{ArrayD, IxDyn};
 use num_complex::Complex64;
@@ -20,16 +22,11 @@ const CASES: [(&str, Kind); 3] = [
 ];
 
 fn variants() -> Vec<&'static str> {
-    registry::kernel("lm")
-        .unwrap()
-        .variants()
-        .iter()
-        .map(|v| v.name)
-        .collect()
+    common::variants("lm")
 }
 
 fn run(inst: &dyn Instance, variant: &str) -> Output {
-    let mut p = inst.prepare(variant).unwrap();
+    let mut p = common::prepare(&*inst, variant);
     p.run().unwrap();
     p.output().unwrap()
 }
@@ -265,7 +262,7 @@ fn gpufit_like() -> Vec<&'static str> {
 fn the_cap_stops_every_fit_at_max_iterations() {
     let inst = instance("lm", "gauss2d", &[("fits", 21.0), ("max_iterations", 1.0)]);
     for v in gpufit_like() {
-        if !inst.probe(v).unwrap().is_ready() {
+        if !common::probe(&*inst, v).is_ready() {
             continue;
         }
         let out = run(inst.as_ref(), v);
@@ -304,7 +301,7 @@ fn a_zero_amplitude_is_singular_at_the_first_step() {
         )
         .unwrap();
     for v in gpufit_like() {
-        if !inst.probe(v).unwrap().is_ready() {
+        if !common::probe(&*inst, v).is_ready() {
             continue;
         }
         let out = run(inst.as_ref(), v);
@@ -332,7 +329,7 @@ fn a_wrong_fit_is_caught() {
     // One fit's position moved by a tenth of a linewidth: far outside its allowance.
     let mut bad = good.clone();
     bad.arrays[0].1[[17, 2]] += 0.001;
-    let check = inst.check("vectorised", &bad, &good).unwrap();
+    let check = common::check(&*inst, "vectorised", &bad, &good);
     assert!(!check.passed());
     // Between two runs of Gpufit's loop, a fit that converged only in the reference must be
     // the oracle's iterate at the output's step. One fit that gave up at its initial
@@ -354,19 +351,19 @@ fn a_wrong_fit_is_caught() {
     bad.arrays[1].1[[fit]] = chi2;
     bad.arrays[2].1[[fit]] = 20.0;
     bad.arrays[3].1[[fit]] = 1.0;
-    let check = inst.check("vectorised", &bad, &good).unwrap();
+    let check = common::check(&*inst, "vectorised", &bad, &good);
     assert!(!check.passed(), "{:?}", check.notes);
     // The same fit reported at max-iterations with its converged parameters is the oracle's
     // path stopped elsewhere (a tie of the stopping rule): explained.
     let mut tie = good.clone();
     tie.arrays[2].1[[fit]] = 20.0;
     tie.arrays[3].1[[fit]] = 1.0;
-    let check = inst.check("vectorised", &tie, &good).unwrap();
+    let check = common::check(&*inst, "vectorised", &tie, &good);
     assert!(check.passed(), "{:?}", check.comparisons);
     // A reported χ² that is not the χ² of the reported parameters.
     let mut bad = good.clone();
     bad.arrays[1].1[[5]] *= 1.0 + 1e-9;
-    assert!(!inst.check("vectorised", &bad, &good).unwrap().passed());
+    assert!(!common::check(&*inst, "vectorised", &bad, &good).passed());
 }
 
 /// Found by the property test: odmr8 fit 16 of seed 575783 at tolerance 7.9e-4 meets Gpufit's
@@ -389,7 +386,7 @@ fn a_tie_of_the_stopping_rule_is_explained() {
     let vectorised = run(inst.as_ref(), "vectorised");
     assert_eq!(vectorised.get("iterations").unwrap()[[16]], 2.0);
     assert_eq!(naive.get("iterations").unwrap()[[16]], 6.0);
-    let check = inst.check("vectorised", &vectorised, &naive).unwrap();
+    let check = common::check(&*inst, "vectorised", &vectorised, &naive);
     assert!(check.passed(), "{:?}", check.comparisons);
     assert!(
         check

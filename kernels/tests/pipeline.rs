@@ -4,16 +4,13 @@
 
 use kernels::io::read_output;
 use kernels::registry;
-use kernels::testing::{Outcome, against_variant, assert_passes, instance, missing_gpu_is_failure};
-use kernels::{Availability, Event, Instance, Output, Strategy};
+mod common;
+
+use common::{Outcome, against_variant, assert_passes, instance};
+use kernels::{Availability, Event, Instance, Output};
 
 fn variants() -> Vec<&'static str> {
-    registry::kernel("pipeline")
-        .unwrap()
-        .variants()
-        .iter()
-        .map(|v| v.name)
-        .collect()
+    common::variants("pipeline")
 }
 
 fn stack(overrides: &[(&str, f64)]) -> Box<dyn Instance> {
@@ -23,18 +20,10 @@ fn stack(overrides: &[(&str, f64)]) -> Box<dyn Instance> {
 /// Runs `v` once; None (reason printed) when it cannot run here. A GPU variant skipped for
 /// want of an adapter fails under HARNESS_REQUIRE_GPU=1.
 fn run(inst: &dyn Instance, v: &str) -> Option<(Output, Vec<Event>)> {
-    let a = inst.probe(v).unwrap();
-    if !a.is_ready() {
-        let gpu = inst.info(v).unwrap().strategy == Strategy::Gpu;
-        assert!(
-            !(gpu && missing_gpu_is_failure(&a)),
-            "{v} is skipped ({}) but HARNESS_REQUIRE_GPU=1",
-            a.reason()
-        );
-        eprintln!("pipeline/{v}: {} ({})", a.label(), a.reason());
+    if common::not_run(inst, common::variant(inst, v)).is_some() {
         return None;
     }
-    let mut p = inst.prepare(v).unwrap();
+    let mut p = common::prepare(&*inst, v);
     p.run().unwrap_or_else(|e| panic!("{v}: {e}"));
     Some((p.output().unwrap(), p.events()))
 }
@@ -77,7 +66,7 @@ fn serial_is_deconvs_fft_variant_image_by_image() {
     }
     assert_eq!(out.arrays.len(), singles.len());
     for (m, (what, single)) in singles.iter().enumerate() {
-        let mut p = single.prepare("fft").unwrap();
+        let mut p = common::prepare(&**single, "fft");
         p.run().unwrap();
         let want = p.output().unwrap().get("deconvolved").unwrap().clone();
         let got = &out.arrays[m];
@@ -106,7 +95,7 @@ fn serial_and_gpu_match_aiapy_where_deconv_has_a_reference() {
         let aiapy = read_output(&[("deconvolved_00".to_string(), file)]).unwrap();
         for v in ["serial", "threads-over-images", "gpu-serial"] {
             if let Some((out, _)) = run(inst.as_ref(), v) {
-                let check = inst.check(v, &out, &aiapy).unwrap();
+                let check = common::check(&*inst, v, &out, &aiapy);
                 assert_passes(Outcome::Checked(check), &format!("{key}/{v} vs aiapy"));
             }
         }
@@ -302,10 +291,10 @@ fn gpu_variants_report_their_stages() {
         ("iterations", 1.0),
     ]);
     for v in ["gpu-serial", "gpu-overlapped", "hybrid"] {
-        if !inst.probe(v).unwrap().is_ready() {
+        if !common::probe(&*inst, v).is_ready() {
             continue;
         }
-        let mut p = inst.prepare(v).unwrap();
+        let mut p = common::prepare(&*inst, v);
         p.run().unwrap();
         let names: Vec<_> = p.stages().iter().map(|s| s.name).collect();
         for stage in ["upload", "compute", "download"] {
@@ -490,8 +479,8 @@ fn hybrid_with_a_side_that_is_never_worth_it_is_the_other_side_alone() {
     for (what, times, only) in cases {
         let mut prepared = Hybrid::prepare_with(&p, times).unwrap();
         prepared.run().unwrap();
-        let check = inst.check("hybrid", &prepared.output().unwrap(), &serial);
-        assert_passes(Outcome::Checked(check.unwrap()), what);
+        let check = common::check(&*inst, "hybrid", &prepared.output().unwrap(), &serial);
+        assert_passes(Outcome::Checked(check), what);
         let events = prepared.events();
         let done: Vec<usize> = lane(&events, only, 4).iter().map(|e| e.image).collect();
         assert_eq!(done, [0, 1, 2, 3], "{what}");

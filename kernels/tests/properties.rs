@@ -12,7 +12,9 @@
 //! A failing case is shrunk by proptest and printed with its parameters; rerun it with
 //! `harness validate --kernel K --case C --<param> v ...`.
 
-use kernels::testing::instance;
+mod common;
+
+use common::instance;
 use kernels::{Availability, Instance};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -40,22 +42,22 @@ fn agree_with_naive(
     let inst = instance(kernel, case, overrides);
     // The kernel's oracle: `naive`, or the pipeline's `serial` (one image after another with
     // deconv's validated FFT variant).
-    let oracle = inst.oracles()[0];
+    let oracle = inst.oracles()[0].name();
     let reference = run(inst.as_ref(), oracle)?;
     let mut compared = 0;
     for info in inst.variants() {
-        let name = info.name;
+        let name = info.name();
         if name == oracle {
             continue;
         }
-        match inst.probe(name).unwrap() {
+        match common::probe(&*inst, name) {
             Availability::Ready => {}
             // Not applicable or not here (no GPU, not written yet): the registry test and the
             // kernel's own tests cover the reason; nothing to compare.
             Availability::Skipped(_) | Availability::NotApplicable(_) => continue,
         }
         let output = run(inst.as_ref(), name)?;
-        let check = inst.check(name, &output, &reference).unwrap();
+        let check = common::check(&*inst, name, &output, &reference);
         prop_assert!(
             check.passed(),
             "{kernel}/{case}/{name} [{}] disagrees with {oracle}: {} (tolerance {:e}: {})",
@@ -84,7 +86,7 @@ fn run(inst: &dyn Instance, variant: &str) -> Result<kernels::Output, TestCaseEr
         ))
     };
     let mut prepared = inst
-        .prepare(variant)
+        .prepare(common::variant(inst, variant))
         .map_err(|e| fail("setup failed", e.to_string()))?;
     prepared
         .run()

@@ -8,21 +8,17 @@ use std::f64::consts::PI;
 use kernels::check::compare;
 use kernels::io::{read_f64, read_output};
 use kernels::psf::{self, Gaussian, PsfProblem, naive, pairwise_sum};
-use kernels::registry;
-use kernels::testing::{against_reference, against_variant, assert_passes, instance};
+mod common;
+
+use common::{against_reference, against_variant, assert_passes, instance};
 use kernels::{Output, RelativeTolerance, Tolerance};
 
 fn variants() -> Vec<&'static str> {
-    registry::kernel("psf")
-        .unwrap()
-        .variants()
-        .iter()
-        .map(|v| v.name)
-        .collect()
+    common::variants("psf")
 }
 
 fn run(inst: &dyn kernels::Instance, variant: &str) -> Output {
-    let mut p = inst.prepare(variant).unwrap();
+    let mut p = common::prepare(&*inst, variant);
     p.run().unwrap();
     p.output().unwrap()
 }
@@ -181,7 +177,7 @@ fn every_variant_matches_naive_at_small_sizes() {
             ) else {
                 continue;
             };
-            if inst.info(v).unwrap().precision != kernels::Precision::F64 {
+            if common::variant(&*inst, v).info.precision != kernels::Precision::F64 {
                 continue;
             }
             let out = run(inst.as_ref(), v);
@@ -253,11 +249,11 @@ fn a_wrong_pixel_in_an_extract_is_caught() {
     let inst = instance("psf", "aia", &[("n", 512.0)]);
     let reference = read_output(&inst.reference_files()).unwrap();
     let mut out = run(inst.as_ref(), "windowed");
-    assert!(inst.check("windowed", &out, &reference).unwrap().passed());
+    assert!(common::check(&*inst, "windowed", &out, &reference).passed());
     let psf = &mut out.arrays.iter_mut().find(|(n, _)| n == "psf").unwrap().1;
     // Next to the peak, off by 1e-5 relative: above the f64 relative bound (1e-6).
     psf[[256 + 1, 256 - 2]] *= 1.0 + 1e-5;
-    let check = inst.check("windowed", &out, &reference).unwrap();
+    let check = common::check(&*inst, "windowed", &out, &reference);
     assert!(!check.passed());
     let crop = check
         .comparisons

@@ -48,8 +48,10 @@ fn every_case_lists_every_standard_strategy() {
                 .unwrap();
             let variants = instance.variants();
             for strategy in Strategy::STANDARD {
-                let of_strategy: Vec<_> =
-                    variants.iter().filter(|v| v.strategy == strategy).collect();
+                let of_strategy: Vec<_> = variants
+                    .iter()
+                    .filter(|v| v.info.strategy == strategy)
+                    .collect();
                 assert!(
                     !of_strategy.is_empty(),
                     "{}/{} has no {strategy} variant: list it, as n/a with its reason if it cannot apply",
@@ -58,14 +60,14 @@ fn every_case_lists_every_standard_strategy() {
                 );
                 for v in of_strategy {
                     if let Availability::NotApplicable(reason) | Availability::Skipped(reason) =
-                        instance.probe(v.name).unwrap()
+                        instance.probe(*v)
                     {
                         assert!(
                             !reason.trim().is_empty(),
                             "{}/{}/{} has no reason",
                             kernel.name(),
                             case.name,
-                            v.name
+                            v.name()
                         );
                     }
                 }
@@ -106,6 +108,6 @@ fn unknown_names_list_the_valid_ones() {
     let i = laue
         .instance("square", &laue.defaults("square"), &[])
         .unwrap();
-    let e = i.prepare("paralel").err().unwrap().to_string();
+    let e = i.variant("paralel").err().unwrap().to_string();
     assert!(e.contains("parallel"), "{e}");
 }

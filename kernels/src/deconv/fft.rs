@@ -15,49 +15,36 @@ use super::{DeconvProblem, NonFinite, cast, divide_row, multiply, non_finite, wi
 use crate::check::Output;
 use crate::error::KernelError;
 use crate::fft2d::{Fft2d, Float, Scratch};
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Precision, Prepared, Variant, VariantInfo};
 
-pub enum Fft {
-    F64,
-    F32,
-}
+/// Both precisions: `Fft(Precision::F64)` and `Fft(Precision::F32)`.
+pub struct Fft(pub Precision);
+
+const INFO: [VariantInfo; 2] = variant_pair!(
+    "fft",
+    "fft-f32",
+    Fft,
+    "aiapy's algorithm: each convolution is irfft2(rfft2(x)·P), O(RC log RC), one thread"
+);
 
 impl Variant<DeconvProblem> for Fft {
-    fn name(&self) -> &'static str {
-        match self {
-            Fft::F64 => "fft",
-            Fft::F32 => "fft-f32",
-        }
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Fft
-    }
-    fn precision(&self) -> Precision {
-        match self {
-            Fft::F64 => Precision::F64,
-            Fft::F32 => Precision::F32,
-        }
-    }
-    fn idea(&self) -> &'static str {
-        "aiapy's algorithm: each convolution is irfft2(rfft2(x)·P), O(RC log RC), one thread"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        self.0.pick(&INFO)
     }
     fn probe(&self, p: &DeconvProblem) -> Availability {
         p.availability()
     }
     fn prepare(&self, p: &DeconvProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(match self {
-            Fft::F64 => Box::new(Run::<f64>::new(p)),
-            Fft::F32 => Box::new(Run::<f32>::new(p)),
+        Ok(match self.0 {
+            Precision::F64 => Box::new(Run::<f64>::new(p)),
+            Precision::F32 => Box::new(Run::<f32>::new(p)),
         })
     }
 }
 
-/// The prepared state (public for the pipeline kernel, which reuses one per worker for
-/// a stack of images: [`Run::load`], then [`Prepared::run`]).
-pub struct Run<T: Float> {
+/// The prepared state; the pipeline kernel reuses it image after image through
+/// [`super::engine`] ([`Run::load`], then [`Prepared::run`]).
+pub(super) struct Run<T: Float> {
     problem: DeconvProblem,
     fft: Fft2d<T>,
     scratch: Scratch<T>,
@@ -71,7 +58,7 @@ pub struct Run<T: Float> {
 }
 
 impl<T: Float> Run<T> {
-    pub fn new(p: &DeconvProblem) -> Self {
+    pub(super) fn new(p: &DeconvProblem) -> Self {
         let fft = Fft2d::<T>::new(p.rows(), p.cols());
         let transfer = p
             .transfer()
@@ -95,7 +82,7 @@ impl<T: Float> Run<T> {
 impl<T: Float> Run<T> {
     /// Makes `p` the next problem: another image of the same shape, deconvolved with the
     /// same PSF and iterations (the PSF spectrum made in [`Run::new`] is kept).
-    pub fn load(&mut self, p: &DeconvProblem) {
+    pub(super) fn load(&mut self, p: &DeconvProblem) {
         debug_assert!(Arc::ptr_eq(&p.psf, &self.problem.psf), "one PSF per state");
         debug_assert_eq!(p.iterations, self.problem.iterations);
         p.clip_into(&mut self.image);
@@ -103,7 +90,7 @@ impl<T: Float> Run<T> {
     }
 
     /// The deconvolved image of the last run, row-major.
-    pub fn estimate(&self) -> &[T] {
+    pub(super) fn estimate(&self) -> &[T] {
         &self.estimate
     }
 }

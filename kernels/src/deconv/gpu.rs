@@ -31,7 +31,7 @@ use crate::error::KernelError;
 use crate::fft2d::Float;
 use crate::gpu::fft::{Direction, FftBinding, GpuFft, GpuMultiply, MultiplyBinding, Shape};
 use crate::gpu::{self, BindGroup, Binding, Buffer, Element, Pipeline, Readback, Timer};
-use crate::variant::{Availability, Precision, Prepared, Stage, Strategy, Variant};
+use crate::variant::{Availability, Precision, Prepared, Stage, Variant, VariantInfo};
 
 pub enum Gpu {
     F32,
@@ -96,24 +96,16 @@ impl Gpu {
     }
 }
 
+const INFO: [VariantInfo; 2] = variant_pair!(
+    "gpu-f64",
+    "gpu-f32",
+    Gpu,
+    "every iteration on the GPU in one submission: WGSL FFTs and element-wise passes, data uploaded once"
+);
+
 impl Variant<DeconvProblem> for Gpu {
-    fn name(&self) -> &'static str {
-        match self {
-            Gpu::F32 => "gpu-f32",
-            Gpu::F64 => "gpu-f64",
-        }
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Gpu
-    }
-    fn precision(&self) -> Precision {
-        Gpu::precision(self)
-    }
-    fn idea(&self) -> &'static str {
-        "every iteration on the GPU in one submission: WGSL FFTs and element-wise passes, data uploaded once"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        self.precision().pick(&INFO)
     }
     fn probe(&self, p: &DeconvProblem) -> Availability {
         self.unavailable(p).unwrap_or(Availability::Ready)
@@ -135,7 +127,7 @@ impl Variant<DeconvProblem> for Gpu {
 
 /// P = rfft2(k) extended to all C columns: P[k, l] = conj(P[(R − k) mod R, C − l]) for
 /// l > C/2 (the spectrum of a real array is Hermitian).
-pub fn full_spectrum(half: &[Complex64], rows: usize, cols: usize) -> Vec<Complex64> {
+pub(crate) fn full_spectrum(half: &[Complex64], rows: usize, cols: usize) -> Vec<Complex64> {
     let h = cols / 2 + 1;
     let mut full = vec![Complex64::default(); rows * cols];
     for k in 0..rows {

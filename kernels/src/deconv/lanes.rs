@@ -59,43 +59,30 @@ use crate::fft2d::lanes::{
     LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, prefetch,
 };
 use crate::fft2d::{Fft2d, Scratch};
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Precision, Prepared, Variant, VariantInfo};
 
-pub enum Lanes {
-    F64,
-    F32,
-}
+/// Both precisions: `Lanes(Precision::F64)` and `Lanes(Precision::F32)`.
+pub struct Lanes(pub Precision);
+
+const INFO: [VariantInfo; 2] = variant_pair!(
+    "lanes",
+    "lanes-f32",
+    Parallel,
+    "parallel's fused passes, with the spectrum stored as strips of columns: one column \
+     (or row) per SIMD lane, convolved in place by our own radix-8 FFT, no gather"
+);
 
 impl Variant<DeconvProblem> for Lanes {
-    fn name(&self) -> &'static str {
-        match self {
-            Lanes::F64 => "lanes",
-            Lanes::F32 => "lanes-f32",
-        }
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Parallel
-    }
-    fn precision(&self) -> Precision {
-        match self {
-            Lanes::F64 => Precision::F64,
-            Lanes::F32 => Precision::F32,
-        }
-    }
-    fn idea(&self) -> &'static str {
-        "parallel's fused passes, with the spectrum stored as strips of columns: one column \
-         (or row) per SIMD lane, convolved in place by our own radix-8 FFT, no gather"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        self.0.pick(&INFO)
     }
     fn probe(&self, p: &DeconvProblem) -> Availability {
         p.availability()
     }
     fn prepare(&self, p: &DeconvProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(match self {
-            Lanes::F64 => Box::new(Run::<f64>::new(p)),
-            Lanes::F32 => Box::new(Run::<f32>::new(p)),
+        Ok(match self.0 {
+            Precision::F64 => Box::new(Run::<f64>::new(p)),
+            Precision::F32 => Box::new(Run::<f32>::new(p)),
         })
     }
 }

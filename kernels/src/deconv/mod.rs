@@ -54,10 +54,11 @@ use num_complex::{Complex, Complex64};
 use crate::check::{Output, RelativeTolerance, Tolerance};
 use crate::error::KernelError;
 use crate::fft2d::{Fft2d, Float};
-use crate::kernel::{Case, Kernel, VariantInfo};
+use crate::kernel::{Case, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
-use crate::variant::{Availability, Precision, Variant, Work};
+use crate::variant::{Availability, Precision, Variant, VariantInfo, Work};
 
+pub mod engine;
 pub mod fft;
 pub mod gpu;
 pub mod lanes;
@@ -465,12 +466,12 @@ impl Kernel for Deconv {
         vec![
             Box::new(naive::Naive),
             Box::new(vectorised::Vectorised),
-            Box::new(fft::Fft::F64),
-            Box::new(fft::Fft::F32),
-            Box::new(parallel::Parallel::F64),
-            Box::new(parallel::Parallel::F32),
-            Box::new(lanes::Lanes::F64),
-            Box::new(lanes::Lanes::F32),
+            Box::new(fft::Fft(Precision::F64)),
+            Box::new(fft::Fft(Precision::F32)),
+            Box::new(parallel::Parallel(Precision::F64)),
+            Box::new(parallel::Parallel(Precision::F32)),
+            Box::new(lanes::Lanes(Precision::F64)),
+            Box::new(lanes::Lanes(Precision::F32)),
             Box::new(gpu::Gpu::F32),
             Box::new(gpu::Gpu::F64),
             // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.

@@ -8,7 +8,7 @@ use ndarray::Array2;
 use super::{DeconvProblem, NonFinite};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Naive;
 
@@ -16,21 +16,16 @@ pub struct Naive;
 /// multiply-add): 3.6 ns of CPU time measured at 64² on the 2-core reference machine.
 const SECONDS_PER_TERM: f64 = 3.6e-9;
 
+const INFO: VariantInfo = variant!(
+    "naive",
+    Naive,
+    F64,
+    "the formula as written: each convolution a direct sum over every pixel pair, O((RC)²)"
+);
+
 impl Variant<DeconvProblem> for Naive {
-    fn name(&self) -> &'static str {
-        "naive"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Naive
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "the formula as written: each convolution a direct sum over every pixel pair, O((RC)²)"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &DeconvProblem) -> Availability {
         if !p.availability().is_ready() {

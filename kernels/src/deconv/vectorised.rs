@@ -13,7 +13,7 @@
 use super::{DeconvProblem, NonFinite, divide_row, non_finite};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Vectorised;
 
@@ -21,21 +21,16 @@ pub struct Vectorised;
 /// measured at 64² and 128² on the 2-core reference machine.
 const SECONDS_PER_TERM: f64 = 6e-11;
 
+const INFO: VariantInfo = variant!(
+    "vectorised",
+    Vectorised,
+    F64,
+    "the direct sums as FMA loops over doubled kernel rows: SIMD, yet still O((RC)²)"
+);
+
 impl Variant<DeconvProblem> for Vectorised {
-    fn name(&self) -> &'static str {
-        "vectorised"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Vectorised
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "the direct sums as FMA loops over doubled kernel rows: SIMD, yet still O((RC)²)"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &DeconvProblem) -> Availability {
         if !p.availability().is_ready() {

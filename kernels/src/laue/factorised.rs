@@ -18,28 +18,20 @@ use rayon::prelude::*;
 use super::{LaueProblem, for_each_phase};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Prepared, Variant, VariantInfo};
 
 pub struct Factorised;
 
+const INFO: VariantInfo = variant!(
+    "factorised",
+    Algorithmic,
+    F64,
+    "the sum factorises into A·Bᵀ: one complex matrix product (faer GEMM), strain included"
+);
+
 impl Variant<LaueProblem> for Factorised {
-    fn name(&self) -> &'static str {
-        "factorised"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Algorithmic
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "the sum factorises into A·Bᵀ: one complex matrix product (faer GEMM), strain included"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
-    fn probe(&self, _p: &LaueProblem) -> Availability {
-        Availability::Ready
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn prepare(&self, p: &LaueProblem) -> Result<Box<dyn Prepared>, KernelError> {
         let cells = p.cells();

@@ -20,25 +20,20 @@ use std::sync::Arc;
 use super::{LaueProblem, Shape};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Fft;
 
+const INFO: VariantInfo = variant!(
+    "fft",
+    Fft,
+    F64,
+    "on a regular lattice the sum is a zero-padded 2-D DFT: O(M² log M) instead of O(M²N²)"
+);
+
 impl Variant<LaueProblem> for Fft {
-    fn name(&self) -> &'static str {
-        "fft"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Fft
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "on a regular lattice the sum is a zero-padded 2-D DFT: O(M² log M) instead of O(M²N²)"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &LaueProblem) -> Availability {
         let m = p.oversampling * p.n;

@@ -45,7 +45,7 @@ use super::LaueProblem;
 use crate::check::Output;
 use crate::error::KernelError;
 use crate::gpu::{self, BindGroup, Binding, Buffer, Pipeline, Readback, Timer};
-use crate::variant::{Availability, Precision, Prepared, Stage, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Stage, Variant, VariantInfo};
 
 pub enum Gpu {
     F32,
@@ -132,34 +132,27 @@ impl Gpu {
     }
 }
 
+const F32: VariantInfo = variant!(
+    "gpu-f32",
+    Gpu,
+    F32,
+    "one GPU invocation per output point; phases as 32-bit fixed-point turns (exact modulo one \
+     turn) keep f32 accurate"
+);
+const F64: VariantInfo = variant!(
+    "gpu-f64",
+    Gpu,
+    F64,
+    "one GPU invocation per output point; exact f64 range reduction and a polynomial sincos \
+     (WGSL has no f64 sin/cos)"
+);
+
 impl Variant<LaueProblem> for Gpu {
-    fn name(&self) -> &'static str {
+    fn info(&self) -> &VariantInfo {
         match self {
-            Gpu::F32 => "gpu-f32",
-            Gpu::F64 => "gpu-f64",
+            Gpu::F32 => &F32,
+            Gpu::F64 => &F64,
         }
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Gpu
-    }
-    fn precision(&self) -> Precision {
-        match self {
-            Gpu::F32 => Precision::F32,
-            Gpu::F64 => Precision::F64,
-        }
-    }
-    fn idea(&self) -> &'static str {
-        match self {
-            Gpu::F32 => {
-                "one GPU invocation per output point; phases as 32-bit fixed-point turns (exact modulo one turn) keep f32 accurate"
-            }
-            Gpu::F64 => {
-                "one GPU invocation per output point; exact f64 range reduction and a polynomial sincos (WGSL has no f64 sin/cos)"
-            }
-        }
-    }
-    fn file(&self) -> &'static str {
-        file!()
     }
     fn probe(&self, p: &LaueProblem) -> Availability {
         match self.unavailable(p) {
@@ -333,7 +326,7 @@ mod tests {
     fn a_run_reports_compute_and_download() {
         let p = LaueProblem::new(Shape::Circle, 6, 2, 0.0, 4.0, 0.01, 5.0);
         if let Availability::Skipped(why) = Gpu::F32.probe(&p) {
-            assert!(!crate::testing::gpu_required(), "{why}");
+            assert!(!crate::gate::Policy::from_env().require_gpu, "{why}");
             return;
         }
         let mut run = Gpu::F32.prepare(&p).unwrap();

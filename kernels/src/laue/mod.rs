@@ -27,9 +27,9 @@ use crate::check::{Output, Tolerance};
 use crate::error::KernelError;
 use std::f64::consts::{PI, TAU};
 
-use crate::kernel::{Case, Kernel, VariantInfo};
+use crate::kernel::{Case, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
-use crate::variant::{Precision, Strategy, Variant, Work};
+use crate::variant::{Precision, Strategy, Variant, VariantInfo, Work};
 
 pub mod factorised;
 pub mod fft;

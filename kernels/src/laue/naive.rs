@@ -7,25 +7,20 @@ use std::f64::consts::PI;
 use super::LaueProblem;
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Naive;
 
+const INFO: VariantInfo = variant!(
+    "naive",
+    Naive,
+    F64,
+    "the formula as written: for every (h, k), for every cell, one complex exponential"
+);
+
 impl Variant<LaueProblem> for Naive {
-    fn name(&self) -> &'static str {
-        "naive"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Naive
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "the formula as written: for every (h, k), for every cell, one complex exponential"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &LaueProblem) -> Availability {
         // About 65 ns per (h, k, n, m) term (a complex exp: exp, sin and cos, and the cell test),

@@ -9,28 +9,20 @@ use super::LaueProblem;
 use super::vectorised::{ROW_BLOCK, Tables, fill, rows};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Prepared, Variant, VariantInfo};
 
 pub struct Parallel;
 
+const INFO: VariantInfo = variant!(
+    "parallel",
+    Parallel,
+    F64,
+    "independent output rows over threads (rayon), each with the SIMD inner loop"
+);
+
 impl Variant<LaueProblem> for Parallel {
-    fn name(&self) -> &'static str {
-        "parallel"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Parallel
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "independent output rows over threads (rayon), each with the SIMD inner loop"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
-    fn probe(&self, _p: &LaueProblem) -> Availability {
-        Availability::Ready
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn prepare(&self, p: &LaueProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(Run(Tables::new(p))))

@@ -11,7 +11,7 @@
 use super::{LaueProblem, for_each_phase};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Prepared, Variant, VariantInfo};
 
 pub struct Vectorised;
 
@@ -19,24 +19,16 @@ pub struct Vectorised;
 /// (the table is cells × outputs and leaves the cache at large N).
 pub(super) const ROW_BLOCK: usize = 4;
 
+const INFO: VariantInfo = variant!(
+    "vectorised",
+    Vectorised,
+    F64,
+    "phase tables by recurrence instead of a sincos per term; SIMD over outputs (structure of arrays)"
+);
+
 impl Variant<LaueProblem> for Vectorised {
-    fn name(&self) -> &'static str {
-        "vectorised"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Vectorised
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "phase tables by recurrence instead of a sincos per term; SIMD over outputs (structure of arrays)"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
-    fn probe(&self, _p: &LaueProblem) -> Availability {
-        Availability::Ready
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn prepare(&self, p: &LaueProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(Tables::new(p)))

@@ -19,34 +19,26 @@ use crate::error::KernelError;
 use crate::gpu::{
     self, BindGroup, Binding, Buffer, Element, GpuContext, Pipeline, Readback, Staging, Timer,
 };
-use crate::variant::{Availability, Precision, Prepared, Stage, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Stage, Variant, VariantInfo};
 
 pub enum Gpu {
     F32,
     F64,
 }
 
+const INFO: [VariantInfo; 2] = variant_pair!(
+    "gpu-f64",
+    "gpu-f32",
+    Gpu,
+    "one GPU invocation per fit, the whole LM loop in private memory (Gpufit's design)"
+);
+
 impl Variant<LmProblem> for Gpu {
-    fn name(&self) -> &'static str {
+    fn info(&self) -> &VariantInfo {
         match self {
-            Gpu::F32 => "gpu-f32",
-            Gpu::F64 => "gpu-f64",
+            Gpu::F64 => &INFO[0],
+            Gpu::F32 => &INFO[1],
         }
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Gpu
-    }
-    fn precision(&self) -> Precision {
-        match self {
-            Gpu::F32 => Precision::F32,
-            Gpu::F64 => Precision::F64,
-        }
-    }
-    fn idea(&self) -> &'static str {
-        "one GPU invocation per fit, the whole LM loop in private memory (Gpufit's design)"
-    }
-    fn file(&self) -> &'static str {
-        file!()
     }
     fn probe(&self, p: &LmProblem) -> Availability {
         match (gpu::context(), self) {

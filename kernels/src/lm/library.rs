@@ -17,25 +17,20 @@
 
 use super::LmProblem;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Library;
 
+const INFO: VariantInfo = variant!(
+    "library",
+    Library,
+    F64,
+    "the levenberg-marquardt crate (MINPACK lmder in Rust), one fit at a time"
+);
+
 impl Variant<LmProblem> for Library {
-    fn name(&self) -> &'static str {
-        "library"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Library
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "the levenberg-marquardt crate (MINPACK lmder in Rust), one fit at a time"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, _p: &LmProblem) -> Availability {
         if cfg!(feature = "library") {

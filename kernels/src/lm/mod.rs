@@ -41,12 +41,11 @@ use ndarray::{ArrayD, IxDyn};
 
 use crate::check::{Check, Output, Tolerance};
 use crate::error::KernelError;
-use crate::kernel::{Case, Kernel, VariantInfo};
+use crate::kernel::{Case, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
-use crate::variant::{Variant, Work};
+use crate::variant::{NotApplicable, Variant, VariantInfo, Work};
 
 pub mod data;
-pub mod fft;
 pub mod gpu;
 pub mod library;
 pub mod model;
@@ -479,7 +478,18 @@ impl Kernel for Lm {
             Box::new(vectorised::Vectorised),
             Box::new(parallel::Parallel),
             Box::new(library::Library),
-            Box::new(fft::Fft),
+            // The fits are independent nonlinear least-squares problems, each a handful of
+            // parameters over tens of points: nothing for a transform to diagonalise.
+            Box::new(NotApplicable::new(
+                variant!(
+                    "fft",
+                    Fft,
+                    F64,
+                    "n/a: independent nonlinear fits have no transform structure"
+                ),
+                "independent nonlinear fits have no transform structure: no convolution or \
+                 shift-invariant sum for an FFT to diagonalise",
+            )),
             Box::new(gpu::Gpu::F32),
             Box::new(gpu::Gpu::F64),
             // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.

@@ -21,25 +21,20 @@ use super::model::Model;
 use super::{FitOutcome, Fits, LmProblem, State, with_model};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Naive;
 
+const INFO: VariantInfo = variant!(
+    "naive",
+    Naive,
+    F64,
+    "one fit at a time: finite-difference Jacobian, JᵀJ, LU solve, accept or reject (Cpufit's loop)"
+);
+
 impl Variant<LmProblem> for Naive {
-    fn name(&self) -> &'static str {
-        "naive"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Naive
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "one fit at a time: finite-difference Jacobian, JᵀJ, LU solve, accept or reject (Cpufit's loop)"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &LmProblem) -> Availability {
         // Per fit and step: (P + 1) model evaluations at every point plus the P² products

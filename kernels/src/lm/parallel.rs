@@ -9,7 +9,7 @@ use super::vectorised::{Slices, fit_batch};
 use super::{Fits, LmProblem};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Prepared, Variant, VariantInfo};
 
 /// Fits per task: 32 lane-groups, enough to amortise the task and to keep lanes busy at
 /// the chunk's tail, small enough to balance the threads at 10⁴ fits.
@@ -17,24 +17,16 @@ const CHUNK: usize = 256;
 
 pub struct Parallel;
 
+const INFO: VariantInfo = variant!(
+    "parallel",
+    Parallel,
+    F64,
+    "chunks of fits over threads (rayon), each chunk with the 8-lane SIMD code"
+);
+
 impl Variant<LmProblem> for Parallel {
-    fn name(&self) -> &'static str {
-        "parallel"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Parallel
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "chunks of fits over threads (rayon), each chunk with the 8-lane SIMD code"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
-    fn probe(&self, _p: &LmProblem) -> Availability {
-        Availability::Ready
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn prepare(&self, p: &LmProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(Run {

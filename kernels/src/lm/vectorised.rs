@@ -25,7 +25,7 @@ use super::model::{Gauss2d, Lorentzians, Model};
 use super::{AnyModel, Fits, Kind, LmProblem, State};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Prepared, Variant, VariantInfo};
 
 /// Fits per SIMD vector.
 pub const LANES: usize = 8;
@@ -33,24 +33,16 @@ type V = f64x8;
 
 pub struct Vectorised;
 
+const INFO: VariantInfo = variant!(
+    "vectorised",
+    Vectorised,
+    F64,
+    "8 fits per SIMD register in lock-step (structure of arrays), analytic Jacobian, LDLᵀ solve, masks"
+);
+
 impl Variant<LmProblem> for Vectorised {
-    fn name(&self) -> &'static str {
-        "vectorised"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Vectorised
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "8 fits per SIMD register in lock-step (structure of arrays), analytic Jacobian, LDLᵀ solve, masks"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
-    fn probe(&self, _p: &LmProblem) -> Availability {
-        Availability::Ready
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn prepare(&self, p: &LmProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(Run {

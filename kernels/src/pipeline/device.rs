@@ -23,8 +23,8 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{Clock, PipelineProblem, Stack, Timeline};
-use crate::deconv::gpu::{F32_MAX, ImageBuffers, Iterations, full_spectrum};
-use crate::deconv::{DeconvProblem, NonFinite};
+use crate::deconv::DeconvProblem;
+use crate::deconv::engine::gpu::{F32_MAX, ImageBuffers, Iterations, NonFinite, full_spectrum};
 use crate::error::KernelError;
 use crate::gpu::fft::{GpuFft, GpuMultiply, Shape};
 use crate::gpu::{self, Buffer, Readback, Submission};

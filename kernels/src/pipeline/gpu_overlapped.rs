@@ -13,32 +13,27 @@
 //! f32, with deconv's `gpu-f32` tolerance (see `gpu-serial`). Same arithmetic as
 //! `gpu-serial`: its output is bit-identical to it.
 
+use super::PipelineProblem;
 use super::device::unavailable;
 use super::gpu_serial::OnGpu;
-use super::{GPU_PRECISION, PipelineProblem};
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 /// Images in flight: one computing, one queued behind it, one being staged or read back.
 pub const SLOTS: usize = 3;
 
 pub struct GpuOverlapped;
 
+const INFO: VariantInfo = variant!(
+    "gpu-overlapped",
+    Gpu,
+    F32,
+    "three images in flight: the next is staged and queued, the last read back, while one computes"
+);
+
 impl Variant<PipelineProblem> for GpuOverlapped {
-    fn name(&self) -> &'static str {
-        "gpu-overlapped"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Gpu
-    }
-    fn precision(&self) -> Precision {
-        GPU_PRECISION
-    }
-    fn idea(&self) -> &'static str {
-        "three images in flight: the next is staged and queued, the last read back, while one computes"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &PipelineProblem) -> Availability {
         unavailable(p, p.len()).unwrap_or(Availability::Ready)

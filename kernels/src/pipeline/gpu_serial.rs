@@ -9,28 +9,23 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::device::{GpuStack, unavailable};
-use super::{Clock, GPU_PRECISION, PipelineProblem, Stack, Timeline};
+use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{Availability, Event, Precision, Prepared, Stage, Strategy, Variant};
+use crate::variant::{Availability, Event, Prepared, Stage, Variant, VariantInfo};
 
 pub struct GpuSerial;
 
+const INFO: VariantInfo = variant!(
+    "gpu-serial",
+    Gpu,
+    F32,
+    "upload, deconvolve, download, next: device and host take turns waiting"
+);
+
 impl Variant<PipelineProblem> for GpuSerial {
-    fn name(&self) -> &'static str {
-        "gpu-serial"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Gpu
-    }
-    fn precision(&self) -> Precision {
-        GPU_PRECISION
-    }
-    fn idea(&self) -> &'static str {
-        "upload, deconvolve, download, next: device and host take turns waiting"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &PipelineProblem) -> Availability {
         unavailable(p, p.len()).unwrap_or(Availability::Ready)

@@ -67,11 +67,11 @@ use rayon::prelude::*;
 
 use super::device::{GpuStack, unavailable};
 use super::gpu_overlapped::SLOTS;
-use super::{Clock, GPU_PRECISION, PipelineProblem, Stack, Timeline};
+use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::check::Output;
-use crate::deconv::fft::Run;
+use crate::deconv::engine::{Engine, OneThread};
 use crate::error::KernelError;
-use crate::variant::{Availability, Event, Precision, Prepared, Stage, Strategy, Variant};
+use crate::variant::{Availability, Event, Prepared, Stage, Variant, VariantInfo};
 
 /// One side of the machine as the rule sees it when a worker asks for an image.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -146,22 +146,17 @@ impl PerImage {
 
 pub struct Hybrid;
 
-impl Variant<PipelineProblem> for Hybrid {
-    fn name(&self) -> &'static str {
-        "hybrid"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Gpu
-    }
-    fn precision(&self) -> Precision {
-        GPU_PRECISION
-    }
-    fn idea(&self) -> &'static str {
-        "CPU workers and the GPU share one queue; each takes the next image only if it would \
+const INFO: VariantInfo = variant!(
+    "hybrid",
+    Gpu,
+    F32,
+    "CPU workers and the GPU share one queue; each takes the next image only if it would \
          finish it no later than the other side would finish all that is left"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+);
+
+impl Variant<PipelineProblem> for Hybrid {
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &PipelineProblem) -> Availability {
         unavailable(p, 1).unwrap_or(Availability::Ready)
@@ -190,7 +185,7 @@ struct Both {
     problem: PipelineProblem,
     /// In a Mutex so that the GPU thread can borrow it mutably next to the CPU workers.
     gpu: Mutex<GpuStack>,
-    engines: Vec<Run<f64>>,
+    engines: Vec<OneThread>,
     stack: Stack,
     timeline: Timeline,
     /// The rule's times: from `calibrate`, then from the last run.
@@ -205,7 +200,7 @@ impl Both {
         let workers = rayon::current_num_threads().clamp(1, p.len());
         Ok(Both {
             gpu: Mutex::new(GpuStack::new(p, SLOTS.min(p.len()))?),
-            engines: (0..workers).map(|_| Run::new(p.first())).collect(),
+            engines: (0..workers).map(|_| OneThread::new(p.first())).collect(),
             stack: Stack::new(p),
             timeline: Timeline::default(),
             problem: p.clone(),

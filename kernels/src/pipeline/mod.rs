@@ -44,22 +44,21 @@ use std::time::Instant;
 use ndarray::{ArrayD, IxDyn};
 
 use crate::check::{Output, Tolerance};
+use crate::deconv::engine::Engine;
 use crate::deconv::{self, Deconv, DeconvProblem, Source, scene};
 use crate::error::KernelError;
 use crate::fft2d::Float;
-use crate::kernel::{Case, Kernel, VariantInfo};
+use crate::kernel::{Case, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
-use crate::variant::{Availability, Event, Precision, Stage, Variant, Work};
+use crate::variant::{Availability, Event, NotApplicable, Stage, Variant, VariantInfo, Work};
 
 pub mod device;
-pub mod fft;
 pub mod gpu_overlapped;
 pub mod gpu_serial;
 pub mod hybrid;
 pub mod serial;
 pub mod threads_inside_image;
 pub mod threads_over_images;
-pub mod vectorised;
 
 /// The stack: one deconvolution problem per image, all sharing one PSF (`Arc`).
 #[derive(Clone, Debug)]
@@ -165,30 +164,6 @@ impl<E> OneAtATime<E> {
             stack: Stack::new(p),
             timeline: Timeline::default(),
         }
-    }
-}
-
-/// What [`OneAtATime`] needs of an engine: load an image, deconvolve it, hand the result.
-pub trait Engine: crate::variant::Prepared {
-    fn load(&mut self, image: &DeconvProblem);
-    fn estimate(&self) -> &[f64];
-}
-
-impl Engine for deconv::fft::Run<f64> {
-    fn load(&mut self, image: &DeconvProblem) {
-        deconv::fft::Run::load(self, image)
-    }
-    fn estimate(&self) -> &[f64] {
-        deconv::fft::Run::estimate(self)
-    }
-}
-
-impl Engine for deconv::parallel::Run<f64> {
-    fn load(&mut self, image: &DeconvProblem) {
-        deconv::parallel::Run::load(self, image)
-    }
-    fn estimate(&self) -> &[f64] {
-        deconv::parallel::Run::estimate(self)
     }
 }
 
@@ -432,8 +407,30 @@ impl Kernel for Pipeline {
     fn variants() -> Vec<Box<dyn Variant<PipelineProblem>>> {
         vec![
             Box::new(serial::Serial),
-            Box::new(vectorised::Vectorised),
-            Box::new(fft::Fft),
+            // The pipeline's strategies schedule whole images; SIMD and FFTs act inside one
+            // image's deconvolution, which is deconv's business.
+            Box::new(NotApplicable::new(
+                variant!(
+                    "vectorised",
+                    Vectorised,
+                    F64,
+                    "n/a: SIMD is inside one image's deconvolution, not in how images are scheduled"
+                ),
+                "SIMD acts inside one image's deconvolution (see deconv/*/vectorised; every \
+                 variant here already runs deconv's vectorised element-wise passes): the \
+                 pipeline only schedules whole images",
+            )),
+            Box::new(NotApplicable::new(
+                variant!(
+                    "fft",
+                    Fft,
+                    F64,
+                    "n/a: every variant already uses FFTs; the pipeline varies the schedule"
+                ),
+                "every pipeline variant already deconvolves each image with FFTs (deconv's \
+                 fft, parallel and GPU FFT code): the strategies here differ only in how \
+                 images are scheduled",
+            )),
             Box::new(threads_over_images::ThreadsOverImages),
             Box::new(threads_inside_image::ThreadsInsideImage),
             Box::new(gpu_serial::GpuSerial),
@@ -490,6 +487,3 @@ impl Kernel for Pipeline {
         Some((2 * k + 6) * n * n * 8)
     }
 }
-
-/// deconv's tolerance for an f32 GPU variant, for the GPU files' docs.
-pub(crate) const GPU_PRECISION: Precision = Precision::F32;

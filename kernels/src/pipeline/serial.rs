@@ -4,33 +4,28 @@
 //! them). Its output is deconv's `fft` image by image, bit for bit.
 
 use super::{OneAtATime, PipelineProblem};
-use crate::deconv::fft::Run;
+use crate::deconv::engine::OneThread;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Serial;
 
+const INFO: VariantInfo = variant!(
+    "serial",
+    Naive,
+    F64,
+    "one image after another on one thread (deconv's fft variant per image): the oracle"
+);
+
 impl Variant<PipelineProblem> for Serial {
-    fn name(&self) -> &'static str {
-        "serial"
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     /// The plain loop over images, readable as the definition: the pipeline's "naive".
-    fn strategy(&self) -> Strategy {
-        Strategy::Naive
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "one image after another on one thread (deconv's fft variant per image): the oracle"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
     fn probe(&self, p: &PipelineProblem) -> Availability {
         p.availability()
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(OneAtATime::new(p, Run::new(p.first()))))
+        Ok(Box::new(OneAtATime::new(p, OneThread::new(p.first()))))
     }
 }

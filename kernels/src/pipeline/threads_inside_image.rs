@@ -9,32 +9,27 @@
 //! `serial`); its output does not depend on the thread count.
 
 use super::{OneAtATime, PipelineProblem};
-use crate::deconv::parallel::Run;
+use crate::deconv::engine::Threaded;
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct ThreadsInsideImage;
 
+const INFO: VariantInfo = variant!(
+    "threads-inside-image",
+    Parallel,
+    F64,
+    "one image at a time, its FFT passes spread over all threads (deconv's parallel variant)"
+);
+
 impl Variant<PipelineProblem> for ThreadsInsideImage {
-    fn name(&self) -> &'static str {
-        "threads-inside-image"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Parallel
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "one image at a time, its FFT passes spread over all threads (deconv's parallel variant)"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &PipelineProblem) -> Availability {
         p.availability()
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(OneAtATime::new(p, Run::new(p.first()))))
+        Ok(Box::new(OneAtATime::new(p, Threaded::new(p.first()))))
     }
 }

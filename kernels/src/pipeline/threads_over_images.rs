@@ -14,27 +14,22 @@ use rayon::prelude::*;
 
 use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::check::Output;
-use crate::deconv::fft::Run;
+use crate::deconv::engine::{Engine, OneThread};
 use crate::error::KernelError;
-use crate::variant::{Availability, Event, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Event, Prepared, Variant, VariantInfo};
 
 pub struct ThreadsOverImages;
 
+const INFO: VariantInfo = variant!(
+    "threads-over-images",
+    Parallel,
+    F64,
+    "rayon workers take whole images from a shared counter, each image on one thread"
+);
+
 impl Variant<PipelineProblem> for ThreadsOverImages {
-    fn name(&self) -> &'static str {
-        "threads-over-images"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Parallel
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "rayon workers take whole images from a shared counter, each image on one thread"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &PipelineProblem) -> Availability {
         p.availability()
@@ -44,7 +39,7 @@ impl Variant<PipelineProblem> for ThreadsOverImages {
         let workers = rayon::current_num_threads().clamp(1, p.len());
         Ok(Box::new(Over {
             problem: p.clone(),
-            engines: (0..workers).map(|_| Run::new(p.first())).collect(),
+            engines: (0..workers).map(|_| OneThread::new(p.first())).collect(),
             stack: Stack::new(p),
             timeline: Timeline::default(),
         }))
@@ -53,7 +48,7 @@ impl Variant<PipelineProblem> for ThreadsOverImages {
 
 struct Over {
     problem: PipelineProblem,
-    engines: Vec<Run<f64>>,
+    engines: Vec<OneThread>,
     stack: Stack,
     timeline: Timeline,
 }

@@ -39,7 +39,7 @@ use crate::check::Output;
 use crate::error::KernelError;
 use crate::gpu::fft::{Direction, FftBinding, GpuFft, GpuMultiply, MultiplyBinding, Shape};
 use crate::gpu::{self, BindGroup, Binding, Buffer, GpuContext, Pipeline, Readback, Timer};
-use crate::variant::{Availability, Precision, Prepared, Stage, Strategy, Variant};
+use crate::variant::{Availability, Precision, Prepared, Stage, Variant, VariantInfo};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gpu {
@@ -68,39 +68,32 @@ impl Gpu {
     }
 }
 
+const DENSE: [VariantInfo; 2] = variant_pair!(
+    "gpu-f64",
+    "gpu-f32",
+    Gpu,
+    "one GPU invocation per pixel looping over every spike (the hack week's Numba kernel); \
+     normalisation and composite (WGSL FFT) on the device"
+);
+const WINDOWED: [VariantInfo; 2] = variant_pair!(
+    "gpu-windowed-f64",
+    "gpu-windowed-f32",
+    Gpu,
+    "one GPU invocation per pixel, only over the spikes whose window touches its tile; \
+     normalisation and composite (WGSL FFT) on the device"
+);
+
 impl Variant<PsfProblem> for Gpu {
-    fn name(&self) -> &'static str {
-        match self {
-            Gpu::F32 => "gpu-f32",
-            Gpu::F64 => "gpu-f64",
-            Gpu::WindowedF32 => "gpu-windowed-f32",
-            Gpu::WindowedF64 => "gpu-windowed-f64",
-        }
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Gpu
-    }
-    fn precision(&self) -> Precision {
-        if self.f64() {
+    fn info(&self) -> &VariantInfo {
+        let precision = if self.f64() {
             Precision::F64
         } else {
             Precision::F32
-        }
-    }
-    fn idea(&self) -> &'static str {
+        };
         match self {
-            Gpu::F32 | Gpu::F64 => {
-                "one GPU invocation per pixel looping over every spike (the hack week's \
-                 Numba kernel); normalisation and composite (WGSL FFT) on the device"
-            }
-            Gpu::WindowedF32 | Gpu::WindowedF64 => {
-                "one GPU invocation per pixel, only over the spikes whose window touches \
-                 its tile; normalisation and composite (WGSL FFT) on the device"
-            }
+            Gpu::F32 | Gpu::F64 => precision.pick(&DENSE),
+            Gpu::WindowedF32 | Gpu::WindowedF64 => precision.pick(&WINDOWED),
         }
-    }
-    fn file(&self) -> &'static str {
-        file!()
     }
     fn probe(&self, p: &PsfProblem) -> Availability {
         let ctx = match gpu::context() {
@@ -445,7 +438,7 @@ impl DeviceComposite {
         let n = p.n;
         let nn = n * n;
         let elem = kind.elem_bytes();
-        let precision = kind.precision();
+        let precision = kind.info().precision;
         let float = if kind.f64() { "f64" } else { "f32" };
         let mut keep = Vec::new();
 

@@ -37,12 +37,11 @@ use ndarray::{Array2, ArrayD, IxDyn};
 
 use crate::check::{Check, Comparison, Output, RelativeTolerance, Tolerance, compare};
 use crate::error::KernelError;
-use crate::kernel::{Case, Kernel, VariantInfo};
+use crate::kernel::{Case, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
-use crate::variant::{Precision, Prepared, Stage, Variant, Work};
+use crate::variant::{NotApplicable, Precision, Prepared, Stage, Variant, VariantInfo, Work};
 
 pub mod composite;
-pub mod fft;
 pub mod gpu;
 pub mod naive;
 pub mod parallel;
@@ -777,7 +776,20 @@ impl Kernel for Psf {
             Box::new(parallel::Parallel),
             Box::new(separable::Separable),
             Box::new(windowed::Windowed),
-            Box::new(fft::Fft),
+            // A sum of Gaussians at arbitrary centres is one Gaussian convolved with Dirac
+            // spikes; an FFT could do it only if the spikes sat on the pixel grid. The
+            // composite of the two filters *is* an FFT, in every variant (composite.rs).
+            Box::new(NotApplicable::new(
+                variant!(
+                    "fft",
+                    Fft,
+                    F64,
+                    "n/a for the spikes (sub-pixel centres: a non-uniform transform); the \
+                     composite is an FFT everywhere"
+                ),
+                "the spike centres sit at sub-pixel positions (d·cos(a)·m), so the spike sum \
+                 is a non-uniform transform, not an FFT; the composite is an FFT in every variant",
+            )),
             Box::new(gpu::Gpu::F32),
             Box::new(gpu::Gpu::F64),
             Box::new(gpu::Gpu::WindowedF32),

@@ -6,7 +6,7 @@ use super::{
     Buffers, Core, CpuRun, Gaussian, PsfProblem, coord, core_exponent, pairwise_sum, spike_exponent,
 };
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Naive;
 
@@ -15,21 +15,16 @@ pub struct Naive;
 /// reference machine (N = 256: 2.1 s for 1201·256² terms, a busy machine).
 const SECONDS_PER_TERM: f64 = 25e-9;
 
+const INFO: VariantInfo = variant!(
+    "naive",
+    Naive,
+    F64,
+    "aiapy's loop: for every spike, for every pixel, one scalar exp (1200·N² of them)"
+);
+
 impl Variant<PsfProblem> for Naive {
-    fn name(&self) -> &'static str {
-        "naive"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Naive
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "aiapy's loop: for every spike, for every pixel, one scalar exp (1200·N² of them)"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &PsfProblem) -> Availability {
         let terms = ((p.entrance.len() + p.focal_plane.len() + 1) * p.n * p.n) as f64;

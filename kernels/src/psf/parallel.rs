@@ -8,29 +8,21 @@ use rayon::prelude::*;
 use super::vectorised::spike_row;
 use super::{CpuRun, Gaussian, PsfProblem, coord};
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Prepared, Variant, VariantInfo};
 
 pub struct Parallel;
 
-impl Variant<PsfProblem> for Parallel {
-    fn name(&self) -> &'static str {
-        "parallel"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Parallel
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "independent rows over threads (rayon), each with the SIMD exponential; the \
+const INFO: VariantInfo = variant!(
+    "parallel",
+    Parallel,
+    F64,
+    "independent rows over threads (rayon), each with the SIMD exponential; the \
          composite's row and column FFTs over threads too"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
-    fn probe(&self, _p: &PsfProblem) -> Availability {
-        Availability::Ready
+);
+
+impl Variant<PsfProblem> for Parallel {
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(CpuRun::new(p, true, spikes)))

@@ -27,26 +27,21 @@ use rayon::prelude::*;
 
 use super::{CpuRun, Filter, Gaussian, PsfProblem, coord};
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
 pub struct Separable;
 
-impl Variant<PsfProblem> for Separable {
-    fn name(&self) -> &'static str {
-        "separable"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Algorithmic
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "each Gaussian is a column times a row: the spike sum is one rank-1200 matrix \
+const INFO: VariantInfo = variant!(
+    "separable",
+    Algorithmic,
+    F64,
+    "each Gaussian is a column times a row: the spike sum is one rank-1200 matrix \
          product (faer GEMM), 2·N·1200 exponentials instead of N²·1200"
-    }
-    fn file(&self) -> &'static str {
-        file!()
+);
+
+impl Variant<PsfProblem> for Separable {
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn probe(&self, p: &PsfProblem) -> Availability {
         for filter in [Filter::Entrance, Filter::FocalPlane] {

@@ -14,29 +14,21 @@
 
 use super::{CpuRun, Gaussian, PsfProblem, coord};
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Prepared, Variant, VariantInfo};
 
 pub struct Vectorised;
 
-impl Variant<PsfProblem> for Vectorised {
-    fn name(&self) -> &'static str {
-        "vectorised"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Vectorised
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "still 1200·N² exponentials, but a branch-free polynomial exp over each row that the \
+const INFO: VariantInfo = variant!(
+    "vectorised",
+    Vectorised,
+    F64,
+    "still 1200·N² exponentials, but a branch-free polynomial exp over each row that the \
          compiler turns into SIMD, with all spikes applied to a row while it sits in L1"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
-    fn probe(&self, _p: &PsfProblem) -> Availability {
-        Availability::Ready
+);
+
+impl Variant<PsfProblem> for Vectorised {
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(CpuRun::new(p, false, spikes)))

@@ -11,29 +11,21 @@
 
 use super::{CpuRun, Gaussian, PsfProblem, coord, spike_exponent};
 use crate::error::KernelError;
-use crate::variant::{Availability, Precision, Prepared, Strategy, Variant};
+use crate::variant::{Prepared, Variant, VariantInfo};
 
 pub struct Windowed;
 
-impl Variant<PsfProblem> for Windowed {
-    fn name(&self) -> &'static str {
-        "windowed"
-    }
-    fn strategy(&self) -> Strategy {
-        Strategy::Algorithmic
-    }
-    fn precision(&self) -> Precision {
-        Precision::F64
-    }
-    fn idea(&self) -> &'static str {
-        "evaluate each Gaussian only within R = √(746/w) px of its centre, where exp is not \
+const INFO: VariantInfo = variant!(
+    "windowed",
+    Algorithmic,
+    F64,
+    "evaluate each Gaussian only within R = √(746/w) px of its centre, where exp is not \
          exactly 0.0: equal to the dense sum, ~1000× fewer exponentials"
-    }
-    fn file(&self) -> &'static str {
-        file!()
-    }
-    fn probe(&self, _p: &PsfProblem) -> Availability {
-        Availability::Ready
+);
+
+impl Variant<PsfProblem> for Windowed {
+    fn info(&self) -> &VariantInfo {
+        &INFO
     }
     fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(CpuRun::new(p, true, spikes)))
