@@ -75,7 +75,11 @@ impl ParamSpec {
 }
 
 /// Parameter values by name. Built from a kernel's defaults, then overridden.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+///
+/// Written for people as `n=32 oversampling=3` (its [`Display`](fmt::Display), the `params`
+/// column of results.csv); serde reads and writes that same text, so result rows keep
+/// their parameters typed from the command line to the report.
+#[derive(Clone, Debug, Default)]
 pub struct Params(BTreeMap<String, f64>);
 
 impl Params {
@@ -127,6 +131,14 @@ impl Params {
         self.0.iter().map(|(k, v)| (k.as_str(), *v))
     }
 
+    /// The same parameters less `name` (rows that differ only in their size parameter form
+    /// one scaling curve).
+    pub fn without(&self, name: &str) -> Params {
+        let mut rest = self.clone();
+        rest.0.remove(name);
+        rest
+    }
+
     /// Checks every value against the specs (range, integer-ness).
     pub fn validate(&self, specs: &[ParamSpec]) -> Result<(), KernelError> {
         for spec in specs {
@@ -146,6 +158,79 @@ impl fmt::Display for Params {
     }
 }
 
+impl Ord for Params {
+    /// By name, then by value (a total order, [`f64::total_cmp`]): the report sorts sizes
+    /// numerically and groups rows by their parameters.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (mut a, mut b) = (self.0.iter(), other.0.iter());
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return std::cmp::Ordering::Equal,
+                (None, Some(_)) => return std::cmp::Ordering::Less,
+                (Some(_), None) => return std::cmp::Ordering::Greater,
+                (Some((ka, va)), Some((kb, vb))) => {
+                    let o = ka.cmp(kb).then(va.total_cmp(vb));
+                    if o.is_ne() {
+                        return o;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PartialEq for Params {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Params {}
+
+impl PartialOrd for Params {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::str::FromStr for Params {
+    type Err = KernelError;
+
+    /// Reads back what [`Display`](fmt::Display) wrote: `name=value` pairs separated by
+    /// spaces (an empty text is no parameter).
+    fn from_str(text: &str) -> Result<Params, KernelError> {
+        text.split_whitespace()
+            .map(|pair| {
+                let bad = |why: &str| {
+                    KernelError::Input(format!(
+                        "parameters `{text}`: `{pair}` {why} (expected name=value pairs such as `n=32 oversampling=3`)"
+                    ))
+                };
+                let (name, value) = pair.split_once('=').ok_or_else(|| bad("has no `=`"))?;
+                let value: f64 = value.parse().map_err(|_| bad("is not a number"))?;
+                if name.is_empty() || !value.is_finite() {
+                    return Err(bad("is not a finite named value"));
+                }
+                Ok((name.to_string(), value))
+            })
+            .collect::<Result<_, _>>()
+            .map(Params)
+    }
+}
+
+impl serde::Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Params, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +242,21 @@ mod tests {
         default: 32.0,
         is_size: true,
     };
+
+    #[test]
+    fn text_round_trips_and_orders_by_value() {
+        let p = Params::default().with("n", 64.0).with("oversampling", 3.5);
+        assert_eq!(p.to_string(), "n=64 oversampling=3.5");
+        assert_eq!(p.to_string().parse::<Params>().unwrap(), p);
+        assert_eq!("".parse::<Params>().unwrap(), Params::default());
+        for bad in ["n", "n=abc", "=3", "n=nan", "n=inf"] {
+            assert!(bad.parse::<Params>().is_err(), "{bad}");
+        }
+        let small = Params::default().with("n", 8.0);
+        let large = Params::default().with("n", 16.0);
+        assert!(small < large, "by value, not by text (\"16\" < \"8\")");
+        assert_eq!(p.without("n").to_string(), "oversampling=3.5");
+    }
 
     #[test]
     fn rejects_what_is_not_in_the_domain() {

@@ -241,6 +241,16 @@ pub trait Variant<P>: Send + Sync {
     fn prepare(&self, problem: &P) -> Result<Box<dyn Prepared>, KernelError>;
 }
 
+/// The output `oracle` gives on `problem` before it has run, zeroed: the array names and
+/// shapes every variant of the kernel must produce. A workshop exercise starts from it.
+pub fn zeroed_output<P>(oracle: &dyn Variant<P>, problem: &P) -> Result<Output, KernelError> {
+    let mut output = oracle.prepare(problem)?.output()?;
+    for (_, array) in &mut output.arrays {
+        array.fill(0.0);
+    }
+    Ok(output)
+}
+
 /// A standard strategy that cannot apply to a kernel (an FFT where nothing is a
 /// convolution): listed as `n/a` with its reason, never silently absent. Written in the
 /// kernel's table, `NotApplicable::new(variant!("fft", Fft, F64, "n/a: ..."), "why")`.
