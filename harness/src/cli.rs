@@ -1,6 +1,7 @@
-//! Command line. Fixed flags are derived with clap; each kernel parameter becomes a flag
-//! named after it (`--n 64 --oversampling 3`), added at run time from the kernels'
-//! declarations so that a new parameter needs no change here.
+//! Command line: the arguments of every command ([`crate::cmd`] runs them). Fixed flags are
+//! derived with clap; each kernel parameter becomes a flag named after it (`--n 64
+//! --oversampling 3`), added at run time from the kernels' declarations so that a new
+//! parameter needs no change here.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ pub enum Cmd {
     Bench(BenchArgs),
     /// Flamegraphs: sample only the runs of each valid variant (pprof), write one SVG per
     /// variant, its folded stacks and top functions into a new folder; `--diff A B` too.
-    Profile(crate::profile::ProfileArgs),
+    Profile(ProfileArgs),
     /// Run one variant and save its output as .npy (load it in numpy next to your code).
     Run(RunArgs),
     /// Build an HTML report and a Markdown summary from run folders (default: the latest
@@ -93,11 +94,45 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 5)]
     pub min_samples: usize,
     /// Spread (interquartile range / median) above which a result is flagged noisy.
-    #[arg(long, default_value_t = crate::stats::NOISY_SPREAD)]
+    #[arg(long, default_value_t = crate::measure::stats::NOISY_SPREAD)]
     pub noisy: f64,
     /// Folder under which the run folder is created.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Seconds of sampled runs per variant. Default: until 8 CPU-seconds (≈2000 samples at
+    /// 250 per CPU-second), within 8 s of wall time, shortened to share ~48 s among many
+    /// variants (at least 3 s each).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Size of the rayon pool the variants run in. Default: all cores (as `bench`).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Differential flamegraph between two variants of the selection (names or ids,
+    /// profiled here) or two `.folded` files (paths): where time moved from A to B.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub diff: Vec<String>,
+    /// One flamegraph root per worker thread (default: workers merged into one root).
+    #[arg(long)]
+    pub per_thread: bool,
+    /// Keep every frame (default: runs of rayon's frames shown as one `[rayon]` frame).
+    #[arg(long)]
+    pub full_stacks: bool,
+    /// Rows of the top-functions tables.
+    #[arg(long, default_value_t = 12)]
+    pub top: usize,
+    /// Folder under which the profile's new folder is created.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Write into this existing run folder's `flamegraphs/` instead (then `harness report
+    /// RUN` links the flamegraphs); files already there are never overwritten.
+    #[arg(long)]
+    pub into: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

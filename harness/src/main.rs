@@ -2,7 +2,7 @@
 //! so that bench rows can report bytes allocated per variant.
 
 #[global_allocator]
-static ALLOCATOR: harness::memory::Counting = harness::memory::Counting;
+static ALLOCATOR: harness::measure::memory::Counting = harness::measure::memory::Counting;
 
 fn main() -> std::process::ExitCode {
     harness::main()

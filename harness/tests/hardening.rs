@@ -2,15 +2,15 @@
 //! interrupted benchmark. Each test fails without the behaviour it names.
 //!
 //! The command-line tests run the real `harness` binary (`CARGO_BIN_EXE_harness`); the
-//! fault tests drive `commands::validate_plan` with a fake kernel defined here (never
+//! fault tests drive `cmd::validate::validate_plan` with a fake kernel defined here (never
 //! registered), whose variants panic, return NaN or a wrong answer.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output as ProcessOutput, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::commands::validate_plan;
-use harness::jobs::{Job, Plan};
+use harness::cmd::plan::{Job, Plan};
+use harness::cmd::validate::validate_plan;
 use kernels::kernel::KernelEntry;
 use kernels::{
     Availability, Case, Kernel, KernelError, Output, ParamKind, ParamSpec, Params, Precision,

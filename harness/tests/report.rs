@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use harness::report::format::{fmt_ratio, fmt_time};
+use harness::render::fmt::{fmt_ratio, fmt_time};
 use harness::results::{self, Row};
 
 fn harness() -> Command {
@@ -327,7 +327,9 @@ fn failed_variants_are_never_presented_and_peers_and_machines_merge() {
         html.contains("href=\"../../20260101T000000Z-laue/flamegraph-laue-strained-naive.svg\"")
     );
     assert!(md.contains("(../../20260101T000000Z-laue/flamegraph-laue-strained-naive.svg)"));
-    assert!(harness::bench::is_picture(&[96, 96]) && !harness::bench::is_picture(&[65536, 7]));
+    assert!(
+        harness::cmd::bench::is_picture(&[96, 96]) && !harness::cmd::bench::is_picture(&[65536, 7])
+    );
     // Crossover and GPU advice from the sizes: the GPU loses at 16 and wins at 32.
     assert!(
         md.contains("Crossover: the fastest changes from naive at n = 16 to gpu-f32 at n = 32"),

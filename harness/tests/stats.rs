@@ -1,6 +1,6 @@
 //! The statistics behind every number of the reports, on synthetic data with known answers.
 
-use harness::stats::{
+use harness::measure::stats::{
     self, Class, Outliers, Summary, bootstrap_median_ci, classify, fences, fit_amdahl,
     fit_power_law, outliers, quantile,
 };

@@ -5,26 +5,14 @@
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
-use super::format::{fmt_time, sig3};
-use crate::stats::{AmdahlFit, PowerFit};
+use crate::measure::stats::{AmdahlFit, PowerFit};
+use crate::render::fmt::{fmt_time, sig3};
+use crate::render::svg::TABLEAU_10;
 
-/// Tableau 10: distinct, colour-blind-aware hues.
-const PALETTE: [(u8, u8, u8); 10] = [
-    (0x4e, 0x79, 0xa7),
-    (0xf2, 0x8e, 0x2b),
-    (0xe1, 0x57, 0x59),
-    (0x76, 0xb7, 0xb2),
-    (0x59, 0xa1, 0x4f),
-    (0xed, 0xc9, 0x48),
-    (0xb0, 0x7a, 0xa1),
-    (0xff, 0x9d, 0xa7),
-    (0x9c, 0x75, 0x5f),
-    (0x79, 0x70, 0x6e),
-];
-
+/// A series' colour: [`TABLEAU_10`], then a second round, darker.
 pub fn colour(i: usize) -> RGBColor {
-    let (r, g, b) = PALETTE[i % PALETTE.len()];
-    if i < PALETTE.len() {
+    let (r, g, b) = TABLEAU_10[i % TABLEAU_10.len()];
+    if i < TABLEAU_10.len() {
         RGBColor(r, g, b)
     } else {
         // A second round, darker.
@@ -312,21 +300,7 @@ pub fn threads(title: &str, series: &[Series], amdahl: &[(usize, AmdahlFit)]) ->
 
 /// The roofline: bandwidth slope and compute roofs, variants as points.
 pub fn roofline(title: &str, roofs: &[Roof], series: &[Series]) -> String {
-    let ridge_xs = roofs
-        .iter()
-        .flat_map(|r| [r.peak_f64 / r.bandwidth, r.peak_f32 / r.bandwidth]);
-    let (x0, x1) = log_range(
-        series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0))
-            .chain(ridge_xs),
-        3.0,
-    );
-    let ys = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .chain(roofs.iter().flat_map(|r| [r.peak_f32, x0 * r.bandwidth]));
-    let (y0, y1) = log_range(ys, 2.0);
+    let ((x0, x1), (y0, y1)) = roofline_ranges(roofs, series);
     svg((900, 540), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 16))
@@ -399,4 +373,24 @@ pub fn roofline(title: &str, roofs: &[Roof], series: &[Series]) -> String {
             .draw()?;
         Ok(())
     })
+}
+
+/// The roofline's axes: every point and both ridges in x, every point, the f32 roof and the
+/// slope's start in y.
+fn roofline_ranges(roofs: &[Roof], series: &[Series]) -> ((f64, f64), (f64, f64)) {
+    let ridge_xs = roofs
+        .iter()
+        .flat_map(|r| [r.peak_f64 / r.bandwidth, r.peak_f32 / r.bandwidth]);
+    let (x0, x1) = log_range(
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .chain(ridge_xs),
+        3.0,
+    );
+    let ys = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .chain(roofs.iter().flat_map(|r| [r.peak_f32, x0 * r.bandwidth]));
+    ((x0, x1), log_range(ys, 2.0))
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::ceilings::{self, Ceiling};
-use crate::machine::Machine;
+use crate::measure::ceilings::{self, Ceiling};
+use crate::measure::machine::Machine;
 use crate::results::{self, Row, RunManifest};
 
 /// One row and where it came from.

@@ -3,22 +3,9 @@
 
 use std::fmt::Write;
 
-use super::format::{fmt_pct, fmt_ratio, fmt_time, sig3};
 use super::model::{CaseReport, KernelReport, Report, Table};
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use crate::render::fmt::{fmt_pct, fmt_ratio, fmt_time, sig3};
+use crate::render::svg::escape;
 
 /// An id usable in `href="#..."`.
 fn anchor(s: &str) -> String {
@@ -179,65 +166,10 @@ fn case_html(k: &KernelReport, c: &CaseReport) -> String {
     }
     s.push_str(&chart(&c.bar));
     s.push_str(&chart(&c.scaling));
-    if !c.fits.is_empty() {
-        s.push_str("<h4>Growth exponents (least squares on log time against log size)</h4>\n<div class=\"scroll\"><table class=\"compact\"><thead><tr><th>series</th><th>exponent</th><th>R²</th><th>sizes</th></tr></thead><tbody>\n");
-        for f in &c.fits {
-            let _ = writeln!(
-                s,
-                "<tr><td>{}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td></tr>",
-                escape(&f.label),
-                f.fit.exponent,
-                f.fit.r2,
-                f.fit.points
-            );
-        }
-        s.push_str("</tbody></table></div>\n");
-    }
+    s.push_str(&fits_html(c));
     s.push_str(&chart(&c.threads));
-    if !c.thread_fits.is_empty() {
-        s.push_str("<h4>Thread scaling (speedup = T(1)/T(p), efficiency = speedup/p, Amdahl: T(p) = T(1)·(f + (1−f)/p))</h4>\n<div class=\"scroll\"><table class=\"compact\"><thead><tr><th>variant</th><th>parameters</th><th>threads</th><th>median</th><th>speedup</th><th>efficiency</th><th>serial fraction f</th><th>max speedup 1/f</th></tr></thead><tbody>\n");
-        for f in &c.thread_fits {
-            for (p, t, sp, eff) in &f.points {
-                let _ = writeln!(
-                    s,
-                    "<tr><td>{}</td><td>{}</td><td class=\"num\">{p}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td></tr>",
-                    escape(&f.label),
-                    escape(&f.params),
-                    fmt_time(Some(*t)),
-                    fmt_ratio(Some(*sp)),
-                    fmt_pct(Some(100.0 * eff)),
-                    f.fit.serial_fraction,
-                    if f.fit.serial_fraction > 0.0 {
-                        fmt_ratio(Some(f.fit.max_speedup()))
-                    } else {
-                        "∞".into()
-                    }
-                );
-            }
-        }
-        s.push_str("</tbody></table></div>\n");
-    }
-    if !c.pictures.is_empty() {
-        s.push_str("<h4>Output</h4>\n<div class=\"pictures\">\n");
-        for p in &c.pictures {
-            let _ = writeln!(
-                s,
-                "<figure><img class=\"map\" alt=\"{}\" src=\"data:image/png;base64,{}\" width=\"{}\">\
-                 <img class=\"bar\" alt=\"colour scale\" src=\"data:image/png;base64,{}\">\
-                 <div class=\"scale\"><span>{}</span><span>{}</span><span>{}</span></div>\
-                 <figcaption>{}</figcaption></figure>",
-                escape(&p.caption),
-                p.png_base64,
-                p.width,
-                p.colour_bar_base64,
-                escape(&p.lo),
-                escape(&p.scale),
-                escape(&p.hi),
-                escape(&p.caption)
-            );
-        }
-        s.push_str("</div>\n");
-    }
+    s.push_str(&thread_fits_html(c));
+    s.push_str(&pictures_html(c));
     if !c.timelines.is_empty() {
         s.push_str("<h4>Timelines (last timed run; one colour per image, hover for times)</h4>\n");
         for t in &c.timelines {
@@ -262,6 +194,124 @@ pub fn render(r: &Report) -> String {
         escape(&r.generated),
         r.runs.len()
     );
+    s.push_str(&nav(r));
+    if !r.notes.is_empty() {
+        s.push_str("<div class=\"notes\"><ul>\n");
+        for n in &r.notes {
+            let _ = writeln!(s, "<li>{}</li>", escape(n));
+        }
+        s.push_str("</ul></div>\n");
+    }
+    for k in &r.kernels {
+        s.push_str(&kernel_html(k));
+    }
+    s.push_str(&machines_html(r));
+    let _ = write!(
+        s,
+        "<h2 id=\"reading\">How to read this report</h2>\n<ul>\n\
+        <li><b>median</b>: seconds per run, the median of the samples (short runs are grouped so that each sample lasts \
+        long enough to time); <b>95% CI</b>: a bootstrap confidence interval of that median.</li>\n\
+        <li><b>spread</b>: interquartile range over median. Above {} the row is flagged ⚠ noisy: the machine was busy.</li>\n\
+        <li><b>speedup vs naive</b>: the naive variant's median over this one's, same machine and problem.</li>\n\
+        <li><b>GFLOP/s, GB/s</b>: the kernel's nominal work (from its formula, the same for every variant) over the median. \
+        A variant with a cheaper algorithm (FFT, factorised) shows an effective rate above what brute force could reach.</li>\n\
+        <li><b>% of roofline</b>: GFLOP/s over min(GEMM peak, intensity × copy bandwidth), both measured by the harness on \
+        this machine at the row's thread count and precision.</li>\n\
+        <li><b>error</b>: max|reference − output| / max|reference|, against the tolerance stated with the reference.</li>\n\
+        <li><b>RSS growth</b>: how far the process's peak resident memory rose above its level at the start, during setup \
+        and one run; <b>heap peak</b>: the most heap bytes live at once in that time; <b>alloc per run</b>: bytes allocated \
+        by one run (0 B: no allocation in the timed loop). Rust rows count through the harness's allocator (GPU driver \
+        memory shows in RSS only); Python rows use tracemalloc.</li>\n\
+        <li>Python peers (<code>scripts/peers.py</code>) appear in the same tables with strategy <code>python</code>, \
+        validated against the same references with the same error measure.</li>\n</ul>\n",
+        fmt_pct(Some(100.0 * r.noisy_threshold))
+    );
+    s.push_str("</main>\n</body>\n</html>\n");
+    s
+}
+
+/// The growth exponents of a case.
+fn fits_html(c: &CaseReport) -> String {
+    let mut s = String::new();
+    if c.fits.is_empty() {
+        return s;
+    }
+    s.push_str("<h4>Growth exponents (least squares on log time against log size)</h4>\n<div class=\"scroll\"><table class=\"compact\"><thead><tr><th>series</th><th>exponent</th><th>R²</th><th>sizes</th></tr></thead><tbody>\n");
+    for f in &c.fits {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td></tr>",
+            escape(&f.label),
+            f.fit.exponent,
+            f.fit.r2,
+            f.fit.points
+        );
+    }
+    s.push_str("</tbody></table></div>\n");
+    s
+}
+
+/// The thread scaling table of a case.
+fn thread_fits_html(c: &CaseReport) -> String {
+    let mut s = String::new();
+    if c.thread_fits.is_empty() {
+        return s;
+    }
+    s.push_str("<h4>Thread scaling (speedup = T(1)/T(p), efficiency = speedup/p, Amdahl: T(p) = T(1)·(f + (1−f)/p))</h4>\n<div class=\"scroll\"><table class=\"compact\"><thead><tr><th>variant</th><th>parameters</th><th>threads</th><th>median</th><th>speedup</th><th>efficiency</th><th>serial fraction f</th><th>max speedup 1/f</th></tr></thead><tbody>\n");
+    for f in &c.thread_fits {
+        for (p, t, sp, eff) in &f.points {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{p}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td></tr>",
+                escape(&f.label),
+                escape(&f.params),
+                fmt_time(Some(*t)),
+                fmt_ratio(Some(*sp)),
+                fmt_pct(Some(100.0 * eff)),
+                f.fit.serial_fraction,
+                if f.fit.serial_fraction > 0.0 {
+                    fmt_ratio(Some(f.fit.max_speedup()))
+                } else {
+                    "∞".into()
+                }
+            );
+        }
+    }
+    s.push_str("</tbody></table></div>\n");
+    s
+}
+
+/// The output images of a case with their colour scales.
+fn pictures_html(c: &CaseReport) -> String {
+    let mut s = String::new();
+    if c.pictures.is_empty() {
+        return s;
+    }
+    s.push_str("<h4>Output</h4>\n<div class=\"pictures\">\n");
+    for p in &c.pictures {
+        let _ = writeln!(
+            s,
+            "<figure><img class=\"map\" alt=\"{}\" src=\"data:image/png;base64,{}\" width=\"{}\">\
+             <img class=\"bar\" alt=\"colour scale\" src=\"data:image/png;base64,{}\">\
+             <div class=\"scale\"><span>{}</span><span>{}</span><span>{}</span></div>\
+             <figcaption>{}</figcaption></figure>",
+            escape(&p.caption),
+            p.png_base64,
+            p.width,
+            p.colour_bar_base64,
+            escape(&p.lo),
+            escape(&p.scale),
+            escape(&p.hi),
+            escape(&p.caption)
+        );
+    }
+    s.push_str("</div>\n");
+    s
+}
+
+/// Links to every kernel and case, then to the machines and the reading guide.
+fn nav(r: &Report) -> String {
+    let mut s = String::new();
     s.push_str("<nav>");
     for k in &r.kernels {
         let _ = write!(
@@ -281,42 +331,45 @@ pub fn render(r: &Report) -> String {
         }
     }
     s.push_str("<a href=\"#machines\">machines</a><a href=\"#reading\">how to read</a></nav>\n");
-    if !r.notes.is_empty() {
-        s.push_str("<div class=\"notes\"><ul>\n");
-        for n in &r.notes {
-            let _ = writeln!(s, "<li>{}</li>", escape(n));
-        }
-        s.push_str("</ul></div>\n");
+    s
+}
+
+/// A kernel: its cases, roofline and flamegraphs.
+fn kernel_html(k: &KernelReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "<h2 id=\"{}\">{}</h2>", anchor(&k.name), escape(&k.name));
+    if !k.about.is_empty() {
+        let _ = writeln!(s, "<p>{}</p>", escape(&k.about));
     }
-    for k in &r.kernels {
-        let _ = writeln!(s, "<h2 id=\"{}\">{}</h2>", anchor(&k.name), escape(&k.name));
-        if !k.about.is_empty() {
-            let _ = writeln!(s, "<p>{}</p>", escape(&k.about));
-        }
-        for c in &k.cases {
-            s.push_str(&case_html(k, c));
-        }
-        let _ = writeln!(
-            s,
-            "<h3 id=\"{}\">{}: roofline</h3>",
-            anchor(&format!("{}-roofline", k.name)),
-            escape(&k.name)
-        );
-        s.push_str(&chart(&k.roofline));
-        let _ = writeln!(s, "<p class=\"muted\">{}</p>", escape(&k.roofline_note));
-        if !k.flamegraphs.is_empty() {
-            s.push_str("<h4>Flamegraphs</h4><ul>\n");
-            for (label, href) in &k.flamegraphs {
-                let _ = writeln!(
-                    s,
-                    "<li><a href=\"{}\">{}</a></li>",
-                    escape(href),
-                    escape(label)
-                );
-            }
-            s.push_str("</ul>\n");
-        }
+    for c in &k.cases {
+        s.push_str(&case_html(k, c));
     }
+    let _ = writeln!(
+        s,
+        "<h3 id=\"{}\">{}: roofline</h3>",
+        anchor(&format!("{}-roofline", k.name)),
+        escape(&k.name)
+    );
+    s.push_str(&chart(&k.roofline));
+    let _ = writeln!(s, "<p class=\"muted\">{}</p>", escape(&k.roofline_note));
+    if !k.flamegraphs.is_empty() {
+        s.push_str("<h4>Flamegraphs</h4><ul>\n");
+        for (label, href) in &k.flamegraphs {
+            let _ = writeln!(
+                s,
+                "<li><a href=\"{}\">{}</a></li>",
+                escape(href),
+                escape(label)
+            );
+        }
+        s.push_str("</ul>\n");
+    }
+    s
+}
+
+/// The machines and their ceilings, and the runs.
+fn machines_html(r: &Report) -> String {
+    let mut s = String::new();
     s.push_str("<h2 id=\"machines\">Machines and runs</h2>\n<div class=\"scroll\"><table><thead><tr>\
         <th>machine</th><th>CPU</th><th>cores</th><th>SIMD</th><th>memory</th><th>OS</th><th>GPU adapter</th>\
         <th>rustc</th><th>commit</th><th>runtimes</th><th>ceilings (threads: f64 / f32 GEMM GFLOP/s, copy GB/s)</th>\
@@ -363,26 +416,5 @@ pub fn render(r: &Report) -> String {
         );
     }
     s.push_str("</ul>\n");
-    let _ = write!(
-        s,
-        "<h2 id=\"reading\">How to read this report</h2>\n<ul>\n\
-        <li><b>median</b>: seconds per run, the median of the samples (short runs are grouped so that each sample lasts \
-        long enough to time); <b>95% CI</b>: a bootstrap confidence interval of that median.</li>\n\
-        <li><b>spread</b>: interquartile range over median. Above {} the row is flagged ⚠ noisy: the machine was busy.</li>\n\
-        <li><b>speedup vs naive</b>: the naive variant's median over this one's, same machine and problem.</li>\n\
-        <li><b>GFLOP/s, GB/s</b>: the kernel's nominal work (from its formula, the same for every variant) over the median. \
-        A variant with a cheaper algorithm (FFT, factorised) shows an effective rate above what brute force could reach.</li>\n\
-        <li><b>% of roofline</b>: GFLOP/s over min(GEMM peak, intensity × copy bandwidth), both measured by the harness on \
-        this machine at the row's thread count and precision.</li>\n\
-        <li><b>error</b>: max|reference − output| / max|reference|, against the tolerance stated with the reference.</li>\n\
-        <li><b>RSS growth</b>: how far the process's peak resident memory rose above its level at the start, during setup \
-        and one run; <b>heap peak</b>: the most heap bytes live at once in that time; <b>alloc per run</b>: bytes allocated \
-        by one run (0 B: no allocation in the timed loop). Rust rows count through the harness's allocator (GPU driver \
-        memory shows in RSS only); Python rows use tracemalloc.</li>\n\
-        <li>Python peers (<code>scripts/peers.py</code>) appear in the same tables with strategy <code>python</code>, \
-        validated against the same references with the same error measure.</li>\n</ul>\n",
-        fmt_pct(Some(100.0 * r.noisy_threshold))
-    );
-    s.push_str("</main>\n</body>\n</html>\n");
     s
 }

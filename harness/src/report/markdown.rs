@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::format::{fmt_pct, fmt_ratio, sig3};
-use super::model::{Report, Table};
+use super::model::{CaseReport, KernelReport, Report, Table};
+use crate::render::fmt::{fmt_pct, fmt_ratio, sig3};
 
 /// The columns the summary keeps (the HTML has them all).
 const KEEP: [&str; 13] = [
@@ -63,6 +63,34 @@ pub fn render(r: &Report) -> String {
         r.generated,
         r.runs.len()
     );
+    s.push_str(&machines(r));
+    s.push('\n');
+    for n in &r.notes {
+        let _ = writeln!(s, "> {n}\n");
+    }
+    for k in &r.kernels {
+        let _ = writeln!(s, "## {}\n", k.name);
+        if !k.about.is_empty() {
+            let _ = writeln!(s, "{}\n", k.about);
+        }
+        for c in &k.cases {
+            s.push_str(&case_md(k, c));
+        }
+        if !k.flamegraphs.is_empty() {
+            let links: Vec<String> = k
+                .flamegraphs
+                .iter()
+                .map(|(l, h)| format!("[{l}]({h})"))
+                .collect();
+            let _ = writeln!(s, "Flamegraphs: {}\n", links.join(", "));
+        }
+    }
+    s
+}
+
+/// One line per machine: what it is, its ceilings and runtimes.
+fn machines(r: &Report) -> String {
+    let mut s = String::new();
     for m in &r.machines {
         let ceilings = m
             .top_ceiling()
@@ -90,66 +118,52 @@ pub fn render(r: &Report) -> String {
             m.runtimes.iter().cloned().collect::<Vec<_>>().join("; ")
         );
     }
-    s.push('\n');
-    for n in &r.notes {
-        let _ = writeln!(s, "> {n}\n");
+    s
+}
+
+/// A case: its advice, tables, growth exponents and thread scaling.
+fn case_md(k: &KernelReport, c: &CaseReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "### {}/{}\n", k.name, c.name);
+    for a in &c.advice {
+        let _ = writeln!(s, "- {a}");
     }
-    for k in &r.kernels {
-        let _ = writeln!(s, "## {}\n", k.name);
-        if !k.about.is_empty() {
-            let _ = writeln!(s, "{}\n", k.about);
-        }
-        for c in &k.cases {
-            let _ = writeln!(s, "### {}/{}\n", k.name, c.name);
-            for a in &c.advice {
-                let _ = writeln!(s, "- {a}");
-            }
-            if !c.advice.is_empty() {
-                s.push('\n');
-            }
-            for p in &c.tables {
-                let _ = writeln!(s, "**{}/{} · {}**\n", k.name, c.name, p.params);
-                s.push_str(&table(&p.table));
-                s.push('\n');
-            }
-            if !c.fits.is_empty() {
-                let fits: Vec<String> = c
-                    .fits
-                    .iter()
-                    .map(|f| format!("{} ∝ {}^{:.2}", f.label, k.size_param, f.fit.exponent))
-                    .collect();
-                let _ = writeln!(s, "Growth exponents: {}.\n", fits.join(", "));
-            }
-            for f in &c.thread_fits {
-                let pts: Vec<String> = f
-                    .points
-                    .iter()
-                    .map(|(p, _, sp, eff)| {
-                        format!(
-                            "{p}: {} ({})",
-                            fmt_ratio(Some(*sp)),
-                            fmt_pct(Some(100.0 * eff))
-                        )
-                    })
-                    .collect();
-                let _ = writeln!(
-                    s,
-                    "Thread scaling of {} [{}]: {}; Amdahl serial fraction {:.3}.\n",
-                    f.label,
-                    f.params,
-                    pts.join(", "),
-                    f.fit.serial_fraction
-                );
-            }
-        }
-        if !k.flamegraphs.is_empty() {
-            let links: Vec<String> = k
-                .flamegraphs
-                .iter()
-                .map(|(l, h)| format!("[{l}]({h})"))
-                .collect();
-            let _ = writeln!(s, "Flamegraphs: {}\n", links.join(", "));
-        }
+    if !c.advice.is_empty() {
+        s.push('\n');
+    }
+    for p in &c.tables {
+        let _ = writeln!(s, "**{}/{} · {}**\n", k.name, c.name, p.params);
+        s.push_str(&table(&p.table));
+        s.push('\n');
+    }
+    if !c.fits.is_empty() {
+        let fits: Vec<String> = c
+            .fits
+            .iter()
+            .map(|f| format!("{} ∝ {}^{:.2}", f.label, k.size_param, f.fit.exponent))
+            .collect();
+        let _ = writeln!(s, "Growth exponents: {}.\n", fits.join(", "));
+    }
+    for f in &c.thread_fits {
+        let pts: Vec<String> = f
+            .points
+            .iter()
+            .map(|(p, _, sp, eff)| {
+                format!(
+                    "{p}: {} ({})",
+                    fmt_ratio(Some(*sp)),
+                    fmt_pct(Some(100.0 * eff))
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "Thread scaling of {} [{}]: {}; Amdahl serial fraction {:.3}.\n",
+            f.label,
+            f.params,
+            pts.join(", "),
+            f.fit.serial_fraction
+        );
     }
     s
 }

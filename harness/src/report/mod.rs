@@ -1,13 +1,13 @@
-//! `harness report`: one self-contained HTML file and a Markdown summary from one or more
-//! run folders, written into a new folder (never over an earlier report).
+//! The report: one self-contained HTML file and a Markdown summary from one or more run
+//! folders, written into a new folder (never over an earlier report); `harness report`
+//! ([`crate::cmd::report`]) runs it.
 //!
 //! Layers: [`data`] loads rows and machines, [`model`] computes what the report says
 //! (tables, fits, advice, chart series), [`charts`] / [`image`] draw, [`html`] and
-//! [`markdown`] lay out.
+//! [`markdown`] lay out (numbers and escaping from [`crate::render`]).
 
 pub mod charts;
 pub mod data;
-pub mod format;
 pub mod html;
 pub mod image;
 pub mod markdown;
@@ -16,8 +16,6 @@ pub mod model;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-
-use crate::cli::ReportArgs;
 
 /// Where a report was written.
 pub struct Written {
@@ -45,24 +43,4 @@ pub fn write(runs: &[PathBuf], out: &std::path::Path) -> Result<Written> {
         html,
         markdown,
     })
-}
-
-pub fn report_cmd(args: &ReportArgs) -> Result<bool> {
-    let runs = if args.runs.is_empty() {
-        vec![crate::results::latest_run(&args.root).with_context(|| {
-            format!(
-                "no run folder under {}: run `harness bench` first, or name run folders",
-                args.root.display()
-            )
-        })?]
-    } else {
-        args.runs.clone()
-    };
-    let w = write(&runs, &args.out)?;
-    println!(
-        "report:  {}\nsummary: {}",
-        w.html.display(),
-        w.markdown.display()
-    );
-    Ok(true)
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use kernels::registry;
 
+use crate::render::fmt::fmt_time_fixed;
 use crate::results::{Row, read_rows};
 
 /// Prints the kernel's formula, every variant with its idea and file, and the measured ladder
@@ -116,7 +117,7 @@ fn print_ladder(dir: &Path, rows: &[Row]) {
                 r.strategy,
                 r.precision,
                 r.threads,
-                format_time(t),
+                fmt_time_fixed(t),
                 base / t
             );
         }
@@ -124,14 +125,4 @@ fn print_ladder(dir: &Path, rows: &[Row]) {
     println!(
         "\nTimes are medians of one run on this machine; re-run bench on a quiet machine before quoting them."
     );
-}
-
-fn format_time(s: f64) -> String {
-    if s >= 1.0 {
-        format!("{s:.2} s")
-    } else if s >= 1e-3 {
-        format!("{:.2} ms", s * 1e3)
-    } else {
-        format!("{:.1} µs", s * 1e6)
-    }
 }

@@ -223,7 +223,14 @@ impl Variant<{problem}> for Exercise {{
     }}
 }}
 
-struct Run {{
+"#
+    ) + &run_template(kernel, problem))
+}
+
+/// The end of a new exercise: the prepared state whose `run` the learner fills in.
+fn run_template(kernel: &str, problem: &str) -> String {
+    format!(
+        r#"struct Run {{
     problem: {problem},
     output: Output,
 }}
@@ -245,7 +252,7 @@ impl Prepared for Run {{
     }}
 }}
 "#
-    ))
+    )
 }
 
 /// The workspace root: the nearest folder above the current one holding kernels/src.

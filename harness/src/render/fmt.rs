@@ -1,15 +1,56 @@
-//! Number formatting shared by the terminal table, the HTML report and the Markdown summary,
-//! so that the same value reads the same everywhere (and tests can find it).
+//! Number formatting shared by the terminal tables, the HTML report, the Markdown summary
+//! and the SVG timelines, so that the same value reads the same everywhere (and tests can
+//! find it).
 
-/// Seconds with a unit chosen for three significant digits: `812 ns`, `27.9 µs`, `1.13 ms`.
+/// How [`fmt_seconds`] writes a value below one of its smallest unit (under 1 ns, zero,
+/// negative, not finite); from one unit up both give three significant digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Small {
+    /// [`sig3`]: `0 ns`, `0.500 ns` (tables, report, terminal).
+    Sig3,
+    /// Two decimals: `0.00 ns`, `0.50 ns` (SVG timelines and `harness profile`).
+    TwoDecimals,
+}
+
+/// Seconds with a unit chosen for three significant digits: `812 ns`, `27.9 µs`, `1.13 ms`,
+/// `2.50 s`.
+pub fn fmt_seconds(s: f64, small: Small) -> String {
+    let (v, unit) = if s >= 1.0 {
+        (s, "s")
+    } else if s >= 1e-3 {
+        (s * 1e3, "ms")
+    } else if s >= 1e-6 {
+        (s * 1e6, "µs")
+    } else {
+        (s * 1e9, "ns")
+    };
+    match small {
+        Small::TwoDecimals if v < 1.0 || v.is_nan() => format!("{v:.2} {unit}"),
+        _ => format!("{} {unit}", sig3(v)),
+    }
+}
+
+/// [`fmt_seconds`] for the tables: `-` for none (and for a value that is not finite).
 pub fn fmt_time(s: Option<f64>) -> String {
     match s {
-        None => "-".into(),
-        Some(s) if !s.is_finite() => "-".into(),
-        Some(s) if s < 1e-6 => format!("{} ns", sig3(s * 1e9)),
-        Some(s) if s < 1e-3 => format!("{} µs", sig3(s * 1e6)),
-        Some(s) if s < 1.0 => format!("{} ms", sig3(s * 1e3)),
-        Some(s) => format!("{} s", sig3(s)),
+        Some(s) if s.is_finite() => fmt_seconds(s, Small::Sig3),
+        _ => "-".into(),
+    }
+}
+
+/// [`fmt_seconds`] for the timelines: `1.23 ms`, `45.6 µs`, `789 ns`, `1.20 s`, `0.00 ns`.
+pub fn fmt_duration(s: f64) -> String {
+    fmt_seconds(s, Small::TwoDecimals)
+}
+
+/// Fixed decimals, no nanoseconds (the workshop's ladder): `1.20 s`, `3.45 ms`, `12.3 µs`.
+pub fn fmt_time_fixed(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
     }
 }
 
@@ -104,5 +145,20 @@ mod tests {
         assert_eq!(fmt_pct(Some(3.1249)), "3.1%");
         assert_eq!(fmt_pct(Some(3.26)), "3.3%");
         assert_eq!(fmt_pct(Some(42.0)), "42%");
+    }
+
+    #[test]
+    fn durations_read_as_times_except_below_one_unit() {
+        assert_eq!(fmt_duration(1.5e-3), "1.50 ms");
+        assert_eq!(fmt_duration(250e-6), "250 µs");
+        assert_eq!(fmt_duration(2.0), "2.00 s");
+        for s in [812e-9, 27.93e-6, 1.13e-3, 2.5, 999.96e-6, 1234.5] {
+            assert_eq!(fmt_duration(s), fmt_time(Some(s)), "{s}");
+        }
+        assert_eq!(fmt_duration(0.0), "0.00 ns");
+        assert_eq!(fmt_time(Some(0.0)), "0 ns");
+        assert_eq!(fmt_time(Some(f64::NAN)), "-");
+        assert_eq!(fmt_time_fixed(40.6e-6), "40.6 µs");
+        assert_eq!(fmt_time_fixed(24.69e-3), "24.69 ms");
     }
 }

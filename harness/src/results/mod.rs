@@ -1,5 +1,11 @@
-//! Run folders and the results CSV: one new folder per run (never overwritten), one row per
-//! (kernel, case, variant, size, threads, precision), appended and flushed as it finishes.
+//! What runs leave on disk: run folders and the results CSV (here: one new folder per run,
+//! never overwritten, and one row per (kernel, case, variant, size, threads, precision),
+//! appended and flushed as it finishes), and the timelines' data: [`events`] (the
+//! intervals a pipeline variant records) and [`stages`] (the stages a variant times inside
+//! its run). Drawing them is [`crate::render`]'s.
+
+pub mod events;
+pub mod stages;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -7,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::ceilings::Ceiling;
-use crate::machine::Machine;
+use crate::measure::ceilings::Ceiling;
+use crate::measure::machine::Machine;
 
 /// `run.json`: the run's command and machine at the start, its ceilings once measured, and
 /// a summary that grows as rows finish (rewritten atomically each time).
@@ -131,7 +137,7 @@ pub struct Row {
     pub stages: String,
     /// For variants that record a timeline (the pipeline kernel): the mean time from an
     /// image's first to its last interval, the share of the run the device spent computing,
-    /// and the timeline file (relative to the run folder). See `events.rs`.
+    /// and the timeline file (relative to the run folder). See [`events`].
     pub latency_s: Option<f64>,
     /// The kernel's figures of the validated output (lm: converged share, iterations per
     /// fit), in words.

@@ -1,4 +1,6 @@
-//! Validation: find the reference for a problem, run a variant once, compare.
+//! The variant lifecycle's validation step: find the reference for a problem, run a variant
+//! once, compare. (The former `validate.rs`, unchanged; each command's `admit` drives the
+//! lifecycle with it. LIFECYCLE: replaced by `kernels::gate`.)
 //!
 //! The reference is, in order: a file the user gave (`--reference`), the committed
 //! reference file for these parameters, or the output of the kernel's oracle variant

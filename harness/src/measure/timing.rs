@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use kernels::Prepared;
 
-use crate::validate::panic_message;
+use crate::lifecycle::panic_message;
 
 /// Successive warm-up batch medians within this relative difference count as stable.
 pub const STABLE: f64 = 0.05;
@@ -111,7 +111,7 @@ pub fn measure(
         batches += 1;
         m.warmup_runs += runs;
         m.warmup_s += times.iter().sum::<f64>();
-        let med = crate::stats::median(&times);
+        let med = super::stats::median(&times);
         estimate = med.max(1e-9);
         progress(m.warmup_s / cfg.budget, "warm-up");
         if let Some(p) = previous {

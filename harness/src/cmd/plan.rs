@@ -1,4 +1,5 @@
-//! From the command line's selection to a list of problems ("jobs") and variant names.
+//! The plan of a command: from the command line's selection to a list of problems ("jobs")
+//! and variant names, and the memory checks that refuse a problem too big for the machine.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,41 @@ pub struct Plan {
 /// Expands the selection. Without parameters: each kernel's default suite (filtered by
 /// case). With parameters: every combination of the given values, for each selected case.
 pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Plan> {
+    let (kernel_name, case, variant) = names(select)?;
+    let kernels: Vec<&'static dyn DynKernel> = match &kernel_name {
+        Some(name) => vec![registry::kernel(name)?],
+        None => registry::kernels().collect(),
+    };
+    check_params(&kernels, given)?;
+    let mut jobs = Vec::new();
+    for kernel in kernels {
+        jobs.extend(jobs_of(
+            kernel,
+            case.as_deref(),
+            kernel_name.is_some(),
+            given,
+        )?);
+    }
+    if jobs.is_empty() {
+        bail!(
+            "nothing selected: no kernel has case `{}`",
+            case.unwrap_or_default()
+        );
+    }
+    if let Some(v) = &variant {
+        let known: Vec<_> = jobs[0].kernel.variants().iter().map(|i| i.name).collect();
+        if jobs
+            .iter()
+            .all(|j| !j.kernel.variants().iter().any(|i| i.name == v))
+        {
+            bail!("unknown variant `{v}`: valid ones are {}", known.join(", "));
+        }
+    }
+    Ok(Plan { jobs, variant })
+}
+
+/// Kernel, case and variant names: a full id given as `--variant` names all three.
+fn names(select: &Select) -> Result<(Option<String>, Option<String>, Option<String>)> {
     let (mut kernel_name, mut case, mut variant) = (
         select.kernel.clone(),
         select.case.clone(),
@@ -47,11 +83,14 @@ pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Pl
         case = Some(id.case.clone());
         variant = Some(id.variant.clone());
     }
-    let kernels: Vec<&'static dyn DynKernel> = match &kernel_name {
-        Some(name) => vec![registry::kernel(name)?],
-        None => registry::kernels().collect(),
-    };
-    // Every parameter given must belong to at least one selected kernel.
+    Ok((kernel_name, case, variant))
+}
+
+/// Every parameter given must belong to at least one selected kernel.
+fn check_params(
+    kernels: &[&'static dyn DynKernel],
+    given: &BTreeMap<String, Vec<String>>,
+) -> Result<()> {
     for name in given.keys() {
         if !kernels
             .iter()
@@ -67,82 +106,77 @@ pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Pl
             );
         }
     }
-    let mut jobs = Vec::new();
-    for kernel in kernels {
-        if let Some(c) = &case
-            && !kernel.cases().iter().any(|kc| kc.name == c)
-        {
-            if kernel_name.is_some() {
-                bail!(
-                    "unknown case `{}/{c}`: valid ones are {}",
-                    kernel.name(),
-                    kernel
-                        .cases()
-                        .iter()
-                        .map(|c| c.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            continue;
-        }
-        let own: Vec<_> = kernel
-            .params()
-            .iter()
-            .filter(|p| given.contains_key(p.name))
-            .collect();
-        if own.is_empty() {
-            for (c, params) in kernel.suite() {
-                if case.as_deref().is_none_or(|want| want == c) {
-                    jobs.push(Job {
-                        kernel,
-                        case: c.to_string(),
-                        params,
-                    });
-                }
-            }
-            continue;
-        }
-        let cases: Vec<String> = match &case {
-            Some(c) => vec![c.clone()],
-            None => kernel.cases().iter().map(|c| c.name.to_string()).collect(),
-        };
-        for c in cases {
-            let mut combos = vec![kernel.defaults(&c)];
-            for spec in &own {
-                let values = given[spec.name]
+    Ok(())
+}
+
+/// One kernel's jobs: its suite (filtered by case) when none of its parameters is given,
+/// else every combination of the values given. A case the kernel lacks is an error when the
+/// kernel was named, and selects nothing of it otherwise.
+fn jobs_of(
+    kernel: &'static dyn DynKernel,
+    case: Option<&str>,
+    kernel_named: bool,
+    given: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Job>> {
+    if let Some(c) = case
+        && !kernel.cases().iter().any(|kc| kc.name == c)
+    {
+        if kernel_named {
+            bail!(
+                "unknown case `{}/{c}`: valid ones are {}",
+                kernel.name(),
+                kernel
+                    .cases()
                     .iter()
-                    .map(|t| spec.parse(t))
-                    .collect::<Result<Vec<f64>, _>>()
-                    .with_context(|| format!("kernel {}", kernel.name()))?;
-                combos = combos
-                    .into_iter()
-                    .flat_map(|p| values.iter().map(move |&v| p.clone().with(spec.name, v)))
-                    .collect();
-            }
-            jobs.extend(combos.into_iter().map(|params| Job {
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return Ok(Vec::new());
+    }
+    let own: Vec<_> = kernel
+        .params()
+        .iter()
+        .filter(|p| given.contains_key(p.name))
+        .collect();
+    if own.is_empty() {
+        return Ok(kernel
+            .suite()
+            .into_iter()
+            .filter(|(c, _)| case.is_none_or(|want| want == *c))
+            .map(|(c, params)| Job {
                 kernel,
-                case: c.clone(),
+                case: c.to_string(),
                 params,
-            }));
+            })
+            .collect());
+    }
+    let cases: Vec<String> = match case {
+        Some(c) => vec![c.to_string()],
+        None => kernel.cases().iter().map(|c| c.name.to_string()).collect(),
+    };
+    let mut jobs = Vec::new();
+    for c in cases {
+        let mut combos = vec![kernel.defaults(&c)];
+        for spec in &own {
+            let values = given[spec.name]
+                .iter()
+                .map(|t| spec.parse(t))
+                .collect::<Result<Vec<f64>, _>>()
+                .with_context(|| format!("kernel {}", kernel.name()))?;
+            combos = combos
+                .into_iter()
+                .flat_map(|p| values.iter().map(move |&v| p.clone().with(spec.name, v)))
+                .collect();
         }
+        jobs.extend(combos.into_iter().map(|params| Job {
+            kernel,
+            case: c.clone(),
+            params,
+        }));
     }
-    if jobs.is_empty() {
-        bail!(
-            "nothing selected: no kernel has case `{}`",
-            case.unwrap_or_default()
-        );
-    }
-    if let Some(v) = &variant {
-        let known: Vec<_> = jobs[0].kernel.variants().iter().map(|i| i.name).collect();
-        if jobs
-            .iter()
-            .all(|j| !j.kernel.variants().iter().any(|i| i.name == v))
-        {
-            bail!("unknown variant `{v}`: valid ones are {}", known.join(", "));
-        }
-    }
-    Ok(Plan { jobs, variant })
+    Ok(jobs)
 }
 
 /// Memory this process may use: `HARNESS_MEMORY_LIMIT` (bytes) when set, else Linux's

@@ -1,8 +1,8 @@
 //! Run timelines: what a variant that records [`Event`]s (the pipeline kernel) was doing, and
 //! when, during its last timed run. `harness bench` writes them to
 //! `timelines/<kernel>-<case>-<variant>-<params>.csv` in the run folder, with two figures per
-//! row of `results.csv`; `harness report` draws them (one lane per kind of work, one colour
-//! per image).
+//! row of `results.csv`; `harness report` draws them ([`crate::render::timeline::lanes`]: one
+//! lane per kind of work, one colour per image).
 //!
 //! - **latency per image**: from the start of an image's first interval to the end of its
 //!   last, averaged over the images: how long one image waits in the pipeline.
@@ -15,16 +15,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use kernels::Event;
-
-use crate::profile::timeline::{esc, fmt_duration, tick_step};
-
-/// The lanes, in drawing order; any other lane a variant uses is drawn after them.
-const LANES: &[&str] = &["upload", "compute", "download", "cpu"];
-
-/// Okabe–Ito colours (distinguishable with colour-blindness), by image.
-const COLOURS: &[&str] = &[
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999",
-];
 
 /// An event as stored: owned lane name, times in seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -161,131 +151,26 @@ pub fn read_csv(path: &Path) -> Result<Vec<Interval>> {
     Ok(out)
 }
 
-/// The timeline as a self-contained SVG: one band per lane (intervals that overlap within a
-/// lane, such as images on different CPU threads, get rows of their own), one colour per
-/// image, the image number written in each interval wide enough to hold it.
-pub fn svg(title: &str, subtitle: &str, events: &[Interval]) -> String {
-    let mut lanes: Vec<&str> = LANES
-        .iter()
-        .copied()
-        .filter(|l| events.iter().any(|e| e.lane == *l))
-        .collect();
-    for e in events {
-        if !lanes.contains(&e.lane.as_str()) {
-            lanes.push(&e.lane);
-        }
-    }
-    // Pack each lane's intervals into rows greedily (first row free at the interval's start).
-    let mut placed: Vec<(usize, usize, &Interval)> = Vec::new(); // (lane, row, interval)
-    let mut rows_per_lane = vec![0usize; lanes.len()];
-    for (li, lane) in lanes.iter().enumerate() {
-        let mut mine: Vec<&Interval> = events.iter().filter(|e| e.lane == *lane).collect();
-        mine.sort_by(|a, b| a.start.total_cmp(&b.start));
-        let mut ends: Vec<f64> = Vec::new();
-        for e in mine {
-            let row = match ends.iter().position(|&end| end <= e.start) {
-                Some(r) => r,
-                None => {
-                    ends.push(f64::NEG_INFINITY);
-                    ends.len() - 1
-                }
-            };
-            ends[row] = e.end;
-            placed.push((li, row, e));
-        }
-        rows_per_lane[li] = ends.len().max(1);
-    }
-    let t0 = events.iter().map(|e| e.start).fold(f64::INFINITY, f64::min);
-    let t0 = if t0.is_finite() { t0.min(0.0) } else { 0.0 };
-    let span = (events.iter().map(|e| e.end).fold(0.0, f64::max) - t0).max(1e-9);
-    let (width, left, right, top, row_h, gap) = (960.0, 100.0, 30.0, 70.0, 18.0, 12.0);
-    let plot_w = width - left - right;
-    let x = |t: f64| left + plot_w * (t - t0) / span;
-    let mut lane_y = Vec::new();
-    let mut y = top;
-    for &n in &rows_per_lane {
-        lane_y.push(y);
-        y += n as f64 * row_h + gap;
-    }
-    let bottom = y;
-    let height = bottom + 40.0;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="white"/>
-<text x="{left}" y="24" font-size="15" font-weight="bold">{}</text>
-<text x="{left}" y="44" fill="#444">{}</text>"##,
-        esc(title),
-        esc(subtitle)
-    );
-    let step = tick_step(span, 8.0);
-    let mut t = 0.0;
-    while t <= span * 1.0001 {
-        let xt = x(t0 + t);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{xt:.1}" y1="{top}" x2="{xt:.1}" y2="{bottom:.1}" stroke="#ddd"/><text x="{xt:.1}" y="{:.1}" text-anchor="middle" fill="#444">{}</text>"##,
-            bottom + 16.0,
-            if t == 0.0 {
-                "0".to_string()
-            } else {
-                fmt_duration(t)
-            }
-        );
-        t += step;
-    }
-    for (li, lane) in lanes.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            left - 8.0,
-            lane_y[li] + row_h * 0.7,
-            esc(lane)
-        );
-    }
-    for (li, row, e) in placed {
-        let (x0, x1) = (x(e.start), x(e.end));
-        let w = (x1 - x0).max(0.5);
-        let ry = lane_y[li] + row as f64 * row_h;
-        let _ = write!(
-            s,
-            r#"<rect x="{x0:.2}" y="{:.1}" width="{w:.2}" height="{:.1}" fill="{}" stroke="white" stroke-width="0.5"><title>image {}: {} {} (from {} to {})</title></rect>"#,
-            ry + 1.0,
-            row_h - 2.0,
-            COLOURS[e.image % COLOURS.len()],
-            e.image,
-            esc(&e.lane),
-            fmt_duration(e.end - e.start),
-            fmt_duration(e.start - t0),
-            fmt_duration(e.end - t0),
-        );
-        if w > 14.0 {
-            let _ = write!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="white" font-size="10">{}</text>"#,
-                x0 + w / 2.0,
-                ry + row_h * 0.7,
-                e.image
-            );
-        }
-        s.push('\n');
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn iv(lane: &str, image: usize, start: f64, end: f64) -> Interval {
+    pub(crate) fn iv(lane: &str, image: usize, start: f64, end: f64) -> Interval {
         Interval {
             lane: lane.into(),
             image,
             start,
             end,
         }
+    }
+
+    /// Two images on the CPU at once (two rows in the cpu lane) and one on the device.
+    pub(crate) fn overlapping() -> Vec<Interval> {
+        vec![
+            iv("cpu", 0, 0.0, 0.25),
+            iv("cpu", 1, 0.0, 0.5),
+            iv("compute", 2, 0.1, 0.2),
+        ]
     }
 
     #[test]
@@ -311,20 +196,13 @@ mod tests {
     }
 
     #[test]
-    fn csv_round_trips_and_svg_draws_every_interval() {
+    fn csv_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t/x.csv");
-        let ev = vec![
-            iv("cpu", 0, 0.0, 0.25),
-            iv("cpu", 1, 0.0, 0.5), // overlaps: a second row in the cpu lane
-            iv("compute", 2, 0.1, 0.2),
-        ];
+        let ev = overlapping();
         write_csv(&path, &ev).unwrap();
         assert!(write_csv(&path, &ev).is_err(), "never overwrites");
         assert_eq!(read_csv(&path).unwrap(), ev);
-        let svg = svg("t", "s", &ev);
-        assert_eq!(svg.matches("<rect x=").count(), 3);
-        assert!(svg.contains(">compute</text>") && svg.contains(">cpu</text>"));
         std::fs::write(
             dir.path().join("bad.csv"),
             "lane,image,start_s,end_s\ncpu,x,0,1\n",

@@ -1,0 +1,636 @@
+//! `harness bench`: validate every selected variant, then time the valid ones, writing one
+//! row per (kernel, case, variant, parameters, threads) to a new run folder as it finishes.
+//!
+//! Plan ([`super::plan`]) → per variant, the lifecycle (`admit`: probe → prepare (timed:
+//! setup) → one run (timed: the first warm-up) → validation against the reference) → only
+//! if valid, warm-up until stable and samples until the budget ([`crate::measure::timing`])
+//! → statistics ([`crate::measure::stats`]) → sinks: the terminal table, `results.csv`,
+//! `run.json`, timelines and images in the run folder. Around the lifecycle: allocation
+//! counts and peak resident memory ([`crate::measure::memory`]); once per run, the
+//! machine's ceilings for the roofline ([`crate::measure::ceilings`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kernels::{Instance, Prepared, Strategy};
+
+use super::plan::{self, Job, Plan};
+use super::{gpu_required, instance_of, selected};
+use crate::cli::{BenchArgs, Select};
+use crate::lifecycle::{self, References, run_guarded};
+use crate::measure::ceilings;
+use crate::measure::machine::Machine;
+use crate::measure::memory;
+use crate::measure::stats::Summary;
+use crate::measure::timing::{self, Config, Measurement};
+use crate::render::fmt::fmt_pct;
+use crate::results::events::{self, Interval};
+use crate::results::{Row, RunDir, RunManifest, utc_stamp};
+use row::{new_row, print_header, print_row, rates, save_images, slug};
+
+mod row;
+
+pub use row::is_picture;
+
+/// The quick suite's arguments (`harness` without a subcommand).
+pub fn default_args() -> BenchArgs {
+    BenchArgs {
+        select: Select::default(),
+        threads: Vec::new(),
+        thread_scaling: false,
+        budget: 1.0,
+        min_samples: 5,
+        noisy: crate::measure::stats::NOISY_SPREAD,
+        out: "reports".into(),
+    }
+}
+
+// ---- Ctrl-C / SIGTERM -------------------------------------------------------------------
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+static RUN_JSON: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// First Ctrl-C (or SIGTERM): finish the current sample, write nothing half-done, mark the
+/// run interrupted. Second: mark it and exit at once (every finished row is on disk).
+fn install_stop_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let installed = ctrlc::set_handler(|| {
+            STOP.store(true, Ordering::SeqCst);
+            if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
+                eprintln!(
+                    "\nstopping after the current sample: finished rows are kept \
+                     (Ctrl-C again to stop at once)"
+                );
+            } else {
+                if let Some(path) = RUN_JSON.get() {
+                    mark_interrupted(path);
+                }
+                eprintln!("\nstopped: finished rows are in results.csv");
+                std::process::exit(130);
+            }
+        });
+        if let Err(e) = installed {
+            eprintln!("note: no Ctrl-C handler ({e}); an interrupted run keeps its rows anyway");
+        }
+    });
+}
+
+fn mark_interrupted(path: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) {
+        v["interrupted"] = true.into();
+        v["finished"] = utc_stamp().into();
+        let _ = crate::results::write_json(path, &v);
+    }
+}
+
+// ---- thread counts -----------------------------------------------------------------------
+
+/// 1, 2, 4, ... below `cores`, then `cores`: the thread-scaling ladder.
+pub fn thread_ladder(cores: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |t| Some(t * 2))
+        .take_while(|&t| t < cores)
+        .collect();
+    v.push(cores.max(1));
+    v
+}
+
+struct Threads {
+    base: Vec<usize>,
+    ladder: Vec<usize>,
+}
+
+impl Threads {
+    /// `--threads` (default: all cores) and, with `--thread-scaling`, the ladder.
+    fn new(args: &BenchArgs, machine: &Machine) -> Result<Threads> {
+        let threads = Threads {
+            base: if args.threads.is_empty() {
+                vec![machine.cores]
+            } else {
+                args.threads.clone()
+            },
+            ladder: if args.thread_scaling {
+                thread_ladder(machine.cores)
+            } else {
+                Vec::new()
+            },
+        };
+        if let Some(&t) = threads
+            .base
+            .iter()
+            .find(|&&t| t == 0 || t > 4 * machine.cores)
+        {
+            bail!(
+                "--threads {t}: choose between 1 and {} (this machine has {} cores)",
+                4 * machine.cores,
+                machine.cores
+            );
+        }
+        Ok(threads)
+    }
+
+    /// Thread counts a variant of this strategy runs at.
+    fn of(&self, strategy: Strategy) -> Vec<usize> {
+        let mut v = self.base.clone();
+        if strategy == Strategy::Parallel {
+            v.extend(self.ladder.iter().filter(|t| !self.base.contains(t)));
+        }
+        v
+    }
+    /// Every count, the base ones first (so that naive comes before the others).
+    fn all(&self) -> Vec<usize> {
+        let mut v = self.base.clone();
+        v.extend(self.ladder.iter().filter(|t| !self.base.contains(t)));
+        v
+    }
+}
+
+// ---- the command -------------------------------------------------------------------------
+
+pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result<ExitCode> {
+    let plan = plan::plan(&args.select, params)?;
+    if !(args.budget > 0.0 && args.budget.is_finite()) {
+        bail!(
+            "--budget {}: give a positive number of seconds",
+            args.budget
+        );
+    }
+    let machine = Machine::detect();
+    let threads = Threads::new(args, &machine)?;
+    install_stop_handler();
+    let (dir, manifest) = start_run(args, &machine, &threads)?;
+    let mut bench = Bench {
+        args,
+        plan: &plan,
+        machine: &machine,
+        threads: &threads,
+        bar: progress_bar(row_count(&plan, &threads)),
+        cfg: Config {
+            budget: args.budget,
+            min_samples: args.min_samples,
+        },
+        dir,
+        manifest,
+        failed: 0,
+    };
+    for job in &plan.jobs {
+        if bench.job(job)? == Outcome::Interrupted {
+            break;
+        }
+    }
+    bench.finish()
+}
+
+/// The run folder with its `run.json`, once the machine's ceilings are measured.
+fn start_run(
+    args: &BenchArgs,
+    machine: &Machine,
+    threads: &Threads,
+) -> Result<(RunDir, RunManifest)> {
+    let label = args.select.kernel.clone().unwrap_or_else(|| "suite".into());
+    let mut manifest = RunManifest {
+        harness: env!("CARGO_PKG_VERSION").into(),
+        command: std::env::args().collect(),
+        machine: machine.clone(),
+        budget_s: args.budget,
+        min_samples: args.min_samples,
+        noisy_threshold: args.noisy,
+        threads: threads.base.clone(),
+        thread_scaling: threads.ladder.clone(),
+        started: utc_stamp(),
+        counting_allocator: memory::counting(),
+        ..RunManifest::default()
+    };
+    let dir = RunDir::create(&args.out, &label, &manifest)?;
+    let _ = RUN_JSON.set(dir.path.join("run.json"));
+    println!(
+        "machine: {} · {} cores · {} · {} GiB · GPU: {} [{}]\nrun folder: {}",
+        machine.cpu,
+        machine.cores,
+        machine.simd,
+        machine.memory_gib,
+        machine.gpu_adapter,
+        machine.gpu_type,
+        dir.path.display()
+    );
+    eprintln!(
+        "measuring the machine's ceilings (GEMM peak, copy bandwidth) on {:?} threads...",
+        threads.all()
+    );
+    manifest.ceilings = ceilings::measure(&threads.all());
+    for c in &manifest.ceilings {
+        println!(
+            "ceilings on {} thread(s): GEMM {:.1} GFLOP/s f64, {:.1} f32 · copy {:.1} GB/s",
+            c.threads, c.gemm_f64_gflops, c.gemm_f32_gflops, c.copy_gbps
+        );
+    }
+    manifest.rss_peak_reset = memory::reset_rss_peak();
+    dir.update(&manifest)?;
+    Ok((dir, manifest))
+}
+
+/// Rows the run will write (for the progress bar).
+fn row_count(plan: &Plan, threads: &Threads) -> u64 {
+    plan.jobs
+        .iter()
+        .map(|j| {
+            j.kernel
+                .variants()
+                .iter()
+                .filter(|v| plan.variant.as_deref().is_none_or(|w| w == v.name))
+                .map(|v| threads.of(v.strategy).len() as u64)
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+/// A bench run in progress: what every row needs, and the sinks it writes to.
+struct Bench<'a> {
+    args: &'a BenchArgs,
+    plan: &'a Plan,
+    machine: &'a Machine,
+    threads: &'a Threads,
+    bar: ProgressBar,
+    cfg: Config,
+    dir: RunDir,
+    manifest: RunManifest,
+    failed: usize,
+}
+
+/// What the rows of one problem share.
+struct Problem<'a> {
+    job: &'a Job,
+    instance: &'a dyn Instance,
+    refs: References<'a>,
+    /// The naive variant's median per thread count (for the speedups).
+    naive: HashMap<usize, f64>,
+    image_saved: bool,
+}
+
+impl Bench<'_> {
+    /// Every selected variant of one problem at each of its thread counts.
+    fn job(&mut self, job: &Job) -> Result<Outcome> {
+        let instance = match instance_of(job) {
+            Ok(i) => i,
+            Err(e) => {
+                self.bar.suspend(|| println!("FAILED {e:#}"));
+                self.failed += 1;
+                return Ok(Outcome::Done);
+            }
+        };
+        self.bar.suspend(|| print_header(job));
+        let mut problem = Problem {
+            job,
+            instance: instance.as_ref(),
+            refs: References::new(instance.as_ref(), None)?,
+            naive: HashMap::new(),
+            image_saved: false,
+        };
+        for t in self.threads.all() {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .thread_name(|i| format!("harness-worker-{i}"))
+                .build()?;
+            for name in selected(instance.as_ref(), self.plan) {
+                if STOP.load(Ordering::SeqCst) {
+                    return Ok(Outcome::Interrupted);
+                }
+                let info = instance.info(name)?;
+                if !self.threads.of(info.strategy).contains(&t) {
+                    continue;
+                }
+                let outcome = self.variant(&mut problem, &pool, name, info.strategy, t)?;
+                if outcome == Outcome::Interrupted {
+                    return Ok(outcome);
+                }
+            }
+        }
+        self.dir.update(&self.manifest)?;
+        Ok(Outcome::Done)
+    }
+
+    /// One row: the variant validated and timed in `pool`, then written to every sink.
+    fn variant(
+        &mut self,
+        p: &mut Problem,
+        pool: &rayon::ThreadPool,
+        name: &str,
+        strategy: Strategy,
+        t: usize,
+    ) -> Result<Outcome> {
+        let job = p.job;
+        let what = format!(
+            "{}/{}/{name} [{}] · {t} thread(s)",
+            job.kernel.name(),
+            job.case,
+            job.params
+        );
+        self.bar.set_message(what.clone());
+        let mut row = new_row(&self.dir.id, job, p.instance, name, t, self.machine)?;
+        let bar = &self.bar;
+        let progress = |f: f64, phase: &str| {
+            bar.set_message(format!("{what} · {phase} {:.0}%", 100.0 * f.min(1.0)));
+        };
+        let mut events = Vec::new();
+        let (instance, refs, cfg) = (p.instance, &mut p.refs, self.cfg);
+        let outcome =
+            pool.install(|| bench_one(instance, refs, name, cfg, &mut row, &mut events, progress));
+        if outcome == Outcome::Interrupted {
+            return Ok(outcome);
+        }
+        self.save_timeline(job, name, t, &events, &mut row);
+        if gpu_required()
+            && strategy == Strategy::Gpu
+            && row.status == "skipped"
+            && kernels::gpu::adapter().is_err()
+        {
+            row.status = "failed".into();
+            row.reason = format!("GPU required (HARNESS_REQUIRE_GPU=1): {}", row.reason);
+        }
+        if row.status == "failed" {
+            self.failed += 1;
+        }
+        if let Some(m) = row.median_s {
+            if strategy == Strategy::Naive {
+                p.naive.insert(t, m);
+            }
+            // Naive is single-threaded: any thread count's time will do.
+            let base = p.naive.get(&t).or_else(|| p.naive.values().next());
+            row.speedup_vs_naive = base.map(|n| n / m);
+            rates(&mut row, self.machine, &self.manifest.ceilings);
+            row.noisy = row.spread.is_some_and(|s| s > self.args.noisy);
+        }
+        self.save_image_once(p, &row);
+        self.record(&row)?;
+        Ok(Outcome::Done)
+    }
+
+    /// The intervals a pipeline variant recorded, as `timelines/*.csv` named in its row.
+    fn save_timeline(&self, job: &Job, name: &str, t: usize, events: &[Interval], row: &mut Row) {
+        if events.is_empty() {
+            return;
+        }
+        let file = format!(
+            "timelines/{}-{}-{name}-{}-t{t}.csv",
+            job.kernel.name(),
+            job.case,
+            slug(&job.params.to_string())
+        );
+        match events::write_csv(&self.dir.path.join(&file), events) {
+            Ok(()) => row.timeline = file,
+            Err(e) => self
+                .bar
+                .suspend(|| eprintln!("  (timeline not saved: {e:#})")),
+        }
+    }
+
+    /// The problem's reference images, once, after its first valid row.
+    fn save_image_once(&mut self, p: &mut Problem, row: &Row) {
+        if row.status == "ok"
+            && !p.image_saved
+            && let Some(r) = p.refs.reference()
+        {
+            p.image_saved = true;
+            match save_images(&self.dir.path, p.job, &r.output, &r.label) {
+                Ok(entries) => self.manifest.images.extend(entries),
+                Err(e) => self.bar.suspend(|| eprintln!("  (image not saved: {e:#})")),
+            }
+        }
+    }
+
+    /// The row in the terminal table and `results.csv`, counted in `run.json`'s summary.
+    fn record(&mut self, row: &Row) -> Result<()> {
+        self.bar.suspend(|| print_row(row));
+        self.dir.append(row)?;
+        self.manifest.rows += 1;
+        *self
+            .manifest
+            .status_counts
+            .entry(row.status.clone())
+            .or_default() += 1;
+        if row.noisy {
+            self.manifest.noisy += 1;
+        }
+        self.bar.inc(1);
+        Ok(())
+    }
+
+    /// Closes `run.json` and says where the results are; the exit code.
+    fn finish(mut self) -> Result<ExitCode> {
+        self.bar.finish_and_clear();
+        let manifest = &mut self.manifest;
+        manifest.interrupted = STOP.load(Ordering::SeqCst);
+        manifest.finished = Some(utc_stamp());
+        self.dir.update(manifest)?;
+        if manifest.noisy > 0 {
+            println!(
+                "\n{} result(s) flagged noisy (spread > {:.0}%): the machine was busy; rerun on a quieter \
+                 machine or with a longer --budget before trusting small differences.",
+                manifest.noisy,
+                100.0 * self.args.noisy
+            );
+        }
+        let path = &self.dir.path;
+        println!("\nresults: {}", path.join("results.csv").display());
+        println!(
+            "report:  harness report {}   (Python peers first: scripts/peers.py {})",
+            path.display(),
+            path.display()
+        );
+        Ok(if manifest.interrupted {
+            println!("interrupted: {} finished row(s) kept", manifest.rows);
+            ExitCode::from(130)
+        } else if self.failed > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    // Drawn on stderr only when it is a terminal (indicatif hides it otherwise), so logs
+    // and pipes get the plain table.
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Interrupted,
+}
+
+/// The lifecycle ([`admit`]), then — only if valid — time, filling the row.
+fn bench_one(
+    instance: &dyn Instance,
+    refs: &mut References<'_>,
+    name: &str,
+    cfg: Config,
+    row: &mut Row,
+    events: &mut Vec<Interval>,
+    mut progress: impl FnMut(f64, &str),
+) -> Outcome {
+    let Some((mut prepared, first_time)) = admit(instance, refs, name, row) else {
+        return Outcome::Done;
+    };
+    let m = match timing::measure(
+        prepared.as_mut(),
+        first_time.as_secs_f64(),
+        cfg,
+        &STOP,
+        &mut progress,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            row.status = "failed".into();
+            row.reason = format!("failed while timing: {e}");
+            return Outcome::Done;
+        }
+    };
+    if m.interrupted {
+        return Outcome::Interrupted;
+    }
+    record_timing(row, &m);
+    row.stages = prepared
+        .stages()
+        .iter()
+        .map(|st| format!("{}={:.6}", st.name, st.time.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(";");
+    *events = events::to_intervals(&prepared.events());
+    let summary = events::summarise(events);
+    row.latency_s = summary.latency_s;
+    row.device_busy = summary.device_busy;
+    Outcome::Done
+}
+
+// LIFECYCLE: replaced by kernels::gate
+/// Probe, prepare (timed: setup), one run (timed: the first warm-up), validation against
+/// the reference; peak RSS and heap over prepare and that run. The prepared variant and its
+/// first run's time when it is valid; otherwise None, with the row saying why.
+fn admit(
+    instance: &dyn Instance,
+    refs: &mut References<'_>,
+    name: &str,
+    row: &mut Row,
+) -> Option<(Box<dyn Prepared>, Duration)> {
+    let availability = match instance.probe(name) {
+        Ok(a) => a,
+        Err(e) => {
+            row.status = "failed".into();
+            row.reason = e.to_string();
+            return None;
+        }
+    };
+    if !availability.is_ready() {
+        row.status = availability.label().into();
+        row.reason = availability.reason().into();
+        return None;
+    }
+    let fail = |row: &mut Row, why: String| {
+        row.status = "failed".into();
+        row.reason = why;
+        None
+    };
+    // Memory: peak RSS and heap peak over prepare + one run (what the variant needs).
+    let rss_reset = memory::reset_rss_peak();
+    let base_rss = memory::rss().map(|r| r.0);
+    memory::reset_heap_peak();
+    let h0 = memory::heap();
+    let start = Instant::now();
+    let prepared =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| instance.prepare(name)));
+    row.setup_s = Some(start.elapsed().as_secs_f64());
+    let mut prepared = match prepared {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return fail(row, format!("setup: {e}")),
+        Err(p) => {
+            return fail(
+                row,
+                format!("setup panicked: {}", lifecycle::panic_message(&p)),
+            );
+        }
+    };
+    let h1 = memory::heap();
+    let (first, first_time) = run_guarded(prepared.as_mut());
+    let h2 = memory::heap();
+    if memory::counting() {
+        row.alloc_setup_bytes = Some(h1.allocated - h0.allocated);
+        row.alloc_run_bytes = Some(h2.allocated - h1.allocated);
+        row.heap_peak_bytes = Some(memory::heap_peak().saturating_sub(h0.live));
+    }
+    if let (true, Some(base), Some((_, peak))) = (rss_reset, base_rss, memory::rss()) {
+        row.base_rss_mib = Some(base as f64 / 1048576.0);
+        row.peak_rss_mib = Some(peak as f64 / 1048576.0);
+    }
+    if let Err(e) = first {
+        return fail(row, e);
+    }
+    let v = lifecycle::validate(instance, refs, name, prepared.as_ref());
+    row.reference = if refs.is_oracle(name) {
+        format!("{} (oracle)", v.reference)
+    } else {
+        v.reference.clone()
+    };
+    row.output_summary = v.summary.clone().unwrap_or_default();
+    if let Some(c) = &v.check {
+        row.error = Some(c.error());
+        row.tolerance = Some(c.tolerance.max_norm);
+    }
+    if !v.passed() {
+        return fail(
+            row,
+            format!("validation failed, not timed: {}", v.summary()),
+        );
+    }
+    Some((prepared, first_time))
+}
+
+/// The statistics of the samples and the notes on how they were taken.
+fn record_timing(row: &mut Row, m: &Measurement) {
+    let s = Summary::of(&m.samples).expect("at least one sample");
+    row.status = "ok".into();
+    row.median_s = Some(s.median);
+    row.ci_low_s = Some(s.ci_low);
+    row.ci_high_s = Some(s.ci_high);
+    row.mean_s = Some(s.mean);
+    row.min_s = Some(s.min);
+    row.max_s = Some(s.max);
+    row.spread = Some(s.spread);
+    row.samples = s.samples;
+    row.iters_per_sample = m.iters_per_sample;
+    row.outliers_mild = s.outliers.mild();
+    row.outliers_severe = s.outliers.severe();
+    row.warmup_runs = m.warmup_runs;
+    row.warmup_s = Some(m.warmup_s);
+    row.warmup_stable = m.warmup_stable;
+    if s.samples == 1 {
+        row.reason = "one run exceeded the budget: a single sample, no spread".into();
+    } else if !m.warmup_checked {
+        row.reason =
+            "one run is over a quarter of the budget: warm-up not checked (raise --budget)".into();
+    } else if !m.warmup_stable {
+        row.reason = format!(
+            "warm-up did not settle within {:.0}% of the budget (last two batch medians {} apart)",
+            100.0 * timing::WARMUP_SHARE,
+            fmt_pct(m.warmup_change.map(|c| 100.0 * c))
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! A bench row and its sinks: its identity and rates, the terminal table, and the reference
+//! images saved for the report.
+
+use anyhow::Result;
+use kernels::{Instance, Output};
+
+use crate::cmd::plan::Job;
+use crate::measure::ceilings::{self, Ceiling};
+use crate::measure::machine::Machine;
+use crate::render::fmt::{fmt_pct, fmt_ratio, fmt_sci, fmt_time};
+use crate::results::{ImageEntry, Row, utc_stamp};
+
+/// Largest 2-D output saved for the report's image (elements).
+const IMAGE_MAX: usize = 1024 * 1024;
+
+pub(super) fn new_row(
+    run_id: &str,
+    job: &Job,
+    instance: &dyn Instance,
+    name: &str,
+    threads: usize,
+    machine: &Machine,
+) -> Result<Row> {
+    let info = instance.info(name)?;
+    let work = instance.work();
+    let size_param = job
+        .kernel
+        .params()
+        .iter()
+        .find(|p| p.is_size)
+        .map(|p| p.name)
+        .unwrap_or_default();
+    Ok(Row {
+        run_id: run_id.into(),
+        kernel: job.kernel.name().into(),
+        case: job.case.clone(),
+        variant: name.into(),
+        strategy: info.strategy.to_string(),
+        precision: info.precision.to_string(),
+        params: job.params.to_string(),
+        size_param: size_param.into(),
+        size: job.params.get(size_param).unwrap_or(0.0),
+        threads,
+        flops: work.flops,
+        bytes: work.bytes,
+        items: work.items,
+        timestamp: utc_stamp(),
+        ..Row::default()
+    }
+    .with_machine(machine))
+}
+
+/// Throughput and distance to the roofline. GPU rows get a roofline only on a software
+/// adapter (it runs on these CPU cores); a real GPU's ceilings are not measured here.
+pub(super) fn rates(row: &mut Row, machine: &Machine, ceilings: &[Ceiling]) {
+    let Some(m) = row.median_s.filter(|m| *m > 0.0) else {
+        return;
+    };
+    row.gflops = Some(row.flops / m / 1e9);
+    row.gbps = Some(row.bytes / m / 1e9);
+    row.items_per_s = Some(row.items / m);
+    let cpu_bound = row.strategy != "gpu" || machine.gpu_type.contains("software");
+    if let Some(c) = ceilings::for_threads(ceilings, row.threads).filter(|_| cpu_bound) {
+        row.peak_gflops = Some(if row.precision == "f32" {
+            c.gemm_f32_gflops
+        } else {
+            c.gemm_f64_gflops
+        });
+        row.peak_gbps = Some(c.copy_gbps);
+        if row.bytes > 0.0 && row.flops > 0.0 {
+            let limit = c.limit_gflops(row.flops / row.bytes, &row.precision);
+            row.roofline_pct = Some(100.0 * row.flops / m / 1e9 / limit);
+        }
+    }
+}
+
+/// Whether an output array reads as a picture: 2-D, at most `IMAGE_MAX` values, at least
+/// 8 pixels a side and not a long strip (a table of fitted parameters is 2-D but no image).
+pub fn is_picture(shape: &[usize]) -> bool {
+    match *shape {
+        [r, c] => {
+            let (lo, hi) = (r.min(c), r.max(c));
+            lo >= 8 && hi <= 8 * lo && r * c <= IMAGE_MAX
+        }
+        _ => false,
+    }
+}
+
+/// Parameters as a file-name part: `n=64_seed=1`.
+pub(super) fn slug(params: &str) -> String {
+    params
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '=' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Saves the 2-D arrays of a problem's reference (small enough) as `.npy` for the report.
+pub(super) fn save_images(
+    run: &std::path::Path,
+    job: &Job,
+    output: &Output,
+    source: &str,
+) -> Result<Vec<ImageEntry>> {
+    let dir = run.join("images");
+    std::fs::create_dir_all(&dir)?;
+    let slug = slug(&job.params.to_string());
+    let mut entries = Vec::new();
+    for (i, (name, array)) in output.arrays.iter().enumerate() {
+        if !is_picture(array.shape()) {
+            continue;
+        }
+        let suffix = if i == 0 {
+            String::new()
+        } else {
+            format!(".{name}")
+        };
+        let file = format!("{}-{}-{slug}{suffix}.npy", job.kernel.name(), job.case);
+        kernels::io::write_f64(&dir.join(&file), array)?;
+        entries.push(ImageEntry {
+            kernel: job.kernel.name().into(),
+            case: job.case.clone(),
+            params: job.params.to_string(),
+            array: name.clone(),
+            file: format!("images/{file}"),
+            shape: array.shape().to_vec(),
+            source: source.into(),
+        });
+    }
+    Ok(entries)
+}
+
+pub(super) fn print_header(job: &Job) {
+    println!("\n{}/{} [{}]", job.kernel.name(), job.case, job.params);
+    println!(
+        "  {:<16} {:<11} {:<4} {:>3} {:<7} {:>8} {:>10} {:>10} {:>7} {:>6} {:>9} {:>8} {:>6}",
+        "variant",
+        "strategy",
+        "prec",
+        "thr",
+        "status",
+        "error",
+        "setup",
+        "median",
+        "±CI",
+        "spread",
+        "speedup",
+        "GFLOP/s",
+        "%roof"
+    );
+}
+
+pub(super) fn print_row(r: &Row) {
+    let ci = match (r.median_s, r.ci_low_s, r.ci_high_s) {
+        (Some(m), Some(lo), Some(hi)) if m > 0.0 && r.samples > 1 => {
+            format!("±{:.1}%", 50.0 * (hi - lo) / m)
+        }
+        _ => "-".into(),
+    };
+    let mut note = match (r.output_summary.is_empty(), r.reason.is_empty()) {
+        (true, _) => r.reason.clone(),
+        (false, true) => r.output_summary.clone(),
+        (false, false) => format!("{}; {}", r.output_summary, r.reason),
+    };
+    if r.noisy {
+        note = if note.is_empty() {
+            "NOISY (spread above the threshold)".into()
+        } else {
+            format!("NOISY (spread above the threshold); {note}")
+        };
+    }
+    println!(
+        "  {:<16} {:<11} {:<4} {:>3} {:<7} {:>8} {:>10} {:>10} {:>7} {:>6} {:>9} {:>8} {:>6}{}",
+        r.variant,
+        r.strategy,
+        r.precision,
+        r.threads,
+        r.status,
+        fmt_sci(r.error),
+        fmt_time(r.setup_s),
+        fmt_time(r.median_s),
+        ci,
+        fmt_pct(r.spread.filter(|_| r.samples > 1).map(|s| 100.0 * s)),
+        fmt_ratio(r.speedup_vs_naive),
+        r.gflops.map(|g| format!("{g:.2}")).unwrap_or("-".into()),
+        fmt_pct(r.roofline_pct),
+        if note.is_empty() {
+            String::new()
+        } else {
+            format!("  {note}")
+        }
+    );
+}

@@ -1,0 +1,41 @@
+//! `harness list`: every kernel/case/variant with its strategy, status and reason.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use super::{build, plan};
+use crate::cli::Select;
+
+pub fn list(select: &Select, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
+    let plan = plan::plan(select, params)?;
+    let mut last_kernel = "";
+    for job in &plan.jobs {
+        let k = job.kernel;
+        if k.name() != last_kernel {
+            last_kernel = k.name();
+            println!("\n{} — {}", k.name(), k.about());
+            for p in k.params() {
+                println!("    --{:<14} {} (default {})", p.name, p.help, p.default);
+            }
+        }
+        // Listing builds the problem but runs nothing: no memory check.
+        let instance = build(job)?;
+        println!("  {}/{}  [{}]", k.name(), job.case, job.params);
+        for v in instance.variants() {
+            if plan.variant.as_deref().is_some_and(|want| want != v.name) {
+                continue;
+            }
+            let a = instance.probe(v.name)?;
+            println!(
+                "    {:<34} {:<12} {:<4} {:<8} {}",
+                format!("{}/{}/{}", k.name(), job.case, v.name),
+                v.strategy.as_str(),
+                v.precision.as_str(),
+                a.label(),
+                if a.is_ready() { v.idea } else { a.reason() }
+            );
+        }
+    }
+    Ok(true)
+}

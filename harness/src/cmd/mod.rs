@@ -1,0 +1,92 @@
+//! The commands, one module each, all the same shape: a plan ([`plan`]: which problems and
+//! variants), then per variant the lifecycle (probe → prepare → one guarded run → validation
+//! against the reference, in each command's `admit`), and only then the command's own work
+//! (timing, sampling, saving) and its sinks (terminal, CSV, run folder).
+//!
+//! The arguments of every command are in [`crate::cli`].
+
+pub mod bench;
+pub mod list;
+pub mod plan;
+pub mod profile;
+pub mod report;
+pub mod run;
+pub mod validate;
+pub mod workshop;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use kernels::Instance;
+
+use crate::cli::{Cmd, ReportArgs};
+use plan::{Job, Plan};
+
+/// Runs a parsed command: its exit code, or the error that stopped it.
+pub fn execute(command: Option<Cmd>, params: &BTreeMap<String, Vec<String>>) -> Result<ExitCode> {
+    let as_code = |r: Result<bool>| {
+        r.map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        })
+    };
+    match command {
+        Some(Cmd::List(select)) => as_code(list::list(&select, params)),
+        Some(Cmd::Validate(args)) => as_code(validate::validate_cmd(&args, params)),
+        Some(Cmd::Bench(args)) => bench::bench(&args, params),
+        Some(Cmd::Profile(args)) => as_code(profile::profile_cmd(&args, params)),
+        Some(Cmd::Run(args)) => as_code(run::run(&args, params)),
+        Some(Cmd::Report(args)) => as_code(report::report_cmd(&args)),
+        Some(Cmd::CheckPng(args)) => as_code(report::check_png(&args)),
+        Some(Cmd::NewVariant(a)) => workshop::new_variant(&a).map(|_| ExitCode::SUCCESS),
+        Some(Cmd::RemoveVariant(a)) => workshop::remove_variant(&a).map(|_| ExitCode::SUCCESS),
+        Some(Cmd::Explain(a)) => workshop::explain(&a).map(|_| ExitCode::SUCCESS),
+        // The main job: validate and time the default suite, then report on that run.
+        None => bench::bench(&bench::default_args(), params).and_then(|code| {
+            let args = ReportArgs {
+                runs: Vec::new(),
+                root: "reports".into(),
+                out: "reports".into(),
+            };
+            report::report_cmd(&args)?;
+            Ok(code)
+        }),
+    }
+}
+
+/// The variants of `instance` selected by `--variant` (all when none was given).
+pub fn selected(instance: &dyn Instance, plan: &Plan) -> Vec<&'static str> {
+    instance
+        .variants()
+        .into_iter()
+        .map(|v| v.name)
+        .filter(|n| plan.variant.as_deref().is_none_or(|want| want == *n))
+        .collect()
+}
+
+/// Builds a job's problem for validation or timing, refusing one that would need more
+/// memory than the machine has (estimated before the problem is built when the kernel
+/// can, and from its nominal bytes before any variant allocates).
+pub fn instance_of(job: &Job) -> Result<Box<dyn Instance>> {
+    plan::check_memory(job)?;
+    let instance = build(job)?;
+    plan::check_instance_memory(instance.as_ref())?;
+    Ok(instance)
+}
+
+/// Builds a job's problem without the memory checks.
+fn build(job: &Job) -> Result<Box<dyn Instance>> {
+    job.kernel
+        .instance(&job.case, &job.params, &[])
+        .with_context(|| format!("{}/{} {}", job.kernel.name(), job.case, job.params))
+}
+
+/// With `HARNESS_REQUIRE_GPU=1` (CI), a GPU variant that is skipped is a failure: the
+/// software adapter must be there and work.
+pub fn gpu_required() -> bool {
+    std::env::var("HARNESS_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}

@@ -1,0 +1,14 @@
+//! Measurement: everything that observes a variant or the machine, below the commands and
+//! above nothing but the kernels.
+//!
+//! - [`timing`]: warm-up until stable, then samples until a time budget (`run` only).
+//! - [`stats`]: quantiles, bootstrap interval of the median, outliers, power-law and Amdahl fits.
+//! - [`memory`]: bytes allocated (the counting allocator) and peak resident memory.
+//! - [`ceilings`]: the machine's GEMM peak and copy bandwidth, for the roofline.
+//! - [`machine`]: the machine fingerprint written into every row.
+
+pub mod ceilings;
+pub mod machine;
+pub mod memory;
+pub mod stats;
+pub mod timing;
