@@ -7,11 +7,9 @@
 //!
 //! - [`cli`]: the arguments of every command.
 //! - [`cmd`]: the commands, all thin and the same shape: a plan ([`cmd::plan`]: which
-//!   problems and variants) → per variant the lifecycle (probe → prepare → one guarded run
-//!   → validation, each command's `admit`, with [`lifecycle`]) → the command's work (timing,
-//!   sampling) → sinks (terminal, CSV, run folder, report).
-//! - [`lifecycle`]: references, guarded runs and validation (to be replaced by
-//!   `kernels::gate`).
+//!   problems and variants) → per variant the one lifecycle, [`kernels::gate`] (probe →
+//!   guarded prepare → one guarded run → validation against the reference) → the command's
+//!   work (timing, sampling) → sinks (terminal, CSV, run folder, report).
 //! - [`measure`]: timing ([`measure::timing`]), statistics ([`measure::stats`]), memory,
 //!   the machine's ceilings and fingerprint — as in criterion: measurement → statistics.
 //! - [`profile`]: the sampler, folded stacks, flamegraphs and differential graphs.
@@ -24,7 +22,6 @@
 
 pub mod cli;
 pub mod cmd;
-pub mod lifecycle;
 pub mod measure;
 pub mod profile;
 pub mod render;

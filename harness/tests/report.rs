@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use harness::render::fmt::{fmt_ratio, fmt_time};
-use harness::results::{self, Row};
+use harness::results::{self, Row, Status};
+use kernels::{Precision, Strategy};
 
 fn harness() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_harness"));
@@ -167,7 +168,7 @@ fn report_from_a_short_real_run() {
     assert!(md.contains("Amdahl serial fraction"));
 
     // Every number shown is the CSV's: median, CI and speedup vs naive, row by row.
-    for r in rows.iter().filter(|r| r.status == "ok") {
+    for r in rows.iter().filter(|r| r.status == Status::Ok) {
         let title = format!("laue/square · {}", r.params);
         let table = md_table(&md, &title);
         let shown = table
@@ -183,7 +184,7 @@ fn report_from_a_short_real_run() {
         assert_eq!(get(shown, "95% CI"), ci);
         let naive = rows
             .iter()
-            .filter(|n| n.variant == "naive" && n.params == r.params && n.status == "ok")
+            .filter(|n| n.variant == "naive" && n.params == r.params && n.status == Status::Ok)
             .filter_map(|n| n.median_s)
             .fold(f64::INFINITY, f64::min);
         assert_eq!(
@@ -204,14 +205,14 @@ fn report_from_a_short_real_run() {
         );
     }
     // Rows that were not timed show their status and reason, no numbers.
-    for r in rows.iter().filter(|r| r.status != "ok") {
+    for r in rows.iter().filter(|r| r.status != Status::Ok) {
         let table = md_table(&md, &format!("laue/square · {}", r.params));
         let shown = table
             .iter()
             .find(|c| get(c, "variant") == r.variant && get(c, "threads") == r.threads.to_string())
             .unwrap();
         assert_eq!(get(shown, "median"), "");
-        assert_eq!(get(shown, "status"), r.status);
+        assert_eq!(get(shown, "status"), r.status.to_string());
         assert_eq!(get(shown, "notes"), r.reason);
     }
 
@@ -229,23 +230,25 @@ fn report_from_a_short_real_run() {
 
 fn synthetic_row(
     variant: &str,
-    strategy: &str,
+    strategy: Strategy,
     size: f64,
     median: Option<f64>,
-    status: &str,
+    status: Status,
 ) -> Row {
     Row {
         run_id: "synthetic".into(),
         kernel: "laue".into(),
         case: "strained".into(),
         variant: variant.into(),
-        strategy: strategy.into(),
-        precision: "f64".into(),
-        params: format!("e0=0.01 h=0 k=4 n={size} oversampling=3 w=5"),
+        strategy,
+        precision: Precision::F64,
+        params: format!("e0=0.01 h=0 k=4 n={size} oversampling=3 w=5")
+            .parse()
+            .unwrap(),
         size_param: "n".into(),
         size,
         threads: 1,
-        status: status.into(),
+        status,
         median_s: median,
         ci_low_s: median.map(|m| 0.99 * m),
         ci_high_s: median.map(|m| 1.01 * m),
@@ -257,7 +260,7 @@ fn synthetic_row(
         cores: 2,
         memory_gib: 8.0,
         os: "Test OS".into(),
-        runtime: if strategy == "python" {
+        runtime: if strategy == Strategy::Python {
             "python 3 · numpy 2"
         } else {
             "rust"
@@ -281,28 +284,40 @@ fn write_run(dir: &Path, file: &str, rows: &[Row]) {
 fn failed_variants_are_never_presented_and_peers_and_machines_merge() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("20260101T000000Z-laue");
-    let mut broken = synthetic_row("vectorised", "vectorised", 32.0, Some(0.123456), "failed");
+    let mut broken = synthetic_row(
+        "vectorised",
+        Strategy::Vectorised,
+        32.0,
+        Some(0.123456),
+        Status::Failed,
+    );
     broken.reason = "validation failed, not timed: error 3.0e-2 (tolerance 1e-13)".into();
     broken.error = Some(3e-2);
     write_run(
         &run,
         "results.csv",
         &[
-            synthetic_row("naive", "naive", 16.0, Some(0.01), "ok"),
-            synthetic_row("naive", "naive", 32.0, Some(0.16), "ok"),
-            synthetic_row("gpu-f32", "gpu", 16.0, Some(0.02), "ok"),
-            synthetic_row("gpu-f32", "gpu", 32.0, Some(0.04), "ok"),
+            synthetic_row("naive", Strategy::Naive, 16.0, Some(0.01), Status::Ok),
+            synthetic_row("naive", Strategy::Naive, 32.0, Some(0.16), Status::Ok),
+            synthetic_row("gpu-f32", Strategy::Gpu, 16.0, Some(0.02), Status::Ok),
+            synthetic_row("gpu-f32", Strategy::Gpu, 32.0, Some(0.04), Status::Ok),
             broken,
         ],
     );
     write_run(
         &run,
         "peers.csv",
-        &[synthetic_row("py-numba", "python", 32.0, Some(0.5), "ok")],
+        &[synthetic_row(
+            "py-numba",
+            Strategy::Python,
+            32.0,
+            Some(0.5),
+            Status::Ok,
+        )],
     );
     // The same problems on another machine.
     let other = tmp.path().join("20260102T000000Z-laue");
-    let mut row = synthetic_row("naive", "naive", 32.0, Some(0.08), "ok");
+    let mut row = synthetic_row("naive", Strategy::Naive, 32.0, Some(0.08), Status::Ok);
     row.cpu = "Other CPU".into();
     write_run(&other, "results.csv", &[row]);
 

@@ -257,7 +257,7 @@ fn a_learner_scaffolds_fails_fills_in_validates_and_is_ranked() {
         .iter()
         .find(|r| r.variant == "my_simd")
         .expect("my_simd row");
-    assert_eq!(mine.strategy, "exercise");
+    assert_eq!(mine.strategy, kernels::Strategy::Exercise);
     assert!(mine.median_s.is_some());
 
     // 5. Removed with one command: the sources are as before.

@@ -119,26 +119,10 @@ pub fn admit(
     policy: Policy,
     watch: &mut dyn Watch,
 ) -> Admission {
-    let availability = instance.probe(variant);
-    if !availability.is_ready() {
-        if policy.fails(variant, &availability) {
-            return failed(Phase::GpuRequired, availability.reason().into(), None);
-        }
-        return Admission::NotRun(availability);
-    }
-    watch.before_prepare();
-    let start = Instant::now();
-    let prepared = catch_unwind(AssertUnwindSafe(|| instance.prepare(variant)));
-    let setup = start.elapsed();
-    let mut prepared = match prepared {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return failed(Phase::Setup, format!("setup: {e}"), Some(setup)),
-        Err(p) => {
-            let why = format!("setup panicked: {}", panic_message(&p));
-            return failed(Phase::Setup, why, Some(setup));
-        }
+    let (mut prepared, setup) = match setup(instance, variant, policy, watch) {
+        Ok(ready) => ready,
+        Err(not_admitted) => return *not_admitted,
     };
-    watch.after_prepare();
     let (first, first_run) = run_guarded(prepared.as_mut());
     watch.after_first_run();
     if let Err(e) = first {
@@ -159,6 +143,42 @@ pub fn admit(
         first_run,
         validation,
     })
+}
+
+/// The first half of [`admit`], for a run with no reference to compare with (`harness
+/// run` on a user's own inputs): probe and guarded setup. The prepared variant and its
+/// setup time, or what the gate decided instead (never [`Admission::Valid`]).
+pub fn setup(
+    instance: &dyn Instance,
+    variant: VariantRef,
+    policy: Policy,
+    watch: &mut dyn Watch,
+) -> Result<(Box<dyn Prepared>, Duration), Box<Admission>> {
+    let availability = instance.probe(variant);
+    if !availability.is_ready() {
+        if policy.fails(variant, &availability) {
+            let reason = availability.reason().into();
+            return Err(Box::new(failed(Phase::GpuRequired, reason, None)));
+        }
+        return Err(Box::new(Admission::NotRun(availability)));
+    }
+    watch.before_prepare();
+    let start = Instant::now();
+    let prepared = catch_unwind(AssertUnwindSafe(|| instance.prepare(variant)));
+    let setup = start.elapsed();
+    let prepared = match prepared {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            let why = format!("setup: {e}");
+            return Err(Box::new(failed(Phase::Setup, why, Some(setup))));
+        }
+        Err(p) => {
+            let why = format!("setup panicked: {}", panic_message(&p));
+            return Err(Box::new(failed(Phase::Setup, why, Some(setup))));
+        }
+    };
+    watch.after_prepare();
+    Ok((prepared, setup))
 }
 
 fn failed(phase: Phase, reason: String, setup: Option<Duration>) -> Admission {

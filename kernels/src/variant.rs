@@ -19,11 +19,23 @@ use crate::error::KernelError;
 
 /// The family of optimisation a variant demonstrates; a column of every report.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
-    /// Loops that read like the formula: the oracle.
+    /// Loops that read like the formula: the oracle (and the default of a result row
+    /// before its variant is known).
+    #[default]
     Naive,
     /// Single thread, data-parallel (SIMD, tables instead of per-term libm calls).
     Vectorised,
@@ -71,17 +83,29 @@ impl Strategy {
 
 impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
 /// Floating-point precision of a variant's arithmetic; a column of every report.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
+    /// The oracles' precision (and the default of a result row before its variant is known).
+    #[default]
     F64,
 }
 
@@ -106,7 +130,7 @@ impl Precision {
 
 impl fmt::Display for Precision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -13,16 +13,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kernels::{Instance, Prepared, Strategy};
+use kernels::gate::{self, Admission, Admitted, Phase, Policy, References, Validation, Watch};
+use kernels::{Instance, Strategy, VariantRef};
 
 use super::plan::{self, Job, Plan};
-use super::{gpu_required, instance_of, selected};
+use super::{instance_of, selected};
 use crate::cli::{BenchArgs, Select};
-use crate::lifecycle::{self, References, run_guarded};
 use crate::measure::ceilings;
 use crate::measure::machine::Machine;
 use crate::measure::memory;
@@ -30,7 +29,7 @@ use crate::measure::stats::Summary;
 use crate::measure::timing::{self, Config, Measurement};
 use crate::render::fmt::fmt_pct;
 use crate::results::events::{self, Interval};
-use crate::results::{Row, RunDir, RunManifest, utc_stamp};
+use crate::results::{Row, RunDir, RunManifest, Status, utc_stamp};
 use row::{new_row, print_header, print_row, rates, save_images, slug};
 
 mod row;
@@ -158,6 +157,11 @@ impl Threads {
 
 pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result<ExitCode> {
     let plan = plan::plan(&args.select, params)?;
+    bench_plan(&plan, args)
+}
+
+/// `bench` on a plan already made (tests give one with a kernel of their own).
+pub fn bench_plan(plan: &Plan, args: &BenchArgs) -> Result<ExitCode> {
     if !(args.budget > 0.0 && args.budget.is_finite()) {
         bail!(
             "--budget {}: give a positive number of seconds",
@@ -170,10 +174,10 @@ pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result
     let (dir, manifest) = start_run(args, &machine, &threads)?;
     let mut bench = Bench {
         args,
-        plan: &plan,
+        plan,
         machine: &machine,
         threads: &threads,
-        bar: progress_bar(row_count(&plan, &threads)),
+        bar: progress_bar(row_count(plan, &threads)),
         cfg: Config {
             budget: args.budget,
             min_samples: args.min_samples,
@@ -300,15 +304,14 @@ impl Bench<'_> {
                 .num_threads(t)
                 .thread_name(|i| format!("harness-worker-{i}"))
                 .build()?;
-            for name in selected(instance.as_ref(), self.plan) {
+            for variant in selected(instance.as_ref(), self.plan) {
                 if STOP.load(Ordering::SeqCst) {
                     return Ok(Outcome::Interrupted);
                 }
-                let info = instance.info(name)?;
-                if !self.threads.of(info.strategy).contains(&t) {
+                if !self.threads.of(variant.info.strategy).contains(&t) {
                     continue;
                 }
-                let outcome = self.variant(&mut problem, &pool, name, info.strategy, t)?;
+                let outcome = self.variant(&mut problem, &pool, variant, t)?;
                 if outcome == Outcome::Interrupted {
                     return Ok(outcome);
                 }
@@ -323,11 +326,10 @@ impl Bench<'_> {
         &mut self,
         p: &mut Problem,
         pool: &rayon::ThreadPool,
-        name: &str,
-        strategy: Strategy,
+        variant: VariantRef,
         t: usize,
     ) -> Result<Outcome> {
-        let job = p.job;
+        let (job, name, strategy) = (p.job, variant.name(), variant.info.strategy);
         let what = format!(
             "{}/{}/{name} [{}] · {t} thread(s)",
             job.kernel.name(),
@@ -335,28 +337,29 @@ impl Bench<'_> {
             job.params
         );
         self.bar.set_message(what.clone());
-        let mut row = new_row(&self.dir.id, job, p.instance, name, t, self.machine)?;
+        let mut row = new_row(&self.dir.id, job, p.instance, variant, t, self.machine);
         let bar = &self.bar;
         let progress = |f: f64, phase: &str| {
             bar.set_message(format!("{what} · {phase} {:.0}%", 100.0 * f.min(1.0)));
         };
         let mut events = Vec::new();
         let (instance, refs, cfg) = (p.instance, &mut p.refs, self.cfg);
-        let outcome =
-            pool.install(|| bench_one(instance, refs, name, cfg, &mut row, &mut events, progress));
+        let outcome = pool.install(|| {
+            bench_one(
+                instance,
+                refs,
+                variant,
+                cfg,
+                &mut row,
+                &mut events,
+                progress,
+            )
+        });
         if outcome == Outcome::Interrupted {
             return Ok(outcome);
         }
         self.save_timeline(job, name, t, &events, &mut row);
-        if gpu_required()
-            && strategy == Strategy::Gpu
-            && row.status == "skipped"
-            && kernels::gpu::adapter().is_err()
-        {
-            row.status = "failed".into();
-            row.reason = format!("GPU required (HARNESS_REQUIRE_GPU=1): {}", row.reason);
-        }
-        if row.status == "failed" {
+        if row.status == Status::Failed {
             self.failed += 1;
         }
         if let Some(m) = row.median_s {
@@ -395,7 +398,7 @@ impl Bench<'_> {
 
     /// The problem's reference images, once, after its first valid row.
     fn save_image_once(&mut self, p: &mut Problem, row: &Row) {
-        if row.status == "ok"
+        if row.status == Status::Ok
             && !p.image_saved
             && let Some(r) = p.refs.reference()
         {
@@ -415,7 +418,7 @@ impl Bench<'_> {
         *self
             .manifest
             .status_counts
-            .entry(row.status.clone())
+            .entry(row.status.to_string())
             .or_default() += 1;
         if row.noisy {
             self.manifest.noisy += 1;
@@ -481,25 +484,26 @@ enum Outcome {
 fn bench_one(
     instance: &dyn Instance,
     refs: &mut References<'_>,
-    name: &str,
+    variant: VariantRef,
     cfg: Config,
     row: &mut Row,
     events: &mut Vec<Interval>,
     mut progress: impl FnMut(f64, &str),
 ) -> Outcome {
-    let Some((mut prepared, first_time)) = admit(instance, refs, name, row) else {
+    let Some(mut admitted) = admit(instance, refs, variant, row) else {
         return Outcome::Done;
     };
+    let prepared = &mut admitted.prepared;
     let m = match timing::measure(
         prepared.as_mut(),
-        first_time.as_secs_f64(),
+        admitted.first_run.as_secs_f64(),
         cfg,
         &STOP,
         &mut progress,
     ) {
         Ok(m) => m,
         Err(e) => {
-            row.status = "failed".into();
+            row.status = Status::Failed;
             row.reason = format!("failed while timing: {e}");
             return Outcome::Done;
         }
@@ -521,70 +525,48 @@ fn bench_one(
     Outcome::Done
 }
 
-// LIFECYCLE: replaced by kernels::gate
-/// Probe, prepare (timed: setup), one run (timed: the first warm-up), validation against
-/// the reference; peak RSS and heap over prepare and that run. The prepared variant and its
-/// first run's time when it is valid; otherwise None, with the row saying why.
+/// One variant through the gate, with the bytes allocated and the resident peak over its
+/// setup and first run recorded in the row. The admitted variant when it is valid;
+/// otherwise None, with the row saying why.
 fn admit(
     instance: &dyn Instance,
     refs: &mut References<'_>,
-    name: &str,
+    variant: VariantRef,
     row: &mut Row,
-) -> Option<(Box<dyn Prepared>, Duration)> {
-    let availability = match instance.probe(name) {
-        Ok(a) => a,
-        Err(e) => {
-            row.status = "failed".into();
-            row.reason = e.to_string();
-            return None;
+) -> Option<Admitted> {
+    let mut watch = MemoryWatch::default();
+    let admission = gate::admit(instance, variant, refs, Policy::from_env(), &mut watch);
+    watch.record(row);
+    match admission {
+        Admission::Valid(a) => {
+            row.setup_s = Some(a.setup.as_secs_f64());
+            record_validation(row, &a.validation);
+            Some(a)
         }
-    };
-    if !availability.is_ready() {
-        row.status = availability.label().into();
-        row.reason = availability.reason().into();
-        return None;
-    }
-    let fail = |row: &mut Row, why: String| {
-        row.status = "failed".into();
-        row.reason = why;
-        None
-    };
-    // Memory: peak RSS and heap peak over prepare + one run (what the variant needs).
-    let rss_reset = memory::reset_rss_peak();
-    let base_rss = memory::rss().map(|r| r.0);
-    memory::reset_heap_peak();
-    let h0 = memory::heap();
-    let start = Instant::now();
-    let prepared =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| instance.prepare(name)));
-    row.setup_s = Some(start.elapsed().as_secs_f64());
-    let mut prepared = match prepared {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return fail(row, format!("setup: {e}")),
-        Err(p) => {
-            return fail(
-                row,
-                format!("setup panicked: {}", lifecycle::panic_message(&p)),
-            );
+        Admission::NotRun(a) => {
+            row.status = Status::of(&a);
+            row.reason = a.reason().into();
+            None
         }
-    };
-    let h1 = memory::heap();
-    let (first, first_time) = run_guarded(prepared.as_mut());
-    let h2 = memory::heap();
-    if memory::counting() {
-        row.alloc_setup_bytes = Some(h1.allocated - h0.allocated);
-        row.alloc_run_bytes = Some(h2.allocated - h1.allocated);
-        row.heap_peak_bytes = Some(memory::heap_peak().saturating_sub(h0.live));
+        Admission::Failed(f) => {
+            row.status = Status::Failed;
+            row.setup_s = f.setup.map(|s| s.as_secs_f64());
+            if let Some(v) = &f.validation {
+                record_validation(row, v);
+            }
+            row.reason = match f.phase {
+                Phase::GpuRequired => format!("GPU required (HARNESS_REQUIRE_GPU=1): {}", f.reason),
+                Phase::Validation => format!("validation failed, not timed: {}", f.reason),
+                Phase::Setup | Phase::Run => f.reason,
+            };
+            None
+        }
     }
-    if let (true, Some(base), Some((_, peak))) = (rss_reset, base_rss, memory::rss()) {
-        row.base_rss_mib = Some(base as f64 / 1048576.0);
-        row.peak_rss_mib = Some(peak as f64 / 1048576.0);
-    }
-    if let Err(e) = first {
-        return fail(row, e);
-    }
-    let v = lifecycle::validate(instance, refs, name, prepared.as_ref());
-    row.reference = if refs.is_oracle(name) {
+}
+
+/// Where the reference came from, the error against it and the kernel's figures.
+fn record_validation(row: &mut Row, v: &Validation) {
+    row.reference = if v.oracle {
         format!("{} (oracle)", v.reference)
     } else {
         v.reference.clone()
@@ -594,19 +576,59 @@ fn admit(
         row.error = Some(c.error());
         row.tolerance = Some(c.tolerance.max_norm);
     }
-    if !v.passed() {
-        return fail(
-            row,
-            format!("validation failed, not timed: {}", v.summary()),
-        );
+}
+
+/// Memory over prepare and the first run (what the variant needs): peak RSS (reset before
+/// it) and the heap's allocations and peak, from the gate's hooks.
+#[derive(Default)]
+struct MemoryWatch {
+    rss_reset: bool,
+    base_rss: Option<u64>,
+    heap: Vec<memory::Heap>,
+    heap_peak: u64,
+    rss: Option<(u64, u64)>,
+}
+
+impl Watch for MemoryWatch {
+    fn before_prepare(&mut self) {
+        self.rss_reset = memory::reset_rss_peak();
+        self.base_rss = memory::rss().map(|r| r.0);
+        memory::reset_heap_peak();
+        self.heap.push(memory::heap());
     }
-    Some((prepared, first_time))
+    fn after_prepare(&mut self) {
+        self.heap.push(memory::heap());
+    }
+    fn after_first_run(&mut self) {
+        self.heap.push(memory::heap());
+        self.heap_peak = memory::heap_peak();
+        self.rss = memory::rss();
+    }
+}
+
+impl MemoryWatch {
+    fn record(&self, row: &mut Row) {
+        // Only once setup finished and the first run was made, as the figures need both.
+        let [h0, h1, h2] = match self.heap.as_slice() {
+            [a, b, c] => [a, b, c],
+            _ => return,
+        };
+        if memory::counting() {
+            row.alloc_setup_bytes = Some(h1.allocated - h0.allocated);
+            row.alloc_run_bytes = Some(h2.allocated - h1.allocated);
+            row.heap_peak_bytes = Some(self.heap_peak.saturating_sub(h0.live));
+        }
+        if let (true, Some(base), Some((_, peak))) = (self.rss_reset, self.base_rss, self.rss) {
+            row.base_rss_mib = Some(base as f64 / 1048576.0);
+            row.peak_rss_mib = Some(peak as f64 / 1048576.0);
+        }
+    }
 }
 
 /// The statistics of the samples and the notes on how they were taken.
 fn record_timing(row: &mut Row, m: &Measurement) {
     let s = Summary::of(&m.samples).expect("at least one sample");
-    row.status = "ok".into();
+    row.status = Status::Ok;
     row.median_s = Some(s.median);
     row.ci_low_s = Some(s.ci_low);
     row.ci_high_s = Some(s.ci_high);

@@ -22,11 +22,8 @@ pub fn list(select: &Select, params: &BTreeMap<String, Vec<String>>) -> Result<b
         // Listing builds the problem but runs nothing: no memory check.
         let instance = build(job)?;
         println!("  {}/{}  [{}]", k.name(), job.case, job.params);
-        for v in instance.variants() {
-            if plan.variant.as_deref().is_some_and(|want| want != v.name) {
-                continue;
-            }
-            let a = instance.probe(v.name)?;
+        for variant in super::selected(instance.as_ref(), &plan) {
+            let (v, a) = (variant.info, instance.probe(variant));
             println!(
                 "    {:<34} {:<12} {:<4} {:<8} {}",
                 format!("{}/{}/{}", k.name(), job.case, v.name),

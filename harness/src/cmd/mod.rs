@@ -1,7 +1,7 @@
 //! The commands, one module each, all the same shape: a plan ([`plan`]: which problems and
-//! variants), then per variant the lifecycle (probe → prepare → one guarded run → validation
-//! against the reference, in each command's `admit`), and only then the command's own work
-//! (timing, sampling, saving) and its sinks (terminal, CSV, run folder).
+//! variants), then per variant the one lifecycle, [`kernels::gate`] (probe → guarded
+//! prepare → one guarded run → validation against the reference), and only then the
+//! command's own work (timing, sampling, saving) and its sinks (terminal, CSV, run folder).
 //!
 //! The arguments of every command are in [`crate::cli`].
 
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use kernels::Instance;
+use kernels::{Instance, VariantRef};
 
 use crate::cli::{Cmd, ReportArgs};
 use plan::{Job, Plan};
@@ -58,13 +58,13 @@ pub fn execute(command: Option<Cmd>, params: &BTreeMap<String, Vec<String>>) -> 
     }
 }
 
-/// The variants of `instance` selected by `--variant` (all when none was given).
-pub fn selected(instance: &dyn Instance, plan: &Plan) -> Vec<&'static str> {
+/// The variants of `instance` selected by `--variant` (all when none was given), resolved
+/// once.
+pub fn selected(instance: &dyn Instance, plan: &Plan) -> Vec<VariantRef> {
     instance
         .variants()
         .into_iter()
-        .map(|v| v.name)
-        .filter(|n| plan.variant.as_deref().is_none_or(|want| want == *n))
+        .filter(|v| plan.variant.as_deref().is_none_or(|want| want == v.name()))
         .collect()
 }
 
@@ -83,10 +83,4 @@ fn build(job: &Job) -> Result<Box<dyn Instance>> {
     job.kernel
         .instance(&job.case, &job.params, &[])
         .with_context(|| format!("{}/{} {}", job.kernel.name(), job.case, job.params))
-}
-
-/// With `HARNESS_REQUIRE_GPU=1` (CI), a GPU variant that is skipped is a failure: the
-/// software adapter must be there and work.
-pub fn gpu_required() -> bool {
-    std::env::var("HARNESS_REQUIRE_GPU").is_ok_and(|v| v == "1")
 }

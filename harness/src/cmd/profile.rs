@@ -25,12 +25,14 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use kernels::registry::VariantId;
-use kernels::{Availability, Instance, Prepared, Strategy};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use kernels::gate::{self, Admission, Phase, Policy, References};
+use kernels::{Instance, Prepared, Strategy, VariantRef};
 
 use super::plan::{self, Job, Plan};
 use super::{instance_of, selected};
 use crate::cli::{ProfileArgs, Select};
-use crate::lifecycle::{self, References, run_guarded};
 use crate::measure::machine::Machine;
 use crate::profile::diff::{self, entry_of};
 use crate::profile::files::{Out, slug, unique_stem};
@@ -64,7 +66,7 @@ struct Ctx<'a> {
 }
 
 /// The problems to profile, each with its instance and the variants to profile in it.
-type Work<'a> = Vec<(&'a Job, Box<dyn Instance>, Vec<&'static str>)>;
+type Work<'a> = Vec<(&'a Job, Box<dyn Instance>, Vec<VariantRef>)>;
 
 pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
     if let [a, b] = args.diff.as_slice()
@@ -75,6 +77,12 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
     }
     let (select, diff_names) = diff_selection(args)?;
     let plan = profile_plan(&select, params, &diff_names)?;
+    profile_with_plan(args, &plan, &diff_names)
+}
+
+/// `profile` on a plan already made (tests give one with a kernel of their own);
+/// `diff_names`: the two variants of `--diff`, or none.
+pub fn profile_with_plan(args: &ProfileArgs, plan: &Plan, diff_names: &[String]) -> Result<bool> {
     if let Some(s) = args.seconds
         && !(s > 0.0 && s.is_finite())
     {
@@ -88,7 +96,7 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
             4 * machine.cores
         );
     }
-    let (work, ready) = work_list(&plan, &diff_names)?;
+    let (work, ready) = work_list(plan, diff_names)?;
     // Default: until ~2000 samples' worth of CPU time, within the variant's share of the
     // wall-clock time. `--seconds`: that long exactly.
     let budget = match args.seconds {
@@ -101,7 +109,7 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
             cpu_s: Some(TARGET_SAMPLES / TICK_HZ),
         },
     };
-    let out = Out::create(args.into.as_deref(), &args.out, &label_of(&plan))?;
+    let out = Out::create(args.into.as_deref(), &args.out, &label_of(plan))?;
     let mut manifest = start(args, &machine, &out, budget, ready, threads)?;
     let ctx = Ctx {
         budget,
@@ -129,7 +137,7 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
     for (job, instance, names) in &work {
         all_ok &= profile_job(
             &ctx,
-            &plan,
+            plan,
             &pool,
             job,
             instance.as_ref(),
@@ -213,18 +221,17 @@ fn work_list<'a>(plan: &'a Plan, diff_names: &[String]) -> Result<(Work<'a>, usi
     let mut ready = 0usize;
     for job in &plan.jobs {
         let instance = instance_of(job)?;
-        let names: Vec<&'static str> = if diff_names.is_empty() {
+        let names: Vec<VariantRef> = if diff_names.is_empty() {
             selected(instance.as_ref(), plan)
         } else {
             diff_names
                 .iter()
-                .filter_map(|d| instance.variants().into_iter().find(|v| v.name == d))
-                .map(|v| v.name)
+                .filter_map(|d| instance.variant(d).ok())
                 .collect()
         };
         ready += names
             .iter()
-            .filter(|n| matches!(instance.probe(n), Ok(Availability::Ready)))
+            .filter(|v| instance.probe(**v).is_ready())
             .count();
         work.push((job, instance, names));
     }
@@ -293,7 +300,7 @@ fn profile_job(
     pool: &rayon::ThreadPool,
     job: &Job,
     instance: &dyn Instance,
-    names: &[&'static str],
+    names: &[VariantRef],
     manifest: &mut Manifest,
 ) -> Result<bool> {
     println!("\n{}/{} [{}]", job.kernel.name(), job.case, job.params);
@@ -306,12 +313,12 @@ fn profile_job(
     let mut refs = References::new(instance, None)?;
     let mut done: Vec<Profiled> = Vec::new();
     let mut all_ok = true;
-    for name in names {
-        let mut stem = format!("{}-{}-{name}", job.kernel.name(), job.case);
+    for &variant in names {
+        let mut stem = format!("{}-{}-{}", job.kernel.name(), job.case, variant.name());
         if several_per_case {
             stem = format!("{stem}-{}", slug(&job.params.to_string()));
         }
-        let p = pool.install(|| profile_one(ctx, instance, &mut refs, name, &stem))?;
+        let p = pool.install(|| profile_one(ctx, instance, &mut refs, variant, &stem))?;
         all_ok &= p.entry.status != "failed";
         manifest.entries.push(p.entry.clone());
         write_json(&ctx.out.manifest, manifest)?;
@@ -363,10 +370,10 @@ fn profile_one(
     ctx: &Ctx,
     instance: &dyn Instance,
     refs: &mut References<'_>,
-    name: &str,
+    variant: VariantRef,
     stem: &str,
 ) -> Result<Profiled> {
-    let info = instance.info(name)?;
+    let (name, info) = (variant.name(), variant.info);
     let entry = Entry {
         kernel: instance.kernel().into(),
         case: instance.case().into(),
@@ -376,7 +383,7 @@ fn profile_one(
         threads: ctx.threads,
         ..Entry::default()
     };
-    let (mut prepared, mut entry) = match admit(instance, refs, name, entry)? {
+    let (mut prepared, mut entry) = match admit(instance, refs, variant, entry) {
         Admitted::Valid(prepared, entry) => (prepared, entry),
         Admitted::Stopped(p) => return Ok(p),
     };
@@ -444,47 +451,38 @@ fn stopped(name: &str, mut entry: Entry, status: &str, reason: String) -> Profil
     }
 }
 
-// LIFECYCLE: replaced by kernels::gate
-/// Probe, prepare (a panic caught), one guarded run, validation against the reference.
+/// One variant through the gate; the entry records the validation.
 fn admit(
     instance: &dyn Instance,
     refs: &mut References<'_>,
-    name: &str,
+    variant: VariantRef,
     mut entry: Entry,
-) -> Result<Admitted> {
-    let stop = |entry: Entry, status: &str, reason: String| {
-        Ok(Admitted::Stopped(stopped(name, entry, status, reason)))
-    };
-    match instance.probe(name)? {
-        Availability::Ready => {}
-        a => return stop(entry, a.label(), a.reason().into()),
+) -> Admitted {
+    let name = variant.name();
+    match gate::admit(instance, variant, refs, Policy::from_env(), &mut ()) {
+        Admission::NotRun(a) => {
+            Admitted::Stopped(stopped(name, entry, a.label(), a.reason().into()))
+        }
+        Admission::Failed(f) => {
+            let reason = match (&f.validation, f.phase) {
+                (Some(v), _) => {
+                    entry.validation = format!("{} [reference: {}]", v.summary(), v.reference);
+                    format!("validation failed, not profiled: {}", f.reason)
+                }
+                (None, Phase::GpuRequired) => {
+                    format!("GPU required (HARNESS_REQUIRE_GPU=1): {}", f.reason)
+                }
+                (None, _) => f.reason,
+            };
+            Admitted::Stopped(stopped(name, entry, "failed", reason))
+        }
+        Admission::Valid(a) => {
+            let v = &a.validation;
+            entry.validation = format!("{} [reference: {}]", v.summary(), v.reference);
+            println!("  {name:<18} valid ({}) · sampling ...", v.summary());
+            Admitted::Valid(a.prepared, entry)
+        }
     }
-    let mut prepared =
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| instance.prepare(name))) {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => return stop(entry, "failed", format!("setup: {e}")),
-            Err(p) => {
-                return stop(
-                    entry,
-                    "failed",
-                    format!("setup panicked: {}", lifecycle::panic_message(&p)),
-                );
-            }
-        };
-    if let Err(e) = run_guarded(prepared.as_mut()).0 {
-        return stop(entry, "failed", e);
-    }
-    let v = lifecycle::validate(instance, refs, name, prepared.as_ref());
-    entry.validation = format!("{} [reference: {}]", v.summary(), v.reference);
-    if !v.passed() {
-        return stop(
-            entry,
-            "failed",
-            format!("validation failed, not profiled: {}", v.summary()),
-        );
-    }
-    println!("  {name:<18} valid ({}) · sampling ...", v.summary());
-    Ok(Admitted::Valid(prepared, entry))
 }
 
 /// The sampled region: the run loop and nothing else. The folded stacks and the last run's
@@ -497,7 +495,9 @@ fn sample_runs(
     let budget = ctx.budget;
     let ((cpu0, loop_result, cpu1), raw) = sample(|| {
         let cpu0 = process_cpu_s();
-        let r = profiled_runs(prepared, budget);
+        // A panic in a sampled run fails this variant, not the whole profile.
+        let r = catch_unwind(AssertUnwindSafe(|| profiled_runs(&mut *prepared, budget)))
+            .unwrap_or_else(|p| Err(format!("panicked: {}", gate::panic_message(&p))));
         (cpu0, r, process_cpu_s())
     })?;
     let Looped {

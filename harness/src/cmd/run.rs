@@ -6,8 +6,8 @@ use anyhow::{Context, Result, bail};
 
 use super::plan;
 use crate::cli::RunArgs;
-use crate::lifecycle::run_guarded;
 use crate::render::fmt::fmt_time;
+use kernels::gate::{self, Admission, Policy, run_guarded};
 
 pub fn run(args: &RunArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
     let plan = plan::plan(&args.select, params)?;
@@ -33,7 +33,21 @@ pub fn run(args: &RunArgs, params: &BTreeMap<String, Vec<String>>) -> Result<boo
         .instance(&job.case, &job.params, &inputs)
         .with_context(|| format!("{}/{}", job.kernel.name(), job.case))?;
     plan::check_instance_memory(instance.as_ref())?;
-    let mut prepared = instance.prepare(&variant)?;
+    let v = instance.variant(&variant)?;
+    // No reference to compare with (the inputs are the user's): setup only, then one run.
+    let setup = gate::setup(instance.as_ref(), v, Policy::from_env(), &mut ()).map_err(|b| *b);
+    let mut prepared = match setup {
+        Ok((prepared, _)) => prepared,
+        Err(Admission::NotRun(a)) => bail!(
+            "{}/{}/{variant} is {}: {}",
+            job.kernel.name(),
+            job.case,
+            a.label(),
+            a.reason()
+        ),
+        Err(Admission::Failed(f)) => bail!("{}", f.reason),
+        Err(Admission::Valid(_)) => unreachable!("setup never validates"),
+    };
     let (result, time) = run_guarded(prepared.as_mut());
     result.map_err(anyhow::Error::msg)?;
     let output = prepared.output()?;

@@ -1,15 +1,14 @@
 //! `harness validate`: check variants against their references; exit code 1 if any fails.
 
 use std::collections::BTreeMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use anyhow::Result;
-use kernels::{Availability, Instance, Strategy};
+use kernels::gate::{self, Admission, Phase, Policy, References};
+use kernels::{Instance, VariantRef};
 
 use super::plan::{self, Job, Plan};
 use super::{instance_of, selected};
 use crate::cli::ValidateArgs;
-use crate::lifecycle::{self, References, run_guarded};
 
 pub fn validate_cmd(args: &ValidateArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
     let plan = plan::plan(&args.select, params)?;
@@ -39,60 +38,48 @@ pub fn validate_plan(
         };
         let mut refs = References::new(instance.as_ref(), reference)?;
         writeln!(out, "{}/{} [{}]", job.kernel.name(), job.case, job.params)?;
-        for name in selected(instance.as_ref(), plan) {
-            all_ok &= admit(instance.as_ref(), &mut refs, job, name, out)?;
+        for variant in selected(instance.as_ref(), plan) {
+            all_ok &= admit(instance.as_ref(), &mut refs, job, variant, out)?;
         }
     }
     Ok(all_ok)
 }
 
-// LIFECYCLE: replaced by kernels::gate
-/// Probe, prepare (a panic caught), one guarded run, validation: one line on `out`, and
-/// whether the variant passed (a variant that cannot run here passes unless it is a GPU
-/// variant and the GPU is required).
+/// One variant through the gate: one line on `out`, and whether it passed (a variant that
+/// cannot run here passes, unless it is a GPU variant and the GPU is required).
 fn admit(
     instance: &dyn Instance,
     refs: &mut References<'_>,
     job: &Job,
-    name: &str,
+    variant: VariantRef,
     out: &mut dyn std::io::Write,
 ) -> Result<bool> {
-    let id = format!("{}/{}/{name}", job.kernel.name(), job.case);
-    let info = instance.info(name)?;
-    match instance.probe(name)? {
-        Availability::Ready => {}
-        a => {
-            let strict =
-                info.strategy == Strategy::Gpu && kernels::testing::missing_gpu_is_failure(&a);
-            let label = if strict {
-                "FAILED (GPU required)"
-            } else {
-                a.label()
-            };
-            writeln!(out, "  {id:<36} {label:<8} {}", a.reason())?;
-            return Ok(!strict);
-        }
-    }
-    let outcome = (|| -> Result<lifecycle::Validation, String> {
-        let mut prepared = catch_unwind(AssertUnwindSafe(|| instance.prepare(name)))
-            .map_err(|p| format!("setup panicked: {}", lifecycle::panic_message(&p)))?
-            .map_err(|e| format!("setup: {e}"))?;
-        run_guarded(prepared.as_mut()).0?;
-        Ok(lifecycle::validate(instance, refs, name, prepared.as_ref()))
-    })();
-    let (ok, text, reference) = match outcome {
-        Ok(v) => (v.passed(), v.summary(), v.reference),
-        Err(e) => (false, e, String::new()),
+    let id = format!("{}/{}/{}", job.kernel.name(), job.case, variant.name());
+    let (ok, label, text, reference) =
+        match gate::admit(instance, variant, refs, Policy::from_env(), &mut ()) {
+            Admission::NotRun(a) => {
+                writeln!(out, "  {id:<36} {:<8} {}", a.label(), a.reason())?;
+                return Ok(true);
+            }
+            Admission::Failed(f) if f.phase == Phase::GpuRequired => {
+                writeln!(
+                    out,
+                    "  {id:<36} {:<8} {}",
+                    "FAILED (GPU required)", f.reason
+                )?;
+                return Ok(false);
+            }
+            Admission::Failed(f) => {
+                let reference = f.validation.map(|v| v.reference).unwrap_or_default();
+                (false, "FAILED", f.reason, reference)
+            }
+            Admission::Valid(a) => (true, "ok", a.validation.summary(), a.validation.reference),
+        };
+    let reference = if reference.is_empty() {
+        String::new()
+    } else {
+        format!(" [reference: {reference}]")
     };
-    writeln!(
-        out,
-        "  {id:<36} {:<8} {text}{}",
-        if ok { "ok" } else { "FAILED" },
-        if reference.is_empty() {
-            String::new()
-        } else {
-            format!(" [reference: {reference}]")
-        }
-    )?;
+    writeln!(out, "  {id:<36} {label:<8} {text}{reference}")?;
     Ok(ok)
 }

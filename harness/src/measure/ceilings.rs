@@ -6,6 +6,7 @@
 //! A row's limit is min(peak, arithmetic intensity × bandwidth), the roofline model; its
 //! "% of roofline" is its GFLOP/s over that limit.
 
+use kernels::Precision;
 use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
@@ -28,8 +29,8 @@ pub struct Ceiling {
 
 impl Ceiling {
     /// The roofline limit in GFLOP/s for a kernel of arithmetic intensity `ai` (flop/byte).
-    pub fn limit_gflops(&self, ai: f64, precision: &str) -> f64 {
-        let peak = if precision == "f32" {
+    pub fn limit_gflops(&self, ai: f64, precision: Precision) -> f64 {
+        let peak = if precision == Precision::F32 {
             self.gemm_f32_gflops
         } else {
             self.gemm_f64_gflops

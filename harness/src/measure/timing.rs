@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use kernels::Prepared;
 
-use crate::lifecycle::panic_message;
+use kernels::gate::panic_message;
 
 /// Successive warm-up batch medians within this relative difference count as stable.
 pub const STABLE: f64 = 0.05;

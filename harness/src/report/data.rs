@@ -1,6 +1,9 @@
 //! Loading run folders into one dataset: rows from `results.csv` and `peers*.csv`, each
 //! keyed by the machine it was measured on, with the machines' ceilings from `run.json`.
 
+use kernels::Strategy;
+
+use crate::results::Status;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -24,7 +27,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn ok(&self) -> bool {
-        self.row.status == "ok" && self.row.median_s.is_some_and(|m| m > 0.0)
+        self.row.status == Status::Ok && self.row.median_s.is_some_and(|m| m > 0.0)
     }
     pub fn median(&self) -> f64 {
         self.row.median_s.unwrap_or(f64::NAN)
@@ -217,7 +220,7 @@ impl Dataset {
     /// entry runs on the CPU (a software GPU adapter does).
     pub fn ceiling(&self, e: &Entry) -> Option<&Ceiling> {
         let m = &self.machines[e.machine];
-        if e.row.strategy == "gpu" && !m.gpu_software {
+        if e.row.strategy == Strategy::Gpu && !m.gpu_software {
             return None;
         }
         ceilings::for_threads(&m.ceilings, e.row.threads)
@@ -234,7 +237,7 @@ impl Dataset {
         let c = self.ceiling(e)?;
         let (f, b) = (e.row.flops, e.row.bytes);
         (f > 0.0 && b > 0.0)
-            .then(|| 100.0 * (f / e.median() / 1e9) / c.limit_gflops(f / b, &e.row.precision))
+            .then(|| 100.0 * (f / e.median() / 1e9) / c.limit_gflops(f / b, e.row.precision))
     }
 }
 

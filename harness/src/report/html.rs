@@ -160,7 +160,7 @@ fn case_html(k: &KernelReport, c: &CaseReport) -> String {
             "<h4>{}/{} · {}</h4>",
             escape(&k.name),
             escape(&c.name),
-            escape(&p.params)
+            escape(&p.params.to_string())
         );
         s.push_str(&table(&p.table));
     }
@@ -264,7 +264,7 @@ fn thread_fits_html(c: &CaseReport) -> String {
                 s,
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{p}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td></tr>",
                 escape(&f.label),
-                escape(&f.params),
+                escape(&f.params.to_string()),
                 fmt_time(Some(*t)),
                 fmt_ratio(Some(*sp)),
                 fmt_pct(Some(100.0 * eff)),

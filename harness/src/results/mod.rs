@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use kernels::{Availability, Params, Precision, Strategy};
+
 use crate::measure::ceilings::Ceiling;
 use crate::measure::machine::Machine;
 
@@ -51,7 +53,7 @@ pub struct RunManifest {
 pub struct ImageEntry {
     pub kernel: String,
     pub case: String,
-    pub params: String,
+    pub params: Params,
     pub array: String,
     /// Relative to the run folder.
     pub file: String,
@@ -67,6 +69,53 @@ impl RunManifest {
     }
 }
 
+/// What became of a row's variant: the `status` column.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub enum Status {
+    /// Validated and timed.
+    #[serde(rename = "ok")]
+    Ok,
+    /// Failed setup, a run or validation (never timed), or a timing run; the reason says.
+    /// A row nobody filled in is not ok: the default.
+    #[default]
+    #[serde(rename = "failed")]
+    Failed,
+    /// The machine lacks something (no GPU adapter, too slow at this size).
+    #[serde(rename = "skipped")]
+    Skipped,
+    /// The strategy cannot apply to this case.
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::NotApplicable => "n/a",
+        }
+    }
+
+    /// The status of a variant that did not run: skipped or n/a.
+    pub fn of(a: &Availability) -> Status {
+        match a {
+            Availability::Ready => Status::Ok,
+            Availability::Skipped(_) => Status::Skipped,
+            Availability::NotApplicable(_) => Status::NotApplicable,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One result row. Every column is documented in reports/README.md; Python peers
 /// (`scripts/peers.py`) write the same columns.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -76,17 +125,17 @@ pub struct Row {
     pub kernel: String,
     pub case: String,
     pub variant: String,
-    pub strategy: String,
-    pub precision: String,
-    /// All parameters, `name=value` separated by spaces.
-    pub params: String,
+    pub strategy: Strategy,
+    pub precision: Precision,
+    /// All parameters, typed; written (and read back) as `name=value` separated by spaces.
+    pub params: Params,
     /// The name of the kernel's size parameter (n, fits, ...).
     pub size_param: String,
     /// Its value, for scaling curves.
     pub size: f64,
     pub threads: usize,
     /// ok, failed, skipped, n/a.
-    pub status: String,
+    pub status: Status,
     pub reason: String,
     /// max|ref − out| / max|ref| (the worst over output arrays).
     pub error: Option<f64>,

@@ -1,5 +1,6 @@
 //! `harness explain --kernel K`: the formula, the variants and the ladder of speedups.
 
+use kernels::Params;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -82,7 +83,7 @@ fn print_ladder(dir: &Path, rows: &[Row]) {
         "measured ladder of speedups on this machine ({}):",
         dir.display()
     );
-    let mut groups: Vec<(String, String)> = Vec::new();
+    let mut groups: Vec<(String, Params)> = Vec::new();
     for r in rows {
         let key = (r.case.clone(), r.params.clone());
         if !groups.contains(&key) {

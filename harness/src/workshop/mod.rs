@@ -184,41 +184,28 @@ pub fn template(kernel: &str, case: &str, name: &str) -> Result<String> {
 use super::{problem};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::variant::{{Availability, Precision, Prepared, Strategy, Variant}};
+use crate::variant::{{Prepared, Variant, VariantInfo, zeroed_output}};
+
+// Write F32 instead of F64 if you compute in f32: the tolerance follows.
+const INFO: VariantInfo = variant!(
+    "{name}",
+    Exercise,
+    F64,
+    "EXERCISE, not written yet: fill in `run` in {file} (it outputs zeros until you do)"
+);
 
 pub struct Exercise;
 
 impl Variant<{problem}> for Exercise {{
-    fn name(&self) -> &'static str {{
-        "{name}"
-    }}
-    fn strategy(&self) -> Strategy {{
-        Strategy::Exercise
-    }}
-    fn precision(&self) -> Precision {{
-        // Switch to Precision::F32 if you compute in f32: the tolerance follows.
-        Precision::F64
-    }}
-    fn idea(&self) -> &'static str {{
-        "EXERCISE, not written yet: fill in `run` in {file} (it outputs zeros until you do)"
-    }}
-    fn file(&self) -> &'static str {{
-        file!()
-    }}
-    fn probe(&self, _problem: &{problem}) -> Availability {{
-        Availability::Ready
+    fn info(&self) -> &VariantInfo {{
+        &INFO
     }}
     /// Setup, timed apart from `run`: allocate buffers, precompute tables here.
     fn prepare(&self, problem: &{problem}) -> Result<Box<dyn Prepared>, KernelError> {{
-        // The naive variant's output before it has run has the array names and shapes that
-        // every variant must produce; zeroed, it is where this exercise starts.
-        let mut output = super::naive::Naive.prepare(problem)?.output()?;
-        for (_, array) in &mut output.arrays {{
-            array.fill(0.0);
-        }}
         Ok(Box::new(Run {{
             problem: problem.clone(),
-            output,
+            // Zeros in the arrays (names, shapes) that naive.rs, the oracle, outputs.
+            output: zeroed_output(&super::naive::Naive, problem)?,
         }}))
     }}
 }}

@@ -2,7 +2,7 @@
 //! images saved for the report.
 
 use anyhow::Result;
-use kernels::{Instance, Output};
+use kernels::{Instance, Output, Precision, Strategy, VariantRef};
 
 use crate::cmd::plan::Job;
 use crate::measure::ceilings::{self, Ceiling};
@@ -17,11 +17,10 @@ pub(super) fn new_row(
     run_id: &str,
     job: &Job,
     instance: &dyn Instance,
-    name: &str,
+    variant: VariantRef,
     threads: usize,
     machine: &Machine,
-) -> Result<Row> {
-    let info = instance.info(name)?;
+) -> Row {
     let work = instance.work();
     let size_param = job
         .kernel
@@ -30,14 +29,14 @@ pub(super) fn new_row(
         .find(|p| p.is_size)
         .map(|p| p.name)
         .unwrap_or_default();
-    Ok(Row {
+    Row {
         run_id: run_id.into(),
         kernel: job.kernel.name().into(),
         case: job.case.clone(),
-        variant: name.into(),
-        strategy: info.strategy.to_string(),
-        precision: info.precision.to_string(),
-        params: job.params.to_string(),
+        variant: variant.name().into(),
+        strategy: variant.info.strategy,
+        precision: variant.info.precision,
+        params: job.params.clone(),
         size_param: size_param.into(),
         size: job.params.get(size_param).unwrap_or(0.0),
         threads,
@@ -47,7 +46,7 @@ pub(super) fn new_row(
         timestamp: utc_stamp(),
         ..Row::default()
     }
-    .with_machine(machine))
+    .with_machine(machine)
 }
 
 /// Throughput and distance to the roofline. GPU rows get a roofline only on a software
@@ -59,16 +58,16 @@ pub(super) fn rates(row: &mut Row, machine: &Machine, ceilings: &[Ceiling]) {
     row.gflops = Some(row.flops / m / 1e9);
     row.gbps = Some(row.bytes / m / 1e9);
     row.items_per_s = Some(row.items / m);
-    let cpu_bound = row.strategy != "gpu" || machine.gpu_type.contains("software");
+    let cpu_bound = row.strategy != Strategy::Gpu || machine.gpu_type.contains("software");
     if let Some(c) = ceilings::for_threads(ceilings, row.threads).filter(|_| cpu_bound) {
-        row.peak_gflops = Some(if row.precision == "f32" {
+        row.peak_gflops = Some(if row.precision == Precision::F32 {
             c.gemm_f32_gflops
         } else {
             c.gemm_f64_gflops
         });
         row.peak_gbps = Some(c.copy_gbps);
         if row.bytes > 0.0 && row.flops > 0.0 {
-            let limit = c.limit_gflops(row.flops / row.bytes, &row.precision);
+            let limit = c.limit_gflops(row.flops / row.bytes, row.precision);
             row.roofline_pct = Some(100.0 * row.flops / m / 1e9 / limit);
         }
     }
@@ -125,7 +124,7 @@ pub(super) fn save_images(
         entries.push(ImageEntry {
             kernel: job.kernel.name().into(),
             case: job.case.clone(),
-            params: job.params.to_string(),
+            params: job.params.clone(),
             array: name.clone(),
             file: format!("images/{file}"),
             shape: array.shape().to_vec(),

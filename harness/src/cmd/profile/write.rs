@@ -5,13 +5,13 @@ use anyhow::Result;
 use kernels::Prepared;
 
 use super::Ctx;
-use crate::lifecycle::run_guarded;
 use crate::profile::files::{Out, write_new};
 use crate::profile::folded::{Folded, Threads};
 use crate::profile::{Entry, Labels, Manifest, TARGET_SAMPLES, TICK_HZ, flamegraph};
 use crate::render::fmt::fmt_duration;
 use crate::render::timeline;
 use crate::results::stages::{self, RunStages};
+use kernels::gate::run_guarded;
 
 /// The folded stacks, the top-functions table and the flamegraph (none without samples),
 /// with what they show printed.

@@ -1,6 +1,9 @@
 //! The advice of a case: plain sentences saying which variant for which size, and why;
 //! crossovers; threads; the GPU; the Python peers; what was not measured.
 
+use kernels::{Params, Strategy};
+
+use crate::results::Status;
 use std::collections::BTreeSet;
 
 use super::{
@@ -18,7 +21,7 @@ struct OnMachine<'a> {
 }
 
 /// The winner of one problem on one machine: (size, parameters, entry).
-type Winner<'a> = (f64, String, &'a Entry);
+type Winner<'a> = (f64, Params, &'a Entry);
 
 /// Plain sentences: which variant for which size, and why; crossovers; the GPU; peers;
 /// threads; what was not measured.
@@ -89,7 +92,7 @@ fn use_sentence(c: &Case, m: &OnMachine, size: f64, at: &[&Entry], best: &[&Entr
             String::new()
         }
     );
-    if let Some(n) = naive_median(at, m.machine).filter(|_| w.row.strategy != "naive") {
+    if let Some(n) = naive_median(at, m.machine).filter(|_| w.row.strategy != Strategy::Naive) {
         s.push_str(&format!(
             ", {} faster than naive",
             fmt_ratio(Some(n / w.median()))
@@ -164,10 +167,10 @@ fn crossovers(c: &Case, m: &OnMachine, winners: &[Winner], out: &mut Vec<String>
         {
             continue;
         }
-        let t = |params: &str, variant: &str| {
+        let t = |params: &Params, variant: &str| {
             m.mine
                 .iter()
-                .filter(|e| e.ok() && e.row.params == params && e.row.variant == variant)
+                .filter(|e| e.ok() && &e.row.params == params && e.row.variant == variant)
                 .map(|e| e.median())
                 .min_by(f64::total_cmp)
         };
@@ -254,9 +257,9 @@ fn thread_advice(c: &Case, thread_fits: &[ThreadFit], out: &mut Vec<String>) {
 /// order, the reason once when it is the same at every size.
 fn not_measured(c: &Case, out: &mut Vec<String>) {
     type Sizes = Vec<(f64, String)>;
-    let mut groups: Vec<((String, String), Sizes)> = Vec::new();
+    let mut groups: Vec<((String, Status), Sizes)> = Vec::new();
     for e in c.es.iter().filter(|e| !e.ok()) {
-        let key = (e.row.variant.clone(), e.row.status.clone());
+        let key = (e.row.variant.clone(), e.row.status);
         let item = (e.row.size, e.row.reason.trim_end_matches('.').to_string());
         match groups.iter_mut().find(|g| g.0 == key) {
             Some(g) => g.1.push(item),
@@ -267,7 +270,7 @@ fn not_measured(c: &Case, out: &mut Vec<String>) {
         items.sort_by(|a, b| a.0.total_cmp(&b.0));
         items.dedup();
         let same = items.iter().all(|i| i.1 == items[0].1);
-        let detail = if c.size_param.is_empty() || status == "n/a" {
+        let detail = if c.size_param.is_empty() || status == Status::NotApplicable {
             format!(": {}", items[0].1)
         } else if same {
             let sizes: Vec<String> = items.iter().map(|i| fmt_value(i.0)).collect();
@@ -284,10 +287,12 @@ fn not_measured(c: &Case, out: &mut Vec<String>) {
                 .collect();
             format!(" at {}", each.join("; "))
         };
-        out.push(match status.as_str() {
-            "n/a" => format!("{variant} does not apply to {}{detail}.", c.case),
-            "skipped" => format!("{variant} was skipped{detail}."),
-            _ => format!("{variant} FAILED{detail}; it is not presented as a result."),
+        out.push(match status {
+            Status::NotApplicable => format!("{variant} does not apply to {}{detail}.", c.case),
+            Status::Skipped => format!("{variant} was skipped{detail}."),
+            Status::Ok | Status::Failed => {
+                format!("{variant} FAILED{detail}; it is not presented as a result.")
+            }
         });
     }
 }
@@ -305,7 +310,7 @@ fn interpolate_crossing(x0: f64, x1: f64, r0: f64, r1: f64) -> Option<f64> {
 fn gpu_advice(ctx: &Ctx, mine: &[&Entry], size_param: &str, prefix: &str, out: &mut Vec<String>) {
     let gpus: BTreeSet<String> = mine
         .iter()
-        .filter(|e| e.ok() && e.row.strategy == "gpu")
+        .filter(|e| e.ok() && e.row.strategy == Strategy::Gpu)
         .map(|e| e.row.variant.clone())
         .collect();
     for g in gpus {
@@ -377,7 +382,7 @@ fn gpu_advice(ctx: &Ctx, mine: &[&Entry], size_param: &str, prefix: &str, out: &
 /// variant's name.
 fn gpu_ratios(mine: &[&Entry], g: &str) -> Vec<(f64, f64, String)> {
     let mut ratios: Vec<(f64, f64, String)> = Vec::new();
-    let mut params: Vec<(f64, String)> = mine
+    let mut params: Vec<(f64, Params)> = mine
         .iter()
         .map(|e| (e.row.size, e.row.params.clone()))
         .collect();
@@ -391,7 +396,9 @@ fn gpu_ratios(mine: &[&Entry], g: &str) -> Vec<(f64, f64, String)> {
             .min_by(f64::total_cmp);
         let cpu = mine
             .iter()
-            .filter(|e| e.ok() && &e.row.params == p && e.row.strategy != "gpu" && e.is_rust())
+            .filter(|e| {
+                e.ok() && &e.row.params == p && e.row.strategy != Strategy::Gpu && e.is_rust()
+            })
             .min_by(|a, b| a.median().total_cmp(&b.median()));
         if let (Some(gt), Some(c)) = (gt, cpu) {
             ratios.push((*size, gt / c.median(), c.row.variant.clone()));
@@ -402,7 +409,7 @@ fn gpu_ratios(mine: &[&Entry], g: &str) -> Vec<(f64, f64, String)> {
 
 fn peer_advice(
     mine: &[&Entry],
-    problems: &[(String, f64, String)],
+    problems: &[(Params, f64, Params)],
     size_param: &str,
     prefix: &str,
     out: &mut Vec<String>,

@@ -1,6 +1,7 @@
 //! One case of a kernel: its tables, charts (time per run, size scaling, thread scaling),
 //! fits, output pictures, timelines and advice.
 
+use kernels::{Params, Strategy};
 use std::collections::{BTreeMap, BTreeSet};
 
 use kernels::registry;
@@ -61,8 +62,8 @@ pub(super) fn case_report(
 
 /// Problems (parameter sets) as (rest of the parameters, size, parameters), by the rest of
 /// the parameters then size.
-fn problems(es: &[&Entry], size_param: &str) -> Vec<(String, f64, String)> {
-    let mut problems: Vec<(String, f64, String)> = es
+fn problems(es: &[&Entry], size_param: &str) -> Vec<(Params, f64, Params)> {
+    let mut problems: Vec<(Params, f64, Params)> = es
         .iter()
         .map(|e| {
             (
@@ -196,10 +197,10 @@ fn size_scaling(c: &Case) -> (Option<Chart>, Vec<Fit>) {
 }
 
 /// Entries by (registry order, series name, machine, a key): one curve each.
-type Groups<'a> = BTreeMap<(usize, String, usize, String), Vec<&'a Entry>>;
+type Groups<'a> = BTreeMap<(usize, String, usize, Params), Vec<&'a Entry>>;
 
 /// The ok entries grouped into curves, `key` telling curves of one series apart.
-fn series_groups<'a>(c: &Case<'a>, key: impl Fn(&Entry) -> String) -> Groups<'a> {
+fn series_groups<'a>(c: &Case<'a>, key: impl Fn(&Entry) -> Params) -> Groups<'a> {
     let mut groups: Groups = BTreeMap::new();
     for e in c.es.iter().filter(|e| e.ok()) {
         groups
@@ -298,7 +299,7 @@ fn timelines(ctx: &Ctx, es: &[&Entry]) -> Vec<Chart> {
     with.sort_by(|a, b| {
         let key = |e: &Entry| {
             (
-                e.row.strategy != "gpu",
+                e.row.strategy != Strategy::Gpu,
                 e.row.variant.clone(),
                 e.row.threads,
             )
@@ -308,7 +309,7 @@ fn timelines(ctx: &Ctx, es: &[&Entry]) -> Vec<Chart> {
     let mut out = Vec::new();
     for (i, e) in with.iter().enumerate() {
         let r = &e.row;
-        let later_same_cpu_variant = r.strategy != "gpu"
+        let later_same_cpu_variant = r.strategy != Strategy::Gpu
             && with[i + 1..]
                 .iter()
                 .any(|f| f.row.variant == r.variant && f.row.size > r.size);
@@ -356,12 +357,7 @@ fn pictures(ctx: &Ctx, kernel: &str, case: &str, size_param: &str) -> Vec<Pictur
             .iter()
             .filter(|i| i.kernel == kernel && i.case == case)
         {
-            let size = img
-                .params
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{size_param}=")))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0);
+            let size = img.params.get(size_param).unwrap_or(0.0);
             found.push((size, ri, img.clone()));
         }
     }

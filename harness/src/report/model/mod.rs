@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kernels::registry;
+use kernels::{Params, Strategy, registry};
 
 mod advice;
 mod case;
@@ -42,7 +42,7 @@ impl Table {
 
 #[derive(Clone, Debug)]
 pub struct ProblemTable {
-    pub params: String,
+    pub params: Params,
     pub table: Table,
 }
 
@@ -55,7 +55,7 @@ pub struct Fit {
 #[derive(Clone, Debug)]
 pub struct ThreadFit {
     pub label: String,
-    pub params: String,
+    pub params: Params,
     pub size: f64,
     pub fit: AmdahlFit,
     /// (threads, median, speedup, efficiency).
@@ -118,31 +118,9 @@ pub struct Report {
     pub noisy_threshold: f64,
 }
 
-/// The order strategies are listed in (the teaching order, then peers).
-fn strategy_rank(s: &str) -> usize {
-    [
-        "naive",
-        "vectorised",
-        "parallel",
-        "fft",
-        "gpu",
-        "algorithmic",
-        "library",
-        "exercise",
-        "python",
-    ]
-    .iter()
-    .position(|x| *x == s)
-    .unwrap_or(99)
-}
-
 /// Parameters without the size one: rows that differ only in size form a scaling curve.
-fn rest_of(params: &str, size_param: &str) -> String {
-    params
-        .split_whitespace()
-        .filter(|kv| kv.split('=').next() != Some(size_param))
-        .collect::<Vec<_>>()
-        .join(" ")
+fn rest_of(params: &Params, size_param: &str) -> Params {
+    params.without(size_param)
 }
 
 fn size_label(param: &str, size: f64) -> String {
@@ -170,7 +148,7 @@ struct Case<'a> {
     colours: &'a BTreeMap<String, usize>,
     /// Problems (parameter sets) as (rest of the parameters, size, parameters), by the rest
     /// of the parameters then size.
-    problems: Vec<(String, f64, String)>,
+    problems: Vec<(Params, f64, Params)>,
 }
 
 impl Ctx<'_> {
@@ -348,7 +326,8 @@ fn variant_rank(reg: Option<&'static dyn kernels::DynKernel>, e: &Entry) -> usiz
     let pos = reg.and_then(|k| k.variants().iter().position(|v| v.name == e.row.variant));
     match pos {
         Some(p) if e.is_rust() => p,
-        _ => 1000 * (1 + strategy_rank(&e.row.strategy)) + e.order,
+        // The teaching order of the strategies, then peers: the enum's order.
+        _ => 1000 * (1 + e.row.strategy as usize) + e.order,
     }
 }
 
@@ -378,7 +357,9 @@ fn best_per_variant<'a>(es: &[&'a Entry]) -> Vec<&'a Entry> {
 
 fn naive_median(es: &[&Entry], machine: usize) -> Option<f64> {
     es.iter()
-        .filter(|e| e.ok() && e.machine == machine && e.row.strategy == "naive" && e.is_rust())
+        .filter(|e| {
+            e.ok() && e.machine == machine && e.row.strategy == Strategy::Naive && e.is_rust()
+        })
         .map(|e| e.median())
         .min_by(f64::total_cmp)
 }

@@ -4,6 +4,7 @@
 use super::{Ctx, Table, TableRow, naive_median};
 use crate::render::fmt::{fmt_bytes, fmt_pct, fmt_rate, fmt_ratio, fmt_sci, fmt_time};
 use crate::report::data::Entry;
+use crate::results::Status;
 
 /// The column headers of a problem's table. `status` comes early so that a reader sees at
 /// once which rows are results; `notes` holds the reason of a status and measurement notes.
@@ -70,8 +71,8 @@ fn status_of(e: &Entry) -> String {
     match (ok, r.noisy) {
         (true, true) => "ok ⚠ noisy".to_string(),
         (true, false) => "ok".into(),
-        (false, _) if r.status == "ok" => "failed".into(),
-        (false, _) => r.status.clone(),
+        (false, _) if r.status == Status::Ok => "failed".into(),
+        (false, _) => r.status.to_string(),
     }
 }
 
@@ -87,7 +88,7 @@ fn notes_of(e: &Entry) -> String {
                 format!("{spread}; {}", r.reason)
             }
         }
-        (false, _) if r.status == "ok" => "no time recorded".into(),
+        (false, _) if r.status == Status::Ok => "no time recorded".into(),
         _ => r.reason.clone(),
     };
     let notes = match (ok, r.output_summary.is_empty()) {
@@ -128,8 +129,8 @@ fn cells(ctx: &Ctx, rows: &[&Entry], e: &Entry) -> Vec<String> {
     let speedup = naive.map(|n| n / e.median());
     let mut cells = vec![
         r.variant.clone(),
-        r.strategy.clone(),
-        r.precision.clone(),
+        r.strategy.to_string(),
+        r.precision.to_string(),
         r.threads.to_string(),
     ];
     if ctx.multi_machine {
