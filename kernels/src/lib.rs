@@ -18,7 +18,7 @@
 //! - the engines the kernels share: [`fft2d`] (2-D real FFTs, the SIMD-lane FFT), [`gpu`]
 //!   (wgpu plumbing and the WGSL FFT), [`simd`];
 //! - the kernels: one folder each, one file per variant (`naive.rs` is the oracle). Cargo features: `gpu` (wgpu compute shaders, Vulkan only) and
-//! `library` (third-party solvers used as comparison variants); both on by default.
+//!   `library` (third-party solvers used as comparison variants); both on by default.
 
 pub mod check;
 pub mod error;

@@ -41,7 +41,7 @@ fn output(inst: &dyn Instance, v: &str, twice: bool) -> Option<Output> {
     if common::not_run(inst, common::variant(inst, v)).is_some() {
         return None;
     }
-    let mut p = common::prepare(&*inst, v);
+    let mut p = common::prepare(inst, v);
     p.run().unwrap_or_else(|e| panic!("{v}: {e}"));
     let first = p.output().unwrap();
     if !twice {
@@ -49,7 +49,7 @@ fn output(inst: &dyn Instance, v: &str, twice: bool) -> Option<Output> {
     }
     p.run().unwrap_or_else(|e| panic!("{v} (second run): {e}"));
     let second = p.output().unwrap();
-    let again = common::check(&*inst, v, &second, &first);
+    let again = common::check(inst, v, &second, &first);
     assert!(
         again.passed(),
         "{v}: a second run on the same state differs"
@@ -61,7 +61,7 @@ fn output(inst: &dyn Instance, v: &str, twice: bool) -> Option<Output> {
 fn check_against(inst: &dyn Instance, v: &str, reference: &Output, what: &str) {
     if let Some(out) = output(inst, v, true) {
         assert_passes(
-            Outcome::Checked(common::check(&*inst, v, &out, reference)),
+            Outcome::Checked(common::check(inst, v, &out, reference)),
             what,
         );
     }
@@ -240,10 +240,10 @@ fn a_non_finite_ratio_is_an_error_in_every_variant() {
 
 fn non_finite_everywhere(inst: &dyn Instance) {
     for v in variants() {
-        if !common::probe(&*inst, v).is_ready() {
+        if !common::probe(inst, v).is_ready() {
             continue;
         }
-        let mut p = common::prepare(&*inst, v);
+        let mut p = common::prepare(inst, v);
         let e = p.run().expect_err(v).to_string();
         assert!(
             e.contains("iteration 1") && e.contains("pixel (0, 0)") && e.contains("NaN"),
@@ -255,7 +255,7 @@ fn non_finite_everywhere(inst: &dyn Instance) {
             "{v}: the output is aiapy's (NaN everywhere)"
         );
         // Validation would refuse it too.
-        let check = common::check(&*inst, v, &out, &out);
+        let check = common::check(inst, v, &out, &out);
         assert!(
             !check.passed(),
             "{v}: non-finite output must fail any check"

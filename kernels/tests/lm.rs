@@ -26,7 +26,7 @@ fn variants() -> Vec<&'static str> {
 }
 
 fn run(inst: &dyn Instance, variant: &str) -> Output {
-    let mut p = common::prepare(&*inst, variant);
+    let mut p = common::prepare(inst, variant);
     p.run().unwrap();
     p.output().unwrap()
 }

@@ -23,7 +23,7 @@ fn run(inst: &dyn Instance, v: &str) -> Option<(Output, Vec<Event>)> {
     if common::not_run(inst, common::variant(inst, v)).is_some() {
         return None;
     }
-    let mut p = common::prepare(&*inst, v);
+    let mut p = common::prepare(inst, v);
     p.run().unwrap_or_else(|e| panic!("{v}: {e}"));
     Some((p.output().unwrap(), p.events()))
 }
