@@ -11,14 +11,32 @@ use crate::error::KernelError;
 
 /// The folder of committed references: `$HARNESS_REFERENCES`, else `references/` at the
 /// workspace root.
-pub fn references_dir() -> PathBuf {
-    std::env::var_os("HARNESS_REFERENCES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("references")
-        })
+///
+/// A `HARNESS_REFERENCES` that is set but names no folder is an error, not an empty folder:
+/// every kernel would otherwise find no reference file and validate against its oracle
+/// alone, without a word. The kernels' `reference_files` then list nothing, and the gate's
+/// reference resolution ([`crate::gate::References`]) fails with this message.
+pub fn references_dir() -> Result<PathBuf, KernelError> {
+    const NAME: &str = "HARNESS_REFERENCES";
+    let Some(value) = std::env::var_os(NAME) else {
+        return Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("references"));
+    };
+    let dir = PathBuf::from(&value);
+    let reason = match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => return Ok(dir),
+        Ok(_) => "not a folder".to_string(),
+        Err(e) => e.to_string(),
+    };
+    Err(KernelError::Environment {
+        name: NAME,
+        value: value.to_string_lossy().into_owned(),
+        reason: format!(
+            "{reason}: point it at a folder of references (a copy of references/), or unset it \
+             for the committed ones"
+        ),
+    })
 }
 
 /// Reads a float64 `.npy` file (any shape; C or Fortran order and either endianness are

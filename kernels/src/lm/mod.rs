@@ -518,7 +518,10 @@ impl Kernel for Lm {
         if p.seed != Some(DEFAULT_SEED as u64) || p.fits != p.kind.reference_fits() {
             return Vec::new();
         }
-        let dir = crate::io::references_dir().join("lm");
+        // A HARNESS_REFERENCES naming no folder is reported by the gate's resolution.
+        let Ok(dir) = crate::io::references_dir().map(|d| d.join("lm")) else {
+            return Vec::new();
+        };
         let files: Vec<_> = ["params", "chi2", "state"]
             .iter()
             .map(|a| {
