@@ -5,13 +5,61 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use kernels::Availability;
 use kernels::gate::{Admission, Phase, Policy, References, admit};
-use kernels::io::references_dir;
+use kernels::io::{read_f64, references_dir, write_f64};
+use ndarray::{ArrayD, IxDyn};
 
 // ---- helpers ------------------------------------------------------------------------------
+
+/// A fresh, empty folder for one test.
+fn folder(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kernels-hardening-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// An `.npy` file written by hand: format version `major`.0, the header dictionary padded
+/// to 64 bytes, then `data`.
+fn npy(dir: &Path, name: &str, major: u8, descr: &str, shape: &str, data: &[u8]) -> PathBuf {
+    let prefix = if major == 1 { 10 } else { 12 };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (prefix + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY".to_vec();
+    bytes.extend([major, 0]);
+    if major == 1 {
+        bytes.extend((header.len() as u16).to_le_bytes());
+    } else {
+        bytes.extend((header.len() as u32).to_le_bytes());
+    }
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn message(path: &Path) -> String {
+    read_f64(path).unwrap_err().to_string()
+}
 
 /// Set in a child process to the name of the test that must do its work there.
 const CHILD: &str = "KERNELS_HARDENING_CHILD";
@@ -55,6 +103,190 @@ fn in_child(test: &str, env: &[(&str, Option<&str>)], expect: &str, shell: &str)
         out.status.success() && text.contains("1 passed"),
         "{test} with {env:?}, expecting {expect}:\n{text}"
     );
+}
+
+/// Runs `read` in a thread and gives up after `limit` (a read that blocks fails the test
+/// instead of hanging it).
+fn within<T: Send + 'static>(limit: Duration, read: impl FnOnce() -> T + Send + 'static) -> T {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(read());
+    });
+    receive
+        .recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("still blocked after {limit:?}"))
+}
+
+// ---- 1. the .npy reader ---------------------------------------------------------------------
+
+/// A 192-byte file declaring shape (4000000000, 4): ndarray-npy allocated 128 GB from it.
+#[test]
+fn npy_header_declaring_more_data_than_the_file_holds_is_refused_before_allocating() {
+    let dir = folder("declared");
+    let data = [0u8; 64];
+    let p = npy(&dir, "huge.npy", 1, "<f8", "(4000000000, 4)", &data);
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), 192);
+    let m = message(&p);
+    assert!(
+        m.contains("huge.npy")
+            && m.contains("128000000000 bytes")
+            && m.contains("holds 64 bytes")
+            && !m.contains('\n'),
+        "{m}"
+    );
+    // The same through version 2 and 3 headers, and for a wrong dtype (ndarray-npy allocates
+    // shape × 8 before it checks the type).
+    for major in [2, 3] {
+        let p = npy(&dir, "huge2.npy", major, "<f8", "(4000000000, 4)", &data);
+        assert!(
+            message(&p).contains("128000000000 bytes"),
+            "{}",
+            message(&p)
+        );
+    }
+    let p = npy(&dir, "huge4.npy", 1, "<f4", "(4000000000, 4)", &data);
+    assert!(message(&p).contains("float64"), "{}", message(&p));
+    // A shape whose byte count overflows 64 bits.
+    let p = npy(
+        &dir,
+        "overflow.npy",
+        1,
+        "<f8",
+        "(4611686018427387904, 4)",
+        &data,
+    );
+    assert!(message(&p).contains("64-bit"), "{}", message(&p));
+    // Extra data is refused too, with both sizes.
+    let p = npy(&dir, "extra.npy", 1, "<f8", "(2,)", &[0; 24]);
+    assert!(
+        message(&p).contains("16 bytes of data") && message(&p).contains("holds 24"),
+        "{}",
+        message(&p)
+    );
+}
+
+/// A version 2 header length of 0xFFFFFFF0: ndarray-npy allocated 4 GB for the header.
+#[test]
+fn npy_header_length_is_bounded_before_it_is_read() {
+    let dir = folder("header-length");
+    let p = dir.join("long-header.npy");
+    let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
+    bytes.extend(0xFFFF_FFF0u32.to_le_bytes());
+    bytes.extend([b' '; 52]);
+    std::fs::write(&p, bytes).unwrap();
+    let m = message(&p);
+    assert!(
+        m.contains("4294967280") && m.contains("10000") && !m.contains('\n'),
+        "{m}"
+    );
+    // A length within numpy's bound but beyond the file.
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend(9000u16.to_le_bytes());
+    bytes.extend([b' '; 52]);
+    std::fs::write(&p, bytes).unwrap();
+    let m = message(&p);
+    assert!(m.contains("9000") && m.contains("holds 52"), "{m}");
+    // An unknown format version.
+    std::fs::write(&p, b"\x93NUMPY\x09\x00\x10\x00{}").unwrap();
+    assert!(message(&p).contains("version 9.0"), "{}", message(&p));
+}
+
+/// A FIFO with no writer blocked the reader forever; a folder got a misleading message.
+#[cfg(unix)]
+#[test]
+fn npy_reader_refuses_what_is_not_a_regular_file() {
+    let dir = folder("fifo");
+    let fifo = dir.join("pipe.npy");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let path = fifo.clone();
+    let result = std::panic::catch_unwind(|| {
+        within(Duration::from_secs(20), move || {
+            read_f64(&path).map_err(|e| e.to_string())
+        })
+    });
+    if result.is_err() {
+        // Unblock the reader (it waits for a writer) before failing.
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+        panic!("reading a FIFO blocked");
+    }
+    let m = result.unwrap().unwrap_err();
+    assert!(m.contains("pipe.npy") && m.contains("FIFO"), "{m}");
+    // The TRACE image (deconv/pipeline `trace`) is read the same way.
+    let path = fifo.clone();
+    let m = within(Duration::from_secs(20), move || {
+        kernels::deconv::scene::trace(&path, 16)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .unwrap_err();
+    assert!(m.contains("FIFO"), "{m}");
+    let m = message(&dir);
+    assert!(m.contains("a folder"), "{m}");
+}
+
+/// Every open error of a user's file said "references are regenerated by scripts/".
+#[test]
+fn read_errors_say_the_real_cause() {
+    let m = message(Path::new("no/such/input.npy"));
+    assert!(
+        m.contains("No such file") && m.contains("check the path") && !m.contains("scripts/"),
+        "{m}"
+    );
+    let missing_reference = references_dir().unwrap().join("lm").join("no_such.npy");
+    let m = message(&missing_reference);
+    assert!(m.contains("scripts/"), "{m}");
+}
+
+// ---- 2. the .npy writer ---------------------------------------------------------------------
+
+fn ramp(n: usize) -> ArrayD<f64> {
+    ArrayD::from_shape_fn(IxDyn(&[n]), |i| i[0] as f64)
+}
+
+/// A full disk (here a file-size limit) left a cut `.npy` under the requested name, and a
+/// retry was then refused as "exists".
+#[cfg(unix)]
+#[test]
+fn a_failed_write_leaves_nothing_under_the_name() {
+    const TEST: &str = "a_failed_write_leaves_nothing_under_the_name";
+    if child_expectation(TEST).is_none() {
+        // 16 blocks of 512 or 1024 bytes: far below the 512 KiB written. SIGXFSZ ignored, so
+        // that the write returns EFBIG (as a full disk returns ENOSPC) instead of killing.
+        in_child(TEST, &[], "", "trap '' XFSZ; ulimit -f 16");
+        return;
+    }
+    let dir = folder("write-fails");
+    let path = dir.join("out.npy");
+    let e = write_f64(&path, &ramp(65_536)).unwrap_err().to_string();
+    assert!(
+        e.contains("out.npy") && e.contains("too large") && !e.contains("never overwrites"),
+        "{e}"
+    );
+    assert!(!path.exists(), "{e}: a cut file was left under the name");
+    assert_eq!(listing(&dir), Vec::<String>::new(), "temporary file left");
+}
+
+/// Every write error said "(the harness never overwrites a file…)", even for a missing
+/// folder.
+#[test]
+fn write_errors_say_the_real_cause_and_exists_only_when_it_does() {
+    let dir = folder("write-causes");
+    let e = write_f64(&dir.join("missing").join("out.npy"), &ramp(4))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("out.npy") && e.contains("No such file") && !e.contains("never overwrites"),
+        "{e}"
+    );
+    let path = dir.join("out.npy");
+    write_f64(&path, &ramp(1000)).unwrap();
+    assert_eq!(read_f64(&path).unwrap(), ramp(1000));
+    assert_eq!(listing(&dir), ["out.npy"], "temporary file left");
+    let e = write_f64(&path, &ramp(3)).unwrap_err().to_string();
+    assert!(e.contains("never overwrites"), "{e}");
+    assert_eq!(read_f64(&path).unwrap(), ramp(1000));
+    assert_eq!(listing(&dir), ["out.npy"], "temporary file left");
 }
 
 // ---- 4. environment values ------------------------------------------------------------------
