@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use kernels::Availability;
 use kernels::gate::{Admission, Phase, Policy, References, admit};
 use kernels::io::{read_f64, references_dir, write_f64};
+use kernels::{Availability, registry};
 use ndarray::{ArrayD, IxDyn};
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -289,6 +289,43 @@ fn write_errors_say_the_real_cause_and_exists_only_when_it_does() {
     assert_eq!(listing(&dir), ["out.npy"], "temporary file left");
 }
 
+// ---- 3. lm's memory estimate ------------------------------------------------------------------
+
+/// `--fits 100000000` is in range and built ~28 GB of data before any memory check.
+#[test]
+fn lm_estimates_its_memory_from_the_parameters() {
+    let lm = registry::kernel("lm").unwrap();
+    let (n, k) = (25.0, 5.0); // gauss2d
+    let at = |case: &str, fits: f64| {
+        lm.memory_estimate(case, &lm.defaults(case).with("fits", fits))
+            .unwrap_or_else(|| panic!("lm/{case} has no memory estimate"))
+    };
+    let largest = at("gauss2d", 1e8);
+    let data = 8.0 * 1e8 * (n + 2.0 * k);
+    assert!(largest as f64 >= data, "{largest} < the data alone, {data}");
+    // Honest for every case: at least the problem and the variant's copy of it (what
+    // generation really allocates), and no more than a few times that.
+    for case in ["gauss2d", "odmr", "odmr8"] {
+        let kind = match case {
+            "gauss2d" => kernels::lm::Kind::Gauss2d,
+            "odmr" => kernels::lm::Kind::Odmr,
+            _ => kernels::lm::Kind::Odmr8,
+        };
+        let g = kernels::lm::generate(kind, 100, 1);
+        let problem = 8 * (g.y.len() + g.init.len() + g.truth.len()) as u64;
+        let estimate = at(case, 100.0);
+        assert!(
+            (2 * problem..=4 * problem).contains(&estimate),
+            "lm/{case}: {estimate} bytes for a problem of {problem}"
+        );
+        assert_eq!(at(case, 1000.0), 10 * estimate, "lm/{case}: not linear");
+    }
+    assert_eq!(
+        lm.memory_estimate("nonsense", &lm.defaults("gauss2d")),
+        None
+    );
+}
+
 // ---- 4. environment values ------------------------------------------------------------------
 
 /// `nan` removed the limit, `abc` silently meant 60 s.
@@ -403,5 +440,41 @@ fn references_folder_that_does_not_exist_is_said() {
             }
             other => panic!("{name} admitted as {}", other.label()),
         }
+    }
+}
+
+// ---- 5. lm with zero fits -------------------------------------------------------------------
+
+/// `run --variant lm/gauss2d/gpu-f64` with y of shape (0, 25) panicked ("min > max" in the
+/// GPU chunking). Zero fits are refused when the problem is built, so no variant — CPU or
+/// GPU — is ever prepared with them; the `--fits` parameter already starts at 1.
+#[test]
+fn lm_refuses_zero_fits_for_every_variant() {
+    let lm = registry::kernel("lm").unwrap();
+    for (case, points, params) in [("gauss2d", 25, 5), ("odmr", 101, 7), ("odmr8", 201, 26)] {
+        let y = ArrayD::<f64>::zeros(IxDyn(&[0, points]));
+        let init = ArrayD::<f64>::zeros(IxDyn(&[0, params]));
+        let e = lm
+            .instance(case, &lm.defaults(case), &[y, init])
+            .err()
+            .unwrap_or_else(|| panic!("lm/{case} built a problem of 0 fits"))
+            .to_string();
+        assert!(e.contains("0 fits") && e.contains("at least one"), "{e}");
+    }
+    // One fit still runs, on the CPU and on the GPU (the smallest batch of the chunking).
+    let k = registry::kernel("lm").unwrap();
+    let g = kernels::lm::generate(kernels::lm::Kind::Gauss2d, 1, 1);
+    let y = ArrayD::from_shape_vec(IxDyn(&[1, 25]), g.y).unwrap();
+    let init = ArrayD::from_shape_vec(IxDyn(&[1, 5]), g.init).unwrap();
+    let inst = k
+        .instance("gauss2d", &k.defaults("gauss2d"), &[y, init])
+        .unwrap();
+    for name in ["vectorised", "gpu-f64"] {
+        let v = common::variant(inst.as_ref(), name);
+        if common::not_run(inst.as_ref(), v).is_some() {
+            continue;
+        }
+        let out = common::run_once(inst.as_ref(), name);
+        assert_eq!(out.arrays[0].1.shape(), [1, 5], "{name}");
     }
 }
