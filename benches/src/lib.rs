@@ -38,7 +38,7 @@ pub fn bench_kernel(c: &mut Criterion, kernel: &str) {
 /// and what became of it (`ok`, `skipped`, `n/a` or `failed`).
 pub fn bench_dyn(c: &mut Criterion, k: &dyn DynKernel) -> Vec<(String, &'static str)> {
     let kernel = k.name();
-    let policy = Policy::from_env();
+    let policy = Policy::from_env().unwrap_or_else(|e| panic!("{e}"));
     let mut seen = Vec::new();
     let mut group = c.benchmark_group(kernel);
     for (case, params) in k.suite() {

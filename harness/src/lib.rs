@@ -37,6 +37,11 @@ pub fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => e.exit(),
     };
+    // A malformed HARNESS_* value is refused before anything starts.
+    if let Err(e) = kernels::check_environment() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     match cmd::execute(parsed.cli.command, &parsed.params) {
         Ok(code) => code,
         Err(e) => {

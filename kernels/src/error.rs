@@ -23,6 +23,14 @@ pub enum KernelError {
     Read { path: PathBuf, reason: String },
     #[error("writing {path}: {reason}")]
     Write { path: PathBuf, reason: String },
+    /// An environment variable the library reads (`HARNESS_*`) holds a value it does not
+    /// accept: refused rather than replaced by a default, so that a typo never goes unseen.
+    #[error("environment variable {name}=`{value}`: {reason}")]
+    Environment {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("GPU: {0}")]
     Gpu(String),
     #[error("{0}")]

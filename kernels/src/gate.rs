@@ -30,11 +30,27 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// `HARNESS_REQUIRE_GPU=1` turns [`Policy::require_gpu`] on.
-    pub fn from_env() -> Policy {
-        Policy {
-            require_gpu: std::env::var("HARNESS_REQUIRE_GPU").is_ok_and(|v| v == "1"),
-        }
+    /// `HARNESS_REQUIRE_GPU=1` (or `true`) turns [`Policy::require_gpu`] on; `0`, `false` or
+    /// unset leave it off. Any other value (`yes`, `2`, an empty value) is an error rather
+    /// than off: CI that sets the variable with a typo would otherwise pass without ever
+    /// running a GPU variant.
+    pub fn from_env() -> Result<Policy, KernelError> {
+        const NAME: &str = "HARNESS_REQUIRE_GPU";
+        let require_gpu = match std::env::var_os(NAME) {
+            None => false,
+            Some(v) if v == "1" || v == "true" => true,
+            Some(v) if v == "0" || v == "false" => false,
+            Some(v) => {
+                return Err(KernelError::Environment {
+                    name: NAME,
+                    value: v.to_string_lossy().into_owned(),
+                    reason: "expected 1 (a GPU variant without an adapter fails) or 0 (it is \
+                             skipped), or unset it"
+                        .into(),
+                });
+            }
+        };
+        Ok(Policy { require_gpu })
     }
 
     /// Whether a variant that is not ready must count as a failure under this policy.
@@ -267,6 +283,8 @@ impl<'a> References<'a> {
             && self.resolved.is_none()
             && self.instance.oracles().first() == Some(&variant)
             && self.instance.reference_files().is_empty()
+            // No files because HARNESS_REFERENCES names no folder: `resolve` says so.
+            && crate::io::references_dir().is_ok()
         {
             self.resolved = Some(Ok(Reference {
                 label: computed_label(variant),
@@ -298,6 +316,9 @@ fn computed_label(oracle: VariantRef) -> String {
 }
 
 fn resolve(instance: &dyn Instance) -> Result<Reference, String> {
+    // A HARNESS_REFERENCES naming no folder leaves every kernel without its files: said here,
+    // rather than validating against the oracle alone as if no file had ever been committed.
+    crate::io::references_dir().map_err(|e| e.to_string())?;
     let files = instance.reference_files();
     if !files.is_empty() {
         let output = crate::io::read_output(&files).map_err(|e| e.to_string())?;

@@ -50,11 +50,41 @@ pub use variant::{
     Work,
 };
 
-/// Naive (oracle) variants estimate their run time and skip themselves above this, with the
-/// estimate as the reason. Override with `HARNESS_NAIVE_LIMIT_S`.
-pub fn naive_time_limit_s() -> f64 {
-    std::env::var("HARNESS_NAIVE_LIMIT_S")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60.0)
+/// Naive (oracle) variants (and GPU variants on a software adapter) estimate their run time
+/// and skip themselves above this, with the estimate as the reason. Override with
+/// `HARNESS_NAIVE_LIMIT_S`, a positive finite number of seconds; unset, 60.
+///
+/// Parsed strictly: `nan` (false against every estimate: it would lift the limit), `inf`,
+/// zero, negative numbers, units (`60s`) and an empty value are an error, never the default.
+/// The function neither panics nor caches (the variable is read at each call, as cheap as
+/// before): the probes that use it return an [`Availability`], and turn the error into
+/// `Skipped` with its message, so every time-limited variant says what to fix; a program
+/// checks the value once, before it builds or runs anything, with [`check_environment`].
+pub fn naive_time_limit_s() -> Result<f64, KernelError> {
+    const NAME: &str = "HARNESS_NAIVE_LIMIT_S";
+    let Some(value) = std::env::var_os(NAME) else {
+        return Ok(60.0);
+    };
+    let value = value.to_string_lossy();
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
+        _ => Err(KernelError::Environment {
+            name: NAME,
+            value: value.into_owned(),
+            reason: "expected a positive number of seconds (e.g. 60); unset it for the default \
+                     60 s"
+                .into(),
+        }),
+    }
+}
+
+/// Checks every environment variable the library reads (`HARNESS_NAIVE_LIMIT_S`,
+/// `HARNESS_REQUIRE_GPU`, `HARNESS_REFERENCES`), so that a program can refuse a bad value
+/// once, before anything is built or run, rather than meet it later as a skip reason or a
+/// failed validation.
+pub fn check_environment() -> Result<(), KernelError> {
+    naive_time_limit_s()?;
+    gate::Policy::from_env()?;
+    io::references_dir()?;
+    Ok(())
 }

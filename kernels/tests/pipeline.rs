@@ -89,7 +89,7 @@ fn serial_and_gpu_match_aiapy_where_deconv_has_a_reference() {
             stack(&[("n", 128.0), ("images", 0.0), ("trace", 1.0)]),
         ));
     }
-    let dir = kernels::io::references_dir().join("deconv");
+    let dir = kernels::io::references_dir().unwrap().join("deconv");
     for (key, inst) in problems {
         let file = dir.join(format!("{key}_deconvolved.npy"));
         let aiapy = read_output(&[("deconvolved_00".to_string(), file)]).unwrap();

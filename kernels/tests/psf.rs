@@ -269,7 +269,7 @@ fn aiapy_extracts_are_consistent() {
     // The N = 4096 references are extracts of one aiapy run: they must agree with each
     // other and with the value quoted in aiapy's issue tracker (max 0.641652124483507 at
     // [2048, 2048], sum 1). The full comparison is `harness validate --kernel psf`.
-    let dir = kernels::io::references_dir().join("psf");
+    let dir = kernels::io::references_dir().unwrap().join("psf");
     let file = |kind: &str| read_f64(&dir.join(format!("c171_n4096_psf-{kind}.npy"))).unwrap();
     let stats = file("stats");
     let stats = stats.as_slice().unwrap();

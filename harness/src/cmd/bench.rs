@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kernels::gate::{self, Admission, Admitted, Phase, Policy, References, Validation, Watch};
+use kernels::gate::{self, Admission, Admitted, Phase, References, Validation, Watch};
 use kernels::{Instance, Strategy, VariantRef};
 
 use super::plan::{self, Job, Plan};
@@ -535,7 +535,7 @@ fn admit(
     row: &mut Row,
 ) -> Option<Admitted> {
     let mut watch = MemoryWatch::default();
-    let admission = gate::admit(instance, variant, refs, Policy::from_env(), &mut watch);
+    let admission = gate::admit(instance, variant, refs, super::policy(), &mut watch);
     watch.record(row);
     match admission {
         Admission::Valid(a) => {

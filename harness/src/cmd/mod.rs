@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use kernels::gate::Policy;
 use kernels::{Instance, VariantRef};
 
 use crate::cli::{Cmd, ReportArgs};
@@ -83,4 +84,14 @@ fn build(job: &Job) -> Result<Box<dyn Instance>> {
     job.kernel
         .instance(&job.case, &job.params, &[])
         .with_context(|| format!("{}/{} {}", job.kernel.name(), job.case, job.params))
+}
+
+/// The gate's rules from the environment (`HARNESS_REQUIRE_GPU`). [`crate::main`] refuses a
+/// malformed value before any command starts ([`kernels::check_environment`]); a library
+/// caller that skipped that check gets the rule off, with a warning.
+pub fn policy() -> Policy {
+    Policy::from_env().unwrap_or_else(|e| {
+        eprintln!("warning: {e}; the GPU is not required");
+        Policy::default()
+    })
 }

@@ -27,7 +27,7 @@ use anyhow::{Result, bail};
 use kernels::registry::VariantId;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use kernels::gate::{self, Admission, Phase, Policy, References};
+use kernels::gate::{self, Admission, Phase, References};
 use kernels::{Instance, Prepared, Strategy, VariantRef};
 
 use super::plan::{self, Job, Plan};
@@ -459,7 +459,7 @@ fn admit(
     mut entry: Entry,
 ) -> Admitted {
     let name = variant.name();
-    match gate::admit(instance, variant, refs, Policy::from_env(), &mut ()) {
+    match gate::admit(instance, variant, refs, super::policy(), &mut ()) {
         Admission::NotRun(a) => {
             Admitted::Stopped(stopped(name, entry, a.label(), a.reason().into()))
         }

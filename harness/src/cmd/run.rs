@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use super::plan;
 use crate::cli::RunArgs;
 use crate::render::fmt::fmt_time;
-use kernels::gate::{self, Admission, Policy, run_guarded};
+use kernels::gate::{self, Admission, run_guarded};
 
 pub fn run(args: &RunArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
     let plan = plan::plan(&args.select, params)?;
@@ -35,7 +35,7 @@ pub fn run(args: &RunArgs, params: &BTreeMap<String, Vec<String>>) -> Result<boo
     plan::check_instance_memory(instance.as_ref())?;
     let v = instance.variant(&variant)?;
     // No reference to compare with (the inputs are the user's): setup only, then one run.
-    let setup = gate::setup(instance.as_ref(), v, Policy::from_env(), &mut ()).map_err(|b| *b);
+    let setup = gate::setup(instance.as_ref(), v, super::policy(), &mut ()).map_err(|b| *b);
     let mut prepared = match setup {
         Ok((prepared, _)) => prepared,
         Err(Admission::NotRun(a)) => bail!(

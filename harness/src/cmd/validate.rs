@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use kernels::gate::{self, Admission, Phase, Policy, References};
+use kernels::gate::{self, Admission, Phase, References};
 use kernels::{Instance, VariantRef};
 
 use super::plan::{self, Job, Plan};
@@ -56,7 +56,7 @@ fn admit(
 ) -> Result<bool> {
     let id = format!("{}/{}/{}", job.kernel.name(), job.case, variant.name());
     let (ok, label, text, reference) =
-        match gate::admit(instance, variant, refs, Policy::from_env(), &mut ()) {
+        match gate::admit(instance, variant, refs, super::policy(), &mut ()) {
             Admission::NotRun(a) => {
                 writeln!(out, "  {id:<36} {:<8} {}", a.label(), a.reason())?;
                 return Ok(true);

@@ -83,7 +83,10 @@ impl Gpu {
         if ctx.summary().software {
             let estimate =
                 (r * c * p.iterations.max(1)) as f64 * SOFTWARE_SECONDS_PER_PIXEL_ITERATION;
-            let limit = crate::naive_time_limit_s();
+            let limit = match crate::naive_time_limit_s() {
+                Ok(limit) => limit,
+                Err(e) => return skip(e.to_string()),
+            };
             if estimate > limit {
                 return skip(format!(
                     "estimated {estimate:.0} s on the software adapter {} at {r}×{c} (limit \

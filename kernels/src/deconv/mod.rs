@@ -498,7 +498,10 @@ impl Kernel for Deconv {
         let Some(key) = &p.reference else {
             return Vec::new();
         };
-        let dir = crate::io::references_dir().join("deconv");
+        // A HARNESS_REFERENCES naming no folder is reported by the gate's resolution.
+        let Ok(dir) = crate::io::references_dir().map(|d| d.join("deconv")) else {
+            return Vec::new();
+        };
         let files: Vec<(String, PathBuf)> = ["deconvolved", "image", "psf"]
             .iter()
             .map(|a| (a.to_string(), dir.join(format!("{key}_{a}.npy"))))

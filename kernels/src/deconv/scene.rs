@@ -294,7 +294,8 @@ pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
         path: path.clone(),
         reason,
     };
-    let file = std::fs::File::open(&path).map_err(|e| {
+    // A FIFO or a device at this path is refused before it is opened (it could block).
+    let (file, _) = crate::io::open_regular(&path).map_err(|e| {
         err(format!(
             "{e}: the trace case reads the TRACE image from outside the repository; set \
              HARNESS_SHARED to the folder that holds {TRACE_FILE}"

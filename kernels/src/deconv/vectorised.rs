@@ -38,13 +38,17 @@ impl Variant<DeconvProblem> for Vectorised {
         }
         let terms = 2.0 * p.iterations as f64 * (p.pixels() as f64).powi(2);
         let estimate = terms * SECONDS_PER_TERM;
-        if estimate > crate::naive_time_limit_s() {
+        let limit = match crate::naive_time_limit_s() {
+            Ok(limit) => limit,
+            Err(e) => return Availability::Skipped(e.to_string()),
+        };
+        if estimate > limit {
             Availability::Skipped(format!(
                 "estimated {estimate:.0} s at {}×{}: direct convolution is O((RC)²) (limit {:.0} s, \
                  HARNESS_NAIVE_LIMIT_S)",
                 p.rows(),
                 p.cols(),
-                crate::naive_time_limit_s()
+                limit
             ))
         } else {
             Availability::Ready

@@ -118,7 +118,10 @@ impl Gpu {
         // that would take minutes (N = 128 takes ~19 s on lavapipe here, 2 cores).
         if ctx.summary().software {
             let estimate = (outputs * cells) as f64 * SOFTWARE_SECONDS_PER_TERM;
-            let limit = crate::naive_time_limit_s();
+            let limit = match crate::naive_time_limit_s() {
+                Ok(limit) => limit,
+                Err(e) => return Some(e.to_string()),
+            };
             if estimate > limit {
                 return Some(format!(
                     "estimated {estimate:.0} s on the software adapter {} at n = {} (limit {limit:.0} s, \
@@ -326,7 +329,10 @@ mod tests {
     fn a_run_reports_compute_and_download() {
         let p = LaueProblem::new(Shape::Circle, 6, 2, 0.0, 4.0, 0.01, 5.0);
         if let Availability::Skipped(why) = Gpu::F32.probe(&p) {
-            assert!(!crate::gate::Policy::from_env().require_gpu, "{why}");
+            assert!(
+                !crate::gate::Policy::from_env().unwrap().require_gpu,
+                "{why}"
+            );
             return;
         }
         let mut run = Gpu::F32.prepare(&p).unwrap();

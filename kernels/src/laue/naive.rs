@@ -27,11 +27,14 @@ impl Variant<LaueProblem> for Naive {
         // measured on the 2-core reference machine.
         let terms = (p.h.len() * p.k.len() * p.n * p.n) as f64;
         let estimate = terms * 65e-9;
-        if estimate > crate::naive_time_limit_s() {
+        let limit = match crate::naive_time_limit_s() {
+            Ok(limit) => limit,
+            Err(e) => return Availability::Skipped(e.to_string()),
+        };
+        if estimate > limit {
             Availability::Skipped(format!(
                 "estimated {estimate:.0} s at n = {} (limit {:.0} s, HARNESS_NAIVE_LIMIT_S)",
-                p.n,
-                crate::naive_time_limit_s()
+                p.n, limit
             ))
         } else {
             Availability::Ready

@@ -437,6 +437,17 @@ impl Kernel for Lm {
                         init.shape()
                     )));
                 }
+                // Refused here, for every variant alike, as --fits refuses 0: a batch of no
+                // fits has nothing to time or validate (and the GPU variants' chunking and
+                // bindings assume at least one fit).
+                if fits == 0 {
+                    return Err(KernelError::Input(format!(
+                        "lm/{case}: y and init hold 0 fits (shapes {:?} and {:?}): give at least \
+                         one fit (one row each)",
+                        y.shape(),
+                        init.shape()
+                    )));
+                }
                 (
                     fits,
                     y.iter().copied().collect(),
@@ -518,7 +529,10 @@ impl Kernel for Lm {
         if p.seed != Some(DEFAULT_SEED as u64) || p.fits != p.kind.reference_fits() {
             return Vec::new();
         }
-        let dir = crate::io::references_dir().join("lm");
+        // A HARNESS_REFERENCES naming no folder is reported by the gate's resolution.
+        let Ok(dir) = crate::io::references_dir().map(|d| d.join("lm")) else {
+            return Vec::new();
+        };
         let files: Vec<_> = ["params", "chi2", "state"]
             .iter()
             .map(|a| {
@@ -570,6 +584,34 @@ impl Kernel for Lm {
     }
     fn oracles() -> &'static [&'static str] {
         &["naive", "vectorised"]
+    }
+
+    /// From the parameters alone, before the data are generated (at the largest `--fits`
+    /// the data alone are 28 GB for gauss2d). Per fit, in f64 (8 bytes a value), with n
+    /// points and k parameters:
+    ///
+    /// - the problem: data, initial and true parameters, n + 2k;
+    /// - the prepared variant's copy of the problem (every variant clones it), n + 2k;
+    /// - the variant's results (parameters, χ², iterations, state), k + 3, and the output
+    ///   arrays copied from them, k + 3;
+    /// - the reference they are validated against (the oracle's output, or the files), k + 3.
+    ///
+    /// bytes = 8 · fits · (2n + 7k + 9): 752 a fit for gauss2d, 2 080 for odmr, 4 744 for
+    /// odmr8. A lower bound, as the harness wants: the GPU variants' buffers (on a software
+    /// adapter, in host memory too) and the per-thread scratch of one fit come on top, but
+    /// a selection without GPU variants does not need the former and the latter is small.
+    /// Input arrays (`--input`) are already in memory when this is asked, and `--fits` does
+    /// not describe them.
+    fn memory_estimate(case: &str, p: &Params) -> Option<u64> {
+        // An unknown case is the instance's to refuse, with the valid names.
+        let kind = CASES
+            .iter()
+            .any(|c| c.name == case)
+            .then(|| kind_of(case))?;
+        let model = model_of(kind);
+        let (n, k) = with_model!(&model, |m| (m.points() as u64, m.params() as u64));
+        let fits = p.usize("fits").ok()? as u64;
+        Some(8 * fits * (2 * n + 7 * k + 9))
     }
 
     fn suite() -> Vec<(&'static str, Params)> {

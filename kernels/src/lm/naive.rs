@@ -42,11 +42,14 @@ impl Variant<LmProblem> for Naive {
         // typically 5–8 steps per fit.
         let (n, k) = (p.points as f64, p.n_params as f64);
         let estimate = p.fits as f64 * 8.0 * n * (k + 1.0 + k * k) * 4e-9;
-        if estimate > crate::naive_time_limit_s() {
+        let limit = match crate::naive_time_limit_s() {
+            Ok(limit) => limit,
+            Err(e) => return Availability::Skipped(e.to_string()),
+        };
+        if estimate > limit {
             Availability::Skipped(format!(
                 "estimated {estimate:.0} s for {} fits (limit {:.0} s, HARNESS_NAIVE_LIMIT_S)",
-                p.fits,
-                crate::naive_time_limit_s()
+                p.fits, limit
             ))
         } else {
             Availability::Ready

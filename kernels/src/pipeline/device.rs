@@ -57,7 +57,10 @@ pub fn unavailable(p: &PipelineProblem, images_on_gpu: usize) -> Option<Availabi
     if ctx.summary().software {
         let estimate = (r * c * first.iterations.max(1) * images_on_gpu) as f64
             * SOFTWARE_SECONDS_PER_PIXEL_ITERATION;
-        let limit = crate::naive_time_limit_s();
+        let limit = match crate::naive_time_limit_s() {
+            Ok(limit) => limit,
+            Err(e) => return Some(Availability::Skipped(e.to_string())),
+        };
         if estimate > limit {
             return Some(Availability::Skipped(format!(
                 "estimated {estimate:.0} s for {images_on_gpu} image(s) on the software adapter {} \

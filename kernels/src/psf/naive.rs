@@ -29,11 +29,14 @@ impl Variant<PsfProblem> for Naive {
     fn probe(&self, p: &PsfProblem) -> Availability {
         let terms = ((p.entrance.len() + p.focal_plane.len() + 1) * p.n * p.n) as f64;
         let estimate = terms * SECONDS_PER_TERM;
-        if estimate > crate::naive_time_limit_s() {
+        let limit = match crate::naive_time_limit_s() {
+            Ok(limit) => limit,
+            Err(e) => return Availability::Skipped(e.to_string()),
+        };
+        if estimate > limit {
             Availability::Skipped(format!(
                 "estimated {estimate:.0} s at n = {} (limit {:.0} s, HARNESS_NAIVE_LIMIT_S)",
-                p.n,
-                crate::naive_time_limit_s()
+                p.n, limit
             ))
         } else {
             Availability::Ready

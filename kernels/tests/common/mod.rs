@@ -16,8 +16,14 @@ use kernels::registry;
 use kernels::{Availability, Instance, Prepared, VariantRef};
 
 /// `HARNESS_REQUIRE_GPU=1` (set by CI): a GPU variant skipped for want of an adapter fails.
+/// Panics, with the message, on a value the policy does not accept.
 pub fn gpu_required() -> bool {
-    Policy::from_env().require_gpu
+    policy().require_gpu
+}
+
+/// The gate's policy from the environment (panics with the message on a bad value).
+pub fn policy() -> Policy {
+    Policy::from_env().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The names in `kernel`'s table, in its order.
@@ -86,7 +92,7 @@ pub fn not_run(instance: &dyn Instance, variant: VariantRef) -> Option<Availabil
         instance.case(),
         variant.name()
     );
-    if Policy::from_env().fails(variant, &a) {
+    if policy().fails(variant, &a) {
         panic!(
             "{id} is skipped ({}) but HARNESS_REQUIRE_GPU=1: install the software Vulkan \
              driver (Debian: mesa-vulkan-drivers)",
