@@ -105,7 +105,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Suite::Quick)]
     pub suite: Suite,
     /// Seconds one run of a variant may be estimated to take before it is skipped (quick
-    /// suite default: 10; `--suite full`: no limit). Estimates come from an earlier row of
+    /// suite default: 5; `--suite full`: no limit). Estimates come from an earlier row of
     /// the same variant in this run, or for GPU variants on a software adapter and workshop
     /// exercises from one small calibration problem, scaled by the nominal work.
     #[arg(long, value_name = "S")]
@@ -118,7 +118,7 @@ pub struct BenchArgs {
 /// Which sizes a bench keeps within its time (see `BenchArgs::suite`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Suite {
-    /// Skip what is estimated beyond the time limit (10 s per run unless --time-limit).
+    /// Skip what is estimated beyond the time limit (5 s per run unless --time-limit).
     #[default]
     Quick,
     /// Run everything selected, however long it takes.

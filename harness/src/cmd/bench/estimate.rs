@@ -6,9 +6,9 @@
 //! (`Work.flops`, the same yardstick for every variant): from the closest earlier valid row
 //! of the same variant in this run (same case first, then any case of the kernel), or, for
 //! the variants no formula covers (GPU variants on a software adapter, workshop exercises),
-//! from a small calibration problem of the same case (the size parameter an eighth of the
-//! job's, doubled while a run is too short to measure more than fixed costs), run once
-//! after a warm-up run. Naive variants keep their own estimate in their
+//! from a small calibration problem of the same case at two sizes (the size parameter an
+//! eighth of the job's, then doubled, on while a run is too short to measure more than
+//! fixed costs), whose difference separates the fixed cost from the time per unit of work. Naive variants keep their own estimate in their
 //! probe (`HARNESS_NAIVE_LIMIT_S`). Small problems measure fixed costs too, so estimates
 //! err on the long side.
 
@@ -19,7 +19,7 @@ use crate::cmd::plan::Job;
 use crate::render::fmt::fmt_time;
 
 /// The quick suite's limit on one run's estimated time, in seconds.
-pub const QUICK_LIMIT_S: f64 = 10.0;
+pub const QUICK_LIMIT_S: f64 = 5.0;
 
 /// A calibration problem must be at least this many times less work than the job, or it
 /// would cost about as much as what it is meant to avoid.
@@ -33,6 +33,9 @@ struct Measured {
     threads: usize,
     flops: f64,
     seconds: f64,
+    /// The share of `seconds` that does not grow with the work (dispatches, copies of
+    /// parameters), from two calibration sizes; 0 for a row.
+    overhead: f64,
     /// Where it comes from, for the reason: `n=512` or `calibration at n=64`.
     from: String,
 }
@@ -69,6 +72,7 @@ impl Estimates {
                 threads: t,
                 flops,
                 seconds: s,
+                overhead: 0.0,
                 from: job.params.to_string(),
             });
         }
@@ -94,7 +98,7 @@ impl Estimates {
             self.measured.push(m);
         }
         let m = self.closest(job, v, t, flops)?;
-        let estimate = m.seconds * flops / m.flops;
+        let estimate = m.overhead + (m.seconds - m.overhead) * flops / m.flops;
         if estimate <= limit {
             return None;
         }
@@ -144,11 +148,11 @@ impl Estimates {
 /// calibration problem doubles in size until one run lasts this long.
 const CALIBRATION_MIN_S: f64 = 0.05;
 
-/// Times one run (after a warm-up run: shader compilation, page faults) of `v` on the job's
-/// case with the size parameter an eighth of the job's, doubled (at most to half the job's)
-/// while a run is too short to tell work from fixed costs. None when there is no such
-/// smaller problem or it does not run (the job itself then runs, and its row says why if it
-/// fails).
+/// Times `v` on the job's case with the size parameter an eighth of the job's, then twice
+/// that (doubling on, at most to half the job's, while a run is too short to tell work from
+/// fixed costs): the last two sizes give the fixed cost and the time per unit of work. None
+/// when there is no such smaller problem or it does not run (the job itself then runs, and
+/// its row says why if it fails).
 fn calibrate(job: &Job, v: VariantRef, t: usize, flops: f64) -> Option<Measured> {
     let spec = job.kernel.params().iter().find(|p| p.is_size)?;
     let size = job.params.get(spec.name).ok()?;
@@ -157,23 +161,36 @@ fn calibrate(job: &Job, v: VariantRef, t: usize, flops: f64) -> Option<Measured>
         _ => return None,
     };
     let mut small = (size / 8.0).floor().max(min);
-    let mut best = None;
+    let mut points: Vec<Measured> = Vec::new();
     while small < size {
         let Some(m) = calibrate_at(job, v, t, flops, spec.name, small) else {
             break;
         };
-        // Done when long enough, or when doubling would pass half the job's size.
-        let done = m.seconds >= CALIBRATION_MIN_S || 4.0 * small > size;
-        best = Some(m);
+        // Done with two sizes of which the last runs long enough, or when doubling would
+        // pass half the job's size.
+        let done = (!points.is_empty() && m.seconds >= CALIBRATION_MIN_S) || 4.0 * small > size;
+        points.push(m);
         if done {
             break;
         }
         small *= 2.0;
     }
-    best
+    let mut last = points.pop()?;
+    if let Some(before) = points.pop()
+        && last.flops > before.flops
+    {
+        // t = overhead + rate · flops through the two points; noise (a slope ≤ 0) leaves
+        // the whole of the time proportional to the work.
+        let rate = (last.seconds - before.seconds) / (last.flops - before.flops);
+        if rate > 0.0 {
+            last.overhead = (last.seconds - rate * last.flops).clamp(0.0, last.seconds);
+        }
+    }
+    Some(last)
 }
 
-/// One calibration: the job's case at `name` = `small`, if it is enough smaller in work.
+/// One calibration: the job's case at `name` = `small`, if it is enough smaller in work;
+/// the time of one run after a warm-up run (shader compilation, page faults).
 fn calibrate_at(
     job: &Job,
     v: VariantRef,
@@ -207,6 +224,7 @@ fn calibrate_at(
         threads: t,
         flops: small_flops,
         seconds: elapsed.as_secs_f64(),
+        overhead: 0.0,
         from: format!("a calibration at {name}={small}"),
     })
 }
