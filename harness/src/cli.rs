@@ -99,6 +99,30 @@ pub struct BenchArgs {
     /// Folder under which the run folder is created.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
+    /// quick (the default, also for `--kernel X`): a variant whose estimated time per run
+    /// exceeds the time limit is skipped with its estimate, so that the main job stays
+    /// within minutes on 2 cores; full: the same sizes, nothing skipped for time.
+    #[arg(long, value_enum, default_value_t = Suite::Quick)]
+    pub suite: Suite,
+    /// Seconds one run of a variant may be estimated to take before it is skipped (quick
+    /// suite default: 5; `--suite full`: no limit). Estimates come from an earlier row of
+    /// the same variant in this run, or for GPU variants on a software adapter and workshop
+    /// exercises from one small calibration problem, scaled by the nominal work.
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<f64>,
+    /// Start even when the selection is estimated to run for more than 2 hours.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Which sizes a bench keeps within its time (see `BenchArgs::suite`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Suite {
+    /// Skip what is estimated beyond the time limit (5 s per run unless --time-limit).
+    #[default]
+    Quick,
+    /// Run everything selected, however long it takes.
+    Full,
 }
 
 #[derive(Args, Debug, Clone)]

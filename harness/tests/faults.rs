@@ -70,6 +70,9 @@ fn bench_writes_a_failed_row_for_each_fault_and_times_the_rest() {
         min_samples: 3,
         noisy: harness::measure::stats::NOISY_SPREAD,
         out: dir.path().to_path_buf(),
+        suite: harness::cli::Suite::Full,
+        time_limit: None,
+        yes: false,
     };
     let code = bench_plan(&plan(), &args).expect("the bench itself does not err");
     assert_eq!(code, std::process::ExitCode::FAILURE, "failed rows exit 1");

@@ -21,7 +21,7 @@ use kernels::{Instance, Strategy, VariantRef};
 
 use super::plan::{self, Job, Plan};
 use super::{instance_of, selected};
-use crate::cli::{BenchArgs, Select};
+use crate::cli::{BenchArgs, Select, Suite};
 use crate::measure::ceilings;
 use crate::measure::machine::Machine;
 use crate::measure::memory;
@@ -30,9 +30,14 @@ use crate::measure::timing::{self, Config, Measurement};
 use crate::render::fmt::fmt_pct;
 use crate::results::events::{self, Interval};
 use crate::results::{Row, RunDir, RunManifest, Status, utc_stamp};
+use estimate::Estimates;
 use row::{new_row, print_header, print_row, rates, save_images, slug};
 
+mod estimate;
+mod limits;
 mod row;
+
+pub use limits::fmt_duration;
 
 pub use row::is_picture;
 
@@ -46,6 +51,9 @@ pub fn default_args() -> BenchArgs {
         min_samples: 5,
         noisy: crate::measure::stats::NOISY_SPREAD,
         out: "reports".into(),
+        suite: Suite::Quick,
+        time_limit: None,
+        yes: false,
     }
 }
 
@@ -134,6 +142,13 @@ impl Threads {
                 machine.cores
             );
         }
+        // The same count twice would time the same rows twice, as duplicates in the CSV.
+        if let Some(t) = (1..threads.base.len())
+            .map(|i| threads.base[i])
+            .find(|t| threads.base.iter().filter(|&b| b == t).count() > 1)
+        {
+            bail!("--threads: {t} is given twice; give each thread count once");
+        }
         Ok(threads)
     }
 
@@ -162,16 +177,20 @@ pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result
 
 /// `bench` on a plan already made (tests give one with a kernel of their own).
 pub fn bench_plan(plan: &Plan, args: &BenchArgs) -> Result<ExitCode> {
-    if !(args.budget > 0.0 && args.budget.is_finite()) {
-        bail!(
-            "--budget {}: give a positive number of seconds",
-            args.budget
-        );
-    }
+    let started = std::time::Instant::now();
+    // Every limit before anything starts: a refusal leaves no run folder behind.
+    limits::check_options(args)?;
     let machine = Machine::detect();
     let threads = Threads::new(args, &machine)?;
+    limits::check_duration(args, row_count(plan, &threads))?;
+    limits::check_memory(plan)?;
     install_stop_handler();
     let (dir, manifest) = start_run(args, &machine, &threads)?;
+    let limit = match (args.time_limit, args.suite) {
+        (Some(s), _) => Some(s),
+        (None, Suite::Quick) => Some(estimate::QUICK_LIMIT_S),
+        (None, Suite::Full) => None,
+    };
     let mut bench = Bench {
         args,
         plan,
@@ -185,9 +204,12 @@ pub fn bench_plan(plan: &Plan, args: &BenchArgs) -> Result<ExitCode> {
         dir,
         manifest,
         failed: 0,
+        estimates: Estimates::new(limit, machine.gpu_type.contains("software")),
+        started,
     };
     for job in &plan.jobs {
-        if bench.job(job)? == Outcome::Interrupted {
+        // Also a Ctrl-C during the ceilings' measurement: stop before building a problem.
+        if STOP.load(Ordering::SeqCst) || bench.job(job)? == Outcome::Interrupted {
             break;
         }
     }
@@ -230,7 +252,7 @@ fn start_run(
         "measuring the machine's ceilings (GEMM peak, copy bandwidth) on {:?} threads...",
         threads.all()
     );
-    manifest.ceilings = ceilings::measure(&threads.all());
+    manifest.ceilings = ceilings::measure_until(&threads.all(), &STOP);
     for c in &manifest.ceilings {
         println!(
             "ceilings on {} thread(s): GEMM {:.1} GFLOP/s f64, {:.1} f32 · copy {:.1} GB/s",
@@ -268,6 +290,8 @@ struct Bench<'a> {
     dir: RunDir,
     manifest: RunManifest,
     failed: usize,
+    estimates: Estimates,
+    started: std::time::Instant,
 }
 
 /// What the rows of one problem share.
@@ -343,6 +367,14 @@ impl Bench<'_> {
             bar.set_message(format!("{what} · {phase} {:.0}%", 100.0 * f.min(1.0)));
         };
         let mut events = Vec::new();
+        if instance_ready(p.instance, variant)
+            && let Some(why) = self.estimates.skip(job, p.instance, variant, t, pool)
+        {
+            row.status = Status::Skipped;
+            row.reason = why;
+            self.record(&row)?;
+            return Ok(Outcome::Done);
+        }
         let (instance, refs, cfg) = (p.instance, &mut p.refs, self.cfg);
         let outcome = pool.install(|| {
             bench_one(
@@ -366,6 +398,7 @@ impl Bench<'_> {
             if strategy == Strategy::Naive {
                 p.naive.insert(t, m);
             }
+            self.estimates.record(job, p.instance, variant, t, m);
             // Naive is single-threaded: any thread count's time will do.
             let base = p.naive.get(&t).or_else(|| p.naive.values().next());
             row.speedup_vs_naive = base.map(|n| n / m);
@@ -442,6 +475,7 @@ impl Bench<'_> {
                 100.0 * self.args.noisy
             );
         }
+        limits::print_time(self.started.elapsed().as_secs_f64(), &self.estimates);
         let path = &self.dir.path;
         println!("\nresults: {}", path.join("results.csv").display());
         println!(
@@ -458,6 +492,12 @@ impl Bench<'_> {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// Whether the variant's own probe lets it run (a variant it skips keeps its own reason
+/// rather than a time estimate).
+fn instance_ready(instance: &dyn Instance, variant: VariantRef) -> bool {
+    instance.probe(variant).is_ready()
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

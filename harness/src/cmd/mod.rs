@@ -47,16 +47,38 @@ pub fn execute(command: Option<Cmd>, params: &BTreeMap<String, Vec<String>>) -> 
         Some(Cmd::RemoveVariant(a)) => workshop::remove_variant(&a).map(|_| ExitCode::SUCCESS),
         Some(Cmd::Explain(a)) => workshop::explain(&a).map(|_| ExitCode::SUCCESS),
         // The main job: validate and time the default suite, then report on that run.
-        None => bench::bench(&bench::default_args(), params).and_then(|code| {
-            let args = ReportArgs {
-                runs: Vec::new(),
-                root: "reports".into(),
-                out: "reports".into(),
-            };
-            report::report_cmd(&args)?;
-            Ok(code)
-        }),
+        None => {
+            let start = std::time::Instant::now();
+            bench::bench(&bench::default_args(), params).and_then(|code| {
+                let args = ReportArgs {
+                    runs: Vec::new(),
+                    root: "reports".into(),
+                    out: "reports".into(),
+                };
+                report::report_cmd(&args)?;
+                println!(
+                    "main job (bench + report): {}",
+                    bench::fmt_duration(start.elapsed().as_secs_f64())
+                );
+                Ok(code)
+            })
+        }
     }
+}
+
+/// Longest time a single variant may be given (`bench --budget`, `profile --seconds`): an
+/// hour per variant already makes a selection of a few dozen variants run for a day.
+pub const MAX_SECONDS: f64 = 3600.0;
+
+/// Refuses a per-variant time outside (0, [`MAX_SECONDS`]] (zero, negative, nan, inf or a
+/// run that would never end), before anything starts.
+pub fn check_seconds(flag: &str, seconds: f64) -> Result<()> {
+    if !(seconds > 0.0 && seconds <= MAX_SECONDS) {
+        anyhow::bail!(
+            "{flag} {seconds}: give a number of seconds above 0 and at most {MAX_SECONDS:.0}"
+        );
+    }
+    Ok(())
 }
 
 /// The variants of `instance` selected by `--variant` (all when none was given), resolved

@@ -162,8 +162,8 @@ fn jobs_of(
         for spec in &own {
             let values = given[spec.name]
                 .iter()
-                .map(|t| spec.parse(t))
-                .collect::<Result<Vec<f64>, _>>()
+                .map(|t| parse_value(spec, t))
+                .collect::<Result<Vec<f64>>>()
                 .with_context(|| format!("kernel {}", kernel.name()))?;
             combos = combos
                 .into_iter()
@@ -177,6 +177,33 @@ fn jobs_of(
         }));
     }
     Ok(jobs)
+}
+
+/// Largest integer an f64 parameter holds exactly (2^53): every integer up to it, and only
+/// some beyond it.
+const EXACT_INTEGER_MAX: u64 = 1 << 53;
+
+/// One value of a parameter, as [`kernels::ParamSpec::parse`] reads it, except that an
+/// integer written out in digits must be kept exactly: parameters are f64, so a seed of
+/// 9007199254740993 would silently become ...992 (another seed, other data).
+fn parse_value(spec: &kernels::ParamSpec, text: &str) -> Result<f64> {
+    let digits = text.trim().trim_start_matches(['+', '-']);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let magnitude = digits.trim_start_matches('0');
+        let exact = magnitude.len() < 16
+            || magnitude
+                .parse::<u128>()
+                .is_ok_and(|v| v <= EXACT_INTEGER_MAX as u128);
+        if !exact {
+            bail!(
+                "--{} {}: integers above 2^53 = {EXACT_INTEGER_MAX} cannot be kept exactly \
+                 (the value would silently change); give at most {EXACT_INTEGER_MAX}",
+                spec.name,
+                text.trim()
+            );
+        }
+    }
+    Ok(spec.parse(text)?)
 }
 
 /// Memory this process may use: `HARNESS_MEMORY_LIMIT` (bytes) when set, else Linux's

@@ -83,10 +83,8 @@ pub fn profile_cmd(args: &ProfileArgs, params: &BTreeMap<String, Vec<String>>) -
 /// `profile` on a plan already made (tests give one with a kernel of their own);
 /// `diff_names`: the two variants of `--diff`, or none.
 pub fn profile_with_plan(args: &ProfileArgs, plan: &Plan, diff_names: &[String]) -> Result<bool> {
-    if let Some(s) = args.seconds
-        && !(s > 0.0 && s.is_finite())
-    {
-        bail!("--seconds {s}: give a positive number of seconds");
+    if let Some(s) = args.seconds {
+        super::check_seconds("--seconds", s)?;
     }
     let machine = Machine::detect();
     let threads = args.threads.unwrap_or(machine.cores);

@@ -7,6 +7,7 @@
 //! "% of roofline" is its GFLOP/s over that limit.
 
 use kernels::Precision;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
@@ -67,9 +68,15 @@ fn llc_bytes() -> Option<usize> {
     })
 }
 
-fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
+/// Best time of `reps` calls after a warm-up call; no more calls once `stop` is set (Ctrl-C
+/// acts between two GEMMs, not after the whole set), infinity if none was timed.
+fn best_of(reps: usize, stop: &AtomicBool, mut f: impl FnMut()) -> f64 {
+    if stop.load(Ordering::Relaxed) {
+        return f64::INFINITY;
+    }
     f(); // warm-up: page faults, thread wake-up, code in cache
     (0..reps)
+        .take_while(|_| !stop.load(Ordering::Relaxed))
         .map(|_| {
             let t = Instant::now();
             f();
@@ -81,9 +88,9 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
 /// GFLOP/s of the best of three n × n GEMMs (`a`, `b` given, result in `c`) on the
 /// current pool.
 macro_rules! gemm_gflops {
-    ($a:expr, $b:expr, $c:expr) => {{
+    ($a:expr, $b:expr, $c:expr, $stop:expr) => {{
         let n = $a.nrows();
-        let t = best_of(3, || {
+        let t = best_of(3, $stop, || {
             matmul(
                 $c.as_mut(),
                 Accum::Replace,
@@ -99,9 +106,9 @@ macro_rules! gemm_gflops {
 }
 
 /// Bytes read plus written per second copying `src` into `dst`, split over the pool.
-fn copy_gbps(src: &[f64], dst: &mut [f64]) -> f64 {
+fn copy_gbps(src: &[f64], dst: &mut [f64], stop: &AtomicBool) -> f64 {
     let chunk = src.len().div_ceil(rayon::current_num_threads());
-    let t = best_of(3, || {
+    let t = best_of(3, stop, || {
         dst.par_chunks_mut(chunk)
             .zip(src.par_chunks(chunk))
             .for_each(|(d, s)| d.copy_from_slice(s));
@@ -112,6 +119,12 @@ fn copy_gbps(src: &[f64], dst: &mut [f64]) -> f64 {
 
 /// Measures the ceilings at each thread count (about a second each on a small machine).
 pub fn measure(threads: &[usize]) -> Vec<Ceiling> {
+    measure_until(threads, &AtomicBool::new(false))
+}
+
+/// [`measure`], cut short once `stop` is set (the bench's Ctrl-C): the ceilings measured so
+/// far, which an interrupted run does not need anyway.
+pub fn measure_until(threads: &[usize], stop: &AtomicBool) -> Vec<Ceiling> {
     let copy_bytes = llc_bytes()
         .map(|l| 2 * l)
         .unwrap_or(256 << 20)
@@ -131,6 +144,7 @@ pub fn measure(threads: &[usize]) -> Vec<Ceiling> {
     counts.dedup();
     counts
         .into_iter()
+        .take_while(|_| !stop.load(Ordering::Relaxed))
         .filter_map(|t| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
@@ -139,9 +153,9 @@ pub fn measure(threads: &[usize]) -> Vec<Ceiling> {
                 .ok()?;
             Some(pool.install(|| Ceiling {
                 threads: t,
-                gemm_f64_gflops: gemm_gflops!(a64, b64, c64),
-                gemm_f32_gflops: gemm_gflops!(a32, b32, c32),
-                copy_gbps: copy_gbps(&src, &mut dst),
+                gemm_f64_gflops: gemm_gflops!(a64, b64, c64, stop),
+                gemm_f32_gflops: gemm_gflops!(a32, b32, c32, stop),
+                copy_gbps: copy_gbps(&src, &mut dst, stop),
                 gemm_n,
                 copy_mib: copy_bytes >> 20,
             }))

@@ -24,7 +24,7 @@ pub const WARMUP_SHARE: f64 = 0.3;
 /// Aim for about this many samples within the budget.
 pub const TARGET_SAMPLES: f64 = 200.0;
 /// Never more samples than this (a sub-microsecond run on a long budget).
-const MAX_SAMPLES: usize = 5000;
+pub const MAX_SAMPLES: usize = 5000;
 
 /// How long and how much to sample.
 #[derive(Clone, Copy, Debug)]

@@ -1,0 +1,383 @@
+//! Limits enforced up front (issue 16): each refusal is one line on stderr with exit code 2,
+//! before anything starts — no run folder is created. Plus the quick suite's time limit
+//! (skipped with the estimate, lifted by `--suite full`) and a prompt first Ctrl-C during
+//! the ceilings' measurement.
+//!
+//! Every test runs the real `harness` binary (`CARGO_BIN_EXE_harness`).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn harness(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+    cmd.args(args).env_remove("HARNESS_MEMORY_LIMIT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the harness binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `args` (with `--out` a fresh folder where the command has one) is refused: exit code 2,
+/// one line on stderr containing every one of `needles`, and the folder left empty.
+#[track_caller]
+fn refused(args: &[&str], env: &[(&str, &str)], needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all: Vec<&str> = args.to_vec();
+    let takes_out = matches!(args[0], "bench" | "profile");
+    if takes_out {
+        all.extend(["--out", dir.path().to_str().unwrap()]);
+    }
+    let out = harness(&all, env);
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{all:?}: expected a refusal, got {:?}\nstdout: {}\nstderr: {err}",
+        out.status,
+        text(&out.stdout)
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{all:?}: one line expected, got:\n{err}");
+    for n in needles {
+        assert!(
+            lines[0].contains(n),
+            "{all:?}: `{n}` missing from: {}",
+            lines[0]
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "{all:?}: something was created under --out"
+    );
+}
+
+/// A small bench selection (laue, square, n = 4, one thread).
+const SMALL: [&str; 9] = [
+    "bench",
+    "--kernel",
+    "laue",
+    "--case",
+    "square",
+    "--n",
+    "4",
+    "--threads",
+    "1",
+];
+
+fn small_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v: Vec<&str> = SMALL.to_vec();
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn budget_outside_0_to_3600_seconds_is_refused() {
+    for b in ["0", "-1", "nan", "inf", "1e300", "3600.5"] {
+        let arg = format!("--budget={b}");
+        refused(&small_with(&[&arg]), &[], &["--budget", "3600"]);
+    }
+}
+
+#[test]
+fn min_samples_of_zero_or_beyond_the_sample_cap_is_refused() {
+    for m in ["0", "5001", "1000000"] {
+        refused(
+            &small_with(&["--min-samples", m]),
+            &[],
+            &[&format!("--min-samples {m}"), "between 1 and 5000"],
+        );
+    }
+}
+
+#[test]
+fn a_thread_count_given_twice_is_refused() {
+    refused(
+        &[
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "4",
+            "--threads",
+            "1,2,1",
+        ],
+        &[],
+        &["--threads", "1 is given twice"],
+    );
+}
+
+#[test]
+fn thread_counts_beyond_the_machine_are_refused() {
+    for t in ["0", "100000"] {
+        refused(
+            &[
+                "bench",
+                "--kernel",
+                "laue",
+                "--case",
+                "square",
+                "--n",
+                "4",
+                "--threads",
+                t,
+            ],
+            &[],
+            &[&format!("--threads {t}"), "cores"],
+        );
+    }
+}
+
+#[test]
+fn noisy_outside_0_to_10_or_not_finite_is_refused() {
+    for v in ["0", "-1", "nan", "inf", "10.5"] {
+        let arg = format!("--noisy={v}");
+        refused(&small_with(&[&arg]), &[], &["--noisy", "at most 10"]);
+    }
+}
+
+#[test]
+fn a_time_limit_that_is_not_a_positive_number_is_refused() {
+    for v in ["0", "-2", "nan", "inf"] {
+        let arg = format!("--time-limit={v}");
+        refused(&small_with(&[&arg]), &[], &["--time-limit", "--suite full"]);
+    }
+}
+
+#[test]
+fn a_job_beyond_free_memory_is_refused_before_the_bench_starts_with_needed_and_free() {
+    // The second job does not fit; the first would: nothing starts at all.
+    refused(
+        &[
+            "bench",
+            "--kernel",
+            "pipeline",
+            "--n",
+            "32,4096",
+            "--images",
+            "2",
+            "--threads",
+            "1",
+        ],
+        &[("HARNESS_MEMORY_LIMIT", "100000000")],
+        &[
+            "pipeline",
+            "n=4096",
+            "needs at least",
+            "0.1 GB are available",
+        ],
+    );
+}
+
+#[test]
+fn a_selection_of_more_than_two_hours_needs_yes() {
+    refused(
+        &[
+            "bench", "--kernel", "laue", "--case", "square", "--n", "4,5,6", "--budget", "3600",
+        ],
+        &[],
+        &["at least", " h ", "--yes"],
+    );
+}
+
+#[test]
+fn profile_seconds_outside_0_to_3600_is_refused() {
+    for s in ["0", "-3", "nan", "inf", "1e9"] {
+        let arg = format!("--seconds={s}");
+        refused(
+            &[
+                "profile", "--kernel", "laue", "--case", "square", "--n", "4", &arg,
+            ],
+            &[],
+            &["--seconds", "3600"],
+        );
+    }
+}
+
+#[test]
+fn an_integer_parameter_beyond_2_pow_53_is_refused_not_rounded() {
+    refused(
+        &[
+            "bench",
+            "--kernel",
+            "lm",
+            "--case",
+            "gauss2d",
+            "--fits",
+            "16",
+            "--seed",
+            "9007199254740993",
+        ],
+        &[],
+        &["--seed", "9007199254740993", "2^53"],
+    );
+    refused(
+        &[
+            "validate",
+            "--kernel",
+            "lm",
+            "--seed",
+            "99999999999999999999",
+        ],
+        &[],
+        &["--seed", "2^53"],
+    );
+}
+
+fn rows_of(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("results.csv"))
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_quick_suite_skips_with_the_estimate_and_full_runs_everything() {
+    // n = 4 runs and measures; n = 32 is 4096× the work of n = 4: with a limit of 1 ms per
+    // run the slow variants are skipped with their estimate and the flag that lifts it.
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness(
+        &[
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--variant",
+            "naive",
+            "--n",
+            "4,32",
+            "--threads",
+            "1",
+            "--budget",
+            "0.02",
+            "--time-limit",
+            "0.001",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let run = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let rows = rows_of(&run);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[0].contains(",ok,"), "{}", rows[0]);
+    assert!(
+        rows[1].contains(",skipped,") && rows[1].contains("estimated"),
+        "{}",
+        rows[1]
+    );
+    assert!(stdout.contains("bench took"), "{stdout}");
+    assert!(
+        stdout.contains("skipped for time") && stdout.contains("--suite full"),
+        "{stdout}"
+    );
+
+    // --suite full: the same selection, nothing skipped for time.
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness(
+        &[
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--variant",
+            "naive",
+            "--n",
+            "4,32",
+            "--threads",
+            "1",
+            "--budget",
+            "0.02",
+            "--suite",
+            "full",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(!stdout.contains("skipped for time"), "{stdout}");
+    let run = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(rows_of(&run).iter().all(|r| r.contains(",ok,")), "{stdout}");
+}
+
+#[test]
+fn the_first_ctrl_c_during_the_ceilings_acts_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "4",
+            "--threads",
+            "1,2",
+            "--out",
+        ])
+        .arg(dir.path())
+        .env_remove("HARNESS_MEMORY_LIMIT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no ceilings line");
+        if line.contains("measuring the machine's ceilings") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Drain stderr so that the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(took < Duration::from_secs(4), "took {took:?} to stop");
+    let run = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["interrupted"], true, "{manifest}");
+    assert!(rows_of(&run).is_empty());
+}
