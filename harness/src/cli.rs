@@ -76,7 +76,7 @@ pub struct ValidateArgs {
     pub reference: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub select: Select,
@@ -99,13 +99,14 @@ pub struct BenchArgs {
     /// Folder under which the run folder is created.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
-    /// quick (the default, also for `--kernel X`): a variant whose estimated time per run
-    /// exceeds the time limit is skipped with its estimate, so that the main job stays
-    /// within minutes on 2 cores; full: the same sizes, nothing skipped for time.
+    /// quick (the default): a variant whose estimated time per run exceeds the time limit
+    /// is skipped with its estimate, so that the main job stays within minutes on 2 cores;
+    /// full: the same sizes, nothing skipped for time.
     #[arg(long, value_enum, default_value_t = Suite::Quick)]
     pub suite: Suite,
     /// Seconds one run of a variant may be estimated to take before it is skipped (quick
-    /// suite default: 5; `--suite full`: no limit). Estimates come from an earlier row of
+    /// suite: 5 on the default sizes; on sizes you name (`--n 4096`), the naive variants'
+    /// limit, 60 or HARNESS_NAIVE_LIMIT_S; `--suite full`: no limit). Estimates come from an earlier row of
     /// the same variant in this run, or for GPU variants on a software adapter and workshop
     /// exercises from one small calibration problem, scaled by the nominal work.
     #[arg(long, value_name = "S")]

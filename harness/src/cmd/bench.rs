@@ -172,7 +172,16 @@ impl Threads {
 
 pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result<ExitCode> {
     let plan = plan::plan(&args.select, params)?;
-    bench_plan(&plan, args)
+    if params.is_empty() || args.time_limit.is_some() || args.suite == Suite::Full {
+        return bench_plan(&plan, args);
+    }
+    // Sizes the user named: skip only what the naive variants would skip at them (their
+    // limit), not what the quick suite's 5 s keeps out of the main job.
+    let named = BenchArgs {
+        time_limit: Some(kernels::naive_time_limit_s()?),
+        ..args.clone()
+    };
+    bench_plan(&plan, &named)
 }
 
 /// `bench` on a plan already made (tests give one with a kernel of their own).
