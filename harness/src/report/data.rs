@@ -110,7 +110,7 @@ impl Dataset {
                 );
             }
             let run = data.runs.len();
-            let manifest = RunManifest::read(dir);
+            let manifest = manifest_of(dir);
             let id = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -239,6 +239,27 @@ impl Dataset {
         (f > 0.0 && b > 0.0)
             .then(|| 100.0 * (f / e.median() / 1e9) / c.limit_gflops(f / b, e.row.precision))
     }
+}
+
+/// The folder's `run.json`, said aloud when broken (the report goes on from the rows), its
+/// images only those inside the folder.
+fn manifest_of(dir: &Path) -> Option<RunManifest> {
+    let mut m = match RunManifest::load(dir) {
+        Ok(m) => m?,
+        Err(e) => {
+            eprintln!("warning: {e:#}; the report leaves out its machine's ceilings and images");
+            return None;
+        }
+    };
+    m.images
+        .retain(|img| match results::inside_run(dir, &img.file) {
+            Ok(_) => true,
+            Err(e) => {
+                eprintln!("warning: {e:#}; that image is left out of the report");
+                false
+            }
+        });
+    Some(m)
 }
 
 fn fill_machine(info: &mut MachineInfo, m: &Machine) {

@@ -181,23 +181,65 @@ pub fn base64(bytes: &[u8]) -> String {
     s
 }
 
-/// Decodes a PNG to 8-bit RGBA pixels (width, height, pixels).
+/// Most pixels a PNG may declare: a full-page screenshot is tens of megapixels; more is a
+/// damaged file or a decompression bomb (65 bytes can declare 100000 × 100000).
+pub const MAX_PNG_PIXELS: u64 = 200_000_000;
+
+/// Deflate expands at most about 1032 : 1: a PNG declaring more pixel bytes than that
+/// ratio allows from its file length cannot hold them.
+const MAX_DEFLATE_RATIO: u64 = 1100;
+
+/// Decodes a PNG to 8-bit RGBA pixels (width, height, pixels). The size the header declares
+/// is checked against [`MAX_PNG_PIXELS`] and the file's length before anything is
+/// allocated.
 pub fn decode_png(path: &Path) -> Result<(u32, u32, Vec<[u8; 4]>)> {
+    crate::results::check_regular(path)?;
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
     decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder
-        .read_info()
-        .with_context(|| format!("{} is not a PNG", path.display()))?;
-    let mut buf = vec![0; reader.output_buffer_size().context("PNG too large")?];
-    let info = reader.next_frame(&mut buf)?;
+    let mut reader = decoder.read_info().map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a PNG ({e}): give a PNG screenshot",
+            path.display()
+        )
+    })?;
+    let (w, h) = (reader.info().width, reader.info().height);
+    let pixels = u64::from(w) * u64::from(h);
+    // The fewest bytes those pixels take before compression (one bit each, a filter byte
+    // per row), in u64 so that no declared size can overflow.
+    let raw = u64::from(h) * (1 + u64::from(w).div_ceil(8));
+    if pixels > MAX_PNG_PIXELS || raw > MAX_DEFLATE_RATIO.saturating_mul(len) + (1 << 16) {
+        bail!(
+            "{} declares {w}×{h} pixels, {} in a file of {len} bytes: damaged or a decompression bomb (at most {MAX_PNG_PIXELS} pixels, as much as the file can hold), not decoded",
+            path.display(),
+            if pixels > MAX_PNG_PIXELS {
+                "too many"
+            } else {
+                "more than it can hold"
+            }
+        );
+    }
+    let size = reader
+        .output_buffer_size()
+        .with_context(|| format!("{}: PNG too large", path.display()))?;
+    let mut buf = vec![0; size];
+    let info = reader.next_frame(&mut buf).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is a damaged PNG ({e}): take the screenshot again",
+            path.display()
+        )
+    })?;
     let buf = &buf[..info.buffer_size()];
     let px: Vec<[u8; 4]> = match info.color_type {
         png::ColorType::Rgba => buf.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect(),
         png::ColorType::Rgb => buf.chunks(3).map(|c| [c[0], c[1], c[2], 255]).collect(),
         png::ColorType::GrayscaleAlpha => buf.chunks(2).map(|c| [c[0], c[0], c[0], c[1]]).collect(),
         png::ColorType::Grayscale => buf.iter().map(|&g| [g, g, g, 255]).collect(),
-        png::ColorType::Indexed => bail!("indexed PNG after expansion: unexpected"),
+        png::ColorType::Indexed => bail!(
+            "{}: indexed PNG after expansion: unexpected",
+            path.display()
+        ),
     };
     Ok((info.width, info.height, px))
 }

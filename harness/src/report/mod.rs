@@ -15,7 +15,9 @@ pub mod model;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use std::io::Write as _;
+
+use anyhow::Result;
 
 /// Where a report was written.
 pub struct Written {
@@ -34,13 +36,23 @@ pub fn write(runs: &[PathBuf], out: &std::path::Path) -> Result<Written> {
     let report = model::Report::build(&dataset, &dir);
     let html = dir.join("report.html");
     let markdown = dir.join("report.md");
-    std::fs::write(&html, html::render(&report))
-        .with_context(|| format!("writing {}", html.display()))?;
-    std::fs::write(&markdown, markdown::render(&report))
-        .with_context(|| format!("writing {}", markdown.display()))?;
+    // Each file whole or not at all (a full disk leaves no empty report.html); on failure
+    // the new folder goes too, so that what is left is never a report that looks complete.
+    let written = write_file(&html, &html::render(&report))
+        .and_then(|()| write_file(&markdown, &markdown::render(&report)));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&html);
+        let _ = std::fs::remove_dir(&dir);
+        return Err(e);
+    }
     Ok(Written {
         dir,
         html,
         markdown,
     })
+}
+
+/// Writes one report file through a temporary name (see [`crate::results::write_whole`]).
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    crate::results::write_whole(path, false, |w| Ok(w.write_all(text.as_bytes())?))
 }

@@ -114,13 +114,8 @@ pub fn write_csv(path: &Path, events: &[Interval]) -> Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     use std::io::Write as _;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("writing the timeline {}", path.display()))?;
-    f.write_all(s.as_bytes())?;
-    Ok(())
+    // Whole or not at all (a full disk leaves no cut timeline).
+    super::write_whole(path, false, |w| Ok(w.write_all(s.as_bytes())?))
 }
 
 pub fn read_csv(path: &Path) -> Result<Vec<Interval>> {

@@ -8,9 +8,10 @@ pub mod events;
 pub mod stages;
 
 use std::fs::{File, OpenOptions};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use kernels::{Availability, Params, Precision, Strategy};
@@ -63,9 +64,113 @@ pub struct ImageEntry {
 }
 
 impl RunManifest {
+    /// The folder's `run.json`, if it has one and it is intact.
     pub fn read(dir: &Path) -> Option<RunManifest> {
-        let text = std::fs::read_to_string(dir.join("run.json")).ok()?;
-        serde_json::from_str(&text).ok()
+        RunManifest::load(dir).ok().flatten()
+    }
+
+    /// The folder's `run.json`: `None` when there is none (peers-only folders, old runs),
+    /// an error naming the file and the cause when it is there but unreadable or invalid, so
+    /// that the report can say what it lost instead of silently dropping ceilings and images.
+    pub fn load(dir: &Path) -> Result<Option<RunManifest>> {
+        let path = dir.join("run.json");
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(None);
+        }
+        let text = read_regular(&path, MAX_METADATA_BYTES)?;
+        if text.trim().is_empty() {
+            bail!(
+                "{} is empty: restore it from a copy or delete it (the rows are read without it)",
+                path.display()
+            );
+        }
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a valid run.json ({e}): restore it from a copy or delete it (the rows are read without it)",
+                path.display()
+            )
+        })
+    }
+}
+
+/// Largest `run.json` / CSV the report reads (a real one is kilobytes to a few megabytes):
+/// a bigger one is not a run's metadata, and reading it whole would only exhaust memory.
+pub const MAX_METADATA_BYTES: u64 = 1 << 30;
+
+/// Refuses what is not a regular file (a FIFO with no writer would block the command
+/// forever, a device would never end), naming the path and saying what to do.
+pub fn check_regular(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {} ({e}): check the path and its permissions",
+            path.display()
+        )
+    })?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file ({}): give the path of an ordinary file",
+            path.display(),
+            if meta.is_dir() {
+                "a folder"
+            } else {
+                "a FIFO, socket or device"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// A regular file's text, refused when larger than `limit` bytes.
+fn read_regular(path: &Path, limit: u64) -> Result<String> {
+    check_regular(path)?;
+    let len = std::fs::metadata(path)?.len();
+    if len > limit {
+        bail!(
+            "{} is {len} bytes, more than the {limit} a run folder's file can be: not a file the harness wrote",
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not UTF-8 text (byte {}): not a file the harness wrote",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// A file a run folder's own metadata names (`images[].file`, a row's `timeline`),
+/// resolved inside the folder: absolute paths, `..` and symbolic links leading out are
+/// refused, so that a copied or edited `run.json` cannot make the report read (and
+/// publish) files from elsewhere.
+pub fn inside_run(dir: &Path, file: &str) -> Result<PathBuf> {
+    let rel = Path::new(file);
+    let plain = rel.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    if file.is_empty() || !plain {
+        bail!(
+            "`{file}` (named in {}) is not a path inside the run folder: only relative paths without `..` are read",
+            dir.display()
+        );
+    }
+    let path = dir.join(rel);
+    let (real, root) = (path.canonicalize(), dir.canonicalize());
+    match (real, root) {
+        (Ok(real), Ok(root)) if real.starts_with(&root) => {
+            check_regular(&real)?;
+            Ok(real)
+        }
+        (Ok(real), Ok(_)) => bail!(
+            "{} leads outside its run folder (to {}): only files inside the folder are read",
+            path.display(),
+            real.display()
+        ),
+        (Err(e), _) | (_, Err(e)) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 
@@ -230,48 +335,160 @@ impl Row {
 pub struct RunDir {
     pub path: PathBuf,
     pub id: String,
-    writer: csv::Writer<File>,
+    /// `results.csv`, open for appending.
+    file: File,
+    /// Rows appended so far.
+    rows: usize,
 }
 
 /// Creates `<root>/<UTC time>-<label>` (with a suffix if that exists: never reuses one).
 pub fn new_folder(root: &Path, label: &str) -> Result<(PathBuf, String)> {
-    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    std::fs::create_dir_all(root).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the folder {} ({e}): choose another --out or fix its permissions",
+            root.display()
+        )
+    })?;
     let stamp = utc_stamp();
-    (0..1000)
-        .map(|i| {
-            let id = if i == 0 {
-                format!("{stamp}-{label}")
+    for i in 0..1000 {
+        let id = if i == 0 {
+            format!("{stamp}-{label}")
+        } else {
+            format!("{stamp}-{label}-{i}")
+        };
+        let path = root.join(&id);
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok((path, id)),
+            // Same second, same label: the next suffix (never reuse a folder).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => bail!(
+                "cannot create a new folder in {} ({e}): choose another --out or fix its permissions",
+                root.display()
+            ),
+        }
+    }
+    bail!(
+        "cannot create a new folder in {}: {stamp}-{label} and 999 suffixed names exist; wait a second or clean the folder",
+        root.display()
+    )
+}
+
+/// A temporary name next to `path` (same folder, so the rename is atomic), unique to this
+/// process and call.
+fn temporary_name(path: &Path) -> PathBuf {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
+}
+
+/// Writes `path` whole or not at all: through a temporary file that is removed on failure
+/// (a full disk leaves neither a cut file nor a stray temporary), renamed when complete.
+/// With `overwrite` false an existing `path` is refused and never replaced (a hard link
+/// takes the place only if it is free).
+pub fn write_whole(
+    path: &Path,
+    overwrite: bool,
+    write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<()>,
+) -> Result<()> {
+    let exists = || std::fs::symlink_metadata(path).is_ok();
+    if !overwrite && exists() {
+        bail!(
+            "{} exists (the harness never overwrites a file): choose another name",
+            path.display()
+        );
+    }
+    let tmp = temporary_name(path);
+    let result = (|| -> Result<()> {
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut w = std::io::BufWriter::new(file);
+        write(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        if overwrite {
+            std::fs::rename(&tmp, path)?;
+        } else {
+            std::fs::hard_link(&tmp, path)?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result.map_err(|e| {
+        let kind = io_kind(&e);
+        if !overwrite && kind == Some(std::io::ErrorKind::AlreadyExists) && exists() {
+            return anyhow::anyhow!(
+                "{} exists (the harness never overwrites a file): choose another name",
+                path.display()
+            );
+        }
+        anyhow::anyhow!(
+            "writing {} failed ({e:#}): {}; {}",
+            path.display(),
+            if overwrite {
+                "the file is unchanged"
             } else {
-                format!("{stamp}-{label}-{i}")
-            };
-            (root.join(&id), id)
-        })
-        .find(|(p, _)| std::fs::create_dir(p).is_ok())
-        .context("could not create a new folder")
+                "nothing was left under that name"
+            },
+            what_to_do(kind)
+        )
+    })
+}
+
+/// The kind of the I/O error behind `e`, if one is.
+fn io_kind(e: &anyhow::Error) -> Option<std::io::ErrorKind> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind)
+}
+
+/// What to do about a failed write, from its cause.
+fn what_to_do(kind: Option<std::io::ErrorKind>) -> &'static str {
+    use std::io::ErrorKind as K;
+    match kind {
+        Some(K::NotFound) => "create the folder first or give another path",
+        Some(K::PermissionDenied | K::ReadOnlyFilesystem) => {
+            "choose a writable folder or fix its permissions"
+        }
+        Some(K::StorageFull | K::QuotaExceeded | K::FileTooLarge) => {
+            "free some disk space or write elsewhere, then run again"
+        }
+        _ => "check the folder and the disk, then run again",
+    }
 }
 
 /// Writes JSON through a temporary file and a rename, so that a reader (or a Ctrl-C)
 /// never sees half a file.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n")?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    write_whole(path, true, |w| Ok(w.write_all(text.as_bytes())?))
 }
 
 impl RunDir {
-    /// A new run folder with `run.json` (the manifest) and an empty `results.csv`.
+    /// A new run folder with `run.json` (the manifest) and a `results.csv` holding the
+    /// header line: an interrupted run with no rows yet still leaves a CSV that readers
+    /// (pandas.read_csv, the report) accept.
     pub fn create(root: &Path, label: &str, manifest: &impl Serialize) -> Result<RunDir> {
         let (path, id) = new_folder(root, label)?;
         write_json(&path.join("run.json"), manifest)?;
-        let file = OpenOptions::new()
+        let csv_path = path.join("results.csv");
+        let mut file = OpenOptions::new()
             .create_new(true)
             .append(true)
-            .open(path.join("results.csv"))?;
+            .open(&csv_path)
+            .with_context(|| format!("creating {}", csv_path.display()))?;
+        file.write_all(&csv_header()?)
+            .and_then(|()| file.flush())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "writing {} failed ({e}): free some disk space or write elsewhere, then run again",
+                    csv_path.display()
+                )
+            })?;
         Ok(RunDir {
             path,
             id,
-            writer: csv::Writer::from_writer(file),
+            file,
+            rows: 0,
         })
     }
 
@@ -280,12 +497,66 @@ impl RunDir {
         write_json(&self.path.join("run.json"), manifest)
     }
 
-    /// Appends one row and flushes it to disk at once (an interrupted run keeps it).
+    /// Appends one row and flushes it to disk at once (an interrupted run keeps it). The
+    /// row is written whole or not at all: when the write fails (a full disk) the file is cut
+    /// back to its last complete row and the error names the file and the cause.
     pub fn append(&mut self, row: &Row) -> Result<()> {
-        self.writer.serialize(row)?;
-        self.writer.flush()?;
+        let path = self.path.join("results.csv");
+        let line = row_bytes(row)?;
+        let file = &mut self.file;
+        let before = file.metadata().map(|m| m.len());
+        let written = file.write_all(&line).and_then(|()| file.flush());
+        if let Err(e) = written {
+            let cut = before.and_then(|len| file.set_len(len));
+            let state = match cut {
+                Ok(()) => "its complete rows are kept",
+                Err(_) => "its last row may be cut (the report skips it)",
+            };
+            self.mark_stopped();
+            bail!(
+                "writing {} failed ({e}): {state}; free some disk space or write elsewhere, then run again",
+                path.display()
+            );
+        }
+        self.rows += 1;
         Ok(())
     }
+
+    /// After a failed append: `run.json` says the run stopped with the rows written so far
+    /// (as after Ctrl-C), if it can still be written.
+    fn mark_stopped(&self) {
+        let path = self.path.join("run.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return;
+        };
+        if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) {
+            v["rows"] = self.rows.into();
+            v["interrupted"] = true.into();
+            v["finished"] = utc_stamp().into();
+            let _ = write_json(&path, &v);
+        }
+    }
+}
+
+/// The CSV header line of [`Row`], as the csv crate writes it.
+fn csv_header() -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(Row::default())?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| i + 1);
+    Ok(bytes[..end].to_vec())
+}
+
+/// One row as the CSV line the csv crate writes (no header).
+fn row_bytes(row: &Row) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.serialize(row)?;
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The result files of a run folder: `results.csv` (the harness) and `peers*.csv`
@@ -305,33 +576,193 @@ pub fn result_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Columns without which a CSV is not a results file: every version of the harness and of
+/// `scripts/peers.py` wrote them, and without them every variant would look failed.
+pub const REQUIRED_COLUMNS: [&str; 4] = ["kernel", "variant", "status", "median_s"];
+
 /// Reads every row of a CSV written by the harness or by `scripts/peers.py` (columns
-/// missing from an older file take their defaults).
+/// missing from an older file take their defaults). A last row cut off mid-write (a full
+/// disk, a killed process: the file does not end with a line break) is skipped with a
+/// warning rather than costing the whole folder; an empty file has no rows.
 pub fn read_rows(path: &Path) -> Result<Vec<Row>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    reader
-        .deserialize()
-        .enumerate()
-        .map(|(i, r)| r.with_context(|| format!("{} row {}", path.display(), i + 2)))
-        .collect()
+    let text = read_regular(path, MAX_METADATA_BYTES)?;
+    parse_rows(path, &text)
 }
 
-/// The most recent run folder under `root` (folder names start with their UTC time).
+/// [`read_rows`] of text already read (`path` names it in messages).
+pub fn parse_rows(path: &Path, text: &str) -> Result<Vec<Row>> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))?
+        .clone();
+    let missing: Vec<&str> = REQUIRED_COLUMNS
+        .into_iter()
+        .filter(|c| !headers.iter().any(|h| h == *c))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} lacks the column(s) {}: not a results file of `harness bench` or scripts/peers.py (its first line must be their header)",
+            path.display(),
+            missing.join(", ")
+        );
+    }
+    let records: Vec<(u64, csv::Result<csv::StringRecord>)> = reader
+        .records()
+        .map(|r| {
+            let line = match &r {
+                Ok(rec) => rec.position().map_or(0, |p| p.line()),
+                Err(e) => e.position().map_or(0, |p| p.line()),
+            };
+            (line, r)
+        })
+        .collect();
+    let cut = !text.ends_with('\n');
+    let last = records.len().saturating_sub(1);
+    let mut rows = Vec::with_capacity(records.len());
+    for (i, (line, record)) in records.into_iter().enumerate() {
+        let parsed = record.map_err(anyhow::Error::from).and_then(|rec| {
+            if rec.len() != headers.len() {
+                bail!(
+                    "found {} fields where the header has {}",
+                    rec.len(),
+                    headers.len()
+                );
+            }
+            Ok(rec.deserialize::<Row>(Some(&headers))?)
+        });
+        match parsed {
+            Ok(row) => {
+                check_physical(&row).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{} line {line}: {e}: fix or delete that row (a measurement cannot have it)",
+                        path.display()
+                    )
+                })?;
+                rows.push(row);
+            }
+            Err(e) if cut && i == last => eprintln!(
+                "warning: {} line {line}: the last row is incomplete ({e:#}; cut off mid-write by a full disk or a killed run): skipped",
+                path.display()
+            ),
+            Err(e) => bail!(
+                "{} line {line}: {e:#}: fix or delete that row",
+                path.display()
+            ),
+        }
+    }
+    Ok(rows)
+}
+
+/// Longest time a row can report, in seconds (about 11 days: longer than any run of the
+/// harness), and the shortest non-zero one (a picosecond, below one clock cycle).
+const MAX_SECONDS: f64 = 1e6;
+const MIN_SECONDS: f64 = 1e-12;
+/// Largest count (flops, bytes, items, a size) or rate a row can report.
+const MAX_AMOUNT: f64 = 1e30;
+
+/// Refuses values no measurement can have (a median of 1e306 s, a negative size): the
+/// report's log axes would try to draw hundreds of decades.
+fn check_physical(row: &Row) -> std::result::Result<(), String> {
+    let times = [
+        ("setup_s", row.setup_s),
+        ("median_s", row.median_s),
+        ("ci_low_s", row.ci_low_s),
+        ("ci_high_s", row.ci_high_s),
+        ("mean_s", row.mean_s),
+        ("min_s", row.min_s),
+        ("max_s", row.max_s),
+        ("warmup_s", row.warmup_s),
+        ("latency_s", row.latency_s),
+    ];
+    for (name, v) in times {
+        if let Some(v) = v
+            && !(v == 0.0 || (MIN_SECONDS..=MAX_SECONDS).contains(&v))
+        {
+            return Err(format!(
+                "{name} = {} s is not a physical time (0, or {MIN_SECONDS:e} to {MAX_SECONDS:e} s)",
+                short(v)
+            ));
+        }
+    }
+    let amounts = [
+        ("size", Some(row.size)),
+        ("flops", Some(row.flops)),
+        ("bytes", Some(row.bytes)),
+        ("items", Some(row.items)),
+        ("gflops", row.gflops),
+        ("gbps", row.gbps),
+        ("items_per_s", row.items_per_s),
+        ("speedup_vs_naive", row.speedup_vs_naive),
+        ("peak_gflops", row.peak_gflops),
+        ("peak_gbps", row.peak_gbps),
+        ("roofline_pct", row.roofline_pct),
+        ("device_busy", row.device_busy),
+    ];
+    for (name, v) in amounts {
+        if let Some(v) = v
+            && !(0.0..=MAX_AMOUNT).contains(&v)
+        {
+            return Err(format!(
+                "{name} = {} is out of range (0 to {MAX_AMOUNT:e})",
+                short(v)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A number in a message: exponent form, never 309 digits.
+fn short(v: f64) -> String {
+    if v.is_finite() && v.abs() < 1e6 {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// The most recent run folder under `root`: the latest `started` time recorded in its
+/// `run.json` (a copied folder keeps its original time, whatever its name), else the
+/// modification time of its `results.csv`; the folder name breaks ties.
 pub fn latest_run(root: &Path) -> Option<PathBuf> {
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(root)
+    std::fs::read_dir(root)
         .ok()?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.join("results.csv").is_file())
-        .collect();
-    runs.sort();
-    runs.pop()
+        .map(|p| (started_of(&p), p))
+        .max()
+        .map(|(_, p)| p)
+}
+
+/// When the run in `dir` started, as a sortable UTC stamp.
+fn started_of(dir: &Path) -> String {
+    RunManifest::read(dir)
+        .map(|m| m.started)
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let modified = std::fs::metadata(dir.join("results.csv"))
+                .ok()?
+                .modified()
+                .ok()?;
+            Some(stamp_of(modified))
+        })
+        .unwrap_or_default()
 }
 
 /// `20261121T042513Z`, from the system clock (no time-zone database needed).
 pub fn utc_stamp() -> String {
-    let secs = std::time::SystemTime::now()
+    stamp_of(std::time::SystemTime::now())
+}
+
+/// `20261121T042513Z` of a given time.
+fn stamp_of(time: std::time::SystemTime) -> String {
+    let secs = time
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);

@@ -282,16 +282,41 @@ pub fn new_variant(root: &Path, kernel: &str, case: &str, name: &str) -> Result<
         .join("kernels/src")
         .join(kernel)
         .join(format!("{}.rs", module_name(name)));
-    if file.exists() {
+    // symlink_metadata: a dangling symbolic link at that name is taken too (following it
+    // would write the template wherever it points, outside the repository).
+    if std::fs::symlink_metadata(&file).is_ok() {
         bail!(
             "{} already exists: pick another name or remove it first",
             file.display()
         );
     }
     let updated = insert_registration(&src, name)?;
-    std::fs::write(&file, template(kernel, case, name)?)
-        .with_context(|| format!("writing {}", file.display()))?;
-    std::fs::write(&mod_rs, updated).with_context(|| format!("writing {}", mod_rs.display()))?;
+    write_exercise(&file, &template(kernel, case, name)?)?;
+    // mod.rs whole or not at all (a full disk must not cut the kernel's source), keeping
+    // its permissions.
+    let perms = std::fs::metadata(&mod_rs).map(|m| m.permissions());
+    let read_only = perms.as_ref().is_ok_and(|p| p.readonly());
+    let registered = if read_only {
+        Err(anyhow!(
+            "{} is read-only: make it writable (chmod u+w)",
+            mod_rs.display()
+        ))
+    } else {
+        crate::results::write_whole(&mod_rs, true, |w| {
+            use std::io::Write as _;
+            w.write_all(updated.as_bytes())?;
+            if let Ok(p) = &perms {
+                w.get_ref().set_permissions(p.clone())?;
+            }
+            Ok(())
+        })
+    };
+    if let Err(e) = registered {
+        // Not registered: take the exercise away again, so that a retry is not refused
+        // as "already exists".
+        let _ = std::fs::remove_file(&file);
+        bail!("{e:#} (nothing was created: run new-variant again once it can be written)");
+    }
     let rel = file
         .strip_prefix(root)
         .unwrap_or(&file)
@@ -307,6 +332,34 @@ pub fn new_variant(root: &Path, kernel: &str, case: &str, name: &str) -> Result<
     println!("  5. ./target/release/harness explain --kernel {kernel}   (the worked solutions)");
     println!("remove it again: ./target/release/harness remove-variant --variant {id}");
     Ok(file)
+}
+
+/// Creates the exercise file, never through a symbolic link or over an existing file
+/// (`create_new`: O_EXCL), and removes it again when its text cannot be written whole.
+fn write_exercise(file: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create_new(file).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{} already exists: pick another name or remove it first",
+                file.display()
+            )
+        } else {
+            anyhow::anyhow!(
+                "cannot create {} ({e}): check the folder's permissions",
+                file.display()
+            )
+        }
+    })?;
+    if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(file);
+        bail!(
+            "writing {} failed ({e}): free some disk space and run new-variant again (nothing was created)",
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 /// `harness remove-variant`: `id` is `kernel/case/name` or `kernel/name`; `None` removes every

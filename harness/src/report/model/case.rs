@@ -316,8 +316,9 @@ fn timelines(ctx: &Ctx, es: &[&Entry]) -> Vec<Chart> {
         if later_same_cpu_variant {
             continue;
         }
-        let path = ctx.data.runs[e.run].path.join(&r.timeline);
-        let events = match events::read_csv(&path) {
+        // Confined to the run folder: a row's `timeline` is outside input too.
+        let path = crate::results::inside_run(&ctx.data.runs[e.run].path, &r.timeline);
+        let events = match path.and_then(|p| events::read_csv(&p)) {
             Ok(v) => v,
             Err(err) => {
                 eprintln!("warning: {err:#} (its timeline is left out of the report)");
@@ -369,7 +370,8 @@ fn pictures(ctx: &Ctx, kernel: &str, case: &str, size_param: &str) -> Vec<Pictur
         .into_iter()
         .filter(|f| f.0 == top && seen.insert(f.2.array.clone()))
         .filter_map(|(_, ri, img)| {
-            let path = ctx.data.runs[ri].path.join(&img.file);
+            // Confined to the run folder (finding 10): never a file from elsewhere.
+            let path = crate::results::inside_run(&ctx.data.runs[ri].path, &img.file).ok()?;
             let array = kernels::io::read_f64(&path).ok()?;
             let values: Vec<f64> = array.iter().copied().collect();
             let scale = Scale::for_data(&values);
