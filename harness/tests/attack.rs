@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 use harness::results::{self, Row, RunDir, RunManifest, Status};
 use kernels::{Precision, Strategy};
 
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::{refused_in_one_line, text};
+
 fn harness() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_harness"));
     let xdg = std::env::temp_dir().join(format!("harness-xdg-{}", std::process::id()));
@@ -66,29 +71,6 @@ fn output_within(mut cmd: Command, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Exit code 2 with exactly one line on stderr containing every needle.
-#[track_caller]
-fn refused_in_one_line(out: &Output, needles: &[&str]) -> String {
-    let err = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "expected a refusal, got {:?}\nstdout: {}\nstderr: {err}",
-        out.status,
-        text(&out.stdout)
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line expected on stderr, got:\n{err}");
-    for n in needles {
-        assert!(lines[0].contains(n), "`{n}` missing from: {}", lines[0]);
-    }
-    lines[0].to_string()
 }
 
 #[track_caller]

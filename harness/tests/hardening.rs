@@ -8,40 +8,13 @@ use std::path::Path;
 use std::process::{Command, Output as ProcessOutput, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::{harness_env, refused_in_one_line, text};
+
 fn harness(args: &[&str]) -> ProcessOutput {
     harness_env(args, &[])
-}
-
-fn harness_env(args: &[&str], env: &[(&str, &str)]) -> ProcessOutput {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
-    cmd.args(args).env_remove("HARNESS_MEMORY_LIMIT");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the harness binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The command failed (exit code 2: a usage error, nothing run) with exactly one line on
-/// stderr, which contains every one of `needles`.
-#[track_caller]
-fn refused_in_one_line(out: &ProcessOutput, needles: &[&str]) {
-    let err = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "expected a refusal, got {:?}\nstdout: {}\nstderr: {err}",
-        out.status,
-        text(&out.stdout)
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line expected on stderr, got:\n{err}");
-    for n in needles {
-        assert!(lines[0].contains(n), "`{n}` missing from: {}", lines[0]);
-    }
 }
 
 // ---- unknown names ------------------------------------------------------------------------

@@ -7,21 +7,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn harness(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
-    cmd.args(args).env_remove("HARNESS_MEMORY_LIMIT");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the harness binary runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use cli::{harness_env as harness, text};
 
 /// `args` (with `--out` a fresh folder where the command has one) is refused: exit code 2,
 /// one line on stderr containing every one of `needles`, and the folder left empty.
