@@ -32,6 +32,10 @@ pub enum Cmd {
     /// Validate, then time: one CSV row per (kernel, case, variant, size, threads) in a new
     /// folder under reports/.
     Bench(BenchArgs),
+    /// Compare variants, interleaved in one run (`--kernel K --variant A,B`), or two run
+    /// folders (`compare RUN_A RUN_B`: two builds, two machines); each ratio with its 95 %
+    /// interval and a verdict; `--fail-above 5%` makes it a regression gate.
+    Compare(CompareArgs),
     /// Flamegraphs: sample only the runs of each valid variant (pprof), write one SVG per
     /// variant, its folded stacks and top functions into a new folder; `--diff A B` too.
     Profile(ProfileArgs),
@@ -114,6 +118,60 @@ pub struct BenchArgs {
     /// Start even when the selection is estimated to run for more than 2 hours.
     #[arg(long)]
     pub yes: bool,
+    /// Time the selected variants of each problem in rounds, each round running every
+    /// variant once in a shuffled order, so that their ratios are paired round by round
+    /// and the machine's drift cancels (the default of `compare`).
+    #[arg(long)]
+    pub interleave: bool,
+    /// The variant every ratio of an interleaved run is against (default: the naive one
+    /// when it is timed, else the first selected).
+    #[arg(long, value_name = "VARIANT")]
+    pub baseline: Option<String>,
+    /// Run only the i-th of n deterministic slices of the selection (`--shard 2/3`), e.g.
+    /// one per job of a Slurm array; `harness report` merges the slices of one machine.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Protocol of `compare --against-bin`: time one round of every selected variant and
+    /// append its times to this file (one JSON object per line); no run folder.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub rounds_out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Two run folders to compare, A (before) then B (after); none for an interleaved run
+    /// of the selected variants.
+    #[arg(num_args = 0..=2, value_names = ["RUN_A", "RUN_B"])]
+    pub runs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: Select,
+    /// The variant every ratio is against (interleaved run; default: naive when timed,
+    /// else the first selected).
+    #[arg(long, value_name = "VARIANT")]
+    pub baseline: Option<String>,
+    /// Time budget per variant in seconds (interleaved run).
+    #[arg(long, default_value_t = 5.0)]
+    pub budget: f64,
+    /// Thread count of the rayon pool (interleaved run). Default: all cores.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Exit with code 1 when a row is slower than this (e.g. `5%` or `0.05`) with 95 %
+    /// confidence: a regression gate for CI.
+    #[arg(long, value_name = "PCT")]
+    pub fail_above: Option<String>,
+    /// Also write the comparison as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Also write the comparison as JSON (schema in reports/README.md) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Another build of the harness: run the same problems in both binaries, one round
+    /// each in turn, and compare this build against it.
+    #[arg(long, value_name = "PATH")]
+    pub against_bin: Option<PathBuf>,
+    /// Folder under which an interleaved run's folder is created.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
 }
 
 /// Which sizes a bench keeps within its time (see `BenchArgs::suite`).
@@ -257,7 +315,7 @@ fn param_args() -> Vec<Arg> {
 
 pub fn command() -> Command {
     let mut cmd = <Cli as clap::CommandFactory>::command();
-    for sub in ["validate", "bench", "run", "list", "profile"] {
+    for sub in ["validate", "bench", "run", "list", "profile", "compare"] {
         cmd = cmd.mut_subcommand(sub, |c| c.args(param_args()));
     }
     cmd

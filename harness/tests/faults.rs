@@ -65,14 +65,11 @@ fn bench_writes_a_failed_row_for_each_fault_and_times_the_rest() {
     let args = BenchArgs {
         select: Select::default(),
         threads: vec![1],
-        thread_scaling: false,
         budget: 0.05,
         min_samples: 3,
-        noisy: harness::measure::stats::NOISY_SPREAD,
         out: dir.path().to_path_buf(),
         suite: harness::cli::Suite::Full,
-        time_limit: None,
-        yes: false,
+        ..harness::cmd::bench::default_args()
     };
     let code = bench_plan(&plan(), &args).expect("the bench itself does not err");
     assert_eq!(code, std::process::ExitCode::FAILURE, "failed rows exit 1");

@@ -165,3 +165,122 @@ fn amdahl_serial_fraction_is_recovered() {
     // No one-thread time: no fit.
     assert!(fit_amdahl(&[2, 4], &[1.0, 0.6]).is_none());
 }
+
+// ---- paired ratios (interleaved rounds) -----------------------------------------------------
+
+use harness::measure::paired::{self, Interval, Verdict};
+
+/// Times of `rounds` rounds on a machine whose speed drifts by ±10 % (a slow swing over the
+/// run plus a jump half-way, as a neighbour's job starting), with 3 % noise of its own per
+/// run: `true_time × drift(round) × noise`.
+fn drifting(true_time: f64, rounds: usize, seed: u64) -> Vec<f64> {
+    let noise = uniform(rounds, seed);
+    (0..rounds)
+        .map(|i| {
+            let phase = i as f64 / rounds as f64;
+            let swing = 1.0 + 0.10 * (std::f64::consts::TAU * phase).sin();
+            let jump = if i > rounds / 2 { 1.08 } else { 1.0 };
+            true_time * swing * jump * (1.0 + 0.03 * (noise[i] - 0.5))
+        })
+        .collect()
+}
+
+#[test]
+fn paired_ratio_recovers_a_known_ratio_under_drift() {
+    let baseline = drifting(1.0e-3, 60, 7);
+    let variant = drifting(0.8e-3, 60, 8);
+    let r = paired::paired(&variant, &baseline).unwrap();
+    assert!(r.low <= 0.8 && 0.8 <= r.high, "0.8 outside {r:?}");
+    // The drift (±10 %, a jump of 8 %) cancels round by round: what is left is the 3 %
+    // noise of each side, so the interval is a few percent wide, not twenty.
+    assert!(r.relative_width() < 0.03, "interval too wide: {r:?}");
+    assert_eq!(r.verdict(0.0), Verdict::Faster);
+    assert_eq!(
+        r.verdict(0.5),
+        Verdict::NoDifference,
+        "a 20 % gain is within a 50 % band"
+    );
+}
+
+#[test]
+fn the_same_samples_unpaired_give_a_wider_interval() {
+    // The same drifting rounds, but the first half of the baseline against the second half
+    // of the variant, as two runs a few minutes apart: the jump goes into the ratio.
+    let baseline = drifting(1.0e-3, 60, 7);
+    let variant = drifting(1.0e-3, 60, 8);
+    let unpaired = paired::unpaired(&variant[30..], &baseline[..30]).unwrap();
+    let paired = paired::paired(&variant, &baseline).unwrap();
+    assert!(unpaired.relative_width() > 2.0 * paired.relative_width());
+    // The drift between the two halves reads as a difference that is not there.
+    assert!((unpaired.ratio - 1.0).abs() > 0.05, "{unpaired:?}");
+    assert_ne!(unpaired.verdict(0.0), Verdict::NoDifference);
+    assert_eq!(paired.verdict(0.0), Verdict::NoDifference, "{paired:?}");
+}
+
+#[test]
+fn identical_distributions_give_no_difference() {
+    // A 95 % interval misses the true ratio (1) in about 5 % of experiments: over 100 pairs
+    // of identical distributions, a verdict of "faster" or "slower" must stay that rare
+    // (at most 12, where a binomial(100, 0.05) exceeds 12 with probability < 0.2 %).
+    let (mut paired_wrong, mut unpaired_wrong) = (0, 0);
+    for seed in 1..=100 {
+        let baseline = drifting(2.0e-3, 40, seed);
+        let variant = drifting(2.0e-3, 40, seed + 1000);
+        let r = paired::paired(&variant, &baseline).unwrap();
+        paired_wrong += usize::from(r.verdict(0.0) != Verdict::NoDifference);
+        let u = paired::unpaired(&variant, &baseline).unwrap();
+        unpaired_wrong += usize::from(u.verdict(0.0) != Verdict::NoDifference);
+    }
+    eprintln!("false differences in 100: paired {paired_wrong}, unpaired {unpaired_wrong}");
+    assert!(paired_wrong <= 12, "paired: {paired_wrong} of 100");
+    assert!(unpaired_wrong <= 12, "unpaired: {unpaired_wrong} of 100");
+}
+
+#[test]
+fn ratios_need_rounds() {
+    assert!(paired::paired(&[], &[]).is_none());
+    assert!(
+        paired::paired(&[1.0, 2.0], &[1.0]).is_none(),
+        "unequal rounds"
+    );
+    assert!(paired::unpaired(&[1.0], &[]).is_none());
+    let one = paired::paired(&[2.0], &[1.0]).unwrap();
+    assert_eq!((one.ratio, one.low, one.high), (2.0, 2.0, 2.0));
+}
+
+#[test]
+fn intervals_combine_in_quadrature_on_a_log_scale() {
+    let exact = Interval {
+        median: 1.0,
+        low: 1.0,
+        high: 1.0,
+    };
+    let side = Interval {
+        median: 2.0,
+        low: 2.0 / 1.1,
+        high: 2.0 * 1.1,
+    };
+    // One exact side: the ratio keeps the other side's relative interval.
+    let r = paired::from_intervals(side, exact);
+    assert!((r.ratio - 2.0).abs() < 1e-12);
+    assert!((r.high / r.ratio - 1.1).abs() < 1e-12 && (r.ratio / r.low - 1.1).abs() < 1e-12);
+    // Two equal relative errors: √2 times as wide on the log scale.
+    let both = paired::from_intervals(side, side);
+    let expected = 1.1f64.ln() * 2f64.sqrt();
+    assert!((both.high.ln() - expected).abs() < 1e-12);
+    assert_eq!(both.verdict(0.0), Verdict::NoDifference);
+}
+
+#[test]
+fn verdicts_at_a_threshold() {
+    let r = |low: f64, high: f64| paired::Ratio {
+        ratio: (low * high).sqrt(),
+        low,
+        high,
+    };
+    assert_eq!(r(1.06, 1.10).verdict(0.05), Verdict::Slower);
+    assert_eq!(r(1.04, 1.10).verdict(0.05), Verdict::NoDifference);
+    assert_eq!(r(0.90, 0.94).verdict(0.05), Verdict::Faster);
+    assert_eq!(r(0.90, 0.96).verdict(0.05), Verdict::NoDifference);
+    assert_eq!(Verdict::NoDifference.to_string(), "no difference");
+}

@@ -54,6 +54,10 @@ pub fn default_args() -> BenchArgs {
         suite: Suite::Quick,
         time_limit: None,
         yes: false,
+        interleave: false,
+        baseline: None,
+        shard: None,
+        rounds_out: None,
     }
 }
 

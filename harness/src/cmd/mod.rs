@@ -6,6 +6,7 @@
 //! The arguments of every command are in [`crate::cli`].
 
 pub mod bench;
+pub mod compare;
 pub mod list;
 pub mod plan;
 pub mod profile;
@@ -39,6 +40,7 @@ pub fn execute(command: Option<Cmd>, params: &BTreeMap<String, Vec<String>>) -> 
         Some(Cmd::List(select)) => as_code(list::list(&select, params)),
         Some(Cmd::Validate(args)) => as_code(validate::validate_cmd(&args, params)),
         Some(Cmd::Bench(args)) => bench::bench(&args, params),
+        Some(Cmd::Compare(args)) => compare::compare(&args, params),
         Some(Cmd::Profile(args)) => as_code(profile::profile_cmd(&args, params)),
         Some(Cmd::Run(args)) => as_code(run::run(&args, params)),
         Some(Cmd::Report(args)) => as_code(report::report_cmd(&args)),

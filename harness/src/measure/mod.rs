@@ -3,6 +3,8 @@
 //!
 //! - [`timing`]: warm-up until stable, then samples until a time budget (`run` only).
 //! - [`stats`]: quantiles, bootstrap interval of the median, outliers, power-law and Amdahl fits.
+//! - [`paired`]: the ratio of two variants' times with its interval, paired by round or
+//!   not, and the verdict it supports.
 //! - [`memory`]: bytes allocated (the counting allocator) and peak resident memory.
 //! - [`ceilings`]: the machine's GEMM peak and copy bandwidth, for the roofline.
 //! - [`machine`]: the machine fingerprint written into every row.
@@ -10,5 +12,6 @@
 pub mod ceilings;
 pub mod machine;
 pub mod memory;
+pub mod paired;
 pub mod stats;
 pub mod timing;

@@ -102,10 +102,10 @@ pub fn outliers(sorted: &[f64]) -> Outliers {
 
 /// SplitMix64: a small, seeded generator, so that the same samples always give the same
 /// interval (reports are reproducible from the CSV's samples).
-struct SplitMix(u64);
+pub struct SplitMix(pub u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -113,8 +113,8 @@ impl SplitMix {
         z ^ (z >> 31)
     }
     /// Uniform in 0..n (Lemire's multiply-shift; the bias is < n / 2⁶⁴).
-    fn below(&mut self, n: usize) -> usize {
-        ((self.next() as u128 * n as u128) >> 64) as usize
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
 }
 
