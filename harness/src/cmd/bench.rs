@@ -379,7 +379,7 @@ impl Bench<'_> {
         let progress = |f: f64, phase: &str| {
             bar.set_message(format!("{what} · {phase} {:.0}%", 100.0 * f.min(1.0)));
         };
-        let mut events = Vec::new();
+        let (mut events, mut samples) = (Vec::new(), Vec::new());
         if instance_ready(p.instance, variant)
             && let Some(why) = self.estimates.skip(job, p.instance, variant, t, pool)
         {
@@ -396,7 +396,7 @@ impl Bench<'_> {
                 variant,
                 cfg,
                 &mut row,
-                &mut events,
+                (&mut events, &mut samples),
                 progress,
             )
         });
@@ -404,6 +404,7 @@ impl Bench<'_> {
             return Ok(outcome);
         }
         self.save_timeline(job, name, t, &events, &mut row);
+        self.save_samples(job, name, t, &samples, &mut row);
         if row.status == Status::Failed {
             self.failed += 1;
         }
@@ -439,6 +440,25 @@ impl Bench<'_> {
             Err(e) => self
                 .bar
                 .suspend(|| eprintln!("  (timeline not saved: {e:#})")),
+        }
+    }
+
+    /// The row's raw samples, as `samples/*.csv` named in its row.
+    fn save_samples(&self, job: &Job, name: &str, t: usize, samples: &[f64], row: &mut Row) {
+        if samples.is_empty() {
+            return;
+        }
+        let file = format!(
+            "samples/{}-{}-{name}-{}-t{t}.csv",
+            job.kernel.name(),
+            job.case,
+            slug(&job.params.to_string())
+        );
+        match crate::results::samples::write(&self.dir.path.join(&file), samples) {
+            Ok(()) => row.samples_file = file,
+            Err(e) => self
+                .bar
+                .suspend(|| eprintln!("  (samples not saved: {e:#})")),
         }
     }
 
@@ -540,7 +560,7 @@ fn bench_one(
     variant: VariantRef,
     cfg: Config,
     row: &mut Row,
-    events: &mut Vec<Interval>,
+    (events, samples): (&mut Vec<Interval>, &mut Vec<f64>),
     mut progress: impl FnMut(f64, &str),
 ) -> Outcome {
     let Some(mut admitted) = admit(instance, refs, variant, row) else {
@@ -565,6 +585,7 @@ fn bench_one(
         return Outcome::Interrupted;
     }
     record_timing(row, &m);
+    *samples = m.samples;
     row.stages = prepared
         .stages()
         .iter()

@@ -5,6 +5,7 @@
 //! its run). Drawing them is [`crate::render`]'s.
 
 pub mod events;
+pub mod samples;
 pub mod stages;
 
 use std::fs::{File, OpenOptions};
@@ -121,7 +122,7 @@ pub fn check_regular(path: &Path) -> Result<()> {
 }
 
 /// A regular file's text, refused when larger than `limit` bytes.
-fn read_regular(path: &Path, limit: u64) -> Result<String> {
+pub(crate) fn read_regular(path: &Path, limit: u64) -> Result<String> {
     check_regular(path)?;
     let len = std::fs::metadata(path)?.len();
     if len > limit {
@@ -311,6 +312,9 @@ pub struct Row {
     pub rustc: String,
     pub git_commit: String,
     pub timestamp: String,
+    /// The raw per-sample seconds per run, relative to the run folder (see [`samples`]);
+    /// empty for rows without samples and for runs older than this column.
+    pub samples_file: String,
 }
 
 impl Row {
