@@ -40,7 +40,7 @@ pub struct LogFlags {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// More on stderr: -v debug (the plan, time estimates, probes, references), -vv
-    /// trace. Overrides RUST_LOG; without -q or -v, RUST_LOG (e.g. RUST_LOG=debug) sets
+    /// trace (also each warm-up batch). Overrides RUST_LOG; without -q or -v, RUST_LOG (e.g. RUST_LOG=debug) sets
     /// the level, default info. A run folder's run.log is at debug whatever the level.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
@@ -372,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn dropped_lines_are_said_first() {
+    fn dropped_lines_are_said_after_the_kept_ones() {
         assert_eq!(earlier_lines(b"a\n".to_vec(), 0), b"a\n");
         let text = String::from_utf8(earlier_lines(b"a\n".to_vec(), 7)).unwrap();
         assert!(

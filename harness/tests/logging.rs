@@ -102,6 +102,13 @@ fn verbose_and_rust_log_debug_show_the_plan_and_the_estimates() {
             );
         }
     }
+    // -vv: trace, the warm-up of each timing too.
+    let dir = tempfile::tempdir().unwrap();
+    let err = text(&bench(dir.path(), Some("naive"), &["-vv"], &[]).stderr);
+    assert!(
+        err.contains("trace: warm-up batch 1:") && err.contains(PLAN_LINE),
+        "{err}"
+    );
     // -v works after the subcommand too (the flags are global).
     let dir = tempfile::tempdir().unwrap();
     let mut args = vec!["bench", "-v", "--kernel", "laue", "--variant", "naive"];
