@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use kernels::registry::{self, VariantId};
-use kernels::{DynKernel, Params};
+use kernels::{DynKernel, Params, Strategy};
 
 use crate::cli::Select;
 
@@ -56,6 +56,35 @@ pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Pl
         }
     }
     Ok(Plan { jobs, variant })
+}
+
+/// The plan at debug level (so in the run folder's `run.log`): one line per problem and
+/// variant, with the thread counts `threads_of` gives its strategy.
+pub fn log_plan(plan: &Plan, threads_of: impl Fn(Strategy) -> Vec<usize>) {
+    tracing::debug!(
+        "plan: {} problem(s), variant {}",
+        plan.jobs.len(),
+        plan.variant.as_deref().unwrap_or("(all)")
+    );
+    for job in &plan.jobs {
+        let wanted =
+            |v: &&kernels::VariantInfo| plan.variant.as_deref().is_none_or(|w| w == v.name);
+        for v in job.kernel.variants().iter().filter(wanted) {
+            let threads: Vec<String> = threads_of(v.strategy)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            tracing::debug!(
+                "plan: {}/{}/{} [{}] · {} · threads {}",
+                job.kernel.name(),
+                job.case,
+                v.name,
+                job.params,
+                v.strategy,
+                threads.join(",")
+            );
+        }
+    }
 }
 
 /// Kernel, case and variant names: a full id given as `--variant` names all three.

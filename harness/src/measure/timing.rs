@@ -114,6 +114,7 @@ pub fn measure(
         let med = super::stats::median(&times);
         estimate = med.max(1e-9);
         progress(m.warmup_s / cfg.budget, "warm-up");
+        tracing::trace!("warm-up batch {batches}: {runs} run(s), median {med:.3e} s");
         if let Some(p) = previous {
             let change = (med - p).abs() / p;
             m.warmup_change = Some(change);
@@ -128,6 +129,12 @@ pub fn measure(
     // Samples of `iters` runs each, each lasting at least budget / TARGET_SAMPLES.
     let iters = ((cfg.budget / TARGET_SAMPLES / estimate).ceil() as u64).max(1);
     m.iters_per_sample = iters;
+    tracing::trace!(
+        "warm-up: {} run(s) in {:.3e} s, stable {}; samples of {iters} run(s) each",
+        m.warmup_runs,
+        m.warmup_s,
+        m.warmup_stable
+    );
     let mut timed = 0.0;
     m.samples.reserve(TARGET_SAMPLES as usize + cfg.min_samples);
     while (m.samples.len() < cfg.min_samples.max(1) || timed < cfg.budget)
