@@ -17,6 +17,7 @@
 //! - [`profile`]: the sampler, folded stacks, flamegraphs and differential graphs.
 //! - [`results`]: what runs leave on disk (run folders, CSV rows, `run.json`, the
 //!   timelines' data).
+//! - [`compare`]: two run folders (or shard sets) row by row: ratios, verdicts, the gate.
 //! - [`report`]: from run folders to the HTML report and the Markdown summary.
 //! - [`render`]: the one set of formatting and SVG helpers every sink uses (times, ratios,
 //!   escaping, palettes, the timelines).
@@ -24,6 +25,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod compare;
 pub mod logging;
 pub mod measure;
 pub mod profile;

@@ -21,7 +21,7 @@ use crate::cli::CompareArgs;
 pub fn compare(args: &CompareArgs, params: &BTreeMap<String, Vec<String>>) -> Result<ExitCode> {
     match args.runs.as_slice() {
         [] => interleaved::compare(args, params),
-        [a, b] => runs::compare(args, a, b),
+        [a, b] => runs::compare(args, params, a, b),
         [_] => anyhow::bail!(
             "compare: give two run folders (RUN_A RUN_B), or none with --kernel and --variant A,B \
              for an interleaved run"

@@ -1,6 +1,6 @@
 //! SVG charts with plotters (SVG backend only: text stays text, no fonts needed, no
 //! JavaScript): bars of times, log-log size scaling with fitted power laws, thread
-//! scaling with the Amdahl fit, and the roofline.
+//! scaling with the Amdahl fit, the roofline, and strips of each variant's samples.
 
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -393,4 +393,90 @@ fn roofline_ranges(roofs: &[Roof], series: &[Series]) -> ((f64, f64), (f64, f64)
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .chain(roofs.iter().flat_map(|r| [r.peak_f32, x0 * r.bandwidth]));
     ((x0, x1), log_range(ys, 2.0))
+}
+
+/// One variant's samples in a strip plot.
+pub struct Strip {
+    pub label: String,
+    /// Seconds per run, at most [`STRIP_POINTS`] (see [`thin`]).
+    pub samples: Vec<f64>,
+    pub median: f64,
+    pub colour: usize,
+}
+
+/// Most dots drawn per strip: beyond it the dots only overlap, and the report grows.
+pub const STRIP_POINTS: usize = 200;
+
+/// At most `max` of `samples`, chosen at evenly spaced quantiles so that the thinned strip
+/// keeps the distribution's shape (sorted ascending).
+pub fn thin(samples: &[f64], max: usize) -> Vec<f64> {
+    let mut sorted: Vec<f64> = samples.iter().copied().filter(|s| *s > 0.0).collect();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.len() <= max {
+        return sorted;
+    }
+    (0..max)
+        .map(|k| sorted[((k as f64 + 0.5) / max as f64 * sorted.len() as f64) as usize])
+        .collect()
+}
+
+/// Strips of samples on a log time axis, one row per variant: a dot per sample (spread
+/// vertically so that equal times stay visible) and a black tick at the median.
+pub fn strips(title: &str, strips: &[Strip]) -> String {
+    let n = strips.len().max(1);
+    let label_w = strips
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(8) as u32
+        * 8
+        + 20;
+    let (lo, hi) = log_range(strips.iter().flat_map(|s| s.samples.iter().copied()), 1.3);
+    svg((900, 90 + 34 * n as u32), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(label_w)
+            .build_cartesian_2d((lo..hi).log_scale(), (0..n as i32 - 1).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => strips
+                    .get(*i as usize)
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_formatter(&|v| fmt_time(Some(*v)))
+            .x_desc("seconds per run (log scale)")
+            .label_style((FONT, 13))
+            .draw()?;
+        for (i, s) in strips.iter().enumerate() {
+            let i = i as i32;
+            let c = colour(s.colour);
+            // Pixel rows of the strip: dots are spread over 70 % of its height.
+            let (_, top) = chart.backend_coord(&(lo, SegmentValue::Exact(i + 1)));
+            let (_, bottom) = chart.backend_coord(&(lo, SegmentValue::Exact(i)));
+            let (mid, half) = ((top + bottom) / 2, (bottom - top).abs() * 7 / 20);
+            for (k, &t) in s.samples.iter().enumerate() {
+                let (x, _) = chart.backend_coord(&(t, SegmentValue::Exact(i)));
+                // A fixed low-discrepancy spread (golden ratio): the same picture every time.
+                let jitter = ((k as f64 * 0.618_034).fract() * 2.0 - 1.0) * half as f64;
+                root.draw(&Circle::new(
+                    (x, mid + jitter as i32),
+                    2,
+                    c.mix(0.55).filled(),
+                ))?;
+            }
+            let (x, _) = chart.backend_coord(&(s.median, SegmentValue::Exact(i)));
+            root.draw(&PathElement::new(
+                vec![(x, mid - half - 2), (x, mid + half + 2)],
+                BLACK.stroke_width(2),
+            ))?;
+        }
+        Ok(())
+    })
 }

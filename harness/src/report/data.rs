@@ -85,7 +85,8 @@ fn key_of_row(r: &Row) -> String {
     machine_key(&r.cpu, r.cores, r.memory_gib, &r.os)
 }
 
-fn key_of_machine(m: &Machine) -> String {
+/// The key of the machine a run's `run.json` names (the same as its rows').
+pub fn key_of_machine(m: &Machine) -> String {
     machine_key(&m.cpu, m.cores, m.memory_gib, &m.os)
 }
 

@@ -163,6 +163,7 @@ fn case_html(k: &KernelReport, c: &CaseReport) -> String {
             escape(&p.params.to_string())
         );
         s.push_str(&table(&p.table));
+        s.push_str(&chart(&p.distribution));
     }
     s.push_str(&chart(&c.bar));
     s.push_str(&chart(&c.scaling));

@@ -12,6 +12,7 @@ pub mod html;
 pub mod image;
 pub mod markdown;
 pub mod model;
+pub mod shards;
 
 use std::path::PathBuf;
 

@@ -47,6 +47,21 @@ pub struct RunManifest {
     pub rss_peak_reset: bool,
     /// Small 2-D outputs saved for the report's images.
     pub images: Vec<ImageEntry>,
+    /// This run is one slice of a suite spread over several runs (`bench --shard i/n`):
+    /// `harness report` and `harness compare` merge the slices of one machine.
+    pub shard: Option<Shard>,
+}
+
+/// Which slice of a suite a run is (`bench --shard index/count`). Runs with the same
+/// `selection`, `count` and machine are slices of one suite.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+    /// A stable hash (hex) of the unsharded selection (kernel, case, variant, parameters,
+    /// threads, suite).
+    pub selection: String,
 }
 
 /// One saved output image (`images/*.npy` in the run folder).

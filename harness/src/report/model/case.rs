@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kernels::registry;
 
 use super::advice::advice;
+use super::distribution::distribution;
 use super::table::problem_table;
 use super::{
     Case, CaseReport, Chart, Ctx, Fit, Picture, ProblemTable, ThreadFit, best_per_variant, rest_of,
@@ -99,6 +100,7 @@ fn tables(c: &Case) -> Vec<ProblemTable> {
             ProblemTable {
                 params: params.clone(),
                 table: problem_table(c.ctx, &rows),
+                distribution: distribution(c, params),
             }
         })
         .collect()

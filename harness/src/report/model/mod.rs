@@ -9,6 +9,7 @@ use kernels::{Params, Strategy, registry};
 
 mod advice;
 mod case;
+mod distribution;
 mod roofline;
 mod table;
 
@@ -44,6 +45,8 @@ impl Table {
 pub struct ProblemTable {
     pub params: Params,
     pub table: Table,
+    /// Each variant's samples as a strip plot, where the run folders kept them.
+    pub distribution: Option<Chart>,
 }
 
 #[derive(Clone, Debug)]
@@ -195,6 +198,7 @@ impl Report {
                 data.replaced
             ));
         }
+        notes.extend(super::shards::notes(data));
         let runs = data
             .runs
             .iter()
