@@ -4,6 +4,9 @@
 //! short run cannot show: a failed variant never presented as a result, Python peers and
 //! several machines merged.
 
+#[path = "support/runs.rs"]
+mod runs;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -154,6 +157,16 @@ fn report_from_a_short_real_run() {
         assert!(html.contains(title), "chart `{title}` missing");
     }
     assert!(html.matches("<svg").count() >= 4, "inline SVG charts");
+    // The run kept its samples: one strip plot per problem (n = 8, n = 16), after its table.
+    assert_eq!(
+        html.matches("distribution of the samples").count(),
+        2 * 2,
+        "title in the figure's label and in the chart, per problem"
+    );
+    for n in [8, 16] {
+        let title = format!("laue/square · e0=0.01 h=0 k=4 n={n} oversampling=3 w=5: distribution");
+        assert!(html.contains(&title), "`{title}` missing");
+    }
     assert!(!html.contains("chart not drawn"));
     assert!(
         html.contains("data:image/png;base64,iVBORw0KGgo"),
@@ -327,6 +340,10 @@ fn failed_variants_are_never_presented_and_peers_and_machines_merge() {
     let w = harness::report::write(&[run, other], &reports).unwrap();
     let html = std::fs::read_to_string(&w.html).unwrap();
     let md = std::fs::read_to_string(&w.markdown).unwrap();
+    assert!(
+        !html.contains("distribution of the samples"),
+        "no samples files, no distribution"
+    );
     for text in [&html, &md] {
         assert!(
             !text.contains(&fmt_time(Some(0.123456))),
@@ -395,4 +412,70 @@ fn check_png_tells_blank_from_drawn() {
     let status = |p: &Path| harness().arg("check-png").arg(p).status().unwrap();
     assert_eq!(status(&blank).code(), Some(1));
     assert!(status(&drawn).success());
+}
+
+#[test]
+fn shards_of_one_suite_make_one_report() {
+    use harness::results::Shard;
+    use runs::{Spec, machine, row, samples, write_run};
+    let tmp = tempfile::tempdir().unwrap();
+    let m = machine("Test CPU");
+    // Three slices of one suite (sizes 16, 32, 64), each with its samples kept.
+    let shards: Vec<PathBuf> = [16u32, 32, 64]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            write_run(
+                &tmp.path().join(format!("20260101T00000{i}Z-laue")),
+                Spec {
+                    machine: &m,
+                    shard: Some(Shard {
+                        index: i + 1,
+                        count: 3,
+                        selection: "5eed".into(),
+                    }),
+                    rows: vec![
+                        (
+                            row("naive", n),
+                            Some(samples(1e-5 * f64::from(n * n), 0.02, 30, 1)),
+                        ),
+                        (
+                            row("parallel", n),
+                            Some(samples(1e-6 * f64::from(n * n), 0.02, 30, 2)),
+                        ),
+                    ],
+                },
+            )
+        })
+        .collect();
+    let reports = tmp.path().join("reports");
+    let w = harness::report::write(&shards, &reports).unwrap();
+    let html = std::fs::read_to_string(&w.html).unwrap();
+    let md = std::fs::read_to_string(&w.markdown).unwrap();
+    assert!(!md.contains("M2"), "one machine: {md}");
+    assert!(
+        md.contains("Runs 20260101T000000Z-laue (1/3), 20260101T000001Z-laue (2/3), 20260101T000002Z-laue (3/3) are shards of one suite (selection 5eed) on M1"),
+        "{md}"
+    );
+    assert!(!md.contains("are not among the runs given"));
+    for n in [16, 32, 64] {
+        let table = md_table(
+            &md,
+            &format!("laue/strained · e0=0.01 h=0 k=4 n={n} oversampling=3 w=5"),
+        );
+        assert_eq!(table.len(), 2, "both variants of shard n = {n}");
+    }
+    // Every problem's samples drawn, from whichever shard kept them.
+    assert_eq!(html.matches("distribution of the samples").count(), 2 * 3);
+    assert!(
+        html.contains("time per run against n"),
+        "one scaling curve across the shards"
+    );
+    // Two of three slices: the report says which is missing.
+    let w = harness::report::write(&shards[..2], &reports).unwrap();
+    let md = std::fs::read_to_string(&w.markdown).unwrap();
+    assert!(
+        md.contains("Shard(s) 3/3 are not among the runs given: their rows are missing"),
+        "{md}"
+    );
 }

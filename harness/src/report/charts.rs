@@ -420,8 +420,9 @@ pub fn thin(samples: &[f64], max: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Strips of samples on a log time axis, one row per variant: a dot per sample (spread
-/// vertically so that equal times stay visible) and a black tick at the median.
+/// Strips of samples on a log time axis, one row per variant from the top down: a dot per
+/// sample (spread vertically so that equal times stay visible) and a black tick at the
+/// median.
 pub fn strips(title: &str, strips: &[Strip]) -> String {
     let n = strips.len().max(1);
     let label_w = strips
@@ -444,8 +445,10 @@ pub fn strips(title: &str, strips: &[Strip]) -> String {
             .disable_y_mesh()
             .y_labels(n)
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => strips
-                    .get(*i as usize)
+                // Segment 0 is the bottom one.
+                SegmentValue::CenterOf(i) => usize::try_from(*i)
+                    .ok()
+                    .and_then(|i| strips.get(n.checked_sub(i + 1)?))
                     .map(|s| s.label.clone())
                     .unwrap_or_default(),
                 _ => String::new(),
@@ -455,7 +458,7 @@ pub fn strips(title: &str, strips: &[Strip]) -> String {
             .label_style((FONT, 13))
             .draw()?;
         for (i, s) in strips.iter().enumerate() {
-            let i = i as i32;
+            let i = (n - 1 - i) as i32;
             let c = colour(s.colour);
             // Pixel rows of the strip: dots are spread over 70 % of its height.
             let (_, top) = chart.backend_coord(&(lo, SegmentValue::Exact(i + 1)));
