@@ -142,8 +142,9 @@ pub struct BenchArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct CompareArgs {
-    /// Two run folders to compare, A (before) then B (after); none for an interleaved run
-    /// of the selected variants.
+    /// Two run folders to compare, A (before) then B (after), each one folder or the shard
+    /// folders of one suite separated by commas; none for an interleaved run of the
+    /// selected variants.
     #[arg(num_args = 0..=2, value_names = ["RUN_A", "RUN_B"])]
     pub runs: Vec<PathBuf>,
     #[command(flatten)]

@@ -35,11 +35,10 @@ impl Filter {
             && (self.variants.is_empty()
                 || self.variants.iter().any(|v| *v == k.variant || *v == id))
             && self.threads.is_none_or(|t| t == k.threads)
-            && self.params.iter().all(|(name, values)| {
-                k.params
-                    .get(name)
-                    .is_ok_and(|v| values.iter().any(|w| *w == v))
-            })
+            && self
+                .params
+                .iter()
+                .all(|(name, values)| k.params.get(name).is_ok_and(|v| values.contains(&v)))
     }
 
     fn is_empty(&self) -> bool {

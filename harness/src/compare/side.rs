@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use super::{Fingerprint, SideInfo};
-use crate::report::data::{Dataset, Entry, MachineInfo};
+use crate::report::data::{Dataset, Entry};
 use crate::report::shards;
 
 /// A side, loaded.
@@ -16,8 +16,6 @@ pub struct Side {
     /// `A` or `B`, for messages.
     pub name: &'static str,
     pub data: Dataset,
-    /// Index into `data.machines` of the harness's own rows (the run's machine).
-    machine: usize,
     pub info: SideInfo,
 }
 
@@ -52,6 +50,7 @@ impl Side {
         if folders.len() > 1 {
             check_one_suite(name, &data)?;
         }
+        // The machine of the harness's own rows (peers may name it differently).
         let machine = data
             .entries
             .iter()
@@ -59,12 +58,7 @@ impl Side {
             .or(data.entries.first())
             .map_or(0, |e| e.machine);
         let info = info_of(&folders, &data, machine);
-        Ok(Side {
-            name,
-            data,
-            machine,
-            info,
-        })
+        Ok(Side { name, data, info })
     }
 
     /// The side's rows, each with the folder it came from.
@@ -73,10 +67,6 @@ impl Side {
             .entries
             .iter()
             .map(|e| (e, self.data.runs[e.run].path.as_path()))
-    }
-
-    pub fn machine(&self) -> Option<&MachineInfo> {
-        self.data.machines.get(self.machine)
     }
 }
 
