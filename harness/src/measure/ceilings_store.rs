@@ -434,9 +434,8 @@ mod tests {
 
     #[test]
     fn apply_keeps_the_store_on_disk_and_survives_a_broken_one() {
-        let dir = std::env::temp_dir().join(format!("harness-ceilings-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let machine = Machine {
             cpu: "Test CPU".into(),
             cores: 2,
@@ -447,14 +446,14 @@ mod tests {
         let path = dir.join(FILE);
         std::fs::write(&path, "{ garbage").unwrap();
         let m = apply(
-            &dir,
+            dir,
             &machine,
             &[ceiling(2, 180.0, 350.0, 20.0)],
             "20260101T000000Z",
         );
         assert_eq!(m.used[0].gemm_f64_gflops, 180.0);
         let m = apply(
-            &dir,
+            dir,
             &machine,
             &[ceiling(2, 40.0, 350.0, 20.0)],
             "20260102T000000Z",
@@ -474,12 +473,11 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         std::fs::create_dir(&path).unwrap();
         let m = apply(
-            &dir,
+            dir,
             &machine,
             &[ceiling(2, 40.0, 350.0, 20.0)],
             "20260103T000000Z",
         );
         assert_eq!(m.used[0].gemm_f64_gflops, 40.0);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -240,4 +240,89 @@ mod tests {
             "{loads:?}"
         );
     }
+
+    fn laue_suite() -> Plan {
+        let select = crate::cli::Select {
+            kernel: Some("laue".into()),
+            ..Default::default()
+        };
+        crate::cmd::plan::plan(&select, &std::collections::BTreeMap::new()).unwrap()
+    }
+
+    fn names(plan: &Plan) -> Vec<String> {
+        plan.jobs
+            .iter()
+            .map(|j| format!("{}/{} [{}]", j.kernel.name(), j.case, j.params))
+            .collect()
+    }
+
+    #[test]
+    fn slices_partition_the_plan_by_whole_cases() {
+        let plan = laue_suite();
+        let all = names(&plan);
+        let cases = groups(&plan).len();
+        assert!(cases >= 3 && all.len() > cases, "a suite of size ladders");
+        for count in 1..=cases {
+            let mut union = Vec::new();
+            let mut case_slices = std::collections::BTreeMap::new();
+            for index in 1..=count {
+                let part = slice(&plan, Spec { index, count }).unwrap();
+                assert!(!part.jobs.is_empty(), "{index}/{count} is empty");
+                for j in &part.jobs {
+                    let slices = case_slices.entry(j.case.clone()).or_insert_with(Vec::new);
+                    if !slices.contains(&index) {
+                        slices.push(index);
+                    }
+                }
+                union.extend(names(&part));
+            }
+            assert!(
+                case_slices.values().all(|s| s.len() == 1),
+                "a case split over slices: {case_slices:?}"
+            );
+            union.sort();
+            let mut expected = all.clone();
+            expected.sort();
+            assert_eq!(union, expected, "{count} slices");
+        }
+        let e = slice(
+            &plan,
+            Spec {
+                index: 1,
+                count: cases + 1,
+            },
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string()
+                .contains(&format!("give at most {cases} slices")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn selection_hash_is_stable_and_tells_selections_apart() {
+        let plan = laue_suite();
+        let args = crate::cmd::bench::default_args();
+        let h = selection(&plan, &args);
+        assert_eq!(h.len(), 16);
+        assert_eq!(h, selection(&laue_suite(), &args), "stable");
+        // The shard itself is not part of the selection.
+        let sharded = BenchArgs {
+            shard: Some("2/3".into()),
+            ..args.clone()
+        };
+        assert_eq!(h, selection(&plan, &sharded));
+        let other_budget = BenchArgs {
+            budget: 2.0,
+            ..args.clone()
+        };
+        assert_ne!(h, selection(&plan, &other_budget));
+        let fewer = Plan {
+            jobs: slice(&plan, Spec { index: 1, count: 2 }).unwrap().jobs,
+            variant: None,
+        };
+        assert_ne!(h, selection(&fewer, &args));
+    }
 }

@@ -9,6 +9,7 @@ use kernels::{Params, Strategy, registry};
 
 mod advice;
 mod case;
+mod noise;
 mod roofline;
 mod table;
 
@@ -116,6 +117,8 @@ pub struct Report {
     pub kernels: Vec<KernelReport>,
     pub notes: Vec<String>,
     pub noisy_threshold: f64,
+    /// Per run, the drift seen and ceilings measured far below the kept ones.
+    pub machine_notes: Vec<String>,
 }
 
 /// Parameters without the size one: rows that differ only in size form a scaling curve.
@@ -239,6 +242,7 @@ impl Report {
             kernels,
             notes,
             noisy_threshold,
+            machine_notes: noise::machine_notes(data),
         }
     }
 }
