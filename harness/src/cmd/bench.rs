@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use super::plan::{self, Job, Plan};
 use super::{instance_of, selected};
 use crate::cli::{BenchArgs, Select, Suite};
-use crate::measure::ceilings;
+use crate::measure::drift::DriftGuard;
 use crate::measure::machine::Machine;
 use crate::measure::memory;
 use crate::measure::stats::Summary;
@@ -36,7 +36,9 @@ use row::{new_row, print_header, print_row, rates, save_images, slug};
 
 mod estimate;
 mod limits;
+mod noise;
 mod row;
+pub mod shard;
 
 pub use limits::fmt_duration;
 
@@ -194,13 +196,20 @@ pub fn bench_plan(plan: &Plan, args: &BenchArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     // Every limit before anything starts: a refusal leaves no run folder behind.
     limits::check_options(args)?;
+    let spec = args.shard.as_deref().map(shard::parse).transpose()?;
+    let sliced = spec.map(|s| shard::slice(plan, s)).transpose()?;
+    let shard = spec.map(|s| shard::record(s, plan, args));
+    let plan = sliced.as_ref().unwrap_or(plan);
     let machine = Machine::detect();
     let threads = Threads::new(args, &machine)?;
     limits::check_duration(args, row_count(plan, &threads))?;
     limits::check_memory(plan)?;
     plan::log_plan(plan, |s| threads.of(s));
     install_stop_handler();
-    let (dir, manifest) = start_run(args, &machine, &threads)?;
+    let (dir, mut manifest) = start_run(args, &machine, &threads, shard)?;
+    // The reference probe, once the ceilings' work is done and before the first row.
+    let drift = DriftGuard::new();
+    manifest.drift = drift.summary();
     let limit = match (args.time_limit, args.suite) {
         (Some(s), _) => Some(s),
         (None, Suite::Quick) => Some(estimate::QUICK_LIMIT_S),
@@ -221,6 +230,7 @@ pub fn bench_plan(plan: &Plan, args: &BenchArgs) -> Result<ExitCode> {
         failed: 0,
         estimates: Estimates::new(limit, machine.gpu_type.contains("software")),
         started,
+        drift,
     };
     for job in &plan.jobs {
         // Also a Ctrl-C during the ceilings' measurement: stop before building a problem.
@@ -236,8 +246,12 @@ fn start_run(
     args: &BenchArgs,
     machine: &Machine,
     threads: &Threads,
+    shard: Option<crate::results::Shard>,
 ) -> Result<(RunDir, RunManifest)> {
-    let label = args.select.kernel.clone().unwrap_or_else(|| "suite".into());
+    let mut label = args.select.kernel.clone().unwrap_or_else(|| "suite".into());
+    if let Some(s) = &shard {
+        label += &format!("-shard{}of{}", s.index, s.count);
+    }
     let mut manifest = RunManifest {
         harness: env!("CARGO_PKG_VERSION").into(),
         command: std::env::args().collect(),
@@ -249,6 +263,7 @@ fn start_run(
         thread_scaling: threads.ladder.clone(),
         started: utc_stamp(),
         counting_allocator: memory::counting(),
+        shard,
         ..RunManifest::default()
     };
     let dir = RunDir::create(&args.out, &label, &manifest)?;
@@ -265,17 +280,9 @@ fn start_run(
         machine.gpu_type,
         dir.path.display()
     );
-    info!(
-        "measuring the machine's ceilings (GEMM peak, copy bandwidth) on {:?} threads...",
-        threads.all()
-    );
-    manifest.ceilings = ceilings::measure_until(&threads.all(), &STOP);
+    noise::ceilings(&mut manifest, &args.out, machine, &threads.all(), &STOP);
     for c in &manifest.ceilings {
         debug!("ceilings: {c:?}");
-        println!(
-            "ceilings on {} thread(s): GEMM {:.1} GFLOP/s f64, {:.1} f32 · copy {:.1} GB/s",
-            c.threads, c.gemm_f64_gflops, c.gemm_f32_gflops, c.copy_gbps
-        );
     }
     manifest.rss_peak_reset = memory::reset_rss_peak();
     dir.update(&manifest)?;
@@ -310,6 +317,8 @@ struct Bench<'a> {
     failed: usize,
     estimates: Estimates,
     started: std::time::Instant,
+    /// The probe between rows: how the machine's speed moved during the run.
+    drift: DriftGuard,
 }
 
 /// What the rows of one problem share.
@@ -353,12 +362,15 @@ impl Bench<'_> {
                 if !self.threads.of(variant.info.strategy).contains(&t) {
                     continue;
                 }
+                // At most 1 % of the run: skipped while rows are shorter than that allows.
+                self.drift.probe_if_due();
                 let outcome = self.variant(&mut problem, &pool, variant, t)?;
                 if outcome == Outcome::Interrupted {
                     return Ok(outcome);
                 }
             }
         }
+        self.manifest.drift = self.drift.summary();
         self.dir.update(&self.manifest)?;
         Ok(Outcome::Done)
     }
@@ -512,6 +524,11 @@ impl Bench<'_> {
         self.bar.finish_and_clear();
         let manifest = &mut self.manifest;
         manifest.interrupted = STOP.load(Ordering::SeqCst);
+        if !manifest.interrupted {
+            // The speed at the end, however short the rows were.
+            self.drift.probe();
+        }
+        manifest.drift = self.drift.summary();
         manifest.finished = Some(utc_stamp());
         self.dir.update(manifest)?;
         if manifest.noisy > 0 {
@@ -522,6 +539,7 @@ impl Bench<'_> {
                 100.0 * self.args.noisy
             );
         }
+        noise::print_drift(manifest.drift.as_ref());
         limits::print_time(self.started.elapsed().as_secs_f64(), &self.estimates);
         let path = &self.dir.path;
         println!("\nresults: {}", path.join("results.csv").display());

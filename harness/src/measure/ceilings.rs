@@ -1,7 +1,9 @@
 //! The machine's ceilings for the roofline, measured by the harness itself once per run:
 //! a GEMM peak (faer, the best compute rate a real code reaches here) in f64 and f32, and a
 //! copy bandwidth (a memcpy of buffers larger than the last-level cache), for each thread
-//! count of the run.
+//! count of the run, each the best of [`ROUNDS`] rounds spread over the measurement. A run
+//! then uses the best of these and the ones kept for the machine
+//! ([`super::ceilings_store`]), since a busy minute makes a ceiling look lower than it is.
 //!
 //! A row's limit is min(peak, arithmetic intensity × bandwidth), the roofline model; its
 //! "% of roofline" is its GFLOP/s over that limit.
@@ -68,29 +70,26 @@ fn llc_bytes() -> Option<usize> {
     })
 }
 
-/// Best time of `reps` calls after a warm-up call; no more calls once `stop` is set (Ctrl-C
-/// acts between two GEMMs, not after the whole set), infinity if none was timed.
-fn best_of(reps: usize, stop: &AtomicBool, mut f: impl FnMut()) -> f64 {
-    if stop.load(Ordering::Relaxed) {
-        return f64::INFINITY;
-    }
-    f(); // warm-up: page faults, thread wake-up, code in cache
-    (0..reps)
-        .take_while(|_| !stop.load(Ordering::Relaxed))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
+/// Rounds of measurements: each round times every ceiling at every thread count once, and
+/// each ceiling is the best of its rounds. Spreading the repetitions over the whole
+/// measurement (rather than three GEMMs in a row) lets a burst of other work spoil one
+/// round, not the ceiling; the first round also serves as the warm-up (thread wake-up, code
+/// in cache), which best-of discards. Four rounds make as many calls as the warm-up plus
+/// three repetitions did before, so the time spent is the same.
+pub const ROUNDS: usize = 4;
+
+/// Seconds of one call of `f`.
+fn time_once(mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
 }
 
-/// GFLOP/s of the best of three n × n GEMMs (`a`, `b` given, result in `c`) on the
-/// current pool.
+/// GFLOP/s of one n × n GEMM (`a`, `b` given, result in `c`) on the current pool.
 macro_rules! gemm_gflops {
-    ($a:expr, $b:expr, $c:expr, $stop:expr) => {{
+    ($a:expr, $b:expr, $c:expr) => {{
         let n = $a.nrows();
-        let t = best_of(3, $stop, || {
+        let t = time_once(|| {
             matmul(
                 $c.as_mut(),
                 Accum::Replace,
@@ -106,9 +105,9 @@ macro_rules! gemm_gflops {
 }
 
 /// Bytes read plus written per second copying `src` into `dst`, split over the pool.
-fn copy_gbps(src: &[f64], dst: &mut [f64], stop: &AtomicBool) -> f64 {
+fn copy_gbps(src: &[f64], dst: &mut [f64]) -> f64 {
     let chunk = src.len().div_ceil(rayon::current_num_threads());
-    let t = best_of(3, stop, || {
+    let t = time_once(|| {
         dst.par_chunks_mut(chunk)
             .zip(src.par_chunks(chunk))
             .for_each(|(d, s)| d.copy_from_slice(s));
@@ -122,43 +121,88 @@ pub fn measure(threads: &[usize]) -> Vec<Ceiling> {
     measure_until(threads, &AtomicBool::new(false))
 }
 
+/// The buffers every measurement uses, allocated once. The first round pays their page
+/// faults, and best-of discards it.
+struct Buffers {
+    a64: Mat<f64>,
+    b64: Mat<f64>,
+    c64: Mat<f64>,
+    a32: Mat<f32>,
+    b32: Mat<f32>,
+    c32: Mat<f32>,
+    src: Vec<f64>,
+    dst: Vec<f64>,
+}
+
+impl Buffers {
+    fn new(gemm_n: usize, copy_bytes: usize) -> Buffers {
+        let a64 = Mat::<f64>::from_fn(gemm_n, gemm_n, |i, j| ((i * 7 + j * 3) % 11) as f64 * 0.125);
+        let a32 = Mat::<f32>::from_fn(gemm_n, gemm_n, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.125);
+        Buffers {
+            b64: a64.clone(),
+            c64: Mat::<f64>::zeros(gemm_n, gemm_n),
+            b32: a32.clone(),
+            c32: Mat::<f32>::zeros(gemm_n, gemm_n),
+            a64,
+            a32,
+            src: vec![1.0f64; copy_bytes / 8],
+            dst: vec![0.0f64; copy_bytes / 8],
+        }
+    }
+
+    /// One round at one thread count (on the current pool): each ceiling's rate, raising
+    /// the best in `c`.
+    fn round(&mut self, c: &mut Ceiling) {
+        let f64_ = gemm_gflops!(self.a64, self.b64, self.c64);
+        let f32_ = gemm_gflops!(self.a32, self.b32, self.c32);
+        let copy = copy_gbps(&self.src, &mut self.dst);
+        c.gemm_f64_gflops = c.gemm_f64_gflops.max(f64_);
+        c.gemm_f32_gflops = c.gemm_f32_gflops.max(f32_);
+        c.copy_gbps = c.copy_gbps.max(copy);
+    }
+}
+
 /// [`measure`], cut short once `stop` is set (the bench's Ctrl-C): the ceilings measured so
-/// far, which an interrupted run does not need anyway.
+/// far, which an interrupted run does not need anyway (a rate never measured is 0).
 pub fn measure_until(threads: &[usize], stop: &AtomicBool) -> Vec<Ceiling> {
     let copy_bytes = llc_bytes()
         .map(|l| 2 * l)
         .unwrap_or(256 << 20)
         .clamp(64 << 20, 512 << 20);
     let gemm_n = 1024;
-    // Allocated once for every thread count (page faults are not bandwidth).
-    let a64 = Mat::<f64>::from_fn(gemm_n, gemm_n, |i, j| ((i * 7 + j * 3) % 11) as f64 * 0.125);
-    let b64 = a64.clone();
-    let mut c64 = Mat::<f64>::zeros(gemm_n, gemm_n);
-    let a32 = Mat::<f32>::from_fn(gemm_n, gemm_n, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.125);
-    let b32 = a32.clone();
-    let mut c32 = Mat::<f32>::zeros(gemm_n, gemm_n);
-    let src = vec![1.0f64; copy_bytes / 8];
-    let mut dst = vec![0.0f64; copy_bytes / 8];
     let mut counts: Vec<usize> = threads.to_vec();
     counts.sort_unstable();
     counts.dedup();
-    counts
+    let pools: Vec<(usize, rayon::ThreadPool)> = counts
         .into_iter()
-        .take_while(|_| !stop.load(Ordering::Relaxed))
         .filter_map(|t| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
                 .thread_name(|i| format!("harness-ceiling-{i}"))
                 .build()
                 .ok()?;
-            Some(pool.install(|| Ceiling {
-                threads: t,
-                gemm_f64_gflops: gemm_gflops!(a64, b64, c64, stop),
-                gemm_f32_gflops: gemm_gflops!(a32, b32, c32, stop),
-                copy_gbps: copy_gbps(&src, &mut dst, stop),
-                gemm_n,
-                copy_mib: copy_bytes >> 20,
-            }))
+            Some((t, pool))
         })
-        .collect()
+        .collect();
+    let mut buffers = Buffers::new(gemm_n, copy_bytes);
+    let mut ceilings: Vec<Ceiling> = pools
+        .iter()
+        .map(|(t, _)| Ceiling {
+            threads: *t,
+            gemm_n,
+            copy_mib: copy_bytes >> 20,
+            ..Ceiling::default()
+        })
+        .collect();
+    for _ in 0..ROUNDS {
+        for ((_, pool), c) in pools.iter().zip(ceilings.iter_mut()) {
+            if stop.load(Ordering::Relaxed) {
+                // Each round measures all three, so a count is either measured or not.
+                ceilings.retain(|c| c.gemm_f64_gflops > 0.0);
+                return ceilings;
+            }
+            pool.install(|| buffers.round(c));
+        }
+    }
+    ceilings
 }

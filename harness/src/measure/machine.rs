@@ -21,6 +21,15 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// What identifies the machine across runs (CPU model, cores, memory, OS): the key of
+    /// the kept ceilings, written as the report writes its machine keys.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{} | {} cores | {:.1} GiB | {}",
+            self.cpu, self.cores, self.memory_gib, self.os
+        )
+    }
+
     pub fn detect() -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo

@@ -6,10 +6,14 @@
 //! - [`paired`]: the ratio of two variants' times with its interval, paired by round or
 //!   not, and the verdict it supports.
 //! - [`memory`]: bytes allocated (the counting allocator) and peak resident memory.
-//! - [`ceilings`]: the machine's GEMM peak and copy bandwidth, for the roofline.
+//! - [`ceilings`]: the machine's GEMM peak and copy bandwidth, for the roofline, and the
+//!   best ones kept per machine ([`ceilings_store`]).
+//! - [`drift`]: a short fixed probe between rows or rounds: how the machine's speed moved.
 //! - [`machine`]: the machine fingerprint written into every row.
 
 pub mod ceilings;
+pub mod ceilings_store;
+pub mod drift;
 pub mod machine;
 pub mod memory;
 pub mod paired;

@@ -416,6 +416,9 @@ fn machines_html(r: &Report) -> String {
             if *interrupted { " — interrupted" } else { "" }
         );
     }
+    for n in &r.machine_notes {
+        let _ = writeln!(s, "<li>{}</li>", escape(n));
+    }
     s.push_str("</ul>\n");
     s
 }

@@ -118,6 +118,9 @@ fn machines(r: &Report) -> String {
             m.runtimes.iter().cloned().collect::<Vec<_>>().join("; ")
         );
     }
+    for n in &r.machine_notes {
+        let _ = writeln!(s, "- {n}");
+    }
     s
 }
 

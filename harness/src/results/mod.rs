@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use kernels::{Availability, Params, Precision, Strategy};
 
 use crate::measure::ceilings::Ceiling;
+use crate::measure::ceilings_store::Below;
+use crate::measure::drift::Drift;
 use crate::measure::machine::Machine;
 
 /// `run.json`: the run's command and machine at the start, its ceilings once measured, and
@@ -34,7 +36,18 @@ pub struct RunManifest {
     /// Thread counts of every variant, and the extra ones of the parallel variants.
     pub threads: Vec<usize>,
     pub thread_scaling: Vec<usize>,
+    /// The ceilings the rows' `% of roofline` uses: per thread count and value, the best of
+    /// this run's and those kept for the machine in `<out>/ceilings.json`.
     pub ceilings: Vec<Ceiling>,
+    /// The ceilings this run measured itself (older runs: empty, `ceilings` is theirs).
+    pub ceilings_measured: Vec<Ceiling>,
+    /// Ceilings measured below the kept ones (which were used instead); `far_below` when
+    /// under 70 % of them: the machine was busy or throttled at the start.
+    pub ceilings_below_kept: Vec<Below>,
+    /// How the machine's speed moved during the run, from a short fixed probe between rows.
+    pub drift: Option<Drift>,
+    /// The slice of the selection this run timed (`bench --shard i/n`).
+    pub shard: Option<Shard>,
     pub started: String,
     pub finished: Option<String>,
     /// Stopped by Ctrl-C / SIGTERM: the rows present are complete, others are missing.
@@ -47,20 +60,18 @@ pub struct RunManifest {
     pub rss_peak_reset: bool,
     /// Small 2-D outputs saved for the report's images.
     pub images: Vec<ImageEntry>,
-    /// This run is one slice of a suite spread over several runs (`bench --shard i/n`):
-    /// `harness report` and `harness compare` merge the slices of one machine.
-    pub shard: Option<Shard>,
 }
 
-/// Which slice of a suite a run is (`bench --shard index/count`). Runs with the same
-/// `selection`, `count` and machine are slices of one suite.
+/// A run that timed one of `count` slices of a selection: `index` (1 to `count`, as given
+/// to `--shard`). Folders with the same `selection`, machine and `count` are slices of one
+/// suite and merge into one (`harness report`, `harness compare`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct Shard {
     pub index: usize,
     pub count: usize,
-    /// A stable hash (hex) of the unsharded selection (kernel, case, variant, parameters,
-    /// threads, suite).
+    /// A stable hash (16 hex digits, FNV-1a) of the unsharded selection: kernels, cases,
+    /// parameters, variants, threads, suite and budget.
     pub selection: String,
 }
 

@@ -10,6 +10,7 @@ use kernels::{Params, Strategy, registry};
 mod advice;
 mod case;
 mod distribution;
+mod noise;
 mod roofline;
 mod table;
 
@@ -119,6 +120,8 @@ pub struct Report {
     pub kernels: Vec<KernelReport>,
     pub notes: Vec<String>,
     pub noisy_threshold: f64,
+    /// Per run, the drift seen and ceilings measured far below the kept ones.
+    pub machine_notes: Vec<String>,
 }
 
 /// Parameters without the size one: rows that differ only in size form a scaling curve.
@@ -243,6 +246,7 @@ impl Report {
             kernels,
             notes,
             noisy_threshold,
+            machine_notes: noise::machine_notes(data),
         }
     }
 }

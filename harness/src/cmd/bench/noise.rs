@@ -1,0 +1,57 @@
+//! What a bench says about the machine's state: the ceilings it uses (today's or the kept
+//! best, [`crate::measure::ceilings_store`]) with a warning when today's are far below, and
+//! at the end the drift its probe saw ([`crate::measure::drift`]).
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use crate::measure::ceilings;
+use crate::measure::ceilings_store;
+use crate::measure::drift::Drift;
+use crate::measure::machine::Machine;
+use crate::results::{RunManifest, utc_stamp};
+
+/// Measures the ceilings at `threads`, merges them with those kept under `out`, records
+/// both in the manifest and prints what is used.
+pub(super) fn ceilings(
+    manifest: &mut RunManifest,
+    out: &Path,
+    machine: &Machine,
+    threads: &[usize],
+    stop: &AtomicBool,
+) {
+    tracing::info!(
+        "measuring the machine's ceilings (GEMM peak, copy bandwidth) on {threads:?} threads..."
+    );
+    let measured = ceilings::measure_until(threads, stop);
+    let merged = ceilings_store::apply(out, machine, &measured, &utc_stamp());
+    for c in &merged.used {
+        println!(
+            "ceilings on {} thread(s): GEMM {:.1} GFLOP/s f64, {:.1} f32 · copy {:.1} GB/s",
+            c.threads, c.gemm_f64_gflops, c.gemm_f32_gflops, c.copy_gbps
+        );
+    }
+    for b in &merged.below {
+        if b.far_below {
+            tracing::warn!(
+                "{}: the machine is busy or throttled now; % of roofline uses the \
+                 kept value, and this run's times may be slow too (see its drift at the end)",
+                b.describe()
+            );
+        } else {
+            println!("  ({}: the kept value is used)", b.describe());
+        }
+    }
+    manifest.ceilings = merged.used;
+    manifest.ceilings_measured = measured;
+    manifest.ceilings_below_kept = merged.below;
+}
+
+/// The closing line on the drift, and what to do when it is wide.
+pub(super) fn print_drift(drift: Option<&Drift>) {
+    let Some(d) = drift else { return };
+    println!("\n{}", d.describe());
+    if let Some(advice) = d.advice() {
+        println!("warning: {advice}");
+    }
+}
