@@ -285,7 +285,7 @@ fn row_count(plan: &Plan, threads: &Threads) -> u64 {
             j.kernel
                 .variants()
                 .iter()
-                .filter(|v| plan.variant.as_deref().is_none_or(|w| w == v.name))
+                .filter(|v| plan.wants(v.name))
                 .map(|v| threads.of(v.strategy).len() as u64)
                 .sum::<u64>()
         })
