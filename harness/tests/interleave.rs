@@ -385,3 +385,188 @@ fn ctrl_c_keeps_whole_problems() {
     assert_eq!(rows.len() % 2, 0, "{rows:?}");
     assert!(rows.iter().all(|r| r.ratio.is_some()), "{rows:?}");
 }
+
+// ---- compare --against-bin ------------------------------------------------------------------
+
+#[test]
+fn compare_against_a_build_pairs_the_two_builds_round_by_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, runs) = (dir.path().join("b.json"), dir.path().join("runs"));
+    // This very binary as "the other build": an A/A comparison.
+    let out = harness_env(
+        &[
+            "compare",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "8",
+            "--variant",
+            "naive,factorised",
+            "--threads",
+            "1",
+            "--budget",
+            "0.1",
+            "--against-bin",
+            env!("CARGO_BIN_EXE_harness"),
+            "--json",
+            json.to_str().unwrap(),
+            "--out",
+            runs.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("ratio this/other (95 %)"), "{stdout}");
+    assert!(!runs.exists(), "no run folder in this mode");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["mode"], "against-bin");
+    assert!(doc["rounds"].as_u64().unwrap() >= 5, "{doc}");
+    let rows = doc["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["naive", "factorised"], "{doc}");
+    for r in rows {
+        assert_eq!(r["status"], "ok", "{r}");
+        let (lo, ratio, hi) = (
+            r["ratio_low"].as_f64().unwrap(),
+            r["ratio"].as_f64().unwrap(),
+            r["ratio_high"].as_f64().unwrap(),
+        );
+        // The same build on both sides: about 1 (a loaded machine moves it, not 2×).
+        assert!(
+            lo <= ratio && ratio <= hi && 0.5 < ratio && ratio < 2.0,
+            "{r}"
+        );
+    }
+}
+
+/// A shell script standing in for a binary: `--version` answers `version`, anything else
+/// prints `first_line` and waits.
+fn fake_binary(dir: &Path, name: &str, version: &str, first_line: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo '{version}'; exit 0; fi\n\
+         echo '{first_line}'\nsleep 5\n"
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn against_bin_refuses_what_is_not_a_harness_of_this_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let missing = dir.path().join("no-such-harness");
+    let not_harness = fake_binary(dir.path(), "tool", "tool 1.0", "");
+    let old = fake_binary(dir.path(), "old", "harness 0.0.1", "machine: an old build");
+    let other = fake_binary(dir.path(), "other", "harness 9.9.9", r#"{"protocol": 99}"#);
+    let cases = [
+        (&missing, "no such file"),
+        (&not_harness, "is not a harness binary"),
+        (&old, "does not speak the rounds protocol"),
+        (&other, "speaks rounds protocol 99"),
+    ];
+    for (bin, needle) in cases {
+        let out = harness_env(
+            &[
+                "compare",
+                "--kernel",
+                "laue",
+                "--case",
+                "square",
+                "--n",
+                "8",
+                "--variant",
+                "naive",
+                "--against-bin",
+                bin.to_str().unwrap(),
+                "--out",
+                runs.to_str().unwrap(),
+            ],
+            &[],
+        );
+        refused_in_one_line(&out, &[needle]);
+        assert!(!runs.exists());
+    }
+    // Two problems: the rounds protocol times one.
+    let out = harness_env(
+        &[
+            "compare",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "8,16",
+            "--against-bin",
+            env!("CARGO_BIN_EXE_harness"),
+        ],
+        &[],
+    );
+    refused_in_one_line(&out, &["matches 2 problems"]);
+}
+
+#[test]
+fn rounds_out_answers_each_request_with_one_line() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rounds.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "8",
+            "--variant",
+            "naive,factorised",
+            "--threads",
+            "1",
+            "--budget",
+            "0.05",
+            "--rounds-out",
+        ])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("runs"))
+        .env_remove("HARNESS_MEMORY_LIMIT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"round\nround\nquit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[0]["protocol"], harness::cmd::bench::ROUNDS_PROTOCOL);
+    let ready = lines[1]["ready"].as_array().unwrap();
+    assert!(ready.iter().all(|r| r["status"] == "ok"), "{ready:?}");
+    for (i, round) in lines[2..].iter().enumerate() {
+        assert_eq!(round["round"], i + 1);
+        for v in ["naive", "factorised"] {
+            assert!(round["seconds"][v].as_f64().unwrap() > 0.0, "{round}");
+        }
+    }
+    assert!(!dir.path().join("runs").exists(), "no run folder");
+}

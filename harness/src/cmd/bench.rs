@@ -36,9 +36,12 @@ use row::{new_row, print_header, print_row, rates, save_images, slug};
 mod estimate;
 mod interleave;
 mod limits;
+mod rounds_out;
 mod row;
 
+pub use interleave::VERDICT_THRESHOLD;
 pub use limits::fmt_duration;
+pub use rounds_out::PROTOCOL as ROUNDS_PROTOCOL;
 
 pub use row::{is_picture, ratio_text};
 
@@ -176,6 +179,9 @@ impl Threads {
 // ---- the command -------------------------------------------------------------------------
 
 pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result<ExitCode> {
+    if args.rounds_out.is_some() {
+        return rounds_out::serve(&plan::plan(&args.select, params)?, args);
+    }
     bench_finished(args, params).map(|f| f.code)
 }
 

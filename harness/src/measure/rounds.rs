@@ -51,60 +51,124 @@ pub fn rounds(
     stop: &AtomicBool,
     progress: &mut dyn FnMut(f64, &str),
 ) -> Rounds {
-    let n = entrants.len();
-    let mut out = Rounds {
-        variants: Vec::with_capacity(n),
-        ..Rounds::default()
-    };
-    for (i, e) in entrants.iter_mut().enumerate() {
-        let mut heard = |f: f64, phase: &str| progress((i as f64 + f.min(1.0)) / n as f64, phase);
-        let warmed = timing::warm_up(&mut *e.prepared, e.first, cfg.budget, stop, &mut heard);
-        out.variants
-            .push(warmed.map_err(|e| format!("failed while timing: {e}")));
-    }
-    let mut timed = vec![0.0; n];
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = SplitMix(SEED);
+    let mut session = Session::warm_up(entrants, cfg.budget, stop, progress);
+    let mut interrupted = false;
     loop {
-        let active: Vec<usize> = (0..n).filter(|&i| out.variants[i].is_ok()).collect();
-        if active.is_empty() || enough(&timed, &active, out.rounds, cfg) {
+        let (spent, active) = session.spent();
+        if active == 0 || enough(spent, active, session.rounds, cfg) {
             break;
         }
         if stop.load(Ordering::Relaxed) {
-            out.interrupted = true;
+            interrupted = true;
             break;
         }
         // drift: guard.probe() between rounds
-        shuffle(&mut order, &mut rng);
-        for &i in &order {
-            let Ok(m) = &mut out.variants[i] else {
+        session.round();
+        let (spent, active) = session.spent();
+        progress(spent / (cfg.budget * active.max(1) as f64), "rounds");
+    }
+    session.finish(interrupted)
+}
+
+/// Warmed-up variants, stepped one round at a time: what [`rounds`] loops over, and what
+/// `bench --rounds-out` (one round per request of `compare --against-bin`) drives.
+pub struct Session<'e, 'p> {
+    entrants: &'e mut [Entrant<'p>],
+    /// Per entrant: its measurement so far (one sample per round), or why it failed.
+    variants: Vec<Result<Measurement, String>>,
+    /// Rounds completed.
+    pub rounds: usize,
+    /// Seconds of timed runs per entrant.
+    timed: Vec<f64>,
+    order: Vec<usize>,
+    rng: SplitMix,
+}
+
+impl<'e, 'p> Session<'e, 'p> {
+    /// Warms up each entrant in turn ([`timing::warm_up`] at `budget`), which fixes its
+    /// batch; one that errs or panics is failed with the reason.
+    pub fn warm_up(
+        entrants: &'e mut [Entrant<'p>],
+        budget: f64,
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(f64, &str),
+    ) -> Session<'e, 'p> {
+        let n = entrants.len();
+        let mut variants = Vec::with_capacity(n);
+        for (i, e) in entrants.iter_mut().enumerate() {
+            let mut heard =
+                |f: f64, phase: &str| progress((i as f64 + f.min(1.0)) / n as f64, phase);
+            let warmed = timing::warm_up(&mut *e.prepared, e.first, budget, stop, &mut heard);
+            variants.push(warmed.map_err(|e| format!("failed while timing: {e}")));
+        }
+        Session {
+            entrants,
+            variants,
+            rounds: 0,
+            timed: vec![0.0; n],
+            order: (0..n).collect(),
+            rng: SplitMix(SEED),
+        }
+    }
+
+    /// One round: every entrant still timed runs its batch once, in a newly shuffled order.
+    /// Per entrant, the round's sample (seconds per run), or why it failed (now or before).
+    pub fn round(&mut self) -> Vec<Result<f64, String>> {
+        shuffle(&mut self.order, &mut self.rng);
+        for &i in &self.order {
+            let Ok(m) = &mut self.variants[i] else {
                 continue;
             };
             let iters = m.iters_per_sample;
-            match run_batch(&mut *entrants[i].prepared, iters) {
+            match run_batch(&mut *self.entrants[i].prepared, iters) {
                 Ok(t) => {
                     m.samples.push(t / iters as f64);
-                    timed[i] += t;
+                    self.timed[i] += t;
                 }
-                Err(e) => out.variants[i] = Err(format!("failed while timing: {e}")),
+                Err(e) => self.variants[i] = Err(format!("failed while timing: {e}")),
             }
         }
-        out.rounds += 1;
-        let spent: f64 = active.iter().map(|&i| timed[i]).sum();
-        progress(spent / (cfg.budget * active.len() as f64), "rounds");
+        self.rounds += 1;
+        self.variants
+            .iter()
+            .map(|v| match v {
+                Ok(m) => Ok(*m.samples.last().expect("a sample this round")),
+                Err(e) => Err(e.clone()),
+            })
+            .collect()
     }
-    for m in out.variants.iter_mut().flatten() {
-        m.interrupted = out.interrupted;
+
+    /// Seconds of timed runs so far over the entrants still timed, and how many those are.
+    pub fn spent(&self) -> (f64, usize) {
+        let active = (0..self.variants.len()).filter(|&i| self.variants[i].is_ok());
+        active.fold((0.0, 0), |(s, n), i| (s + self.timed[i], n + 1))
     }
-    out
+
+    /// Why entrant `i` failed while timed; None while it is timed.
+    pub fn failure(&self, i: usize) -> Option<&str> {
+        self.variants[i].as_ref().err().map(String::as_str)
+    }
+
+    /// The measurements, each marked `interrupted` when the rounds were.
+    pub fn finish(self, interrupted: bool) -> Rounds {
+        let mut variants = self.variants;
+        for m in variants.iter_mut().flatten() {
+            m.interrupted = interrupted;
+        }
+        Rounds {
+            variants,
+            rounds: self.rounds,
+            interrupted,
+        }
+    }
 }
 
-/// Whether the rounds may stop: the variants still timed have spent their summed budget
+/// Whether the rounds may stop (`spent`: seconds timed by the `active` variants still timed;
+/// `compare --against-bin` gives its wall-clock time): they have spent their summed budget
 /// and at least `min_samples` rounds were made; or (a very slow variant, as in a sequential
 /// bench) three summed budgets after at least one round; or [`MAX_SAMPLES`] rounds.
-fn enough(timed: &[f64], active: &[usize], rounds: usize, cfg: Config) -> bool {
-    let spent: f64 = active.iter().map(|&i| timed[i]).sum();
-    let budget = cfg.budget * active.len() as f64;
+pub fn enough(spent: f64, active: usize, rounds: usize, cfg: Config) -> bool {
+    let budget = cfg.budget * active as f64;
     rounds >= MAX_SAMPLES
         || (rounds >= 1 && spent >= 3.0 * budget)
         || (rounds >= cfg.min_samples.max(1) && spent >= budget)

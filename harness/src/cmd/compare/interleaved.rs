@@ -3,6 +3,9 @@
 //! each variant's median and its ratio to the baseline with the 95 % interval and the
 //! verdict; the same table as Markdown (`--markdown FILE`) and JSON (`--json FILE`, its
 //! schema in README.md: `{"mode": "interleaved", "run": ..., "rows": [...]}`).
+//!
+//! With `--against-bin PATH` ([`against_bin`]): this build against another one, each
+//! running one round in turn as a child process ([`child`]).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -18,7 +21,24 @@ use crate::cmd::plan;
 use crate::render::fmt::fmt_time;
 use crate::results::{self, Row, Status};
 
+mod against_bin;
+mod child;
+
 pub fn compare(args: &CompareArgs, params: &BTreeMap<String, Vec<String>>) -> Result<ExitCode> {
+    if args.fail_above.is_some() {
+        bail!(
+            "--fail-above applies to `compare RUN_A RUN_B`; an interleaved comparison reports \
+             each ratio's verdict"
+        );
+    }
+    if let Some(other) = &args.against_bin {
+        if let Some(b) = &args.baseline {
+            bail!(
+                "--baseline {b}: with --against-bin the other build is the baseline; leave it out"
+            );
+        }
+        return against_bin::compare(args, other, params);
+    }
     check(args, params)?;
     let bench_args = crate::cli::BenchArgs {
         select: args.select.clone(),
@@ -46,18 +66,9 @@ pub fn compare(args: &CompareArgs, params: &BTreeMap<String, Vec<String>>) -> Re
     Ok(code)
 }
 
-/// Refusals before anything runs (exit code 2, nothing written): the options of the other
-/// mode, a selection without two variants to compare, output files that exist.
+/// Refusals before anything runs (exit code 2, nothing written): a selection without two
+/// variants to compare, output files that exist.
 fn check(args: &CompareArgs, params: &BTreeMap<String, Vec<String>>) -> Result<()> {
-    if args.fail_above.is_some() {
-        bail!(
-            "--fail-above applies to `compare RUN_A RUN_B`; an interleaved comparison reports \
-             each ratio's verdict (use --baseline to choose what it is against)"
-        );
-    }
-    if args.against_bin.is_some() {
-        bail!("--against-bin is not built yet: compare two run folders (compare RUN_A RUN_B)");
-    }
     let names_kernel = args.select.kernel.is_some()
         || args
             .select
