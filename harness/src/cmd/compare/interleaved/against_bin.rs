@@ -90,6 +90,10 @@ fn check(
             other.display()
         );
     }
+    crate::cmd::check_seconds("--budget", args.budget)?;
+    if args.threads == Some(0) {
+        bail!("--threads 0: give a thread count of at least 1 (default: all cores)");
+    }
     let version = version_of(other)?;
     if !version.starts_with("harness ") {
         bail!(
