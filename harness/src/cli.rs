@@ -21,6 +21,9 @@ use kernels::registry;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
+    /// -q / -v / -vv, on every command ([`crate::logging`]).
+    #[command(flatten)]
+    pub log: crate::logging::LogFlags,
 }
 
 #[derive(Subcommand, Debug)]

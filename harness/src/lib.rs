@@ -6,6 +6,8 @@
 //! Layers, each using only those below it:
 //!
 //! - [`cli`]: the arguments of every command.
+//! - [`logging`]: log levels on the terminal (`-q`, `-v`, `-vv`, `RUST_LOG`) and each run
+//!   folder's `run.log` at debug.
 //! - [`cmd`]: the commands, all thin and the same shape: a plan ([`cmd::plan`]: which
 //!   problems and variants) → per variant the one lifecycle, [`kernels::gate`] (probe →
 //!   guarded prepare → one guarded run → validation against the reference) → the command's
@@ -22,6 +24,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod logging;
 pub mod measure;
 pub mod profile;
 pub mod render;
@@ -37,6 +40,10 @@ pub fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => e.exit(),
     };
+    if let Err(e) = logging::init(parsed.cli.log) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     // A malformed HARNESS_* value is refused before anything starts.
     if let Err(e) = kernels::check_environment() {
         eprintln!("error: {e}");

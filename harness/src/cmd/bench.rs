@@ -15,9 +15,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kernels::gate::{self, Admission, Admitted, Phase, References, Validation, Watch};
+use indicatif::{ProgressBar, ProgressStyle};
+use kernels::gate::{Admission, Admitted, Phase, References, Validation, Watch};
 use kernels::{Instance, Strategy, VariantRef};
+use tracing::{debug, info, warn};
 
 use super::plan::{self, Job, Plan};
 use super::{instance_of, selected};
@@ -79,20 +80,20 @@ fn install_stop_handler() {
         let installed = ctrlc::set_handler(|| {
             STOP.store(true, Ordering::SeqCst);
             if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
-                eprintln!(
-                    "\nstopping after the current sample: finished rows are kept \
+                info!(
+                    "stopping after the current sample: finished rows are kept \
                      (Ctrl-C again to stop at once)"
                 );
             } else {
                 if let Some(path) = RUN_JSON.get() {
                     mark_interrupted(path);
                 }
-                eprintln!("\nstopped: finished rows are in results.csv");
+                info!("stopped: finished rows are in results.csv");
                 std::process::exit(130);
             }
         });
         if let Err(e) = installed {
-            eprintln!("note: no Ctrl-C handler ({e}); an interrupted run keeps its rows anyway");
+            warn!("no Ctrl-C handler ({e}); an interrupted run keeps its rows anyway");
         }
     });
 }
@@ -224,6 +225,7 @@ pub fn bench_plan_finished(plan: &Plan, args: &BenchArgs) -> Result<Finished> {
     let threads = Threads::new(args, &machine)?;
     limits::check_duration(args, row_count(plan, &threads))?;
     limits::check_memory(plan)?;
+    plan::log_plan(plan, |s| threads.of(s));
     install_stop_handler();
     let (dir, manifest) = start_run(args, &machine, &threads)?;
     let limit = match (args.time_limit, args.suite) {
@@ -280,6 +282,8 @@ fn start_run(
     };
     let dir = RunDir::create(&args.out, &label, &manifest)?;
     let _ = RUN_JSON.set(dir.path.join("run.json"));
+    crate::logging::attach_run_folder(&dir.path);
+    debug!("run folder: {} · {machine:?}", dir.path.display());
     println!(
         "machine: {} · {} cores · {} · {} GiB · GPU: {} [{}]\nrun folder: {}",
         machine.cpu,
@@ -290,12 +294,13 @@ fn start_run(
         machine.gpu_type,
         dir.path.display()
     );
-    eprintln!(
+    info!(
         "measuring the machine's ceilings (GEMM peak, copy bandwidth) on {:?} threads...",
         threads.all()
     );
     manifest.ceilings = ceilings::measure_until(&threads.all(), &STOP);
     for c in &manifest.ceilings {
+        debug!("ceilings: {c:?}");
         println!(
             "ceilings on {} thread(s): GEMM {:.1} GFLOP/s f64, {:.1} f32 · copy {:.1} GB/s",
             c.threads, c.gemm_f64_gflops, c.gemm_f32_gflops, c.copy_gbps
@@ -501,9 +506,7 @@ impl Bench<'_> {
         );
         match events::write_csv(&self.dir.path.join(&file), events) {
             Ok(()) => row.timeline = file,
-            Err(e) => self
-                .bar
-                .suspend(|| eprintln!("  (timeline not saved: {e:#})")),
+            Err(e) => warn!("timeline not saved: {e:#}"),
         }
     }
 
@@ -535,7 +538,7 @@ impl Bench<'_> {
             p.image_saved = true;
             match save_images(&self.dir.path, p.job, &r.output, &r.label) {
                 Ok(entries) => self.manifest.images.extend(entries),
-                Err(e) => self.bar.suspend(|| eprintln!("  (image not saved: {e:#})")),
+                Err(e) => warn!("image not saved: {e:#}"),
             }
         }
     }
@@ -551,6 +554,17 @@ impl Bench<'_> {
             };
         }
         let row = &row;
+        debug!(
+            "row: {}/{}/{} [{}] · {} thread(s): {} {} {}",
+            row.kernel,
+            row.case,
+            row.variant,
+            row.params,
+            row.threads,
+            row.status,
+            crate::render::fmt::fmt_time(row.median_s),
+            row.reason
+        );
         self.bar.suspend(|| print_row(row));
         self.dir.append(row)?;
         self.manifest.rows += 1;
@@ -612,8 +626,8 @@ fn instance_ready(instance: &dyn Instance, variant: VariantRef) -> bool {
 
 fn progress_bar(total: u64) -> ProgressBar {
     // Drawn on stderr only when it is a terminal (indicatif hides it otherwise), so logs
-    // and pipes get the plain table.
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    // and pipes get the plain table; hidden with -q; log lines suspend it.
+    let bar = ProgressBar::with_draw_target(Some(total), crate::logging::progress_target());
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
@@ -621,6 +635,7 @@ fn progress_bar(total: u64) -> ProgressBar {
         .expect("a valid template")
         .progress_chars("=> "),
     );
+    crate::logging::show_progress(&bar);
     bar
 }
 
@@ -693,7 +708,7 @@ fn admit(
     row: &mut Row,
 ) -> Option<Admitted> {
     let mut watch = MemoryWatch::default();
-    let admission = gate::admit(instance, variant, refs, super::policy(), &mut watch);
+    let admission = super::admit(instance, variant, refs, &mut watch);
     watch.record(row);
     match admission {
         Admission::Valid(a) => {

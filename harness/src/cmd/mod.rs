@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use kernels::gate::Policy;
+use kernels::gate::{self, Admission, Policy, References, Validation, Watch};
 use kernels::{Instance, VariantRef};
+use tracing::{debug, warn};
 
 use crate::cli::{Cmd, ReportArgs};
 use plan::{Job, Plan};
@@ -115,7 +116,59 @@ fn build(job: &Job) -> Result<Box<dyn Instance>> {
 /// caller that skipped that check gets the rule off, with a warning.
 pub fn policy() -> Policy {
     Policy::from_env().unwrap_or_else(|e| {
-        eprintln!("warning: {e}; the GPU is not required");
+        warn!("{e}; the GPU is not required");
         Policy::default()
     })
+}
+
+/// [`gate::admit`] under the environment's [`policy`], with its outcome logged at debug
+/// (and so in the run folder's `run.log`): the probe's verdict, and for a variant that ran,
+/// the reference it was compared with and what the comparison found.
+pub fn admit(
+    instance: &dyn Instance,
+    variant: VariantRef,
+    refs: &mut References<'_>,
+    watch: &mut dyn Watch,
+) -> Admission {
+    let admission = gate::admit(instance, variant, refs, policy(), watch);
+    log_admission(instance, variant, &admission);
+    admission
+}
+
+fn log_admission(instance: &dyn Instance, variant: VariantRef, admission: &Admission) {
+    let id = format!(
+        "{}/{}/{} [{}]",
+        instance.kernel(),
+        instance.case(),
+        variant.name(),
+        instance.params()
+    );
+    let secs = |d: std::time::Duration| crate::render::fmt::fmt_time(Some(d.as_secs_f64()));
+    match admission {
+        Admission::NotRun(a) => debug!("probe: {id}: {}: {}", a.label(), a.reason()),
+        Admission::Failed(f) => {
+            debug!("gate: {id}: failed ({:?}): {}", f.phase, f.reason);
+            if let Some(v) = &f.validation {
+                debug!("reference: {id}: {}", reference_line(v));
+            }
+        }
+        Admission::Valid(a) => {
+            debug!(
+                "probe: {id}: ready · setup {} · first run {}",
+                secs(a.setup),
+                secs(a.first_run)
+            );
+            debug!("reference: {id}: {}", reference_line(&a.validation));
+        }
+    }
+}
+
+/// `references/laue-square-n8.npy: error 1.2e-16 (tolerance 1e-12)`; the oracle said so.
+fn reference_line(v: &Validation) -> String {
+    let oracle = if v.oracle {
+        " (this variant is the oracle)"
+    } else {
+        ""
+    };
+    format!("{}{oracle}: {}", v.reference, v.summary())
 }

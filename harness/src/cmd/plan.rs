@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use kernels::registry::{self, VariantId};
-use kernels::{DynKernel, Params};
+use kernels::{DynKernel, Params, Strategy};
 
 use crate::cli::Select;
 
@@ -65,6 +65,35 @@ pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Pl
         }
     }
     Ok(Plan { jobs, variant })
+}
+
+/// The plan at debug level (so in the run folder's `run.log`): one line per problem and
+/// variant, with the thread counts `threads_of` gives its strategy.
+pub fn log_plan(plan: &Plan, threads_of: impl Fn(Strategy) -> Vec<usize>) {
+    tracing::debug!(
+        "plan: {} problem(s), variant {}",
+        plan.jobs.len(),
+        plan.variant
+            .as_ref()
+            .map_or_else(|| "(all)".to_string(), |v| v.join(","))
+    );
+    for job in &plan.jobs {
+        for v in job.kernel.variants().iter().filter(|v| plan.wants(v.name)) {
+            let threads: Vec<String> = threads_of(v.strategy)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            tracing::debug!(
+                "plan: {}/{}/{} [{}] · {} · threads {}",
+                job.kernel.name(),
+                job.case,
+                v.name,
+                job.params,
+                v.strategy,
+                threads.join(",")
+            );
+        }
+    }
 }
 
 /// Kernel name, case name and variant names, as the selection gives them.

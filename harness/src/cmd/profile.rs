@@ -108,6 +108,9 @@ pub fn profile_with_plan(args: &ProfileArgs, plan: &Plan, diff_names: &[String])
         },
     };
     let out = Out::create(args.into.as_deref(), &args.out, &label_of(plan))?;
+    crate::logging::attach_run_folder(&out.dir);
+    plan::log_plan(plan, |_| vec![threads]);
+    tracing::debug!("profile folder: {} · {machine:?}", out.dir.display());
     let mut manifest = start(args, &machine, &out, budget, ready, threads)?;
     let ctx = Ctx {
         budget,
@@ -457,7 +460,7 @@ fn admit(
     mut entry: Entry,
 ) -> Admitted {
     let name = variant.name();
-    match gate::admit(instance, variant, refs, super::policy(), &mut ()) {
+    match super::admit(instance, variant, refs, &mut ()) {
         Admission::NotRun(a) => {
             Admitted::Stopped(stopped(name, entry, a.label(), a.reason().into()))
         }

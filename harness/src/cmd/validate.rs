@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use kernels::gate::{self, Admission, Phase, References};
+use kernels::gate::{Admission, Phase, References};
 use kernels::{Instance, VariantRef};
 
 use super::plan::{self, Job, Plan};
@@ -55,26 +55,25 @@ fn admit(
     out: &mut dyn std::io::Write,
 ) -> Result<bool> {
     let id = format!("{}/{}/{}", job.kernel.name(), job.case, variant.name());
-    let (ok, label, text, reference) =
-        match gate::admit(instance, variant, refs, super::policy(), &mut ()) {
-            Admission::NotRun(a) => {
-                writeln!(out, "  {id:<36} {:<8} {}", a.label(), a.reason())?;
-                return Ok(true);
-            }
-            Admission::Failed(f) if f.phase == Phase::GpuRequired => {
-                writeln!(
-                    out,
-                    "  {id:<36} {:<8} {}",
-                    "FAILED (GPU required)", f.reason
-                )?;
-                return Ok(false);
-            }
-            Admission::Failed(f) => {
-                let reference = f.validation.map(|v| v.reference).unwrap_or_default();
-                (false, "FAILED", f.reason, reference)
-            }
-            Admission::Valid(a) => (true, "ok", a.validation.summary(), a.validation.reference),
-        };
+    let (ok, label, text, reference) = match super::admit(instance, variant, refs, &mut ()) {
+        Admission::NotRun(a) => {
+            writeln!(out, "  {id:<36} {:<8} {}", a.label(), a.reason())?;
+            return Ok(true);
+        }
+        Admission::Failed(f) if f.phase == Phase::GpuRequired => {
+            writeln!(
+                out,
+                "  {id:<36} {:<8} {}",
+                "FAILED (GPU required)", f.reason
+            )?;
+            return Ok(false);
+        }
+        Admission::Failed(f) => {
+            let reference = f.validation.map(|v| v.reference).unwrap_or_default();
+            (false, "FAILED", f.reason, reference)
+        }
+        Admission::Valid(a) => (true, "ok", a.validation.summary(), a.validation.reference),
+    };
     let reference = if reference.is_empty() {
         String::new()
     } else {

@@ -151,6 +151,7 @@ pub fn warm_up(
         let med = super::stats::median(&times);
         estimate = med.max(1e-9);
         progress(m.warmup_s / budget, "warm-up");
+        tracing::trace!("warm-up batch {batches}: {runs} run(s), median {med:.3e} s");
         if let Some(p) = previous {
             let change = (med - p).abs() / p;
             m.warmup_change = Some(change);
@@ -164,5 +165,12 @@ pub fn warm_up(
     m.warmup_checked = checkable;
     // Samples of `iters` runs each, each lasting at least budget / TARGET_SAMPLES.
     m.iters_per_sample = ((budget / TARGET_SAMPLES / estimate).ceil() as u64).max(1);
+    tracing::trace!(
+        "warm-up: {} run(s) in {:.3e} s, stable {}; samples of {} run(s) each",
+        m.warmup_runs,
+        m.warmup_s,
+        m.warmup_stable,
+        m.iters_per_sample
+    );
     Ok(m)
 }

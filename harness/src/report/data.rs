@@ -247,7 +247,7 @@ fn manifest_of(dir: &Path) -> Option<RunManifest> {
     let mut m = match RunManifest::load(dir) {
         Ok(m) => m?,
         Err(e) => {
-            eprintln!("warning: {e:#}; the report leaves out its machine's ceilings and images");
+            tracing::warn!("{e:#}; the report leaves out its machine's ceilings and images");
             return None;
         }
     };
@@ -255,7 +255,7 @@ fn manifest_of(dir: &Path) -> Option<RunManifest> {
         .retain(|img| match results::inside_run(dir, &img.file) {
             Ok(_) => true,
             Err(e) => {
-                eprintln!("warning: {e:#}; that image is left out of the report");
+                tracing::warn!("{e:#}; that image is left out of the report");
                 false
             }
         });

@@ -682,8 +682,8 @@ pub fn parse_rows(path: &Path, text: &str) -> Result<Vec<Row>> {
                 })?;
                 rows.push(row);
             }
-            Err(e) if cut && i == last => eprintln!(
-                "warning: {} line {line}: the last row is incomplete ({e:#}; cut off mid-write by a full disk or a killed run): skipped",
+            Err(e) if cut && i == last => tracing::warn!(
+                "{} line {line}: the last row is incomplete ({e:#}; cut off mid-write by a full disk or a killed run): skipped",
                 path.display()
             ),
             Err(e) => bail!(

@@ -1,15 +1,18 @@
 //! Running the real `harness` binary from a test, and the one check every refusal shares:
 //! exit code 2 with exactly one line on stderr. Shared by the command-line tests
-//! (hardening, attack, limits) as a source file (`#[path]`).
+//! (hardening, attack, limits, logging) as a source file (`#[path]`).
 
 #![allow(dead_code)] // each test file uses its own part
 
 use std::process::{Command, Output};
 
-/// Runs the binary with `args` and `env` (and without the caller's HARNESS_MEMORY_LIMIT).
+/// Runs the binary with `args` and `env` (and without the caller's HARNESS_MEMORY_LIMIT or
+/// RUST_LOG: a developer's `RUST_LOG=debug` would add lines to the one-line refusals).
 pub fn harness_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
-    cmd.args(args).env_remove("HARNESS_MEMORY_LIMIT");
+    cmd.args(args)
+        .env_remove("HARNESS_MEMORY_LIMIT")
+        .env_remove("RUST_LOG");
     for (k, v) in env {
         cmd.env(k, v);
     }

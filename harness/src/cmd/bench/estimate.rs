@@ -14,6 +14,7 @@
 
 use kernels::gate::{self, Policy};
 use kernels::{Instance, Strategy, VariantRef};
+use tracing::debug;
 
 use crate::cmd::plan::Job;
 use crate::render::fmt::fmt_time;
@@ -93,12 +94,35 @@ impl Estimates {
         if flops <= 0.0 {
             return None;
         }
+        let id = format!(
+            "{}/{}/{} [{}] · {t} thread(s)",
+            job.kernel.name(),
+            job.case,
+            v.name(),
+            job.params
+        );
         if self.closest(job, v, t, flops).is_none() && self.calibrated(v) {
-            let m = pool.install(|| calibrate(job, v, t, flops))?;
+            let calibrated = pool.install(|| calibrate(job, v, t, flops));
+            let Some(m) = calibrated else {
+                debug!("estimate: {id}: none (no smaller problem to calibrate on ran)");
+                return None;
+            };
             self.measured.push(m);
         }
-        let m = self.closest(job, v, t, flops)?;
+        let Some(m) = self.closest(job, v, t, flops) else {
+            debug!("estimate: {id}: none (nothing measured yet to scale from)");
+            return None;
+        };
         let estimate = m.overhead + (m.seconds - m.overhead) * flops / m.flops;
+        debug!(
+            "estimate: {id}: {} per run (from {} at {}, of which {} fixed), limit {}: {}",
+            fmt_time(Some(estimate)),
+            fmt_time(Some(m.seconds)),
+            m.from,
+            fmt_time(Some(m.overhead)),
+            fmt_time(Some(limit)),
+            if estimate <= limit { "runs" } else { "skipped" }
+        );
         if estimate <= limit {
             return None;
         }
@@ -217,6 +241,13 @@ fn calibrate_at(
     gate::run_guarded(prepared.as_mut()).0.ok()?;
     let (result, elapsed) = gate::run_guarded(prepared.as_mut());
     result.ok()?;
+    debug!(
+        "calibration: {}/{}/{} at {name}={small}: {} per run",
+        job.kernel.name(),
+        job.case,
+        v.name(),
+        fmt_time(Some(elapsed.as_secs_f64()))
+    );
     Some(Measured {
         kernel: job.kernel.name(),
         case: job.case.clone(),

@@ -321,7 +321,7 @@ fn timelines(ctx: &Ctx, es: &[&Entry]) -> Vec<Chart> {
         let events = match path.and_then(|p| events::read_csv(&p)) {
             Ok(v) => v,
             Err(err) => {
-                eprintln!("warning: {err:#} (its timeline is left out of the report)");
+                tracing::warn!("{err:#} (its timeline is left out of the report)");
                 continue;
             }
         };
