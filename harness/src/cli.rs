@@ -68,7 +68,8 @@ pub struct Select {
     /// Case of the kernel (e.g. strained). Default: the kernel's suite.
     #[arg(long)]
     pub case: Option<String>,
-    /// Variant short name (parallel) or full id (laue/strained/parallel).
+    /// Variant short name (parallel) or full id (laue/strained/parallel); several,
+    /// comma-separated (factorised,parallel), where a command takes more than one.
     #[arg(long)]
     pub variant: Option<String>,
 }

@@ -35,14 +35,18 @@ use estimate::Estimates;
 use row::{new_row, print_header, print_row, rates, save_images, slug};
 
 mod estimate;
+mod interleave;
 mod limits;
 mod noise;
+mod rounds_out;
 mod row;
 pub mod shard;
 
+pub use interleave::VERDICT_THRESHOLD;
 pub use limits::fmt_duration;
+pub use rounds_out::PROTOCOL as ROUNDS_PROTOCOL;
 
-pub use row::is_picture;
+pub use row::{is_picture, ratio_text};
 
 /// The quick suite's arguments (`harness` without a subcommand).
 pub fn default_args() -> BenchArgs {
@@ -178,9 +182,26 @@ impl Threads {
 // ---- the command -------------------------------------------------------------------------
 
 pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result<ExitCode> {
+    if args.rounds_out.is_some() {
+        return rounds_out::serve(&plan::plan(&args.select, params)?, args);
+    }
+    bench_finished(args, params).map(|f| f.code)
+}
+
+/// A finished bench: its exit code and its run folder.
+pub struct Finished {
+    pub code: ExitCode,
+    pub dir: std::path::PathBuf,
+}
+
+/// `bench`, telling where its run folder is (`compare` reads its rows back).
+pub fn bench_finished(
+    args: &BenchArgs,
+    params: &BTreeMap<String, Vec<String>>,
+) -> Result<Finished> {
     let plan = plan::plan(&args.select, params)?;
     if params.is_empty() || args.time_limit.is_some() || args.suite == Suite::Full {
-        return bench_plan(&plan, args);
+        return bench_plan_finished(&plan, args);
     }
     // Sizes the user named: skip only what the naive variants would skip at them (their
     // limit), not what the quick suite's 5 s keeps out of the main job.
@@ -188,11 +209,16 @@ pub fn bench(args: &BenchArgs, params: &BTreeMap<String, Vec<String>>) -> Result
         time_limit: Some(kernels::naive_time_limit_s()?),
         ..args.clone()
     };
-    bench_plan(&plan, &named)
+    bench_plan_finished(&plan, &named)
 }
 
 /// `bench` on a plan already made (tests give one with a kernel of their own).
 pub fn bench_plan(plan: &Plan, args: &BenchArgs) -> Result<ExitCode> {
+    bench_plan_finished(plan, args).map(|f| f.code)
+}
+
+/// [`bench_plan`], telling where its run folder is.
+pub fn bench_plan_finished(plan: &Plan, args: &BenchArgs) -> Result<Finished> {
     let started = std::time::Instant::now();
     // Every limit before anything starts: a refusal leaves no run folder behind.
     limits::check_options(args)?;
@@ -200,6 +226,7 @@ pub fn bench_plan(plan: &Plan, args: &BenchArgs) -> Result<ExitCode> {
     let sliced = spec.map(|s| shard::slice(plan, s)).transpose()?;
     let shard = spec.map(|s| shard::record(s, plan, args));
     let plan = sliced.as_ref().unwrap_or(plan);
+    interleave::check(plan, args)?;
     let machine = Machine::detect();
     let threads = Threads::new(args, &machine)?;
     limits::check_duration(args, row_count(plan, &threads))?;
@@ -264,6 +291,8 @@ fn start_run(
         started: utc_stamp(),
         counting_allocator: memory::counting(),
         shard,
+        interleaved: args.interleave,
+        baseline: args.baseline.clone(),
         ..RunManifest::default()
     };
     let dir = RunDir::create(&args.out, &label, &manifest)?;
@@ -297,7 +326,7 @@ fn row_count(plan: &Plan, threads: &Threads) -> u64 {
             j.kernel
                 .variants()
                 .iter()
-                .filter(|v| plan.variant.as_deref().is_none_or(|w| w == v.name))
+                .filter(|v| plan.wants(v.name))
                 .map(|v| threads.of(v.strategy).len() as u64)
                 .sum::<u64>()
         })
@@ -329,6 +358,9 @@ struct Problem<'a> {
     /// The naive variant's median per thread count (for the speedups).
     naive: HashMap<usize, f64>,
     image_saved: bool,
+    /// Added to the reason of the rows being recorded (`--interleave` fell back to
+    /// sequential timing, and why).
+    note: Option<String>,
 }
 
 impl Bench<'_> {
@@ -349,29 +381,49 @@ impl Bench<'_> {
             refs: References::new(instance.as_ref(), None)?,
             naive: HashMap::new(),
             image_saved: false,
+            note: None,
         };
         for t in self.threads.all() {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
                 .thread_name(|i| format!("harness-worker-{i}"))
                 .build()?;
-            for variant in selected(instance.as_ref(), self.plan) {
-                if STOP.load(Ordering::SeqCst) {
-                    return Ok(Outcome::Interrupted);
-                }
-                if !self.threads.of(variant.info.strategy).contains(&t) {
-                    continue;
-                }
-                // At most 1 % of the run: skipped while rows are shorter than that allows.
-                self.drift.probe_if_due();
-                let outcome = self.variant(&mut problem, &pool, variant, t)?;
-                if outcome == Outcome::Interrupted {
-                    return Ok(outcome);
-                }
+            let group: Vec<VariantRef> = selected(instance.as_ref(), self.plan)
+                .into_iter()
+                .filter(|v| self.threads.of(v.info.strategy).contains(&t))
+                .collect();
+            let outcome = if self.args.interleave {
+                self.interleaved(&mut problem, &pool, &group, t)?
+            } else {
+                self.sequential(&mut problem, &pool, &group, t)?
+            };
+            if outcome == Outcome::Interrupted {
+                return Ok(outcome);
             }
         }
         self.manifest.drift = self.drift.summary();
         self.dir.update(&self.manifest)?;
+        Ok(Outcome::Done)
+    }
+
+    /// The variants of one problem at `t` threads, one after another.
+    fn sequential(
+        &mut self,
+        p: &mut Problem,
+        pool: &rayon::ThreadPool,
+        group: &[VariantRef],
+        t: usize,
+    ) -> Result<Outcome> {
+        for &variant in group {
+            if STOP.load(Ordering::SeqCst) {
+                return Ok(Outcome::Interrupted);
+            }
+            // At most 1 % of the run: skipped while rows are shorter than that allows.
+            self.drift.probe_if_due();
+            if self.variant(p, pool, variant, t)? == Outcome::Interrupted {
+                return Ok(Outcome::Interrupted);
+            }
+        }
         Ok(Outcome::Done)
     }
 
@@ -383,7 +435,7 @@ impl Bench<'_> {
         variant: VariantRef,
         t: usize,
     ) -> Result<Outcome> {
-        let (job, name, strategy) = (p.job, variant.name(), variant.info.strategy);
+        let (job, name) = (p.job, variant.name());
         let what = format!(
             "{}/{}/{name} [{}] · {t} thread(s)",
             job.kernel.name(),
@@ -402,7 +454,7 @@ impl Bench<'_> {
         {
             row.status = Status::Skipped;
             row.reason = why;
-            self.record(&row)?;
+            self.record(p, row)?;
             return Ok(Outcome::Done);
         }
         let (instance, refs, cfg) = (p.instance, &mut p.refs, self.cfg);
@@ -420,13 +472,27 @@ impl Bench<'_> {
         if outcome == Outcome::Interrupted {
             return Ok(outcome);
         }
-        self.save_timeline(job, name, t, &events, &mut row);
-        self.save_samples(job, name, t, &samples, &mut row);
+        self.finish_row(p, variant, (&events, &samples), row)?;
+        Ok(Outcome::Done)
+    }
+
+    /// A row whose variant went through the gate (and was timed if valid): its timeline
+    /// and samples saved, speedup, rates and noise flag, then written to every sink.
+    fn finish_row(
+        &mut self,
+        p: &mut Problem,
+        variant: VariantRef,
+        (events, samples): (&[Interval], &[f64]),
+        mut row: Row,
+    ) -> Result<()> {
+        let (job, name, t) = (p.job, variant.name(), row.threads);
+        self.save_timeline(job, name, t, events, &mut row);
+        self.save_samples(job, name, t, samples, &mut row);
         if row.status == Status::Failed {
             self.failed += 1;
         }
         if let Some(m) = row.median_s {
-            if strategy == Strategy::Naive {
+            if variant.info.strategy == Strategy::Naive {
                 p.naive.insert(t, m);
             }
             self.estimates.record(job, p.instance, variant, t, m);
@@ -437,8 +503,7 @@ impl Bench<'_> {
             row.noisy = row.spread.is_some_and(|s| s > self.args.noisy);
         }
         self.save_image_once(p, &row);
-        self.record(&row)?;
-        Ok(Outcome::Done)
+        self.record(p, row)
     }
 
     /// The intervals a pipeline variant recorded, as `timelines/*.csv` named in its row.
@@ -491,8 +556,17 @@ impl Bench<'_> {
         }
     }
 
-    /// The row in the terminal table and `results.csv`, counted in `run.json`'s summary.
-    fn record(&mut self, row: &Row) -> Result<()> {
+    /// The row in the terminal table and `results.csv`, counted in `run.json`'s summary;
+    /// the problem's note (why it was not interleaved) added to its reason.
+    fn record(&mut self, p: &Problem, mut row: Row) -> Result<()> {
+        if let Some(note) = &p.note {
+            row.reason = if row.reason.is_empty() {
+                note.clone()
+            } else {
+                format!("{}; {note}", row.reason)
+            };
+        }
+        let row = &row;
         debug!(
             "row: {}/{}/{} [{}] · {} thread(s): {} {} {}",
             row.kernel,
@@ -520,7 +594,7 @@ impl Bench<'_> {
     }
 
     /// Closes `run.json` and says where the results are; the exit code.
-    fn finish(mut self) -> Result<ExitCode> {
+    fn finish(mut self) -> Result<Finished> {
         self.bar.finish_and_clear();
         let manifest = &mut self.manifest;
         manifest.interrupted = STOP.load(Ordering::SeqCst);
@@ -548,13 +622,17 @@ impl Bench<'_> {
             path.display(),
             path.display()
         );
-        Ok(if manifest.interrupted {
+        let code = if manifest.interrupted {
             println!("interrupted: {} finished row(s) kept", manifest.rows);
             ExitCode::from(130)
         } else if self.failed > 0 {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
+        };
+        Ok(Finished {
+            code,
+            dir: self.dir.path.clone(),
         })
     }
 }
@@ -619,17 +697,24 @@ fn bench_one(
     }
     record_timing(row, &m);
     *samples = m.samples;
+    *events = run_details(row, prepared.as_ref());
+    Outcome::Done
+}
+
+/// What the variant's last run recorded: its stages, and for a timeline the latency and
+/// the device's busy share, in the row; the timeline's intervals.
+fn run_details(row: &mut Row, prepared: &dyn kernels::Prepared) -> Vec<Interval> {
     row.stages = prepared
         .stages()
         .iter()
         .map(|st| format!("{}={:.6}", st.name, st.time.as_secs_f64()))
         .collect::<Vec<_>>()
         .join(";");
-    *events = events::to_intervals(&prepared.events());
-    let summary = events::summarise(events);
+    let intervals = events::to_intervals(&prepared.events());
+    let summary = events::summarise(&intervals);
     row.latency_s = summary.latency_s;
     row.device_busy = summary.device_busy;
-    Outcome::Done
+    intervals
 }
 
 /// One variant through the gate, with the bytes allocated and the resident peak over its

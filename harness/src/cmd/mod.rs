@@ -85,12 +85,12 @@ pub fn check_seconds(flag: &str, seconds: f64) -> Result<()> {
 }
 
 /// The variants of `instance` selected by `--variant` (all when none was given), resolved
-/// once.
+/// once, in the kernel's order.
 pub fn selected(instance: &dyn Instance, plan: &Plan) -> Vec<VariantRef> {
     instance
         .variants()
         .into_iter()
-        .filter(|v| plan.variant.as_deref().is_none_or(|want| want == v.name()))
+        .filter(|v| plan.wants(v.name()))
         .collect()
 }
 

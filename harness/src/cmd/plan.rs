@@ -16,10 +16,19 @@ pub struct Job {
     pub params: Params,
 }
 
-/// The variants asked for (None: all of the kernel's).
+/// The variants asked for (None: all of the kernel's), by short name, in the order given.
 pub struct Plan {
     pub jobs: Vec<Job>,
-    pub variant: Option<String>,
+    pub variant: Option<Vec<String>>,
+}
+
+impl Plan {
+    /// Whether the variant named `name` is selected.
+    pub fn wants(&self, name: &str) -> bool {
+        self.variant
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|w| w == name))
+    }
 }
 
 /// Expands the selection. Without parameters: each kernel's default suite (filtered by
@@ -46,12 +55,12 @@ pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Pl
             case.unwrap_or_default()
         );
     }
-    if let Some(v) = &variant {
-        let known: Vec<_> = jobs[0].kernel.variants().iter().map(|i| i.name).collect();
+    for v in variant.iter().flatten() {
         if jobs
             .iter()
             .all(|j| !j.kernel.variants().iter().any(|i| i.name == v))
         {
+            let known: Vec<_> = jobs[0].kernel.variants().iter().map(|i| i.name).collect();
             bail!("unknown variant `{v}`: valid ones are {}", known.join(", "));
         }
     }
@@ -64,12 +73,12 @@ pub fn log_plan(plan: &Plan, threads_of: impl Fn(Strategy) -> Vec<usize>) {
     tracing::debug!(
         "plan: {} problem(s), variant {}",
         plan.jobs.len(),
-        plan.variant.as_deref().unwrap_or("(all)")
+        plan.variant
+            .as_ref()
+            .map_or_else(|| "(all)".to_string(), |v| v.join(","))
     );
     for job in &plan.jobs {
-        let wanted =
-            |v: &&kernels::VariantInfo| plan.variant.as_deref().is_none_or(|w| w == v.name);
-        for v in job.kernel.variants().iter().filter(wanted) {
+        for v in job.kernel.variants().iter().filter(|v| plan.wants(v.name)) {
             let threads: Vec<String> = threads_of(v.strategy)
                 .iter()
                 .map(ToString::to_string)
@@ -87,32 +96,46 @@ pub fn log_plan(plan: &Plan, threads_of: impl Fn(Strategy) -> Vec<usize>) {
     }
 }
 
-/// Kernel, case and variant names: a full id given as `--variant` names all three.
-fn names(select: &Select) -> Result<(Option<String>, Option<String>, Option<String>)> {
-    let (mut kernel_name, mut case, mut variant) = (
-        select.kernel.clone(),
-        select.case.clone(),
-        select.variant.clone(),
-    );
-    if let Some(v) = &select.variant
-        && v.contains('/')
-    {
-        let id = VariantId::parse(v)?;
-        for (flag, given, from_id) in [
-            ("kernel", &kernel_name, &id.kernel),
-            ("case", &case, &id.case),
-        ] {
-            if let Some(g) = given
-                && g != from_id
-            {
-                bail!("--{flag} {g} contradicts --variant {v}");
-            }
+/// Kernel name, case name and variant names, as the selection gives them.
+type Names = (Option<String>, Option<String>, Option<Vec<String>>);
+
+/// Kernel, case and variant names. `--variant` is one name or a comma-separated list
+/// (`factorised,parallel`); a full id (`laue/strained/parallel`) in it names the kernel and
+/// case too, which every other id and flag must agree with.
+fn names(select: &Select) -> Result<Names> {
+    let (mut kernel_name, mut case) = (select.kernel.clone(), select.case.clone());
+    let Some(text) = &select.variant else {
+        return Ok((kernel_name, case, None));
+    };
+    let mut variants: Vec<String> = Vec::new();
+    for item in text.split(',').map(str::trim) {
+        if item.is_empty() {
+            bail!(
+                "--variant {text}: an empty name in the list; give names separated by single \
+                 commas (e.g. --variant factorised,parallel)"
+            );
         }
-        kernel_name = Some(id.kernel.clone());
-        case = Some(id.case.clone());
-        variant = Some(id.variant.clone());
+        let name = if item.contains('/') {
+            let id = VariantId::parse(item)?;
+            for (flag, slot, from_id) in [
+                ("kernel", &mut kernel_name, &id.kernel),
+                ("case", &mut case, &id.case),
+            ] {
+                match slot {
+                    Some(g) if g != from_id => bail!("--{flag} {g} contradicts --variant {item}"),
+                    _ => *slot = Some(from_id.clone()),
+                }
+            }
+            id.variant
+        } else {
+            item.to_string()
+        };
+        if variants.contains(&name) {
+            bail!("--variant {text}: `{name}` is given twice; give each variant once");
+        }
+        variants.push(name);
     }
-    Ok((kernel_name, case, variant))
+    Ok((kernel_name, case, Some(variants)))
 }
 
 /// Every parameter given must belong to at least one selected kernel.

@@ -13,10 +13,15 @@ use kernels::gate::{self, Admission, run_guarded};
 
 pub fn run(args: &RunArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
     let plan = plan::plan(&args.select, params)?;
-    let variant = plan
-        .variant
-        .clone()
-        .context("--variant is required: which variant should run?")?;
+    let variant = match plan.variant.as_deref() {
+        Some([one]) => one.clone(),
+        Some(list) => bail!(
+            "run takes one variant, not {} ({}): give a single --variant",
+            list.len(),
+            list.join(", ")
+        ),
+        None => bail!("--variant is required: which variant should run?"),
+    };
     let job = match plan.jobs.as_slice() {
         [job] => job,
         _ => bail!(

@@ -87,7 +87,9 @@ impl Machine {
     }
 }
 
-fn git_commit() -> String {
+/// The commit of the source this binary was built from (`-dirty` with local changes), from
+/// git in the source folder at run time; `unknown` without git.
+pub fn git_commit() -> String {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)

@@ -2,6 +2,7 @@
 //! above nothing but the kernels.
 //!
 //! - [`timing`]: warm-up until stable, then samples until a time budget (`run` only).
+//! - [`rounds`]: several variants timed in shuffled rounds, so that their times pair up.
 //! - [`stats`]: quantiles, bootstrap interval of the median, outliers, power-law and Amdahl fits.
 //! - [`paired`]: the ratio of two variants' times with its interval, paired by round or
 //!   not, and the verdict it supports.
@@ -17,5 +18,6 @@ pub mod drift;
 pub mod machine;
 pub mod memory;
 pub mod paired;
+pub mod rounds;
 pub mod stats;
 pub mod timing;

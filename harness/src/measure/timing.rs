@@ -81,60 +81,12 @@ pub fn measure(
     stop: &AtomicBool,
     progress: &mut dyn FnMut(f64, &str),
 ) -> Result<Measurement, String> {
-    let mut m = Measurement {
-        warmup_runs: 1,
-        warmup_s: first,
-        iters_per_sample: 1,
-        ..Measurement::default()
-    };
+    let mut m = warm_up(prepared, first, cfg.budget, stop, progress)?;
     if first >= cfg.budget {
         m.samples.push(first);
         return Ok(m);
     }
-    // Warm-up: batches of about budget/50, individually timed runs, until two successive
-    // batch medians agree. At least two batches (a comparison), unless one run is already a
-    // quarter of the budget: then there is no time to check, and the row says so.
-    let batch_time = cfg.budget / 50.0;
-    let mut estimate = first;
-    let mut previous: Option<f64> = None;
-    let checkable = first < cfg.budget / 4.0;
-    let mut batches = 0;
-    while checkable
-        && (m.warmup_s < WARMUP_SHARE * cfg.budget || batches < 2)
-        && !stop.load(Ordering::Relaxed)
-    {
-        let runs = ((batch_time / estimate).ceil() as u64).clamp(1, 10_000);
-        let mut times = Vec::with_capacity(runs as usize);
-        for _ in 0..runs {
-            times.push(run_batch(prepared, 1)?);
-        }
-        batches += 1;
-        m.warmup_runs += runs;
-        m.warmup_s += times.iter().sum::<f64>();
-        let med = super::stats::median(&times);
-        estimate = med.max(1e-9);
-        progress(m.warmup_s / cfg.budget, "warm-up");
-        tracing::trace!("warm-up batch {batches}: {runs} run(s), median {med:.3e} s");
-        if let Some(p) = previous {
-            let change = (med - p).abs() / p;
-            m.warmup_change = Some(change);
-            if change <= STABLE {
-                m.warmup_stable = true;
-                break;
-            }
-        }
-        previous = Some(med);
-    }
-    m.warmup_checked = checkable;
-    // Samples of `iters` runs each, each lasting at least budget / TARGET_SAMPLES.
-    let iters = ((cfg.budget / TARGET_SAMPLES / estimate).ceil() as u64).max(1);
-    m.iters_per_sample = iters;
-    tracing::trace!(
-        "warm-up: {} run(s) in {:.3e} s, stable {}; samples of {iters} run(s) each",
-        m.warmup_runs,
-        m.warmup_s,
-        m.warmup_stable
-    );
+    let iters = m.iters_per_sample;
     let mut timed = 0.0;
     m.samples.reserve(TARGET_SAMPLES as usize + cfg.min_samples);
     while (m.samples.len() < cfg.min_samples.max(1) || timed < cfg.budget)
@@ -153,5 +105,72 @@ pub fn measure(
             break;
         }
     }
+    Ok(m)
+}
+
+/// The warm-up alone (shared by [`measure`] and the interleaved rounds of
+/// [`super::rounds`]): batches of about budget/50, individually timed runs, until two
+/// successive batch medians agree, at least two batches (a comparison) unless one run is
+/// already a quarter of the budget (no time to check; the measurement says so), at most
+/// [`WARMUP_SHARE`] of the budget. The measurement has no samples yet; its
+/// `iters_per_sample` makes each sample last at least budget / [`TARGET_SAMPLES`] at the
+/// time per run the warm-up settled at (1 when one run exceeds the budget: no warm-up).
+pub fn warm_up(
+    prepared: &mut dyn Prepared,
+    first: f64,
+    budget: f64,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(f64, &str),
+) -> Result<Measurement, String> {
+    let mut m = Measurement {
+        warmup_runs: 1,
+        warmup_s: first,
+        iters_per_sample: 1,
+        ..Measurement::default()
+    };
+    if first >= budget {
+        return Ok(m);
+    }
+    let batch_time = budget / 50.0;
+    let mut estimate = first;
+    let mut previous: Option<f64> = None;
+    let checkable = first < budget / 4.0;
+    let mut batches = 0;
+    while checkable
+        && (m.warmup_s < WARMUP_SHARE * budget || batches < 2)
+        && !stop.load(Ordering::Relaxed)
+    {
+        let runs = ((batch_time / estimate).ceil() as u64).clamp(1, 10_000);
+        let mut times = Vec::with_capacity(runs as usize);
+        for _ in 0..runs {
+            times.push(run_batch(prepared, 1)?);
+        }
+        batches += 1;
+        m.warmup_runs += runs;
+        m.warmup_s += times.iter().sum::<f64>();
+        let med = super::stats::median(&times);
+        estimate = med.max(1e-9);
+        progress(m.warmup_s / budget, "warm-up");
+        tracing::trace!("warm-up batch {batches}: {runs} run(s), median {med:.3e} s");
+        if let Some(p) = previous {
+            let change = (med - p).abs() / p;
+            m.warmup_change = Some(change);
+            if change <= STABLE {
+                m.warmup_stable = true;
+                break;
+            }
+        }
+        previous = Some(med);
+    }
+    m.warmup_checked = checkable;
+    // Samples of `iters` runs each, each lasting at least budget / TARGET_SAMPLES.
+    m.iters_per_sample = ((budget / TARGET_SAMPLES / estimate).ceil() as u64).max(1);
+    tracing::trace!(
+        "warm-up: {} run(s) in {:.3e} s, stable {}; samples of {} run(s) each",
+        m.warmup_runs,
+        m.warmup_s,
+        m.warmup_stable,
+        m.iters_per_sample
+    );
     Ok(m)
 }

@@ -60,6 +60,10 @@ pub struct RunManifest {
     pub rss_peak_reset: bool,
     /// Small 2-D outputs saved for the report's images.
     pub images: Vec<ImageEntry>,
+    /// `bench --interleave` / `compare`: the variants of each problem timed in rounds.
+    pub interleaved: bool,
+    /// `--baseline` as given (None: each problem's default, named in its rows).
+    pub baseline: Option<String>,
 }
 
 /// A run that timed one of `count` slices of a selection: `index` (1 to `count`, as given
@@ -341,6 +345,34 @@ pub struct Row {
     /// The raw per-sample seconds per run, relative to the run folder (see [`samples`]);
     /// empty for rows without samples and for runs older than this column.
     pub samples_file: String,
+    /// Timed in rounds with the other variants of its problem and thread count (`bench
+    /// --interleave`, `compare`): sample `i` of each of them is round `i`.
+    #[serde(deserialize_with = "empty_as_default")]
+    pub interleaved: bool,
+    /// The variant `ratio` is against (interleaved rows; empty otherwise).
+    pub baseline: String,
+    /// Rounds of the interleaved timing (= `samples` of the row).
+    #[serde(deserialize_with = "empty_as_default")]
+    pub rounds: usize,
+    /// time(variant) / time(baseline): the median of the per-round ratios, below 1 when the
+    /// variant is faster, and its 95 % bootstrap interval over rounds
+    /// ([`crate::measure::paired::paired`]); empty without a timed baseline.
+    pub ratio: Option<f64>,
+    pub ratio_low: Option<f64>,
+    pub ratio_high: Option<f64>,
+    /// What the ratio's interval says: faster, slower or no difference (empty without one).
+    pub verdict: String,
+}
+
+/// An empty cell read as the type's default: files written before a column existed, or
+/// by tools that leave columns they do not know empty (`scripts/peers.py` copies the header
+/// and fills in its own), still read.
+fn empty_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Row {
@@ -733,6 +765,9 @@ fn check_physical(row: &Row) -> std::result::Result<(), String> {
         ("peak_gbps", row.peak_gbps),
         ("roofline_pct", row.roofline_pct),
         ("device_busy", row.device_busy),
+        ("ratio", row.ratio),
+        ("ratio_low", row.ratio_low),
+        ("ratio_high", row.ratio_high),
     ];
     for (name, v) in amounts {
         if let Some(v) = v
@@ -822,6 +857,33 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interleave_columns_left_empty_read_as_defaults() {
+        let header = String::from_utf8(csv_header().unwrap()).unwrap();
+        let names: Vec<&str> = header.trim_end().split(',').collect();
+        let row = Row {
+            kernel: "k".into(),
+            variant: "v".into(),
+            interleaved: true,
+            rounds: 7,
+            ..Row::default()
+        };
+        let line = String::from_utf8(row_bytes(&row).unwrap()).unwrap();
+        let mut cells: Vec<String> = line.trim_end().split(',').map(String::from).collect();
+        assert_eq!(cells.len(), names.len(), "{line}");
+        for (i, name) in names.iter().enumerate() {
+            if ["interleaved", "rounds", "baseline", "ratio", "verdict"].contains(name) {
+                cells[i].clear();
+            }
+        }
+        let text = format!("{header}{}\n", cells.join(","));
+        let rows = parse_rows(Path::new("peers.csv"), &text).expect("empty cells read");
+        assert!(!rows[0].interleaved && rows[0].rounds == 0 && rows[0].ratio.is_none());
+        let text = format!("{header}{line}");
+        let rows = parse_rows(Path::new("results.csv"), &text).unwrap();
+        assert!(rows[0].interleaved && rows[0].rounds == 7, "{:?}", rows[0]);
+    }
 
     #[test]
     fn civil_dates() {

@@ -154,6 +154,15 @@ pub(super) fn print_header(job: &Job) {
     );
 }
 
+/// An interleaved row's ratio: `×0.512 [0.508–0.517] vs naive: faster`; None without one.
+pub fn ratio_text(r: &Row) -> Option<String> {
+    let (ratio, low, high) = (r.ratio?, r.ratio_low?, r.ratio_high?);
+    Some(format!(
+        "×{ratio:.3} [{low:.3}–{high:.3}] vs {}: {}",
+        r.baseline, r.verdict
+    ))
+}
+
 pub(super) fn print_row(r: &Row) {
     let ci = match (r.median_s, r.ci_low_s, r.ci_high_s) {
         (Some(m), Some(lo), Some(hi)) if m > 0.0 && r.samples > 1 => {
@@ -166,6 +175,13 @@ pub(super) fn print_row(r: &Row) {
         (false, true) => r.output_summary.clone(),
         (false, false) => format!("{}; {}", r.output_summary, r.reason),
     };
+    if let Some(text) = ratio_text(r) {
+        note = if note.is_empty() {
+            text
+        } else {
+            format!("{text}; {note}")
+        };
+    }
     if r.noisy {
         note = if note.is_empty() {
             "NOISY (spread above the threshold)".into()

@@ -77,7 +77,7 @@ fn variants(plan: &Plan, job: &Job) -> usize {
     job.kernel
         .variants()
         .iter()
-        .filter(|v| plan.variant.as_deref().is_none_or(|w| w == v.name))
+        .filter(|v| plan.wants(v.name))
         .count()
 }
 
