@@ -191,7 +191,7 @@ pub fn bench_plan(plan: &Plan, args: &BenchArgs) -> Result<ExitCode> {
     limits::check_options(args)?;
     let machine = Machine::detect();
     let threads = Threads::new(args, &machine)?;
-    limits::check_duration(args, row_count(plan, &threads))?;
+    limits::check_duration(args, plan, row_count(plan, &threads), threads.base.len())?;
     limits::check_memory(plan)?;
     install_stop_handler();
     let (dir, manifest) = start_run(args, &machine, &threads)?;
