@@ -373,6 +373,69 @@ fn finding_07_run_json_write_failure_names_the_file_and_leaves_no_temporary() {
     no_temporaries(tmp.path());
 }
 
+/// The reference images bench saves for the report: on a full disk (4 KiB: the rows fit,
+/// a 24 × 24 image of 4.7 KB does not) the warning names the file and the cause, nothing
+/// is left under its name or a temporary one, and the run and its report carry on without
+/// the image.
+#[test]
+fn finding_07_an_image_that_does_not_fit_names_its_file_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let out = harness_on_full_disk(
+        4,
+        &[
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--variant",
+            "naive",
+            "--n",
+            "8",
+            "--budget",
+            "0.02",
+            "--threads",
+            "1",
+            "--out",
+            runs.to_str().unwrap(),
+        ],
+    );
+    succeeded(&out);
+    let err = text(&out.stderr);
+    let warning = err
+        .lines()
+        .find(|l| l.contains("image not saved"))
+        .unwrap_or_else(|| panic!("no warning about the image: {err}"));
+    assert!(
+        warning.contains("laue-square-")
+            && warning.contains(".npy")
+            && warning.contains("File too large"),
+        "the warning names the file and the cause: {warning}"
+    );
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        files_under(&run.join("images")),
+        Vec::<PathBuf>::new(),
+        "left in images/"
+    );
+    let manifest = RunManifest::read(&run).expect("run.json intact");
+    assert!(
+        manifest.images.is_empty(),
+        "run.json lists an image that is not there"
+    );
+    assert_eq!(
+        results::read_rows(&run.join("results.csv")).unwrap().len(),
+        1
+    );
+    succeeded(&report(&run, &tmp.path().join("reports")));
+}
+
 // ---- 8: a cut last row --------------------------------------------------------------------
 
 #[test]

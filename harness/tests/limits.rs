@@ -18,14 +18,33 @@ use cli::{harness_env as harness, text};
 /// `args` (with `--out` a fresh folder where the command has one) is refused: exit code 2,
 /// one line on stderr containing every one of `needles`, and the folder left empty.
 #[track_caller]
-fn refused(args: &[&str], env: &[(&str, &str)], needles: &[&str]) {
+fn refused(args: &[&str], env: &[(&str, &str)], needles: &[&str]) -> String {
+    refused_under("", args, env, needles)
+}
+
+/// [`refused`], with the harness started by `bash` after the shell line `shell` (a
+/// `ulimit`, say) when it is not empty.
+#[track_caller]
+fn refused_under(shell: &str, args: &[&str], env: &[(&str, &str)], needles: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let mut all: Vec<&str> = args.to_vec();
     let takes_out = matches!(args[0], "bench" | "profile");
     if takes_out {
         all.extend(["--out", dir.path().to_str().unwrap()]);
     }
-    let out = harness(&all, env);
+    let out = if shell.is_empty() {
+        harness(&all, env)
+    } else {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!("{shell}; exec \"$@\""))
+            .arg("bash")
+            .arg(env!("CARGO_BIN_EXE_harness"))
+            .args(&all)
+            .env_remove("HARNESS_MEMORY_LIMIT")
+            .envs(env.iter().copied());
+        cmd.output().expect("bash runs the harness")
+    };
     let err = text(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -48,6 +67,7 @@ fn refused(args: &[&str], env: &[(&str, &str)], needles: &[&str]) {
         0,
         "{all:?}: something was created under --out"
     );
+    lines[0].to_string()
 }
 
 /// A small bench selection (laue, square, n = 4, one thread).
@@ -167,6 +187,178 @@ fn a_job_beyond_free_memory_is_refused_before_the_bench_starts_with_needed_and_f
             "0.1 GB are available",
         ],
     );
+}
+
+/// The memory check counts the address-space limit (`ulimit -v`, finding 17): deconv at
+/// n = 4096 under 1.5 GB passed the check (MemAvailable alone) and then aborted on a 134 MB
+/// allocation.
+#[test]
+fn an_address_space_limit_counts_as_the_memory_available() {
+    let line = refused_under(
+        "ulimit -v 1500000",
+        &[
+            "bench",
+            "--kernel",
+            "deconv",
+            "--case",
+            "synthetic",
+            "--n",
+            "4096",
+            "--threads",
+            "1",
+        ],
+        &[],
+        &[
+            "deconv/synthetic",
+            "n=4096",
+            "needs at least",
+            "are available",
+            "ulimit -v",
+        ],
+    );
+    assert!(line.contains("1.5 GB of address space"), "{line}");
+}
+
+/// Every kernel's memory need is estimated from its parameters, so that `bench` refuses a
+/// job too big before the first starts and before the run folder exists (laue, psf and
+/// deconv were checked only on their built problem, as each job started).
+#[test]
+fn laue_beyond_free_memory_is_refused_before_the_bench_starts() {
+    // (64·4096)² output points of f64: 550 GB, twice over with the reference.
+    let laue = [
+        "--kernel",
+        "laue",
+        "--case",
+        "square",
+        "--variant",
+        "fft",
+        "--n",
+        "4096",
+        "--oversampling",
+        "64",
+    ];
+    let needles = [
+        "laue/square",
+        "n=4096",
+        "oversampling=64",
+        "needs at least 1100.0 GB",
+    ];
+    refused(
+        &[&["bench"][..], &laue, &["--threads", "1"]].concat(),
+        &[],
+        &needles,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let save = tmp.path().join("never.npy");
+    let run = [&["run"][..], &laue, &["--save", save.to_str().unwrap()]].concat();
+    refused(&run, &[], &needles);
+    assert!(!save.exists());
+}
+
+#[test]
+fn psf_beyond_free_memory_is_refused_before_the_bench_starts() {
+    // Three 4096² f64 arrays, twice: 0.8 GB.
+    refused(
+        &["bench", "--kernel", "psf", "--n", "4096", "--threads", "1"],
+        &[("HARNESS_MEMORY_LIMIT", "100000000")],
+        &[
+            "psf/aia",
+            "n=4096",
+            "needs at least 0.8 GB",
+            "0.1 GB are available",
+            "HARNESS_MEMORY_LIMIT",
+        ],
+    );
+}
+
+#[test]
+fn deconv_beyond_free_memory_is_refused_before_the_bench_starts() {
+    // Ten 4096² f64 images: 1.3 GB.
+    refused(
+        &[
+            "bench",
+            "--kernel",
+            "deconv",
+            "--case",
+            "synthetic",
+            "--n",
+            "64,4096",
+            "--threads",
+            "1",
+        ],
+        &[("HARNESS_MEMORY_LIMIT", "1000000000")],
+        &[
+            "deconv/synthetic",
+            "n=4096",
+            "needs at least 1.3 GB",
+            "1.0 GB are available",
+        ],
+    );
+}
+
+/// A malformed HARNESS_MEMORY_LIMIT switched the memory check off (finding 4).
+#[test]
+fn a_malformed_memory_limit_is_refused_not_ignored() {
+    for bad in ["abc", "-1", "", "1e9", "4GB", " 1000"] {
+        refused(
+            &["validate", "--kernel", "laue", "--n", "4"],
+            &[("HARNESS_MEMORY_LIMIT", bad)],
+            &["HARNESS_MEMORY_LIMIT", "digits"],
+        );
+    }
+}
+
+/// The > 2 h estimate summed budgets only: a naive variant estimated at hours per run (its
+/// limit raised) started without `--yes`. Its own estimate now counts.
+#[test]
+fn the_naive_variants_own_estimates_count_toward_the_two_hours() {
+    // laue naive at n = 400, 3 points per cell: 1200² points × 400² cells × 65 ns = 4.2 h.
+    let line = refused(
+        &[
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--variant",
+            "naive",
+            "--n",
+            "400",
+            "--threads",
+            "1",
+            "--budget",
+            "1",
+        ],
+        &[("HARNESS_NAIVE_LIMIT_S", "100000")],
+        &["at least 4.2 h", "1 rows", "naive", "--yes"],
+    );
+    assert!(line.contains("4.2 h of them"), "{line}");
+}
+
+/// Values far out of range are said in exponent form, never as 301 digits (finding 17).
+#[test]
+fn huge_values_are_said_in_exponent_form() {
+    for (args, flag) in [
+        (small_with(&["--budget=1e300"]), "--budget 1e300"),
+        (small_with(&["--noisy=1e300"]), "--noisy 1e300"),
+        (small_with(&["--time-limit=-1e300"]), "--time-limit -1e300"),
+        (
+            vec![
+                "profile",
+                "--kernel",
+                "laue",
+                "--case",
+                "square",
+                "--n",
+                "4",
+                "--seconds=1e300",
+            ],
+            "--seconds 1e300",
+        ),
+    ] {
+        let line = refused(&args, &[], &[flag]);
+        assert!(line.len() < 200, "{line}");
+    }
 }
 
 #[test]

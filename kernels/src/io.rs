@@ -118,96 +118,202 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// 128 bytes or so.
 pub const MAX_HEADER_BYTES: u64 = 10_000;
 
-/// Checks the header of a float64 `.npy` file of `file_len` bytes, read from its start:
-/// every length it declares (its own, then the data's) against the file's real length, so
-/// that ndarray-npy allocates nothing from an unchecked number.
-fn check_header(file: &mut File, file_len: u64) -> Result<(), String> {
-    let damaged = |what: String| {
-        format!(
-            "{what} (expected an intact float64 .npy file: in numpy, np.save(path, \
-             a.astype(np.float64)))"
-        )
-    };
-    let mut preamble = [0u8; 12];
+/// The fixed start of an `.npy` file, as `numpy.lib.format` lays it out:
+///
+/// ```text
+/// version 1.0:       \x93NUMPY 01 00 <header length: u16 LE>  (10 bytes)
+/// versions 2.0, 3.0: \x93NUMPY 0M 00 <header length: u32 LE>  (12 bytes)
+/// then the header (a Python dict literal, padded), then the data.
+/// ```
+struct Preamble {
+    /// The preamble's own length: 10 or 12 bytes.
+    len: u64,
+    /// The header's length as the preamble declares it (not yet checked).
+    header_len: u64,
+    /// The preamble's bytes, which ndarray-npy's header parser reads again.
+    bytes: [u8; 12],
+}
+
+/// `what`, and what the file was expected to be: every refusal of a damaged file ends so.
+fn damaged(what: String) -> String {
+    format!(
+        "{what} (expected an intact float64 .npy file: in numpy, np.save(path, \
+         a.astype(np.float64)))"
+    )
+}
+
+/// Reads the magic string, the version and the header length, refusing a file shorter than
+/// its preamble, without the magic string, or of a version numpy never wrote.
+fn read_preamble(file: &mut File, file_len: u64) -> Result<Preamble, String> {
+    let mut bytes = [0u8; 12];
     if file_len < 10 {
         return Err(damaged(format!(
             "{file_len} bytes: shorter than an .npy preamble"
         )));
     }
-    file.read_exact(&mut preamble[..10])
+    file.read_exact(&mut bytes[..10])
         .map_err(|e| format!("reading the preamble: {e}"))?;
-    if preamble[..6] != *MAGIC {
+    if bytes[..6] != *MAGIC {
         return Err(damaged(
             "not an .npy file (no \\x93NUMPY magic at its start)".into(),
         ));
     }
-    let (major, minor) = (preamble[6], preamble[7]);
-    let (prefix, header_len) = match (major, minor) {
-        (1, 0) => (10u64, u16::from_le_bytes([preamble[8], preamble[9]]) as u64),
-        (2 | 3, 0) if file_len < 12 => {
-            return Err(damaged(format!(
-                "{file_len} bytes: shorter than an .npy version {major} preamble"
-            )));
-        }
+    let (major, minor) = (bytes[6], bytes[7]);
+    match (major, minor) {
+        (1, 0) => Ok(Preamble {
+            len: 10,
+            header_len: u16::from_le_bytes([bytes[8], bytes[9]]).into(),
+            bytes,
+        }),
+        (2 | 3, 0) if file_len < 12 => Err(damaged(format!(
+            "{file_len} bytes: shorter than an .npy version {major} preamble"
+        ))),
         (2 | 3, 0) => {
-            file.read_exact(&mut preamble[10..12])
+            file.read_exact(&mut bytes[10..12])
                 .map_err(|e| format!("reading the preamble: {e}"))?;
-            let [a, b, c, d] = [preamble[8], preamble[9], preamble[10], preamble[11]];
-            (12u64, u32::from_le_bytes([a, b, c, d]) as u64)
+            let [a, b, c, d] = [bytes[8], bytes[9], bytes[10], bytes[11]];
+            Ok(Preamble {
+                len: 12,
+                header_len: u32::from_le_bytes([a, b, c, d]).into(),
+                bytes,
+            })
         }
-        _ => {
-            return Err(damaged(format!(
-                ".npy format version {major}.{minor}: versions 1.0, 2.0 and 3.0 are read"
-            )));
-        }
-    };
+        _ => Err(damaged(format!(
+            ".npy format version {major}.{minor}: versions 1.0, 2.0 and 3.0 are read"
+        ))),
+    }
+}
+
+/// The header's declared length: at most [`MAX_HEADER_BYTES`] (as numpy), and within the
+/// file.
+fn check_header_len(preamble: &Preamble, file_len: u64) -> Result<(), String> {
+    let header_len = preamble.header_len;
     if header_len > MAX_HEADER_BYTES {
         return Err(damaged(format!(
             "the header declares {header_len} bytes, more than the {MAX_HEADER_BYTES} numpy \
              itself accepts"
         )));
     }
-    if prefix + header_len > file_len {
+    if preamble.len + header_len > file_len {
         return Err(damaged(format!(
             "the header declares {header_len} bytes but the file holds {} after its preamble",
-            file_len - prefix
+            file_len - preamble.len
         )));
     }
-    // The dictionary ({'descr': …, 'fortran_order': …, 'shape': …}) is parsed by
-    // ndarray-npy's own header parser, on these bytes only (bounded above): one parser for
-    // what the reader will accept.
-    let mut bytes = preamble[..prefix as usize].to_vec();
-    bytes.resize((prefix + header_len) as usize, 0);
-    file.read_exact(&mut bytes[prefix as usize..])
+    Ok(())
+}
+
+/// The header's dictionary (`{'descr': …, 'fortran_order': …, 'shape': …}`), parsed by
+/// ndarray-npy's own header parser on these bytes only (their length is checked): one
+/// parser for what the reader will accept.
+fn read_dictionary(file: &mut File, preamble: &Preamble) -> Result<Header, String> {
+    let start = preamble.len as usize;
+    let mut bytes = preamble.bytes[..start].to_vec();
+    bytes.resize(start + preamble.header_len as usize, 0);
+    file.read_exact(&mut bytes[start..])
         .map_err(|e| damaged(format!("reading the header: {e}")))?;
-    let header = Header::from_reader(&mut std::io::Cursor::new(bytes))
-        .map_err(|e| damaged(format!("error parsing header: {e}")))?;
-    // ndarray-npy allocates shape × 8 bytes before it checks the type: the type first.
+    Header::from_reader(&mut std::io::Cursor::new(bytes))
+        .map_err(|e| damaged(format!("the header does not parse: {e}")))
+}
+
+/// A parser's message on one line. ndarray-npy's syntax errors are laid out over several
+/// lines as pest draws them (` --> 1:35`, the quoted header, a caret, `= expected value`):
+/// kept are the position and the expectation, dropped the drawing and the quoted header
+/// (which may hold any bytes); any other control character is escaped.
+fn one_line(message: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for line in message.lines() {
+        let (text, position) = match line.split_once("-->") {
+            Some((text, position)) => (text, Some(position.trim())),
+            None => (line, None),
+        };
+        let text = text.trim();
+        let drawing = text.chars().all(|c| matches!(c, '|' | '^' | '-' | ' '));
+        let quoted = text
+            .split_once(" |")
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !drawing && !quoted {
+            parts.push(text.strip_prefix("= ").unwrap_or(text).to_string());
+        }
+        if let Some(p) = position {
+            parts.push(format!("at line:column {p}:"));
+        }
+    }
+    parts
+        .join(" ")
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_debug().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// The data type is float64, either byte order. Checked before the shape: ndarray-npy
+/// allocates shape × 8 bytes before it looks at the type.
+fn check_float64(header: &Header) -> Result<(), String> {
     let descr = header.type_descriptor.as_string().map(String::as_str);
-    if !matches!(descr, Some("<f8" | ">f8")) {
-        return Err(damaged(format!(
+    match descr {
+        Some("<f8" | ">f8") => Ok(()),
+        _ => Err(damaged(format!(
             "dtype {} is not float64",
             header.type_descriptor
-        )));
+        ))),
     }
+}
+
+/// The shape's bytes (8 per element) are exactly the data the file holds after its header,
+/// and its elements can be indexed.
+fn check_data_len(header: &Header, data_len: u64) -> Result<(), String> {
     let declared = header
         .shape
         .iter()
         .try_fold(8u64, |bytes, &n| bytes.checked_mul(n as u64));
-    let actual = file_len - prefix - header_len;
     match declared {
-        Some(declared) if declared == actual => Ok(()),
+        Some(declared) if declared == data_len => check_indexable(&header.shape),
         Some(declared) => Err(damaged(format!(
             "the header declares shape {:?} of float64, {declared} bytes of data, but the file \
-             holds {actual} bytes of data",
+             holds {data_len} bytes of data",
             header.shape
         ))),
         None => Err(damaged(format!(
             "the header declares shape {:?}: more bytes than a 64-bit size can count, but the \
-             file holds {actual} bytes of data",
+             file holds {data_len} bytes of data",
             header.shape
         ))),
     }
+}
+
+/// ndarray requires the product of the non-zero dimensions to fit in an `isize`, even when
+/// a zero dimension leaves no data (ndarray-npy unwraps that error: a file of shape
+/// (0, 4000000000, 4000000000) panicked).
+fn check_indexable(shape: &[usize]) -> Result<(), String> {
+    let count = shape
+        .iter()
+        .filter(|&&n| n != 0)
+        .try_fold(1usize, |count, &n| count.checked_mul(n));
+    match count {
+        Some(count) if count <= isize::MAX as usize => Ok(()),
+        _ => Err(damaged(format!(
+            "the header declares shape {shape:?}: more elements than an array can index (the \
+             product of its non-zero dimensions exceeds 2^63 - 1)"
+        ))),
+    }
+}
+
+/// Checks the header of a float64 `.npy` file of `file_len` bytes, read from its start:
+/// every length it declares (its own, then the data's) against the file's real length, so
+/// that ndarray-npy allocates nothing from an unchecked number.
+fn check_header(file: &mut File, file_len: u64) -> Result<(), String> {
+    let preamble = read_preamble(file, file_len)?;
+    check_header_len(&preamble, file_len)?;
+    let header = read_dictionary(file, &preamble)?;
+    check_float64(&header)?;
+    check_data_len(&header, file_len - preamble.len - preamble.header_len)
 }
 
 /// Reads a float64 `.npy` file (any shape; C or Fortran order and either endianness are
@@ -216,9 +322,11 @@ fn check_header(file: &mut File, file_len: u64) -> Result<(), String> {
 /// before anything is allocated from it (see the module docs); a FIFO, a device or a folder
 /// is refused before it is opened.
 pub fn read_f64(path: &Path) -> Result<ArrayD<f64>, KernelError> {
+    // One line whatever the cause: ndarray-npy's parse errors span several, and a header
+    // may hold any bytes.
     let err = |reason: String| KernelError::Read {
         path: path.to_path_buf(),
-        reason,
+        reason: one_line(&reason),
     };
     let (mut file, len) = open_regular(path).map_err(|e| {
         use std::io::ErrorKind;
@@ -237,9 +345,7 @@ pub fn read_f64(path: &Path) -> Result<ArrayD<f64>, KernelError> {
     let array = ArrayD::<f64>::read_npy(std::io::BufReader::new(file)).map_err(|e| match e {
         // The sizes were checked: an I/O error here is the device's or the system's.
         ReadNpyError::Io(e) => err(e.to_string()),
-        e => err(format!(
-            "{e} (expected an intact float64 .npy file: in numpy, np.save(path, a.astype(np.float64)))"
-        )),
+        e => err(damaged(e.to_string())),
     })?;
     if let Some((i, v)) = array.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(err(format!(

@@ -94,6 +94,30 @@ pub trait Kernel: Sync + Send + 'static {
         let _ = (case, params);
         None
     }
+    /// Seconds one run of the `naive` variant (the oracle) takes, estimated from the
+    /// parameters alone: the very estimate its probe compares with
+    /// [`crate::naive_time_limit_s`], so that the harness can say before anything starts how
+    /// long a selection will run. None (the default): no estimate.
+    fn naive_seconds(case: &str, params: &Params) -> Option<f64> {
+        let _ = (case, params);
+        None
+    }
+}
+
+/// Bytes a validated run of a problem needs at least, from its nominal bytes (`Work.bytes`:
+/// inputs read and outputs written): the variant's own arrays and as much again for the
+/// reference it is checked against. Scratch space comes on top, so this is a lower bound
+/// that refuses only what certainly cannot fit. The harness applies it to every built
+/// problem; kernels whose nominal bytes follow from the parameters use it in
+/// [`Kernel::memory_estimate`] too, so that both checks give the same number.
+pub fn run_memory(nominal_bytes: f64) -> u64 {
+    let bytes = 2.0 * nominal_bytes;
+    if bytes >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        // NaN and negative values (no work) become 0.
+        bytes as u64
+    }
 }
 
 /// A variant of one kernel, resolved once by name ([`Instance::variant`]) and then passed
@@ -126,6 +150,8 @@ pub trait DynKernel: Sync + Send {
     fn variants(&self) -> Vec<VariantInfo>;
     /// [`Kernel::memory_estimate`]: bytes needed at least, before the problem is built.
     fn memory_estimate(&self, case: &str, params: &Params) -> Option<u64>;
+    /// [`Kernel::naive_seconds`]: one run of the naive variant, before the problem is built.
+    fn naive_seconds(&self, case: &str, params: &Params) -> Option<f64>;
     fn instance(
         &self,
         case: &str,
@@ -197,6 +223,9 @@ impl<K: Kernel> DynKernel for KernelEntry<K> {
     }
     fn memory_estimate(&self, case: &str, params: &Params) -> Option<u64> {
         K::memory_estimate(case, params)
+    }
+    fn naive_seconds(&self, case: &str, params: &Params) -> Option<f64> {
+        K::naive_seconds(case, params)
     }
     fn instance(
         &self,

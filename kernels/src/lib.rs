@@ -14,7 +14,8 @@
 //! - the framework: [`variant`] (the one trait, [`VariantInfo`] built by [`variant!`]),
 //!   [`kernel`] (what a kernel declares, and the type-erased [`Instance`]), [`params`],
 //!   [`check`] (comparison with a reference, tolerances), [`gate`] (the one lifecycle:
-//!   probe → prepare → one run → validate, before anyone times), [`registry`];
+//!   probe → prepare → one run → validate, before anyone times), [`registry`], [`memory`]
+//!   (what the process may still allocate, for the checks made before building);
 //! - the engines the kernels share: [`fft2d`] (2-D real FFTs, the SIMD-lane FFT), [`gpu`]
 //!   (wgpu plumbing and the WGSL FFT), [`simd`];
 //! - the kernels: one folder each, one file per variant (`naive.rs` is the oracle).
@@ -29,6 +30,7 @@ pub mod gate;
 pub mod gpu;
 pub mod io;
 pub mod kernel;
+pub mod memory;
 pub mod params;
 pub mod registry;
 pub mod simd;
@@ -79,12 +81,13 @@ pub fn naive_time_limit_s() -> Result<f64, KernelError> {
 }
 
 /// Checks every environment variable the library reads (`HARNESS_NAIVE_LIMIT_S`,
-/// `HARNESS_REQUIRE_GPU`, `HARNESS_REFERENCES`), so that a program can refuse a bad value
-/// once, before anything is built or run, rather than meet it later as a skip reason or a
-/// failed validation.
+/// `HARNESS_REQUIRE_GPU`, `HARNESS_REFERENCES`, `HARNESS_MEMORY_LIMIT`), so that a program
+/// can refuse a bad value once, before anything is built or run, rather than meet it later
+/// as a skip reason, a failed validation or a memory check switched off.
 pub fn check_environment() -> Result<(), KernelError> {
     naive_time_limit_s()?;
     gate::Policy::from_env()?;
     io::references_dir()?;
+    memory::limit_from_env()?;
     Ok(())
 }

@@ -478,3 +478,142 @@ fn lm_refuses_zero_fits_for_every_variant() {
         assert_eq!(out.arrays[0].1.shape(), [1, 5], "{name}");
     }
 }
+
+// ---- limits checked before anything is built ---------------------------------------------------
+
+/// Every kernel of the registry estimates its memory from the parameters, so that the
+/// harness refuses a job too big before building it (laue, psf and deconv were checked
+/// only once built). Laue's and psf's estimate is the generic one of the built problem
+/// (one formula: the two checks agree); deconv's adds the images every run holds, so it is
+/// never below it.
+#[test]
+fn every_kernel_estimates_its_memory_from_the_parameters() {
+    for kernel in registry::kernels() {
+        for case in kernel.cases() {
+            let size = kernel.params().iter().find(|p| p.is_size).unwrap().name;
+            let params = kernel.defaults(case.name).with(size, 32.0);
+            let estimate = kernel
+                .memory_estimate(case.name, &params)
+                .unwrap_or_else(|| {
+                    panic!("{}/{} has no memory estimate", kernel.name(), case.name)
+                });
+            let built = kernel.instance(case.name, &params, &[]).unwrap();
+            let generic = kernels::kernel::run_memory(built.work().bytes);
+            match kernel.name() {
+                "laue" | "psf" => assert_eq!(estimate, generic, "{}/{}", kernel.name(), case.name),
+                "deconv" => assert!(estimate > generic, "{}/{}", kernel.name(), case.name),
+                _ => {}
+            }
+        }
+    }
+    // The FFT at n = 4096, oversampling 64: (64·4096)² points of f64, twice: 1100 GB.
+    let laue = registry::kernel("laue").unwrap();
+    let big = laue
+        .defaults("square")
+        .with("n", 4096.0)
+        .with("oversampling", 64.0);
+    let bytes = laue.memory_estimate("square", &big).unwrap() as f64;
+    assert!((1.0999e12..1.1001e12).contains(&bytes), "{bytes}");
+}
+
+/// The naive variants' run time, estimated from the parameters for the harness's up-front
+/// duration check, is the very estimate their probes compare with the limit.
+#[test]
+fn the_naive_estimate_from_parameters_is_the_probes_own() {
+    use kernels::Kernel;
+    use kernels::{deconv, laue, lm, psf};
+    let p = laue::Laue::defaults("circle")
+        .with("n", 40.0)
+        .with("h", 0.3);
+    let problem = laue::Laue::problem("circle", &p, &[]).unwrap();
+    let own = laue::naive::seconds(problem.h.len() * problem.k.len(), problem.n);
+    assert_eq!(laue::Laue::naive_seconds("circle", &p), Some(own));
+
+    let p = psf::Psf::defaults("aia")
+        .with("n", 64.0)
+        .with("channel", 94.0);
+    let problem = psf::Psf::problem("aia", &p, &[]).unwrap();
+    assert_eq!(
+        psf::Psf::naive_seconds("aia", &p),
+        Some(psf::naive::seconds(&problem))
+    );
+
+    let p = deconv::Deconv::defaults("synthetic")
+        .with("n", 48.0)
+        .with("iterations", 3.0);
+    let problem = deconv::Deconv::problem("synthetic", &p, &[]).unwrap();
+    let own = deconv::naive::seconds(problem.pixels(), problem.iterations);
+    assert_eq!(deconv::Deconv::naive_seconds("synthetic", &p), Some(own));
+
+    for case in ["gauss2d", "odmr", "odmr8"] {
+        let p = lm::Lm::defaults(case).with("fits", 50.0);
+        let problem = lm::Lm::problem(case, &p, &[]).unwrap();
+        let own = lm::naive::seconds(problem.fits, problem.points, problem.n_params);
+        assert_eq!(lm::Lm::naive_seconds(case, &p), Some(own), "{case}");
+    }
+}
+
+/// A malformed HARNESS_MEMORY_LIMIT switched the memory check off (finding 4).
+#[test]
+fn memory_limit_is_parsed_strictly() {
+    const TEST: &str = "memory_limit_is_parsed_strictly";
+    const NAME: &str = "HARNESS_MEMORY_LIMIT";
+    let Some(expect) = child_expectation(TEST) else {
+        in_child(TEST, &[(NAME, None)], "ok:none", "");
+        in_child(TEST, &[(NAME, Some("1000"))], "ok:1000", "");
+        in_child(TEST, &[(NAME, Some("0"))], "ok:0", "");
+        for bad in ["abc", "-1", "", "1e9", "4GB", " 1000", "1000 "] {
+            in_child(TEST, &[(NAME, Some(bad))], "err", "");
+        }
+        return;
+    };
+    let got = kernels::memory::limit_from_env();
+    match expect.as_str() {
+        "ok:none" => assert_eq!(got.unwrap(), None),
+        "err" => {
+            let e = got.unwrap_err().to_string();
+            assert!(
+                e.contains(NAME) && e.contains("digits") && !e.contains('\n'),
+                "{e}"
+            );
+            assert!(kernels::check_environment().is_err());
+            assert!(kernels::memory::available().is_err());
+        }
+        value => {
+            let bytes: u64 = value.strip_prefix("ok:").unwrap().parse().unwrap();
+            assert_eq!(got.unwrap(), Some(bytes));
+            // The least bound wins: the environment's here, far below the machine's.
+            let a = kernels::memory::available().unwrap().unwrap();
+            assert_eq!((a.bytes, a.bound.as_str()), (bytes, NAME));
+        }
+    }
+}
+
+/// Under `ulimit -v` the address space left is the bound (finding 17): the limit less what
+/// the process maps already.
+#[test]
+fn the_address_space_limit_bounds_the_memory_available() {
+    const TEST: &str = "the_address_space_limit_bounds_the_memory_available";
+    let Some(_) = child_expectation(TEST) else {
+        in_child(
+            TEST,
+            &[("HARNESS_MEMORY_LIMIT", None)],
+            "",
+            "ulimit -v 4000000",
+        );
+        return;
+    };
+    // Read first: the address space in use only grows meanwhile, so what is left shrinks.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let in_use = kernels::memory::address_space_in_use(&status).unwrap();
+    let a = kernels::memory::available().unwrap().unwrap();
+    assert!(a.bytes <= 4_096_000_000 - in_use, "{a:?}");
+    // Unless the machine itself has less free (then MemAvailable is the bound).
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    if kernels::memory::mem_available(&meminfo).unwrap() > 4_096_000_000 {
+        assert!(
+            a.bound.starts_with("ulimit -v: 4.1 GB of address space"),
+            "{a:?}"
+        );
+    }
+}

@@ -229,7 +229,7 @@ pub fn bench_plan_finished(plan: &Plan, args: &BenchArgs) -> Result<Finished> {
     interleave::check(plan, args)?;
     let machine = Machine::detect();
     let threads = Threads::new(args, &machine)?;
-    limits::check_duration(args, row_count(plan, &threads))?;
+    limits::check_duration(args, plan, row_count(plan, &threads), threads.base.len())?;
     limits::check_memory(plan)?;
     plan::log_plan(plan, |s| threads.of(s));
     install_stop_handler();

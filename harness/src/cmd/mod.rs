@@ -78,7 +78,8 @@ pub const MAX_SECONDS: f64 = 3600.0;
 pub fn check_seconds(flag: &str, seconds: f64) -> Result<()> {
     if !(seconds > 0.0 && seconds <= MAX_SECONDS) {
         anyhow::bail!(
-            "{flag} {seconds}: give a number of seconds above 0 and at most {MAX_SECONDS:.0}"
+            "{flag} {}: give a number of seconds above 0 and at most {MAX_SECONDS:.0}",
+            crate::render::fmt::fmt_number(seconds)
         );
     }
     Ok(())

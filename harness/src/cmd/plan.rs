@@ -258,34 +258,38 @@ fn parse_value(spec: &kernels::ParamSpec, text: &str) -> Result<f64> {
     Ok(spec.parse(text)?)
 }
 
-/// Memory this process may use: `HARNESS_MEMORY_LIMIT` (bytes) when set, else Linux's
-/// `MemAvailable` (what can be allocated without swapping), else None (no check).
+/// Memory this process may still allocate, in bytes: the least of Linux's `MemAvailable`,
+/// the address-space limit (`ulimit -v`) less the address space in use, and
+/// `HARNESS_MEMORY_LIMIT` when set ([`kernels::memory::available`]); None when none can be
+/// read (no check). A malformed `HARNESS_MEMORY_LIMIT` is refused at start-up
+/// ([`kernels::check_environment`]); here it reads as None, and the checks below say it.
 pub fn memory_available() -> Option<u64> {
-    if let Ok(text) = std::env::var("HARNESS_MEMORY_LIMIT") {
-        return text.trim().parse().ok();
-    }
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line["MemAvailable:".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
+    kernels::memory::available().ok().flatten().map(|a| a.bytes)
 }
 
 fn refuse_if_too_big(what: &str, estimate: u64, how: &str) -> Result<()> {
-    if let Some(available) = memory_available()
-        && estimate > available
+    if let Some(available) = kernels::memory::available()?
+        && estimate > available.bytes
     {
         bail!(
-            "{what} needs at least {:.1} GB ({how}) but {:.1} GB are available: choose smaller \
-             sizes",
-            estimate as f64 / 1e9,
-            available as f64 / 1e9
+            "{what} needs at least {} ({how}) but {} are available ({}): choose smaller sizes",
+            fmt_gb(estimate),
+            fmt_gb(available.bytes),
+            available.bound
         );
     }
     Ok(())
+}
+
+/// Bytes in GB with one decimal (`1100.0 GB`), in exponent form beyond a petabyte so that
+/// a size that overflows every machine never prints as a long row of digits.
+fn fmt_gb(bytes: u64) -> String {
+    let gb = bytes as f64 / 1e9;
+    if gb < 1e6 {
+        format!("{gb:.1} GB")
+    } else {
+        format!("{gb:.1e} GB")
+    }
 }
 
 /// Refuses a job whose kernel estimates, from the parameters alone, more memory than is
@@ -301,12 +305,10 @@ pub fn check_memory(job: &Job) -> Result<()> {
     }
 }
 
-/// The generic estimate for a built problem, checked before any variant allocates: its
-/// nominal bytes (`Work.bytes`: inputs read + outputs written) for the variant's own arrays
-/// and as much again for the reference it is validated against. Scratch space comes on top,
-/// so this is a lower bound: it refuses only what certainly cannot fit.
+/// The generic estimate for a built problem, checked before any variant allocates
+/// ([`kernels::kernel::run_memory`]: 2 × its nominal bytes, for the variant's own arrays
+/// and the reference it is validated against; a lower bound).
 pub fn check_instance_memory(instance: &dyn kernels::Instance) -> Result<()> {
-    let bytes = 2.0 * instance.work().bytes;
     refuse_if_too_big(
         &format!(
             "{}/{} [{}]",
@@ -314,11 +316,7 @@ pub fn check_instance_memory(instance: &dyn kernels::Instance) -> Result<()> {
             instance.case(),
             instance.params()
         ),
-        if bytes >= u64::MAX as f64 {
-            u64::MAX
-        } else {
-            bytes as u64
-        },
+        kernels::kernel::run_memory(instance.work().bytes),
         "2 × the problem's input and output bytes",
     )
 }

@@ -120,6 +120,17 @@ pub fn fmt_bytes(b: Option<f64>) -> String {
     }
 }
 
+/// A number given by a user or read from a file, in a message: as typed up to a million
+/// (`3600.5`, `-1`, `NaN`), in exponent form beyond and below (`1e300`, `1e-300`), so that
+/// a huge value never prints as a row of 301 digits.
+pub fn fmt_number(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
 /// A parameter value as it reads in a sentence: `32`, `0.01`.
 pub fn fmt_value(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -132,6 +143,20 @@ pub fn fmt_value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_messages_are_short_whatever_their_size() {
+        assert_eq!(fmt_number(1e300), "1e300");
+        assert_eq!(fmt_number(-1e300), "-1e300");
+        assert_eq!(fmt_number(f64::MAX), "1.7976931348623157e308");
+        assert_eq!(fmt_number(1e-300), "1e-300");
+        assert_eq!(fmt_number(3600.5), "3600.5");
+        assert_eq!(fmt_number(-1.0), "-1");
+        assert_eq!(fmt_number(0.0), "0");
+        assert_eq!(fmt_number(f64::NAN), "NaN");
+        assert_eq!(fmt_number(f64::NEG_INFINITY), "-inf");
+        assert_eq!(fmt_number(1e6), "1e6");
+    }
 
     #[test]
     fn times_have_three_digits_and_a_unit() {

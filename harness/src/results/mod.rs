@@ -784,11 +784,7 @@ fn check_physical(row: &Row) -> std::result::Result<(), String> {
 
 /// A number in a message: exponent form, never 309 digits.
 fn short(v: f64) -> String {
-    if v.is_finite() && v.abs() < 1e6 {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
+    crate::render::fmt::fmt_number(v)
 }
 
 /// The most recent run folder under `root`: the latest `started` time recorded in its

@@ -295,6 +295,18 @@ pub fn widen<T: Float>(v: &[T]) -> Vec<f64> {
 /// The kernel's declaration.
 pub struct Deconv;
 
+/// Nominal bytes of a problem of `pixels` pixels: its three f64 outputs (the deconvolved
+/// image, and the image and PSF it came from).
+fn nominal_bytes(pixels: f64) -> f64 {
+    3.0 * 8.0 * pixels
+}
+
+/// f64 images every run holds besides its outputs and the reference's: the problem's image
+/// and PSF, and the variant's own image and estimate (the direct and f64 FFT variants hold
+/// these and more in f64; the f32 ones at least four half-size arrays: image, estimate,
+/// spectrum and transfer function).
+const HELD_IMAGES: f64 = 4.0;
+
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "n",
@@ -485,9 +497,33 @@ impl Kernel for Deconv {
         let products = 6.0 * r * (p.cols() / 2 + 1) as f64;
         Work {
             flops: p.iterations as f64 * (4.0 * fft + 2.0 * products + 2.0 * pixels),
-            bytes: 3.0 * 8.0 * pixels,
+            bytes: nominal_bytes(pixels),
             items: pixels,
         }
+    }
+
+    /// Bytes a validated run needs at least, from N: the generic estimate of the nominal
+    /// bytes ([`crate::kernel::run_memory`]: the variant's three output arrays and the
+    /// reference's three) plus what every variant holds besides them, [`HELD_IMAGES`] N²
+    /// f64 images. 10 × 8·N² in all, 1.3 GB at N = 4096, where a validated FFT variant
+    /// measures about 25 × 8·N² (the problem's generation and the FFT state on top). `--input`
+    /// arrays are not described by N (they are already in memory when this is asked; the
+    /// check of the built problem covers them).
+    fn memory_estimate(case: &str, p: &Params) -> Option<u64> {
+        let pixels = match case {
+            "synthetic" | "trace" => (p.usize("n").ok()? as f64).powi(2),
+            _ => return None,
+        };
+        let held = 8.0 * HELD_IMAGES * pixels;
+        Some(crate::kernel::run_memory(nominal_bytes(pixels)).saturating_add(held as u64))
+    }
+
+    fn naive_seconds(case: &str, p: &Params) -> Option<f64> {
+        let n = match case {
+            "synthetic" | "trace" => p.usize("n").ok()?,
+            _ => return None,
+        };
+        Some(naive::seconds(n * n, p.usize("iterations").ok()?))
     }
 
     fn tolerance(p: &DeconvProblem, v: &VariantInfo) -> Tolerance {

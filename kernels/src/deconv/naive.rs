@@ -16,6 +16,12 @@ pub struct Naive;
 /// multiply-add): 3.6 ns of CPU time measured at 64² on the 2-core reference machine.
 const SECONDS_PER_TERM: f64 = 3.6e-9;
 
+/// Seconds one run takes: two direct convolutions of every pixel with every pixel per
+/// iteration. Also the kernel's [`crate::Kernel::naive_seconds`].
+pub fn seconds(pixels: usize, iterations: usize) -> f64 {
+    2.0 * iterations as f64 * (pixels as f64).powi(2) * SECONDS_PER_TERM
+}
+
 const INFO: VariantInfo = variant!(
     "naive",
     Naive,
@@ -31,8 +37,7 @@ impl Variant<DeconvProblem> for Naive {
         if !p.availability().is_ready() {
             return p.availability();
         }
-        let terms = 2.0 * p.iterations as f64 * (p.pixels() as f64).powi(2);
-        let estimate = terms * SECONDS_PER_TERM;
+        let estimate = seconds(p.pixels(), p.iterations);
         let limit = match crate::naive_time_limit_s() {
             Ok(limit) => limit,
             Err(e) => return Availability::Skipped(e.to_string()),

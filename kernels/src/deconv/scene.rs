@@ -295,7 +295,7 @@ pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
         reason,
     };
     // A FIFO or a device at this path is refused before it is opened (it could block).
-    let (file, _) = crate::io::open_regular(&path).map_err(|e| {
+    let (file, file_len) = crate::io::open_regular(&path).map_err(|e| {
         err(format!(
             "{e}: the trace case reads the TRACE image from outside the repository; set \
              HARNESS_SHARED to the folder that holds {TRACE_FILE}"
@@ -318,6 +318,8 @@ pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
             )));
         }
     };
+    let bytes_per_pixel = header.get_xtension().get_bitpix().byte_size();
+    check_data_len(width, height, bytes_per_pixel, file_len).map_err(err)?;
     // Integer data with BSCALE/BZERO stand for BZERO + BSCALE·raw (FITS 4.0, 5.3.2).
     let card = |key: &str, default: f64| match header.get(key) {
         None => Ok(default),
@@ -326,14 +328,16 @@ pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
         Some(other) => Err(err(format!("{key} is not a number: {other:?}"))),
     };
     let (bscale, bzero) = (card("BSCALE", 1.0)?, card("BZERO", 0.0)?);
-    let raw: Vec<f64> = match fits.get_data(&hdu).pixels() {
-        fitsrs::Pixels::U8(it) => it.map(f64::from).collect(),
-        fitsrs::Pixels::I16(it) => it.map(f64::from).collect(),
-        fitsrs::Pixels::I32(it) => it.map(f64::from).collect(),
-        fitsrs::Pixels::I64(it) => it.map(|v| v as f64).collect(),
-        fitsrs::Pixels::F32(it) => it.map(f64::from).collect(),
-        fitsrs::Pixels::F64(it) => it.collect(),
-    };
+    // Bounded above: at most the pixels the file can hold.
+    let mut raw: Vec<f64> = Vec::with_capacity(width * height);
+    match fits.get_data(&hdu).pixels() {
+        fitsrs::Pixels::U8(it) => raw.extend(it.map(f64::from)),
+        fitsrs::Pixels::I16(it) => raw.extend(it.map(f64::from)),
+        fitsrs::Pixels::I32(it) => raw.extend(it.map(f64::from)),
+        fitsrs::Pixels::I64(it) => raw.extend(it.map(|v| v as f64)),
+        fitsrs::Pixels::F32(it) => raw.extend(it.map(f64::from)),
+        fitsrs::Pixels::F64(it) => raw.extend(it),
+    }
     let image = Array2::from_shape_vec((height, width), raw)
         .map_err(|e| {
             err(format!(
@@ -350,6 +354,29 @@ pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
     }
     let (i0, j0) = ((height - n) / 2, (width - n) / 2);
     Ok(image.slice(s![i0..i0 + n, j0..j0 + n]).to_owned())
+}
+
+/// The pixels a FITS header declares fit in the file after its first 2880-byte header
+/// block, so that nothing is allocated from an unchecked number (NAXIS1 · NAXIS2 of a few
+/// header bytes could ask for terabytes; their product could overflow).
+fn check_data_len(
+    width: usize,
+    height: usize,
+    bytes_per_pixel: usize,
+    file_len: u64,
+) -> Result<(), String> {
+    let room = file_len.saturating_sub(2880);
+    let declared = width
+        .checked_mul(height)
+        .and_then(|p| p.checked_mul(bytes_per_pixel));
+    match declared {
+        Some(bytes) if bytes as u64 <= room => Ok(()),
+        _ => Err(format!(
+            "the header declares {width} × {height} pixels of {bytes_per_pixel} bytes, more than \
+             the {file_len} bytes of the file hold after its header: a damaged or cut file \
+             (copy {TRACE_FILE} again)"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -181,9 +181,63 @@ pub fn for_each_phase(axis: &[f64], p: f64, mut f: impl FnMut(usize, f64, f64)) 
 /// numpy's `arange(start, stop, step)` to the last bit: length ⌈(stop − start)/step⌉ and
 /// element i = start + i·δ with δ = (start + step) − start (not `step` itself).
 pub fn arange(start: f64, stop: f64, step: f64) -> Vec<f64> {
-    let len = ((stop - start) / step).ceil().max(0.0) as usize;
+    let len = arange_len(start, stop, step);
     let delta = (start + step) - start;
     (0..len).map(|i| start + i as f64 * delta).collect()
+}
+
+/// The length of [`arange`]`(start, stop, step)`, ⌈(stop − start)/step⌉.
+pub fn arange_len(start: f64, stop: f64, step: f64) -> usize {
+    ((stop - start) / step).ceil().max(0.0) as usize
+}
+
+/// Output points of a problem from its parameters: len(h)·len(k), as
+/// [`LaueProblem::new`] builds the axes (without building them).
+fn points_of(p: &Params) -> Option<usize> {
+    let (n, oversampling) = (p.usize("n").ok()?, p.usize("oversampling").ok()?);
+    let step = 1.0 / (oversampling * n) as f64;
+    let axis = |centre: f64| arange_len(centre - 0.5, centre + 0.5, step);
+    axis(p.get("h").ok()?).checked_mul(axis(p.get("k").ok()?))
+}
+
+/// The crystal of a case (None for a name that is not one).
+fn shape_of(case: &str) -> Option<Shape> {
+    match case {
+        "square" => Some(Shape::Square),
+        "circle" => Some(Shape::Circle),
+        "strained" => Some(Shape::Strained),
+        _ => None,
+    }
+}
+
+/// Cells of an n × n crystal of this shape, as many as [`LaueProblem::cells`] lists,
+/// counted row by row without building them. The disc's test r ≤ N/2 in integers: with
+/// c = N/2, (2i − N)² + (2j − N)² ≤ N² is (i − c)² + (j − c)² ≤ c² times 4, exact, and the
+/// float test agrees (both sides are exact multiples of ¼, far from a rounding step).
+pub fn cell_count(shape: Shape, n: usize) -> usize {
+    if shape == Shape::Square {
+        return n * n;
+    }
+    let n2 = (n as i128) * (n as i128);
+    (0..n as i128)
+        .map(|i| {
+            let room = n2 - (2 * i - n as i128).pow(2);
+            if room < 0 {
+                return 0;
+            }
+            // |2j − N| ≤ s, s = ⌊√room⌋: j from ⌈(N − s)/2⌉ to ⌊(N + s)/2⌋, within 0..N.
+            let s = room.isqrt();
+            let lo = (n as i128 - s + 1).div_euclid(2).max(0);
+            let hi = (n as i128 + s).div_euclid(2).min(n as i128 - 1);
+            (hi - lo + 1).max(0) as usize
+        })
+        .sum()
+}
+
+/// Nominal bytes of a problem: the f64 intensity written at every point, and each cell's
+/// position (two f64) read.
+fn nominal_bytes(points: f64, cells: f64) -> f64 {
+    8.0 * points + 16.0 * cells
 }
 
 /// The Laue kernel's declaration.
@@ -279,11 +333,8 @@ impl Kernel for Laue {
                 "the Laue kernel takes no input arrays: its crystal is set by --case, --n, --e0 and --w".into(),
             ));
         }
-        let shape = match case {
-            "square" => Shape::Square,
-            "circle" => Shape::Circle,
-            "strained" => Shape::Strained,
-            other => unreachable!("case `{other}` is checked against CASES before this call"),
+        let Some(shape) = shape_of(case) else {
+            unreachable!("case `{case}` is checked against CASES before this call")
         };
         Ok(LaueProblem::new(
             shape,
@@ -311,13 +362,29 @@ impl Kernel for Laue {
 
     fn work(p: &LaueProblem) -> Work {
         let [nh, nk] = p.shape();
-        let cells = p.cells().len() as f64;
+        let cells = cell_count(p.shape, p.n) as f64;
         let points = (nh * nk) as f64;
         Work {
             flops: 8.0 * points * cells,
-            bytes: 8.0 * points + 16.0 * cells,
+            bytes: nominal_bytes(points, cells),
             items: points,
         }
+    }
+
+    /// The generic estimate ([`crate::kernel::run_memory`]) of the nominal bytes, which
+    /// follow from the parameters: the FFT at n = 4096, oversampling 64 (550 GB of output)
+    /// is refused before anything is built.
+    fn memory_estimate(case: &str, p: &Params) -> Option<u64> {
+        let cells = cell_count(shape_of(case)?, p.usize("n").ok()?);
+        let points = points_of(p)?;
+        Some(crate::kernel::run_memory(nominal_bytes(
+            points as f64,
+            cells as f64,
+        )))
+    }
+
+    fn naive_seconds(_case: &str, p: &Params) -> Option<f64> {
+        Some(naive::seconds(points_of(p)?, p.usize("n").ok()?))
     }
 
     /// Tolerances for `max|ref − out| / max|ref|`, the course's measure.
@@ -412,6 +479,40 @@ mod tests {
         assert_eq!(k.len(), 96);
         assert_eq!(k[1] - k[0], 0.010416666666666519);
         assert_eq!(k[95], 3.5 + 95.0 * 0.010416666666666519);
+    }
+
+    #[test]
+    fn cells_are_counted_without_building_them() {
+        for n in [1, 2, 3, 4, 7, 8, 31, 32, 33, 100, 257] {
+            for shape in [Shape::Square, Shape::Circle, Shape::Strained] {
+                let p = LaueProblem::new(shape, n, 2, 0.0, 4.0, 0.01, 5.0);
+                assert_eq!(cell_count(shape, n), p.cells().len(), "{shape:?} n = {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_estimates_from_parameters_match_the_built_problem() {
+        use crate::kernel::Kernel as _;
+        for (case, n, os) in [("square", 32, 3), ("circle", 33, 5), ("strained", 64, 1)] {
+            let params = Laue::defaults(case)
+                .with("n", n as f64)
+                .with("oversampling", os as f64)
+                .with("h", 0.3);
+            let p = Laue::problem(case, &params, &[]).unwrap();
+            let work = Laue::work(&p);
+            assert_eq!(
+                Laue::memory_estimate(case, &params),
+                Some(crate::kernel::run_memory(work.bytes)),
+                "{case}"
+            );
+            let points = p.h.len() * p.k.len();
+            assert_eq!(points_of(&params), Some(points), "{case}");
+            assert_eq!(
+                Laue::naive_seconds(case, &params),
+                Some(naive::seconds(points, n))
+            );
+        }
     }
 
     #[test]

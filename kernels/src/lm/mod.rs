@@ -614,6 +614,16 @@ impl Kernel for Lm {
         Some(8 * fits * (2 * n + 7 * k + 9))
     }
 
+    fn naive_seconds(case: &str, p: &Params) -> Option<f64> {
+        let kind = CASES
+            .iter()
+            .any(|c| c.name == case)
+            .then(|| kind_of(case))?;
+        let model = model_of(kind);
+        let (n, k) = with_model!(&model, |m| (m.points(), m.params()));
+        Some(naive::seconds(p.usize("fits").ok()?, n, k))
+    }
+
     fn suite() -> Vec<(&'static str, Params)> {
         vec![
             ("gauss2d", Self::defaults("gauss2d")),

@@ -37,11 +37,7 @@ impl Variant<LmProblem> for Naive {
         &INFO
     }
     fn probe(&self, p: &LmProblem) -> Availability {
-        // Per fit and step: (P + 1) model evaluations at every point plus the P² products
-        // of JᵀJ; about 4 ns per such point-term on the 2-core reference machine, and
-        // typically 5–8 steps per fit.
-        let (n, k) = (p.points as f64, p.n_params as f64);
-        let estimate = p.fits as f64 * 8.0 * n * (k + 1.0 + k * k) * 4e-9;
+        let estimate = seconds(p.fits, p.points, p.n_params);
         let limit = match crate::naive_time_limit_s() {
             Ok(limit) => limit,
             Err(e) => return Availability::Skipped(e.to_string()),
@@ -61,6 +57,15 @@ impl Variant<LmProblem> for Naive {
             fits: Fits::new(p.fits, p.n_params),
         }))
     }
+}
+
+/// Seconds one run takes for `fits` fits of `points` points and `params` parameters: per fit
+/// and step, (P + 1) model evaluations at every point plus the P² products of JᵀJ; about
+/// 4 ns per such point-term on the 2-core reference machine, and typically 5–8 steps per
+/// fit. Also the kernel's [`crate::Kernel::naive_seconds`].
+pub fn seconds(fits: usize, points: usize, params: usize) -> f64 {
+    let (n, k) = (points as f64, params as f64);
+    fits as f64 * 8.0 * n * (k + 1.0 + k * k) * 4e-9
 }
 
 struct Run {

@@ -676,6 +676,12 @@ pub mod extract {
 /// The PSF kernel's declaration.
 pub struct Psf;
 
+/// Nominal bytes of a problem on an N × N grid: its three f64 outputs (the PSF and the two
+/// filters).
+fn nominal_bytes(n: usize) -> f64 {
+    3.0 * 8.0 * (n as f64).powi(2)
+}
+
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "channel",
@@ -804,9 +810,26 @@ impl Kernel for Psf {
         let fft = 2.5 * nn * nn.log2();
         Work {
             flops: 10.0 * gaussians * nn + 3.0 * fft,
-            bytes: 3.0 * 8.0 * nn,
+            bytes: nominal_bytes(p.n),
             items: nn,
         }
+    }
+
+    /// The generic estimate ([`crate::kernel::run_memory`]) of the nominal bytes, which
+    /// depend on N alone.
+    fn memory_estimate(_case: &str, p: &Params) -> Option<u64> {
+        Some(crate::kernel::run_memory(nominal_bytes(p.usize("n").ok()?)))
+    }
+
+    /// The spike lists are cheap to build (≤ 800 entries): the naive estimate from the
+    /// problem itself. None for parameters the problem refuses (its error comes later).
+    fn naive_seconds(_case: &str, p: &Params) -> Option<f64> {
+        let problem = PsfProblem::new(
+            p.get("channel").ok()? as u32,
+            p.usize("n").ok()?,
+            p.flag("preflight").ok()?,
+        );
+        Some(naive::seconds(&problem.ok()?))
     }
 
     /// `max|ref − out|/max|ref|` over each array, and `|ref − out|/|ref|` where

@@ -15,6 +15,13 @@ pub struct Naive;
 /// reference machine (N = 256: 2.1 s for 1201·256² terms, a busy machine).
 const SECONDS_PER_TERM: f64 = 25e-9;
 
+/// Seconds one run takes: every spike and the core at every pixel. Also the kernel's
+/// [`crate::Kernel::naive_seconds`].
+pub fn seconds(p: &PsfProblem) -> f64 {
+    let terms = (p.entrance.len() + p.focal_plane.len() + 1) as f64 * (p.n as f64).powi(2);
+    terms * SECONDS_PER_TERM
+}
+
 const INFO: VariantInfo = variant!(
     "naive",
     Naive,
@@ -27,8 +34,7 @@ impl Variant<PsfProblem> for Naive {
         &INFO
     }
     fn probe(&self, p: &PsfProblem) -> Availability {
-        let terms = ((p.entrance.len() + p.focal_plane.len() + 1) * p.n * p.n) as f64;
-        let estimate = terms * SECONDS_PER_TERM;
+        let estimate = seconds(p);
         let limit = match crate::naive_time_limit_s() {
             Ok(limit) => limit,
             Err(e) => return Availability::Skipped(e.to_string()),

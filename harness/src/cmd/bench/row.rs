@@ -1,7 +1,7 @@
 //! A bench row and its sinks: its identity and rates, the terminal table, and the reference
 //! images saved for the report.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use kernels::{Instance, Output, Precision, Strategy, VariantRef};
 
 use crate::cmd::plan::Job;
@@ -100,6 +100,9 @@ pub(super) fn slug(params: &str) -> String {
 }
 
 /// Saves the 2-D arrays of a problem's reference (small enough) as `.npy` for the report.
+/// Each file is written whole or not at all ([`kernels::io::write_f64`]: a temporary name,
+/// then a link): on a full disk the error names the file and the cause, and nothing is left
+/// under its name or a temporary one, so the report shows the rest.
 pub(super) fn save_images(
     run: &std::path::Path,
     job: &Job,
@@ -107,7 +110,8 @@ pub(super) fn save_images(
     source: &str,
 ) -> Result<Vec<ImageEntry>> {
     let dir = run.join("images");
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the folder {}", dir.display()))?;
     let slug = slug(&job.params.to_string());
     let mut entries = Vec::new();
     for (i, (name, array)) in output.arrays.iter().enumerate() {
