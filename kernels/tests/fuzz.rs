@@ -145,7 +145,7 @@ fn npy(version: (u8, u8), header: &str, header_len: Option<u32>, data: &[u8]) ->
     let wide = version.0 != 1;
     let prefix = if wide { 12 } else { 10 };
     let mut text = header.to_string();
-    while (prefix + text.len() + 1) % 64 != 0 {
+    while !(prefix + text.len() + 1).is_multiple_of(64) {
         text.push(' ');
     }
     text.push('\n');
@@ -415,12 +415,12 @@ fn card(key: &str, value: &str) -> String {
 fn fits(cards: &[String], data: &[u8], pad: bool) -> Vec<u8> {
     let mut header: String = cards.concat();
     header.push_str(&format!("{:<80}", "END"));
-    while header.len() % 2880 != 0 {
+    while !header.len().is_multiple_of(2880) {
         header.push(' ');
     }
     let mut bytes = header.into_bytes();
     bytes.extend(data);
-    while pad && bytes.len() % 2880 != 0 {
+    while pad && !bytes.len().is_multiple_of(2880) {
         bytes.push(0);
     }
     bytes

@@ -71,7 +71,7 @@ pub(super) fn check_duration(
 /// Seconds each job's naive row takes at least, for the jobs that have one selected and
 /// an estimate of it ([`kernels::Kernel::naive_seconds`]).
 fn naive_seconds(plan: &Plan, budget: f64) -> Result<Vec<f64>> {
-    if plan.variant.as_deref().is_some_and(|v| v != NAIVE) {
+    if !plan.wants(NAIVE) {
         return Ok(Vec::new());
     }
     let limit = kernels::naive_time_limit_s()?;
