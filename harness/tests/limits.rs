@@ -456,10 +456,10 @@ fn the_quick_suite_skips_with_the_estimate_and_full_runs_everything() {
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     let run = std::fs::read_dir(dir.path())
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        // The run folder, not ceilings.json beside it.
+        .find(|p| p.is_dir())
+        .unwrap();
     let rows = rows_of(&run);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(rows[0].contains(",ok,"), "{}", rows[0]);
@@ -503,10 +503,10 @@ fn the_quick_suite_skips_with_the_estimate_and_full_runs_everything() {
     assert!(!stdout.contains("skipped for time"), "{stdout}");
     let run = std::fs::read_dir(dir.path())
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        // The run folder, not ceilings.json beside it.
+        .find(|p| p.is_dir())
+        .unwrap();
     assert!(rows_of(&run).iter().all(|r| r.contains(",ok,")), "{stdout}");
 }
 
@@ -556,10 +556,10 @@ fn the_first_ctrl_c_during_the_ceilings_acts_within_seconds() {
     assert!(took < Duration::from_secs(4), "took {took:?} to stop");
     let run = std::fs::read_dir(dir.path())
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        // The run folder, not ceilings.json beside it.
+        .find(|p| p.is_dir())
+        .unwrap();
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(manifest["interrupted"], true, "{manifest}");

@@ -7,7 +7,9 @@
 //! → statistics ([`crate::measure::stats`]) → sinks: the terminal table, `results.csv`,
 //! `run.json`, timelines and images in the run folder. Around the lifecycle: allocation
 //! counts and peak resident memory ([`crate::measure::memory`]); once per run, the
-//! machine's ceilings for the roofline ([`crate::measure::ceilings`]).
+//! machine's ceilings for the roofline ([`crate::measure::ceilings`], with the best kept per
+//! machine: `bench/noise.rs`); between rows, the drift probe ([`crate::measure::drift`]). With
+//! `--shard i/n`, the plan is first cut to its slice ([`shard`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;

@@ -258,6 +258,10 @@ pub fn load(path: &Path) -> (Store, Vec<String>) {
 /// uses, with the store updated on disk. Never fails: a store that cannot be read or
 /// written is said in a warning on stderr, and the run goes on with today's values.
 pub fn apply(out: &Path, machine: &Machine, measured: &[Ceiling], date: &str) -> Merged {
+    if measured.is_empty() {
+        // Interrupted before any ceiling was measured: nothing to compare or keep.
+        return Merged::default();
+    }
     let path = out.join(FILE);
     let (mut store, warnings) = load(&path);
     for w in warnings {
