@@ -59,7 +59,7 @@ fn samples_of(c: &Case, e: &Entry) -> Option<Vec<f64>> {
         Ok(s) if !s.is_empty() => Some(s),
         Ok(_) => None,
         Err(err) => {
-            eprintln!("warning: {err:#} (its distribution is left out of the report)");
+            tracing::warn!("{err:#} (its distribution is left out of the report)");
             None
         }
     }
