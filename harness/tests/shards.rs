@@ -133,7 +133,7 @@ fn three_shards_make_exactly_the_unsharded_rows() {
         "{selections:?}"
     );
 
-    // The report reads the three slices together, with each run's drift line.
+    // The report reads the three slices as one suite, with each run's drift line.
     let report_out = tmp.path().join("report");
     let mut args = vec!["report", "--out", report_out.to_str().unwrap()];
     args.extend(dirs.iter().map(|d| d.to_str().unwrap()));
@@ -141,6 +141,7 @@ fn three_shards_make_exactly_the_unsharded_rows() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = run_dir(&report_out);
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("are shards of one suite"), "{md}");
     for d in &dirs {
         let id = d.file_name().unwrap().to_string_lossy();
         assert!(

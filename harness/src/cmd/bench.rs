@@ -311,6 +311,10 @@ fn start_run(
         machine.gpu_type,
         dir.path.display()
     );
+    info!(
+        "measuring the machine's ceilings (GEMM peak, copy bandwidth) on {:?} threads...",
+        threads.all()
+    );
     noise::ceilings(&mut manifest, &args.out, machine, &threads.all(), &STOP);
     for c in &manifest.ceilings {
         debug!("ceilings: {c:?}");

@@ -11,7 +11,8 @@ use crate::measure::drift::Drift;
 use crate::measure::machine::Machine;
 use crate::results::{RunManifest, utc_stamp};
 
-/// Measures the ceilings at `threads`, merges them with those kept under `out`, records
+/// Measures the ceilings at `threads` (the caller says so first, in its own log target),
+/// merges them with those kept under `out`, records
 /// both in the manifest and prints what is used.
 pub(super) fn ceilings(
     manifest: &mut RunManifest,
@@ -20,16 +21,19 @@ pub(super) fn ceilings(
     threads: &[usize],
     stop: &AtomicBool,
 ) {
-    tracing::info!(
-        "measuring the machine's ceilings (GEMM peak, copy bandwidth) on {threads:?} threads..."
-    );
     let measured = ceilings::measure_until(threads, stop);
+    for c in &measured {
+        tracing::debug!("ceilings: measured {c:?}");
+    }
     let merged = ceilings_store::apply(out, machine, &measured, &utc_stamp());
     for c in &merged.used {
         println!(
             "ceilings on {} thread(s): GEMM {:.1} GFLOP/s f64, {:.1} f32 · copy {:.1} GB/s",
             c.threads, c.gemm_f64_gflops, c.gemm_f32_gflops, c.copy_gbps
         );
+    }
+    for c in &merged.used {
+        tracing::debug!("ceilings: used {c:?}");
     }
     for b in &merged.below {
         if b.far_below {
@@ -47,9 +51,11 @@ pub(super) fn ceilings(
     manifest.ceilings_below_kept = merged.below;
 }
 
-/// The closing line on the drift, and what to do when it is wide.
+/// The closing line on the drift, and what to do when it is wide: with the results on
+/// stdout, as the note on noisy rows (a caveat on the figures, not a fault of the run).
 pub(super) fn print_drift(drift: Option<&Drift>) {
     let Some(d) = drift else { return };
+    tracing::debug!("drift: {d:?}");
     println!("\n{}", d.describe());
     if let Some(advice) = d.advice() {
         println!("warning: {advice}");
