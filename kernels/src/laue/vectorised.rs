@@ -16,11 +16,11 @@ use crate::variant::{Prepared, Variant, VariantInfo};
 pub struct Vectorised;
 
 /// Rows of h processed together, so that each pass over the b table serves several rows.
-/// The table is cells × outputs (12 MiB at N = 64) and comes from memory on every pass:
-/// with 4 rows a pass made the loop memory-bound (2 flop per byte, 25 ms of the 30 at
-/// N = 64 here) and its speed followed whatever the machine's other tenants did to the
-/// shared L3, so that its ratio to a compute-bound variant moved by 40 % between runs.
-/// With 16 rows a pass does 8 flop per byte loaded: compute-bound.
+/// The table is cells × outputs (12 MiB at N = 64) and comes from memory on every pass.
+/// With 4 rows a pass does 2 flop per byte loaded: at N = 64 its 48 passes move 600 MB,
+/// ~25 ms at this machine's 24 GB/s, so the loop was memory-bound and its speed followed
+/// what the machine's other tenants did to the shared L3 (its ratio to the compute-bound
+/// factorised variant moved by 40 % from one run to the next). 16 rows: 8 flop per byte.
 pub(super) const ROW_BLOCK: usize = 16;
 
 /// Outputs k per accumulator strip: ROW_BLOCK strips of complex f64 accumulators, 64 KiB,
