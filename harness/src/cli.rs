@@ -44,6 +44,10 @@ pub enum Cmd {
     Profile(ProfileArgs),
     /// Run one variant and save its output as .npy (load it in numpy next to your code).
     Run(RunArgs),
+    /// Which variant to use for a problem on this machine, and why: the fastest measured
+    /// here at the nearest size (the latest runs under --root), else a rule of thumb.
+    /// `--variant best` in run, bench and compare runs that choice.
+    Plan(PlanArgs),
     /// Build an HTML report and a Markdown summary from run folders (default: the latest
     /// under reports/), in a new folder; several folders (machines) merge into one comparison.
     Report(ReportArgs),
@@ -260,6 +264,15 @@ pub struct RunArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Folder whose run folders hold this machine's measurements.
+    #[arg(long, default_value = "reports")]
+    pub root: std::path::PathBuf,
+}
+
+#[derive(Args, Debug)]
 pub struct ReportArgs {
     /// Run folders to report on (default: the latest under --root).
     pub runs: Vec<PathBuf>,
@@ -344,7 +357,9 @@ fn param_args() -> Vec<Arg> {
 
 pub fn command() -> Command {
     let mut cmd = <Cli as clap::CommandFactory>::command();
-    for sub in ["validate", "bench", "run", "list", "profile", "compare"] {
+    for sub in [
+        "validate", "bench", "run", "list", "profile", "compare", "plan",
+    ] {
         cmd = cmd.mut_subcommand(sub, |c| c.args(param_args()));
     }
     cmd

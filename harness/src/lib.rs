@@ -28,6 +28,7 @@ pub mod cmd;
 pub mod compare;
 pub mod logging;
 pub mod measure;
+pub mod planner;
 pub mod profile;
 pub mod render;
 pub mod report;

@@ -201,7 +201,8 @@ pub fn bench_finished(
     args: &BenchArgs,
     params: &BTreeMap<String, Vec<String>>,
 ) -> Result<Finished> {
-    let plan = plan::plan_suite(&args.select, params, args.suite)?;
+    let mut plan = plan::plan_suite(&args.select, params, args.suite)?;
+    super::choose::resolve_best(&mut plan, &args.out)?;
     if params.is_empty() || args.time_limit.is_some() || args.suite == Suite::Full {
         return bench_plan_finished(&plan, args);
     }

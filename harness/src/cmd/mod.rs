@@ -6,6 +6,7 @@
 //! The arguments of every command are in [`crate::cli`].
 
 pub mod bench;
+pub mod choose;
 pub mod compare;
 pub mod list;
 pub mod plan;
@@ -44,6 +45,7 @@ pub fn execute(command: Option<Cmd>, params: &BTreeMap<String, Vec<String>>) -> 
         Some(Cmd::Compare(args)) => compare::compare(&args, params),
         Some(Cmd::Profile(args)) => as_code(profile::profile_cmd(&args, params)),
         Some(Cmd::Run(args)) => as_code(run::run(&args, params)),
+        Some(Cmd::Plan(args)) => as_code(choose::plan_cmd(&args, params)),
         Some(Cmd::Report(args)) => as_code(report::report_cmd(&args)),
         Some(Cmd::CheckPng(args)) => as_code(report::check_png(&args)),
         Some(Cmd::NewVariant(a)) => workshop::new_variant(&a).map(|_| ExitCode::SUCCESS),

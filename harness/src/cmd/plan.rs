@@ -95,7 +95,11 @@ fn plan_problems(
             ),
         }
     }
-    for v in variant.iter().flatten() {
+    for v in variant
+        .iter()
+        .flatten()
+        .filter(|v| *v != super::choose::BEST)
+    {
         if jobs
             .iter()
             .all(|j| !j.kernel.variants().iter().any(|i| i.name == v))

@@ -12,7 +12,8 @@ use crate::render::fmt::fmt_time;
 use kernels::gate::{self, Admission, run_guarded};
 
 pub fn run(args: &RunArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
-    let plan = plan::plan(&args.select, params)?;
+    let mut plan = plan::plan(&args.select, params)?;
+    super::choose::resolve_best(&mut plan, Path::new("reports"))?;
     let variant = match plan.variant.as_deref() {
         Some([one]) => one.clone(),
         Some(list) => bail!(

@@ -30,7 +30,9 @@ impl Machine {
         )
     }
 
-    pub fn detect() -> Machine {
+    /// Everything but the GPU (whose probe starts a driver: seconds on a software one): what
+    /// [`Machine::fingerprint`] needs, for a command that only looks its rows up.
+    pub fn identity() -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -54,6 +56,28 @@ impl Machine {
                 })
             })
             .unwrap_or_else(|| std::env::consts::OS.to_string());
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            simd: format!(
+                "{} (built for {})",
+                kernels::simd::level(),
+                kernels::simd::compiled()
+            ),
+            memory_gib: (memory_kib / 1048576.0 * 10.0).round() / 10.0,
+            os,
+            gpu_adapter: String::new(),
+            gpu_type: String::new(),
+            gpu_backend: String::new(),
+            rustc: env!("HARNESS_RUSTC_VERSION").to_string(),
+            git_commit: git_commit(),
+        }
+    }
+
+    /// The machine this runs on, GPU adapter included.
+    pub fn detect() -> Machine {
         let (gpu_adapter, gpu_type, gpu_backend) = match kernels::gpu::adapter() {
             Ok(a) => (
                 a.name,
@@ -67,22 +91,10 @@ impl Machine {
             Err(why) => (format!("none: {why}"), "none".into(), "none".into()),
         };
         Machine {
-            cpu,
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            simd: format!(
-                "{} (built for {})",
-                kernels::simd::level(),
-                kernels::simd::compiled()
-            ),
-            memory_gib: (memory_kib / 1048576.0 * 10.0).round() / 10.0,
-            os,
             gpu_adapter,
             gpu_type,
             gpu_backend,
-            rustc: env!("HARNESS_RUSTC_VERSION").to_string(),
-            git_commit: git_commit(),
+            ..Machine::identity()
         }
     }
 }

@@ -6,9 +6,7 @@ use kernels::{Params, Strategy};
 use crate::results::Status;
 use std::collections::BTreeSet;
 
-use super::{
-    Case, Ctx, Fit, ThreadFit, best_per_variant, idea_of, naive_median, rest_of, size_label,
-};
+use super::{Case, Ctx, Fit, ThreadFit, idea_of, naive_median, rest_of, size_label};
 use crate::render::fmt::{fmt_pct, fmt_rate, fmt_ratio, fmt_time, fmt_value, sig3};
 use crate::report::data::Entry;
 
@@ -63,8 +61,8 @@ fn winners<'a>(
             .copied()
             .filter(|e| &e.row.params == params)
             .collect();
-        let mut best = best_per_variant(&at);
-        best.sort_by(|a, b| a.median().total_cmp(&b.median()));
+        // The planner's ranking: `harness plan` and `--variant best` choose as this says.
+        let best = crate::planner::ranking(&at);
         let Some(w) = best.first().copied() else {
             continue;
         };

@@ -10,8 +10,8 @@ use super::advice::advice;
 use super::distribution::distribution;
 use super::table::problem_table;
 use super::{
-    Case, CaseReport, Chart, Ctx, Fit, Picture, ProblemTable, ThreadFit, best_per_variant, rest_of,
-    size_label, variant_rank,
+    Case, CaseReport, Chart, Ctx, Fit, Picture, ProblemTable, ThreadFit, rest_of, size_label,
+    variant_rank,
 };
 use crate::measure::stats::{self, AmdahlFit};
 use crate::render::fmt::{fmt_pct, fmt_rate, fmt_time};
@@ -115,7 +115,7 @@ fn bar_chart(c: &Case) -> Option<Chart> {
                 .copied()
                 .filter(|e| &e.row.params == params)
                 .collect();
-        let mut bars: Vec<Bar> = best_per_variant(&at)
+        let mut bars: Vec<Bar> = crate::planner::ranking(&at)
             .into_iter()
             .map(|e| Bar {
                 label: ctx.series_name(e),

@@ -348,21 +348,6 @@ fn idea_of(kernel: &str, variant: &str) -> Option<&'static str> {
         .map(|v| v.idea)
 }
 
-/// Best (smallest median) ok entry per (variant, machine) among `es`.
-fn best_per_variant<'a>(es: &[&'a Entry]) -> Vec<&'a Entry> {
-    let mut best: BTreeMap<(String, usize, String), &Entry> = BTreeMap::new();
-    for e in es.iter().filter(|e| e.ok()) {
-        let k = (e.row.variant.clone(), e.machine, e.row.runtime.clone());
-        match best.get(&k) {
-            Some(b) if b.median() <= e.median() => {}
-            _ => {
-                best.insert(k, e);
-            }
-        }
-    }
-    best.into_values().collect()
-}
-
 fn naive_median(es: &[&Entry], machine: usize) -> Option<f64> {
     es.iter()
         .filter(|e| {
