@@ -214,7 +214,9 @@ fn every_variant_matches_naive_on_rectangular_scenes_given_by_rows_and_cols() {
     // --rows/--cols (0: --n). 16×30: the packed rows of `lanes` (8 | R, C even) and mixed
     // radices (30 = 2·5·3 rows, 15 packed); 32×20 the same for `lanes-f32` (16 | R); 15×20
     // and 24×9: odd sides (rows one at a time); the trace case's central crop.
-    let problems: [(&str, [usize; 2], &[(&str, f64)]); 5] = [
+    // (case, the image's shape, the parameters).
+    type Problem = (&'static str, [usize; 2], &'static [(&'static str, f64)]);
+    let problems: [Problem; 5] = [
         (
             "synthetic",
             [16, 30],
