@@ -1,6 +1,7 @@
 //! `cargo bench -- fft`: the building blocks of `deconv/*/lanes`. One column strip's worth
 //! of transforms (8 f64 or 16 f32 sequences of length n), by `LanesFft` (one sequence per
-//! SIMD lane, radix-8 Stockham) and by rustfft (one sequence after another, AVX inside
+//! SIMD lane, mixed-radix Stockham: 1024 and 4096 radix 8 with a 2 or none, 1000 = 8·5³,
+//! 1200 = 8·2·5²·3, 1960 = 8·7²·5) and by rustfft (one sequence after another, AVX inside
 //! each); and one strip's convolution (forward, product, inverse), by two `LanesFft`
 //! calls and by `LanesConvolution` (in place, depth first).
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -10,7 +11,7 @@ use rustfft::{FftDirection, FftPlanner};
 
 fn strip<T: LaneFloat>(c: &mut Criterion, precision: &str) {
     let mut group = c.benchmark_group(format!("fft/{precision}"));
-    for n in [1024usize, 4096] {
+    for n in [1000usize, 1024, 1200, 1960, 4096] {
         group.throughput(Throughput::Elements((n * T::LANES) as u64));
         let lanes = LanesFft::<T>::new(n, FftDirection::Forward);
         let mut scratch = lanes.scratch();

@@ -39,6 +39,9 @@
 //! disk, blurred with the PSF and given Poisson noise; [`scene::synthetic`]) and `trace`
 //! (the TRACE 171 Å 1024² image, read with fitsrs from `shared/real-data/`, its central
 //! n × n). Any case takes a user image instead: `--input image.npy [--input psf.npy]`.
+//! Images are R × C: `--n` sets both sides, `--rows`/`--cols` either one ([`shape`]; the
+//! AIA PSF is square, so a rectangle takes a Gaussian `--sigma` or a PSF `--input`).
+//! Every variant works on rectangles except `gpu` (powers of two on both sides).
 //!
 //! Work (the yardstick of every variant): aiapy's algorithm, 4 real 2-D FFTs of
 //! 2.5·RC·log₂(RC) flops, 2 complex products of 6 flops per spectrum value and 2 flops per
@@ -316,6 +319,21 @@ const PARAMS: &[ParamSpec] = &[
         is_size: true,
     },
     ParamSpec {
+        name: "rows",
+        help: "image rows R for a rectangular R×C image (0: n); the AIA PSF is square, so give \
+               --sigma or a PSF --input with it",
+        kind: ParamKind::Int { min: 0, max: 4096 },
+        default: 0.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "cols",
+        help: "image columns C for a rectangular R×C image (0: n)",
+        kind: ParamKind::Int { min: 0, max: 4096 },
+        default: 0.0,
+        is_size: false,
+    },
+    ParamSpec {
         name: "iterations",
         help: "Richardson–Lucy iterations (aiapy's default 25)",
         kind: ParamKind::Int { min: 0, max: 1000 },
@@ -402,6 +420,7 @@ impl Kernel for Deconv {
         inputs: &[ArrayD<f64>],
     ) -> Result<DeconvProblem, KernelError> {
         let n = p.usize("n")?;
+        let (rows, cols) = shape(p)?;
         let iterations = p.usize("iterations")?;
         let channel = p.usize("channel")? as u32;
         let sigma = p.get("sigma")?;
@@ -434,19 +453,19 @@ impl Kernel for Deconv {
                 )));
             }
             ("synthetic", []) => {
-                let psf = scene::psf(channel, sigma, n, n)?;
-                let image = scene::synthetic(n, seed, &roll(&psf));
+                let psf = scene::psf(channel, sigma, rows, cols)?;
+                let image = scene::synthetic(seed, &roll(&psf));
                 (Source::Synthetic { seed }, image, psf)
             }
             ("trace", []) => {
-                let psf = scene::psf(channel, sigma, n, n)?;
+                let psf = scene::psf(channel, sigma, rows, cols)?;
                 // A missing or unreadable file skips the variants (the case still lists);
                 // a wrong n is the user's error.
-                let image = match scene::trace(&scene::trace_path(), n) {
+                let image = match scene::trace_crop(&scene::trace_path(), rows, cols) {
                     Ok(image) => image,
                     Err(e @ KernelError::Read { .. }) => {
                         missing = Some(e.to_string());
-                        Array2::zeros((n, n))
+                        Array2::zeros((rows, cols))
                     }
                     Err(e) => return Err(e),
                 };
@@ -459,6 +478,7 @@ impl Kernel for Deconv {
             && sigma == 0.0
             && channel == 171
             && clip
+            && (rows, cols) == (n, n)
             && (case == "trace" || seed == 1)
             && REFERENCE_SIZES.contains(&(case, n)))
         .then(|| format!("{case}_n{n}"));
@@ -511,7 +531,10 @@ impl Kernel for Deconv {
     /// check of the built problem covers them).
     fn memory_estimate(case: &str, p: &Params) -> Option<u64> {
         let pixels = match case {
-            "synthetic" | "trace" => (p.usize("n").ok()? as f64).powi(2),
+            "synthetic" | "trace" => {
+                let (r, c) = shape(p).ok()?;
+                (r * c) as f64
+            }
             _ => return None,
         };
         let held = 8.0 * HELD_IMAGES * pixels;
@@ -519,11 +542,14 @@ impl Kernel for Deconv {
     }
 
     fn naive_seconds(case: &str, p: &Params) -> Option<f64> {
-        let n = match case {
-            "synthetic" | "trace" => p.usize("n").ok()?,
+        let pixels = match case {
+            "synthetic" | "trace" => {
+                let (r, c) = shape(p).ok()?;
+                r * c
+            }
             _ => return None,
         };
-        Some(naive::seconds(n * n, p.usize("iterations").ok()?))
+        Some(naive::seconds(pixels, p.usize("iterations").ok()?))
     }
 
     fn tolerance(p: &DeconvProblem, v: &VariantInfo) -> Tolerance {
@@ -573,6 +599,27 @@ impl Kernel for Deconv {
         };
         vec![("synthetic", Self::defaults("synthetic").with("n", n))]
     }
+}
+
+/// The image's shape R × C from `--rows`/`--cols`, each 0 (the default) meaning `--n`:
+/// `--n 1000` is 1000 × 1000, `--rows 1200 --cols 1920` a camera frame.
+pub fn shape(p: &Params) -> Result<(usize, usize), KernelError> {
+    let n = p.usize("n")?;
+    let side = |name: &str| -> Result<usize, KernelError> {
+        Ok(match p.usize(name)? {
+            0 => n,
+            given => given,
+        })
+    };
+    let (rows, cols) = (side("rows")?, side("cols")?);
+    if rows < 2 && cols < 2 {
+        return Err(KernelError::invalid(
+            "rows",
+            rows,
+            "a 1×1 image has nothing to deconvolve: give --rows or --cols of 2 or more",
+        ));
+    }
+    Ok((rows, cols))
 }
 
 /// How close a variant must come to the reference after `iterations` iterations on an

@@ -192,30 +192,34 @@ pub const BACKGROUND: f64 = 10.0;
 /// The seeded test scene (counts): a background, an extended limb-darkened disk, Gaussian
 /// blobs and point sources (their number grows with the area), blurred with `kernel` (the
 /// PSF already moved to (0, 0), as the deconvolution uses it) by circular convolution, with
-/// Poisson noise. Every random number comes from `seed`.
-pub fn synthetic(n: usize, seed: u64, kernel: &Array2<f64>) -> Array2<f64> {
+/// Poisson noise. The scene is R × C as the kernel is; a square scene draws the same
+/// random numbers in the same order as it did before rectangles existed, so its pixels
+/// (and the committed references) are unchanged. Every random number comes from `seed`.
+pub fn synthetic(seed: u64, kernel: &Array2<f64>) -> Array2<f64> {
     let mut rng = Rng::new(seed);
-    let nf = n as f64;
-    let mut sky = Array2::from_elem((n, n), BACKGROUND);
+    let (r, c) = kernel.dim();
+    let (rf, cf) = (r as f64, c as f64);
+    let mut sky = Array2::from_elem((r, c), BACKGROUND);
 
-    // An extended disk of radius 0.3 n with limb darkening, off-centre by up to 0.05 n.
-    let (di, dj) = (nf * rng.range(0.45, 0.55), nf * rng.range(0.45, 0.55));
-    let radius = 0.3 * nf;
+    // An extended disk of radius 0.3·min(R, C) with limb darkening, off-centre by up to
+    // 0.05 of each side.
+    let (di, dj) = (rf * rng.range(0.45, 0.55), cf * rng.range(0.45, 0.55));
+    let radius = 0.3 * rf.min(cf);
     for ((i, j), v) in sky.indexed_iter_mut() {
-        let r = ((i as f64 - di).powi(2) + (j as f64 - dj).powi(2)).sqrt() / radius;
-        if r <= 1.0 {
-            *v += 100.0 * (0.4 + 0.6 * (1.0 - r * r).sqrt());
+        let d = ((i as f64 - di).powi(2) + (j as f64 - dj).powi(2)).sqrt() / radius;
+        if d <= 1.0 {
+            *v += 100.0 * (0.4 + 0.6 * (1.0 - d * d).sqrt());
         }
     }
 
     // Gaussian blobs of widths 1–8 px, evaluated within ±5σ (cut at the edges).
-    for _ in 0..3 + n * n / 8192 {
-        let (bi, bj) = (rng.range(0.0, nf), rng.range(0.0, nf));
+    for _ in 0..3 + r * c / 8192 {
+        let (bi, bj) = (rng.range(0.0, rf), rng.range(0.0, cf));
         let sigma = rng.range(1.0, 8.0);
         let amplitude = rng.range(50.0, 500.0);
         let reach = 5.0 * sigma;
-        let rows = ((bi - reach).max(0.0) as usize)..((bi + reach).min(nf - 1.0) as usize + 1);
-        let cols = ((bj - reach).max(0.0) as usize)..((bj + reach).min(nf - 1.0) as usize + 1);
+        let rows = ((bi - reach).max(0.0) as usize)..((bi + reach).min(rf - 1.0) as usize + 1);
+        let cols = ((bj - reach).max(0.0) as usize)..((bj + reach).min(cf - 1.0) as usize + 1);
         for i in rows {
             for j in cols.clone() {
                 let r2 = (i as f64 - bi).powi(2) + (j as f64 - bj).powi(2);
@@ -225,8 +229,8 @@ pub fn synthetic(n: usize, seed: u64, kernel: &Array2<f64>) -> Array2<f64> {
     }
 
     // Point sources: one pixel each.
-    for _ in 0..5 + n * n / 4096 {
-        let (i, j) = (rng.next_u64() as usize % n, rng.next_u64() as usize % n);
+    for _ in 0..5 + r * c / 4096 {
+        let (i, j) = (rng.next_u64() as usize % r, rng.next_u64() as usize % c);
         sky[[i, j]] += rng.range(1000.0, 10000.0);
     }
 
@@ -289,6 +293,11 @@ pub fn trace_path() -> PathBuf {
 /// The TRACE 171 Å image (1024 × 1024, physical values BZERO + BSCALE·raw), row-major as
 /// astropy reads it (row 0 is the first row in the file), cropped to its central n × n.
 pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
+    trace_crop(path, n, n)
+}
+
+/// [`trace`] cropped to its central `rows` × `cols`.
+pub fn trace_crop(path: &Path, rows: usize, cols: usize) -> Result<Array2<f64>, KernelError> {
     let path = path.to_path_buf();
     let err = |reason: String| KernelError::Read {
         path: path.clone(),
@@ -345,15 +354,22 @@ pub fn trace(path: &Path, n: usize) -> Result<Array2<f64>, KernelError> {
             ))
         })?
         .mapv(|v| bzero + bscale * v);
-    if n > height || n > width {
-        return Err(KernelError::invalid(
-            "n",
-            n,
-            format!("the TRACE image is {height} × {width}: n crops its centre, so n ≤ {height}"),
-        ));
+    for (name, side, limit) in [("rows", rows, height), ("cols", cols, width)] {
+        if side > limit {
+            // Named after --n when the crop is square (--rows and --cols left at 0).
+            let name = if rows == cols { "n" } else { name };
+            return Err(KernelError::invalid(
+                name,
+                side,
+                format!(
+                    "the TRACE image is {height} × {width}: the crop is of its centre, so \
+                     {name} ≤ {limit}"
+                ),
+            ));
+        }
     }
-    let (i0, j0) = ((height - n) / 2, (width - n) / 2);
-    Ok(image.slice(s![i0..i0 + n, j0..j0 + n]).to_owned())
+    let (i0, j0) = ((height - rows) / 2, (width - cols) / 2);
+    Ok(image.slice(s![i0..i0 + rows, j0..j0 + cols]).to_owned())
 }
 
 /// The pixels a FITS header declares fit in the file after its first 2880-byte header
@@ -442,9 +458,11 @@ mod tests {
     #[test]
     fn the_scene_depends_only_on_the_seed() {
         let k = gaussian_psf(32, 32, 1.0);
-        let a = synthetic(32, 3, &k);
-        assert_eq!(a, synthetic(32, 3, &k));
-        assert_ne!(a, synthetic(32, 4, &k));
+        let a = synthetic(3, &k);
+        assert_eq!(a, synthetic(3, &k));
+        assert_ne!(a, synthetic(4, &k));
         assert!(a.iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
+        let wide = synthetic(3, &gaussian_psf(12, 40, 1.0));
+        assert_eq!(wide.dim(), (12, 40), "the kernel's shape");
     }
 }

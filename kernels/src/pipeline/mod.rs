@@ -362,7 +362,7 @@ impl Kernel for Pipeline {
                 0 => base.clone(),
                 k => base.with_image(
                     Source::Synthetic { seed: seed + k },
-                    Arc::new(scene::synthetic(n, seed + k, &kernel)),
+                    Arc::new(scene::synthetic(seed + k, &kernel)),
                 ),
             })
             .collect();

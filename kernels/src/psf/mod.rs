@@ -42,6 +42,7 @@ use crate::params::{ParamKind, ParamSpec, Params};
 use crate::variant::{NotApplicable, Precision, Prepared, Stage, Variant, VariantInfo, Work};
 
 pub mod composite;
+pub mod composite_lanes;
 pub mod gpu;
 pub mod naive;
 pub mod parallel;
@@ -419,6 +420,55 @@ pub fn combine(spikes: &mut [f64], core: &Core, n: usize, parallel: bool) {
     }
 }
 
+/// How a CPU variant computes the composite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompositeEngine {
+    /// rustfft columns gathered from row spectra, on one thread.
+    OneThread,
+    /// The same on rayon's threads.
+    Threads,
+    /// The lane engine on rayon's threads ([`composite_lanes`]); where 8 does not divide
+    /// N (its rows go 8 at a time), [`CompositeEngine::Threads`] instead.
+    Lanes,
+}
+
+/// A planned composite, of either kind.
+pub enum CompositePlan {
+    Columns(Box<composite::Composite>),
+    Lanes(Box<composite_lanes::LanesComposite>),
+}
+
+impl CompositePlan {
+    pub fn new(n: usize, engine: CompositeEngine) -> CompositePlan {
+        let columns =
+            |parallel| CompositePlan::Columns(Box::new(composite::Composite::new(n, parallel)));
+        match engine {
+            CompositeEngine::OneThread => columns(false),
+            CompositeEngine::Threads => columns(true),
+            CompositeEngine::Lanes => match composite_lanes::LanesComposite::new(n) {
+                Some(lanes) => CompositePlan::Lanes(Box::new(lanes)),
+                None => columns(true),
+            },
+        }
+    }
+
+    /// Writes the composite of `focal_plane` and `entrance` (N × N) into `out`.
+    pub fn run(
+        &mut self,
+        focal_plane: &[f64],
+        entrance: &[f64],
+        out: &mut [f64],
+    ) -> Result<(), KernelError> {
+        match self {
+            CompositePlan::Columns(c) => c.run(focal_plane, entrance, out),
+            CompositePlan::Lanes(c) => {
+                c.run(focal_plane, entrance, out);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Buffers and stage timings shared by the CPU variants: the three output arrays and the
 /// composite's plans. Each variant supplies its spike routine.
 pub struct Buffers {
@@ -426,19 +476,19 @@ pub struct Buffers {
     pub entrance: Vec<f64>,
     pub focal_plane: Vec<f64>,
     pub psf: Vec<f64>,
-    pub composite: composite::Composite,
+    pub composite: CompositePlan,
     pub stages: Vec<Stage>,
 }
 
 impl Buffers {
-    pub fn new(p: &PsfProblem, parallel_composite: bool) -> Buffers {
+    pub fn new(p: &PsfProblem, engine: CompositeEngine) -> Buffers {
         let nn = p.n * p.n;
         Buffers {
             problem: p.clone(),
             entrance: vec![0.0; nn],
             focal_plane: vec![0.0; nn],
             psf: vec![0.0; nn],
-            composite: composite::Composite::new(p.n, parallel_composite),
+            composite: CompositePlan::new(p.n, engine),
             stages: Vec::new(),
         }
     }
@@ -515,8 +565,23 @@ impl<F: FnMut(&PsfProblem, &[Gaussian], &mut [f64]) + Send> CpuRun<F> {
     /// A variant whose core is the shared windowed one ([`core()`]) and whose composite and
     /// normalisation run on rayon's threads when `parallel`.
     pub fn new(p: &PsfProblem, parallel: bool, spikes: F) -> Self {
+        let engine = if parallel {
+            CompositeEngine::Threads
+        } else {
+            CompositeEngine::OneThread
+        };
+        Self::with_composite(p, parallel, engine, spikes)
+    }
+
+    /// [`CpuRun::new`] with the composite computed by `engine`.
+    pub fn with_composite(
+        p: &PsfProblem,
+        parallel: bool,
+        engine: CompositeEngine,
+        spikes: F,
+    ) -> Self {
         CpuRun {
-            buffers: Buffers::new(p, parallel),
+            buffers: Buffers::new(p, engine),
             parallel,
             core,
             spikes,
@@ -540,7 +605,7 @@ impl<F: FnMut(&PsfProblem, &[Gaussian], &mut [f64]) + Send> Prepared for CpuRun<
 /// other kernels (the deconvolution). Runs on the current rayon pool.
 pub fn compute_psf(channel: u32, n: usize, preflight: bool) -> Result<Array2<f64>, KernelError> {
     let p = PsfProblem::new(channel, n, preflight)?;
-    let mut b = Buffers::new(&p, true);
+    let mut b = Buffers::new(&p, CompositeEngine::Threads);
     b.run(true, core, windowed::spikes)?;
     Array2::from_shape_vec((n, n), b.psf).map_err(|e| KernelError::Failed(e.to_string()))
 }

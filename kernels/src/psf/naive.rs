@@ -50,7 +50,7 @@ impl Variant<PsfProblem> for Naive {
     }
     fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
         Ok(Box::new(CpuRun {
-            buffers: Buffers::new(p, false),
+            buffers: Buffers::new(p, super::CompositeEngine::OneThread),
             parallel: false,
             core,
             spikes,

@@ -1,12 +1,14 @@
 //! `psf/aia/parallel` — the vectorised rows spread over rayon's threads. Rows are
 //! independent, each has one owner and sums its spikes in the same order as the
 //! single-threaded variant, so the result is identical whatever the thread count. The
-//! normalising sums and the composite run on the threads too.
+//! normalising sums run on the threads too, and the composite through the lane engine
+//! ([`super::composite_lanes`]: strip-major spectra, one column or row per SIMD lane),
+//! on the threads as well.
 
 use rayon::prelude::*;
 
 use super::vectorised::spike_row;
-use super::{CpuRun, Gaussian, PsfProblem, coord};
+use super::{CompositeEngine, CpuRun, Gaussian, PsfProblem, coord};
 use crate::error::KernelError;
 use crate::variant::{Prepared, Variant, VariantInfo};
 
@@ -17,7 +19,7 @@ const INFO: VariantInfo = variant!(
     Parallel,
     F64,
     "independent rows over threads (rayon), each with the SIMD exponential; the \
-         composite's row and column FFTs over threads too"
+         composite's row and column FFTs over threads too, one per SIMD lane (our own FFT)"
 );
 
 impl Variant<PsfProblem> for Parallel {
@@ -25,7 +27,12 @@ impl Variant<PsfProblem> for Parallel {
         &INFO
     }
     fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(CpuRun::new(p, true, spikes)))
+        Ok(Box::new(CpuRun::with_composite(
+            p,
+            true,
+            CompositeEngine::Lanes,
+            spikes,
+        )))
     }
 }
 

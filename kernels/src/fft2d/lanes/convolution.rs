@@ -29,14 +29,16 @@
 //!
 //! Position i of the middle holds frequency `frequency(i)`: with i = k·(len/r0) + i',
 //! `frequency(i) = k + r0·frequency'(i')`, the frequency of i' in the sub-transform.
-//! Lengths that are not powers of two use the lane FFT forward and back (natural order).
+//! The radices are mixed (8, 4, 2, then 7, 5, 3: see `radix`); lengths with a prime
+//! factor above 7 use the lane FFT forward and back (natural order), itself rustfft one
+//! lane at a time for them.
 
 use num_complex::Complex;
 use rustfft::FftDirection;
 
+use super::radix::{Radix, with_radix};
 use super::{
-    LaneFloat, LanesFft, LanesScratch, Split, Stage, dft2, dft4, dft8, radix_stages, rows, swapped,
-    twiddle,
+    LaneFloat, LanesFft, LanesScratch, Split, Stage, radix_stages, rows, swapped, twiddle,
 };
 
 /// Planned convolutions of `LANES` sequences of one length.
@@ -46,8 +48,8 @@ pub struct LanesConvolution<T: LaneFloat> {
 }
 
 enum Plan<T: LaneFloat> {
-    /// A power of two: the decimation stages, outermost first, and the frequency at each
-    /// position of the middle.
+    /// Factors 2, 3, 5, 7 only: the decimation stages, outermost first, and the frequency
+    /// at each position of the middle.
     InPlace {
         stages: Vec<Stage<T>>,
         frequency: Vec<usize>,
@@ -62,16 +64,16 @@ enum Plan<T: LaneFloat> {
 impl<T: LaneFloat> LanesConvolution<T> {
     pub fn new(len: usize) -> Self {
         assert!(len > 0, "a convolution needs a length");
-        let plan = if len.is_power_of_two() {
-            let stages = radix_stages::<T>(len);
-            let radices: Vec<usize> = stages.iter().map(|s| s.radix).collect();
-            let frequency = (0..len).map(|i| frequency_at(&radices, len, i)).collect();
-            Plan::InPlace { stages, frequency }
-        } else {
-            Plan::Fft {
+        let plan = match radix_stages::<T>(len) {
+            Some(stages) => {
+                let radices: Vec<usize> = stages.iter().map(|s| s.radix.size()).collect();
+                let frequency = (0..len).map(|i| frequency_at(&radices, len, i)).collect();
+                Plan::InPlace { stages, frequency }
+            }
+            None => Plan::Fft {
                 forward: LanesFft::new(len, FftDirection::Forward),
                 inverse: LanesFft::new(len, FftDirection::Inverse),
-            }
+            },
         };
         LanesConvolution { len, plan }
     }
@@ -84,7 +86,7 @@ impl<T: LaneFloat> LanesConvolution<T> {
         }
     }
 
-    /// Work space for [`Self::process`] (empty for powers of two: they need none).
+    /// Work space for [`Self::process`] (empty for the in-place plans: they need none).
     pub fn scratch(&self) -> LanesScratch<T> {
         match &self.plan {
             Plan::InPlace { .. } => LanesScratch {
@@ -113,6 +115,37 @@ impl<T: LaneFloat> LanesConvolution<T> {
             }
         }
     }
+
+    /// The forward half of [`Self::process`] alone: `data[i] ← FFT(data)[frequency(i)]`,
+    /// the spectrum in the order [`Self::process`]'s `op` sees it, so that it can be the
+    /// factor of a later `process` (the PSF composite's product of two spectra).
+    pub fn forward(&self, data: &mut [Split<T::V>], scratch: &mut LanesScratch<T>) {
+        assert_eq!(data.len(), self.len, "data is not one sequence long");
+        match &self.plan {
+            Plan::InPlace { stages, .. } => forward_only(stages, data),
+            Plan::Fft { forward, .. } => forward.process(data, scratch),
+        }
+    }
+}
+
+/// The forward stages of [`descend`], depth first, without the way back.
+fn forward_only<T: LaneFloat>(stages: &[Stage<T>], data: &mut [Split<T::V>]) {
+    match stages {
+        [] => {}
+        [leaf] => with_radix!(leaf.radix, |R, dft| {
+            let mut v = [Split::default(); R];
+            v.copy_from_slice(&data[..R]);
+            data[..R].copy_from_slice(&dft(v));
+        }),
+        [stage, rest @ ..] => {
+            let w = &stage.twiddles;
+            with_radix!(stage.radix, |R, dft| forward_stage::<T, R>(data, w, dft));
+            let sub = data.len() / stage.radix.size();
+            for block in data.chunks_exact_mut(sub) {
+                forward_only(rest, block);
+            }
+        }
+    }
 }
 
 /// Where a digit-reversed position's frequency comes from (see the module notes).
@@ -135,27 +168,17 @@ fn descend<T: LaneFloat>(
 ) {
     match stages {
         [] => data[0] = op(offset, data[0]),
-        [leaf] => match leaf.radix {
-            8 => leaf_block::<T, 8>(data, offset, op, dft8::<T>),
-            4 => leaf_block::<T, 4>(data, offset, op, dft4::<T>),
-            _ => leaf_block::<T, 2>(data, offset, op, dft2::<T>),
-        },
+        [leaf] => with_radix!(leaf.radix, |R, dft| leaf_block::<T, R>(
+            data, offset, op, dft
+        )),
         [stage, rest @ ..] => {
             let w = &stage.twiddles;
-            match stage.radix {
-                8 => forward_stage::<T, 8>(data, w, dft8::<T>),
-                4 => forward_stage::<T, 4>(data, w, dft4::<T>),
-                _ => forward_stage::<T, 2>(data, w, dft2::<T>),
-            }
-            let sub = data.len() / stage.radix;
+            with_radix!(stage.radix, |R, dft| forward_stage::<T, R>(data, w, dft));
+            let sub = data.len() / stage.radix.size();
             for (b, block) in data.chunks_exact_mut(sub).enumerate() {
                 descend(rest, block, offset + b * sub, op);
             }
-            match stage.radix {
-                8 => backward_stage::<T, 8>(data, w, dft8::<T>),
-                4 => backward_stage::<T, 4>(data, w, dft4::<T>),
-                _ => backward_stage::<T, 2>(data, w, dft2::<T>),
-            }
+            with_radix!(stage.radix, |R, dft| backward_stage::<T, R>(data, w, dft));
         }
     }
 }
@@ -299,10 +322,46 @@ mod tests {
     #[test]
     fn in_place_convolutions_match_the_lane_fft_forward_and_back() {
         // 1: no stage; 2, 4, 8: a leaf alone; 16, 32: radix 8 then 2 or 4; 4096: four
-        // levels of radix 8; 2048: radix 4 at the leaf; 12: the lane FFT fallback.
-        for len in [1, 2, 4, 8, 16, 32, 64, 512, 2048, 4096, 12] {
+        // levels of radix 8; 2048: radix 4 at the leaf; 3, 5, 7: odd leaves alone; 12, 30,
+        // 1000 (8·5³), 1200 (8·2·5²·3), 2·7·9: mixed radices; 22, 26: the lane FFT
+        // fallback (a factor 11 or 13).
+        for len in [
+            1, 2, 4, 8, 16, 32, 64, 512, 2048, 4096, 3, 5, 7, 12, 30, 1000, 1200, 126, 22, 26,
+        ] {
             check::<f64>(len, f64::EPSILON);
             check::<f32>(len, f32::EPSILON as f64);
+        }
+    }
+
+    #[test]
+    fn the_forward_half_is_the_fft_in_the_middle_order() {
+        // Radices 8·5·3 (in place) and 22 (the lane FFT): forward() against the Stockham
+        // FFT read through frequency(); the same arithmetic per butterfly, rounded in
+        // another order, so log2(len)·ε of the peak.
+        for len in [120, 22] {
+            let x = split_from::<f64>(len, |n, j| {
+                Complex::new((n as f64 * 0.3 + j as f64).sin(), (n * j) as f64 * 0.01)
+            });
+            let mut expected = x.clone();
+            let fft = LanesFft::<f64>::new(len, FftDirection::Forward);
+            fft.process(&mut expected, &mut fft.scratch());
+            let conv = LanesConvolution::<f64>::new(len);
+            let mut got = x.clone();
+            conv.forward(&mut got, &mut conv.scratch());
+            let (e, g): (&[f64], &[f64]) =
+                (bytemuck::cast_slice(&expected), bytemuck::cast_slice(&got));
+            let scale = e.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let bound = f64::EPSILON * (4.0 * (len as f64).log2() + 4.0) * scale;
+            for i in 0..len {
+                let k = conv.frequency(i);
+                for part in 0..16 {
+                    let (a, b) = (e[16 * k + part], g[16 * i + part]);
+                    assert!(
+                        (a - b).abs() <= bound,
+                        "len {len} position {i} (frequency {k}) value {part}: {b} vs {a}"
+                    );
+                }
+            }
         }
     }
 
@@ -314,7 +373,12 @@ mod tests {
         for i in 0..32 {
             assert_eq!(conv.frequency(i), i / 4 + 8 * (i % 4), "position {i}");
         }
-        let identity = LanesConvolution::<f64>::new(12);
-        assert!((0..12).all(|i| identity.frequency(i) == i));
+        // 8 × 3 = 24: i = 3·k + i', frequency k + 8·i'.
+        let mixed = LanesConvolution::<f64>::new(24);
+        for i in 0..24 {
+            assert_eq!(mixed.frequency(i), i / 3 + 8 * (i % 3), "position {i}");
+        }
+        let identity = LanesConvolution::<f64>::new(22);
+        assert!((0..22).all(|i| identity.frequency(i) == i));
     }
 }

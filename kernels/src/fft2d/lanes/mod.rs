@@ -13,12 +13,19 @@
 //!
 //! One concern per submodule:
 //!
-//! - `stockham`: [`LanesFft`], complex transforms (Stockham autosort, radix 8);
-//! - `radix`: the radix stages and small DFTs that `stockham` and `convolution` share;
+//! - `stockham`: [`LanesFft`], complex transforms (Stockham autosort, mixed radix);
+//! - `radix`: the radix stages (8, 4, 2, 7, 5, 3) and small DFTs that `stockham` and
+//!   `convolution` share;
 //! - `real`: [`RealLanesFft`], real transforms packed into complex ones of half the length;
 //! - `convolution`: [`LanesConvolution`], forward, a pointwise step and back, in place;
+//! - `strips`: moving W rows at a time between strip-major spectra and the lanes;
 //! - `transpose`: the `LANES × LANES` tile transposes behind [`LaneFloat::transpose`];
 //! - `division`: the AVX-512 quotient behind [`LaneFloat::div_fast`].
+//!
+//! Lengths: every length whose prime factors are among 2, 3, 5 and 7 (1000 = 8·5³,
+//! 1200 = 8·2·5²·3, 1920, 3000, 5000, ...) stays in SIMD lanes, in place and depth first
+//! in the convolution. Any other length (a prime factor of 11 or more) goes to rustfft one
+//! lane at a time (its Rader or Bluestein plans for large primes): correct, not fast.
 //!
 //! This module holds what they all share: the [`LaneFloat`] types, the [`Split`] values
 //! and their arithmetic, and [`prefetch`].
@@ -34,13 +41,15 @@ mod division;
 mod radix;
 mod real;
 mod stockham;
+mod strips;
 mod transpose;
 
 pub use convolution::LanesConvolution;
 pub use real::RealLanesFft;
 pub use stockham::{LanesFft, LanesScratch};
+pub use strips::{get_across, tiles_out};
 // For `convolution`, which reaches the shared radix stages through `super::`.
-use radix::{Stage, dft2, dft4, dft8, radix_stages, rows};
+use radix::{Stage, radix_stages, rows};
 
 /// A real type and its widest SIMD vector.
 pub trait LaneFloat: Float + bytemuck::Pod {

@@ -56,8 +56,8 @@ impl<T: LaneFloat> RealLanesFft<T> {
     }
 
     /// Where [`Self::round_trip`]'s `op` finds packed sample n: the packed sample at
-    /// position i is `sample(i)` (a digit reversal; the identity when M is not a power
-    /// of two).
+    /// position i is `sample(i)` (a digit reversal; the identity when M has a prime factor
+    /// above 7).
     pub fn sample(&self, position: usize) -> usize {
         self.round.frequency(position)
     }
@@ -317,8 +317,9 @@ mod tests {
 
     #[test]
     fn round_trips_match_c2r_product_r2c() {
-        // 4096: M = 2048 (radix 4 at the leaf); 64: M = 32; 24: M = 12, the fallback.
-        for n in [2, 4, 64, 4096, 24] {
+        // 4096: M = 2048 (radix 4 at the leaf); 64: M = 32; 24: M = 12 (4·3); 1000:
+        // M = 500 (4·5³); 1200: M = 600; 26: M = 13, the fallback.
+        for n in [2, 4, 64, 4096, 24, 1000, 1200, 26] {
             check_round_trip::<f64>(n, f64::EPSILON);
             check_round_trip::<f32>(n, f32::EPSILON as f64);
         }
@@ -327,8 +328,9 @@ mod tests {
     #[test]
     fn packed_real_transforms_match_realfft() {
         // The error bound is twice the complex one's (realfft's own rounding enters too);
-        // 100 has a non-power-of-two half (per-lane path), 2 a half of 1 (no stages).
-        for n in [2, 4, 16, 64, 100, 1024] {
+        // 100 (M = 50 = 2·5²) and 1000 (M = 500) mixed radices, 26 (M = 13) the per-lane
+        // path, 2 a half of 1 (no stages).
+        for n in [2, 4, 16, 64, 100, 1024, 1000, 26] {
             check_real::<f64>(n, f64::EPSILON);
             check_real::<f32>(n, f32::EPSILON as f64);
         }

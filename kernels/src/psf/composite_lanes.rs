@@ -1,0 +1,266 @@
+//! The composite of the two filters (the formula, and why it is read back index-reversed:
+//! [`super::composite`]) through the lane engine, [`crate::fft2d::lanes`], on rayon's
+//! threads: `psf/aia/parallel`'s composite.
+//!
+//! [`super::composite::Composite`] gathers 16 columns at a time out of row-major row
+//! spectra and transforms them with rustfft; here the spectra are stored *strip-major*
+//! (`fft2d::lanes::strips`: strip s is columns s·W .. s·W+W, W = 8 for f64, all N rows
+//! contiguous), so that a column pass takes a strip as it is, one column per SIMD lane,
+//! and a row pass takes W rows at a time, one per lane, through W × W tile transposes:
+//!
+//! 1. rows of the focal-plane filter, W at a time: packed, r2c, each W spectrum values
+//!    transposed into their strip as they come out;
+//! 2. every strip's columns forward, in place and depth first: the focal-plane spectrum,
+//!    its rows in the order the column convolution's middle holds them;
+//! 3. rows of the entrance filter the same way, into a second spectrum;
+//! 4. every strip's columns forward, times the focal-plane spectrum (fused into the
+//!    convolution's middle: the product is taken as each value is stored), inverse;
+//! 5. output rows W at a time: the W source rows they read (index-reversed) gathered from
+//!    the strips, c2r, |·|/N² written index-reversed.
+//!
+//! Needs W | N (rows go W at a time); [`LanesComposite::new`] says None otherwise.
+//! Every column and row is transformed with the same arithmetic whatever the thread
+//! count, so the result does not depend on it.
+
+use ndarray::{ArrayViewMut2, Axis};
+use rayon::prelude::*;
+
+use crate::fft2d::lanes::{
+    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, tiles_out,
+};
+
+/// Transforms per vector in f64.
+const W: usize = <f64 as LaneFloat>::LANES;
+
+type V = <f64 as LaneFloat>::V;
+
+/// One rayon task's work space.
+struct Task {
+    /// W rows, packed for the real FFT (N/2 values).
+    packed: Vec<Split<V>>,
+    /// W row spectra, lanes across rows (strips·W values).
+    across: Vec<Split<V>>,
+    rows: LanesScratch<f64>,
+    columns: LanesScratch<f64>,
+}
+
+/// Plans and buffers of the lane composite at one size (built in `prepare`).
+pub struct LanesComposite {
+    n: usize,
+    rows: RealLanesFft<f64>,
+    columns: LanesConvolution<f64>,
+    /// The focal-plane spectrum, strip-major, rows in the column convolution's order.
+    focal: Vec<Split<V>>,
+    /// The entrance spectrum, then the product's inverse column transforms.
+    spectrum: Vec<Split<V>>,
+    tasks: Vec<Task>,
+}
+
+impl LanesComposite {
+    /// Plans for an N × N composite; None unless W divides N (rows go W at a time).
+    pub fn new(n: usize) -> Option<LanesComposite> {
+        if n < 2 || !n.is_multiple_of(W) {
+            return None;
+        }
+        let strips = (n / 2 + 1).div_ceil(W);
+        let rows = RealLanesFft::new(n);
+        let columns = LanesConvolution::new(n);
+        let tasks = (0..4 * rayon::current_num_threads())
+            .map(|_| Task {
+                packed: vec![Split::default(); n / 2],
+                across: vec![Split::default(); strips * W],
+                rows: rows.scratch(),
+                columns: columns.scratch(),
+            })
+            .collect();
+        Some(LanesComposite {
+            n,
+            rows,
+            columns,
+            focal: vec![Split::default(); strips * n],
+            spectrum: vec![Split::default(); strips * n],
+            tasks,
+        })
+    }
+
+    /// Writes the composite of `focal_plane` and `entrance` (N × N, row-major) into `out`.
+    pub fn run(&mut self, focal_plane: &[f64], entrance: &[f64], out: &mut [f64]) {
+        let n = self.n;
+        assert!(focal_plane.len() == n * n && entrance.len() == n * n && out.len() == n * n);
+        // Passes 1 and 2.
+        rows_forward(&self.rows, focal_plane, &mut self.focal, &mut self.tasks);
+        let per = self.strips_per_task() * n;
+        let columns = &self.columns;
+        self.focal
+            .par_chunks_mut(per)
+            .zip(self.tasks.par_iter_mut())
+            .for_each(|(strips, t)| {
+                for strip in strips.chunks_exact_mut(n) {
+                    columns.forward(strip, &mut t.columns);
+                }
+            });
+        // Passes 3 and 4.
+        rows_forward(&self.rows, entrance, &mut self.spectrum, &mut self.tasks);
+        self.spectrum
+            .par_chunks_mut(per)
+            .zip(self.focal.par_chunks(per))
+            .zip(self.tasks.par_iter_mut())
+            .for_each(|((strips, focal), t)| {
+                for (strip, f) in strips.chunks_exact_mut(n).zip(focal.chunks_exact(n)) {
+                    columns.process(strip, &mut t.columns, |i, x| times(x, f[i]));
+                }
+            });
+        // Pass 5.
+        self.rows_out(out);
+    }
+
+    fn strips_per_task(&self) -> usize {
+        (self.focal.len() / self.n).div_ceil(self.tasks.len())
+    }
+
+    /// Output rows W at a time: output row i reads spectrum row (N/2 − i) mod N; c2r;
+    /// output column j reads sample (N/2 − j) mod N, |·|/N².
+    fn rows_out(&mut self, out: &mut [f64]) {
+        let n = self.n;
+        let per = (n / W).div_ceil(self.tasks.len()) * W;
+        let (spectrum, rows) = (&self.spectrum, &self.rows);
+        let nn = (n * n) as f64;
+        out.par_chunks_mut(per * n)
+            .zip(self.tasks.par_iter_mut())
+            .enumerate()
+            .for_each(|(task, (out, t))| {
+                for (b, block) in out.chunks_exact_mut(W * n).enumerate() {
+                    let first = task * per + b * W;
+                    gather_rows(spectrum, n, |l| (n / 2 + n - first - l) % n, &mut t.across);
+                    rows.c2r(&mut t.across[..n / 2 + 1], &mut t.packed, &mut t.rows);
+                    let v: &[f64] = bytemuck::cast_slice(&t.packed);
+                    for (l, row) in block.chunks_exact_mut(n).enumerate() {
+                        for (j, o) in row.iter_mut().enumerate() {
+                            let c = (n / 2 + n - j) % n;
+                            *o = v[2 * W * (c / 2) + (c % 2) * W + l].abs() / nn;
+                        }
+                    }
+                }
+            });
+    }
+}
+
+/// Rows of `x` (N × N, row-major) W at a time: packed, r2c, into the strips of `spectrum`.
+fn rows_forward(
+    rows: &RealLanesFft<f64>,
+    x: &[f64],
+    spectrum: &mut [Split<V>],
+    tasks: &mut [Task],
+) {
+    let n = 2 * rows.half();
+    let per = (n / W).div_ceil(tasks.len()) * W;
+    ArrayViewMut2::from_shape((spectrum.len() / n, n), spectrum)
+        .expect("the spectrum is strips × N")
+        .into_axis_chunks_iter_mut(Axis(1), per)
+        .into_par_iter()
+        .zip(x.par_chunks(per * n))
+        .zip(tasks.par_iter_mut())
+        .for_each(|((mut view, x), t)| {
+            for (b, block) in x.chunks_exact(W * n).enumerate() {
+                pack(block, n, &mut t.packed);
+                let store = tiles_out::<f64>(&mut view, b * W, rows.half());
+                rows.r2c_each(&mut t.packed, &mut t.rows, store);
+            }
+        });
+}
+
+/// W rows (row-major, N each) packed for [`RealLanesFft`]: element k, lane l holds
+/// x[l][2k] (re) and x[l][2k+1] (im).
+fn pack(block: &[f64], n: usize, packed: &mut [Split<V>]) {
+    let v: &mut [f64] = bytemuck::cast_slice_mut(packed);
+    for (l, row) in block.chunks_exact(n).enumerate() {
+        for (k, pair) in row.chunks_exact(2).enumerate() {
+            v[2 * W * k + l] = pair[0];
+            v[2 * W * k + W + l] = pair[1];
+        }
+    }
+}
+
+/// Spectrum rows `row(0..W)` of every strip, turned so that lane l holds row `row(l)`:
+/// `across[s·W + j]` lane l = spectrum row row(l), column s·W + j.
+fn gather_rows(
+    spectrum: &[Split<V>],
+    n: usize,
+    row: impl Fn(usize) -> usize,
+    across: &mut [Split<V>],
+) {
+    let mut tile = [Split::default(); W];
+    for (strip, out) in spectrum.chunks_exact(n).zip(across.chunks_exact_mut(W)) {
+        for (l, t) in tile.iter_mut().enumerate() {
+            *t = strip[row(l)];
+        }
+        f64::transpose(&tile, out);
+    }
+}
+
+/// `x · f`, lane by lane.
+#[inline(always)]
+fn times(x: Split<V>, f: Split<V>) -> Split<V> {
+    Split {
+        re: x.re * f.re - x.im * f.im,
+        im: x.re * f.im + x.im * f.re,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::composite::Composite;
+    use super::*;
+
+    fn filters(n: usize) -> (Vec<f64>, Vec<f64>) {
+        let fp = (0..n * n)
+            .map(|i| ((i * 7919) % 97) as f64 / 97.0)
+            .collect();
+        let e = (0..n * n)
+            .map(|i| ((i * 104729) % 89) as f64 / 89.0)
+            .collect();
+        (fp, e)
+    }
+
+    #[test]
+    fn matches_the_rustfft_composite() {
+        // 16, 64: radix 8 and 4/2; 40 = 8·5 and 120 = 8·3·5: mixed radices; 88 = 8·11:
+        // the columns through the lane FFT's fallback. The rustfft composite is itself
+        // checked against aiapy's double forward DFT (composite.rs); both round an FFT of
+        // N² points, a few log2(N²)·ε of the peak apart.
+        for n in [16, 64, 40, 120, 88] {
+            let (fp, e) = filters(n);
+            let mut expected = vec![f64::NAN; n * n];
+            Composite::new(n, false)
+                .run(&fp, &e, &mut expected)
+                .unwrap();
+            let mut got = vec![f64::NAN; n * n];
+            LanesComposite::new(n)
+                .expect("8 divides n")
+                .run(&fp, &e, &mut got);
+            let peak = expected.iter().fold(0.0f64, |m, v| m.max(*v));
+            let bound = 8.0 * (2.0 * (n as f64).log2()) * f64::EPSILON * peak;
+            let worst = (0..n * n)
+                .max_by(|&a, &b| {
+                    let d = |k: usize| (got[k] - expected[k]).abs();
+                    d(a).total_cmp(&d(b))
+                })
+                .unwrap();
+            assert!(
+                (got[worst] - expected[worst]).abs() <= bound,
+                "n {n}, pixel ({}, {}): {} vs {} (bound {bound:.2e})",
+                worst / n,
+                worst % n,
+                got[worst],
+                expected[worst]
+            );
+        }
+    }
+
+    #[test]
+    fn needs_w_to_divide_n() {
+        assert!(LanesComposite::new(12).is_none());
+        assert!(LanesComposite::new(20).is_none());
+        assert!(LanesComposite::new(24).is_some());
+    }
+}
