@@ -21,11 +21,14 @@
 //! - [`report`]: from run folders to the HTML report and the Markdown summary.
 //! - [`render`]: the one set of formatting and SVG helpers every sink uses (times, ratios,
 //!   escaping, palettes, the timelines).
+//! - [`external`]: variants outside this crate (any language), registered in
+//!   `external.toml` and run as worker processes (docs/external.md).
 //! - [`workshop`]: scaffolding a learner's own variant, and `explain`.
 
 pub mod cli;
 pub mod cmd;
 pub mod compare;
+pub mod external;
 pub mod logging;
 pub mod measure;
 pub mod profile;
@@ -51,11 +54,20 @@ pub fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    match cmd::execute(parsed.cli.command, &parsed.params) {
+    // The registration is checked before any command starts: a bad one writes nothing.
+    if let Some(file) = external::registration_file(parsed.cli.external.as_deref())
+        && let Err(e) = external::install(&file)
+    {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    let code = match cmd::execute(parsed.cli.command, &parsed.params) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    external::shutdown();
+    code
 }

@@ -36,8 +36,8 @@ impl Plan {
 pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Plan> {
     let (kernel_name, case, variant) = names(select)?;
     let kernels: Vec<&'static dyn DynKernel> = match &kernel_name {
-        Some(name) => vec![registry::kernel(name)?],
-        None => registry::kernels().collect(),
+        Some(name) => vec![crate::external::extend(registry::kernel(name)?)],
+        None => registry::kernels().map(crate::external::extend).collect(),
     };
     check_params(&kernels, given)?;
     let mut jobs = Vec::new();
