@@ -139,7 +139,7 @@ fn bench_shows_ours_and_theirs_in_one_table_and_report_draws_them() {
         "--variant",
         "naive,factorised,theirs",
         "--budget",
-        "0.05",
+        "0.5",
         "--threads",
         "1",
         "--out",
@@ -280,10 +280,11 @@ fn every_fault_is_a_failed_row_and_the_run_goes_on() {
         skips.reason
     );
     let missing = row(&rows, "missing");
+    assert_eq!(missing.status, Status::Failed, "{}", missing.reason);
     assert!(
         missing
             .reason
-            .contains("cannot start `no-such-worker-program`"),
+            .contains("cannot start `no-such-worker-program"),
         "{}",
         missing.reason
     );
