@@ -452,3 +452,61 @@ fn bad_registrations_are_refused_in_one_line_and_nothing_is_written() {
         assert!(!out_dir.exists(), "nothing written for {why}");
     }
 }
+
+/// The report's file of kind `name` (report.md, report.html) under `out`.
+fn report_file(out: &Path, name: &str) -> String {
+    let path = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("no {name} under {}", out.display()));
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn report_advice_compares_peers_and_says_where_one_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = registration(tmp.path(), &[("small", "correct", "max_n = 8")]);
+    let out_dir = tmp.path().join("out");
+    let out = run(&[
+        "bench",
+        "--kernel",
+        "laue",
+        "--case",
+        "square",
+        "--n",
+        "8,16",
+        "--variant",
+        "factorised,small",
+        "--budget",
+        "0.05",
+        "--threads",
+        "1",
+        "--out",
+        s(&out_dir),
+        "--external",
+        s(&toml),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report_dir = tmp.path().join("report");
+    let dir = run_folder(&out_dir);
+    let out = run(&["report", s(&dir), "--out", s(&report_dir)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = report_file(&report_dir, "report.md");
+    assert!(
+        md.contains("Peers at n = 8: the fastest, small"),
+        "peer advice:\n{md}"
+    );
+    assert!(
+        md.contains("small ran only up to n = 8: above, skipped (n = 16 is above max_n = 8"),
+        "range advice:\n{md}"
+    );
+    let html = report_file(&report_dir, "report.html");
+    assert!(html.contains("small"), "the charts and tables show it");
+}
