@@ -41,6 +41,8 @@ static KERNELS: OnceLock<Vec<&'static kernel::Extended>> = OnceLock::new();
 static PROBES: Mutex<Vec<(String, Availability)>> = Mutex::new(Vec::new());
 /// The run folder workers read and write in.
 static RUN_FOLDER: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// The private folder made for a command without a run folder, removed by [`shutdown`].
+static TEMP_FOLDER: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// The workers of a command: one per (entry name, case).
 type Pool = HashMap<(String, String), Arc<Mutex<Worker>>>;
 static WORKERS: Mutex<Option<Pool>> = Mutex::new(None);
@@ -127,6 +129,7 @@ fn run_folder() -> Result<PathBuf, String> {
         )
     })?;
     *slot = Some(dir.clone());
+    *TEMP_FOLDER.lock().expect("lock") = Some(dir.clone());
     Ok(dir)
 }
 
@@ -148,13 +151,30 @@ fn worker_for(entry: &Arc<Entry>, case: &str) -> Result<Arc<Mutex<Worker>>, Stri
     Ok(w)
 }
 
-/// Stops every worker (`quit`, then killed if it lingers) and reaps it.
+/// Stops every worker (`quit`, then killed if it lingers) and reaps it. The private folder
+/// of a command without a run folder goes too, unless a fault left a worker's stderr in it
+/// (the failed line names that file).
 pub fn shutdown() {
     let workers = WORKERS.lock().expect("lock").take();
     for (_, w) in workers.into_iter().flatten() {
         if let Ok(mut w) = w.lock() {
             w.stop(true);
         }
+    }
+    let Some(temp) = TEMP_FOLDER.lock().expect("lock").take() else {
+        return;
+    };
+    let faults = std::fs::read_dir(temp.join("external"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".stderr.txt"));
+    if !faults {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    let mut slot = RUN_FOLDER.lock().expect("lock");
+    if slot.as_ref() == Some(&temp) {
+        *slot = None;
     }
 }
 
