@@ -15,14 +15,6 @@ pub const DEFAULT_TIMEOUT_S: f64 = 600.0;
 /// Kernels with an external protocol (docs/external.md: their inputs and output).
 pub const KERNELS: [&str; 4] = ["laue", "psf", "lm", "deconv"];
 
-/// The file as written: a list of `[[variant]]` tables.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    variant: Vec<Raw>,
-}
-
 /// One `[[variant]]` as written; unknown keys are refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,19 +67,9 @@ pub fn load(path: &Path) -> Result<Vec<Entry>> {
             path.display()
         )
     })?;
-    let file: File = toml::from_str(&text).map_err(|e| {
-        let first = e.message().lines().next().unwrap_or("").to_string();
-        anyhow::anyhow!(
-            "{}: not a valid registration ({first}{}): fix it as docs/external.md shows",
-            path.display(),
-            e.span()
-                .map(|s| format!(" at byte {}", s.start))
-                .unwrap_or_default()
-        )
-    })?;
     let folder = absolute(path.parent().unwrap_or(Path::new(".")))?;
     let mut entries: Vec<Entry> = Vec::new();
-    for raw in file.variant {
+    for raw in raw_entries(&text, path)? {
         let entry = resolve(raw, path, &folder)?;
         if entries.iter().any(|e| e.name == entry.name) {
             bail!(
@@ -99,6 +81,52 @@ pub fn load(path: &Path) -> Result<Vec<Entry>> {
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// The `[[variant]]` tables as written, each refusal naming the entry (by its name, or its
+/// position when it has none).
+fn raw_entries(text: &str, path: &Path) -> Result<Vec<Raw>> {
+    let first_line = |m: &str| m.lines().next().unwrap_or("").to_string();
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a valid registration ({}{}): fix it as docs/external.md shows",
+            path.display(),
+            first_line(e.message()),
+            e.span()
+                .map(|s| format!(" at byte {}", s.start))
+                .unwrap_or_default()
+        )
+    })?;
+    if let Some(key) = table.keys().find(|k| *k != "variant") {
+        bail!(
+            "{}: unknown key `{key}`: the file holds only [[variant]] tables (docs/external.md)",
+            path.display()
+        );
+    }
+    let items = match table.get("variant") {
+        None => return Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items.clone(),
+        Some(_) => bail!(
+            "{}: `variant` must be a list of tables: write each entry under [[variant]]",
+            path.display()
+        ),
+    };
+    let mut raws = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let name = item
+            .get("name")
+            .and_then(toml::Value::as_str)
+            .map_or_else(|| format!("#{}", i + 1), |n| format!("`{n}`"));
+        let raw: Raw = item.try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!(
+                "{}: variant {name}: {}: fix it as docs/external.md shows",
+                path.display(),
+                first_line(e.message())
+            )
+        })?;
+        raws.push(raw);
+    }
+    Ok(raws)
 }
 
 /// One entry checked against the kernels, with its defaults and absolute paths.
@@ -254,8 +282,13 @@ mod tests {
         let cases = [
             (
                 "[[variant]]\nname=\"a\"\nkernel=\"laue\"\ncommand=[\"w\"]\nbogus=1\n",
-                "bogus",
+                "variant `a`: unknown field `bogus`",
             ),
+            (
+                "[[variant]]\nkernel=\"laue\"\ncommand=[\"w\"]\n",
+                "variant #1: missing field `name`",
+            ),
+            ("colour = 1\n", "unknown key `colour`"),
             (
                 "[[variant]]\nname=\"a\"\nkernel=\"nope\"\ncommand=[\"w\"]\n",
                 "unknown kernel",
