@@ -8,8 +8,8 @@
 //! - `crash` (exits at the first `run`), `hang` (never answers `run`), `garbage` (answers
 //!   `run` with a line that is not JSON), `wrong-version` (`ready` with protocol 2);
 //! - `wrong-shape` (writes the transpose of a row), `nan`, `not-npy` (writes text),
-//!   `int-dtype` (writes int64), `no-output` (writes nothing), `skip` (answers every problem
-//!   with a skip error).
+//!   `int-dtype` (writes int64), `no-output` (writes nothing), `skip` and `refuse` (answer
+//!   every problem with an error, with and without `"skip": true`).
 //!
 //! cargo run --release -p harness --example fake_worker -- correct
 
@@ -38,6 +38,8 @@ fn main() {
                 written = false;
                 if mode == "skip" {
                     json!({"op": "error", "skip": true, "message": "this fake worker skips everything"})
+                } else if mode == "refuse" {
+                    json!({"op": "error", "message": "this fake worker refuses every problem"})
                 } else {
                     problem = Some((laue_problem(&msg), msg["output"].as_str().unwrap().into()));
                     let version = if mode == "wrong-version" { 2 } else { 1 };

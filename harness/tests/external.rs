@@ -2,8 +2,10 @@
 //! `validate`, `bench` (one table with ours), `report` and `compare`, and every fault of a
 //! worker is a failed row of its own while the run goes on.
 //!
-//! The worker is `harness/examples/fake_worker.rs` (cargo builds the examples for `cargo
-//! test`; the binary is found in `target/<profile>/examples/` next to this test's folder).
+//! The worker is `harness/examples/fake_worker.rs`, found in `target/<profile>/examples/`
+//! next to this test's folder. `cargo test --release --workspace` builds the examples; a
+//! run of this file alone (`--test external`) does not: build them first with `cargo build
+//! --release --workspace --examples`, or the test meets a missing or stale worker.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -20,7 +22,7 @@ fn fake_worker() -> PathBuf {
     let path = profile.join("examples").join("fake_worker");
     assert!(
         path.is_file(),
-        "{} is missing: run the tests with cargo, which builds the examples",
+        "{} is missing: build it with `cargo build --release --workspace --examples`",
         path.display()
     );
     path
@@ -207,6 +209,7 @@ fn every_fault_is_a_failed_row_and_the_run_goes_on() {
     let mut entries: Vec<(&str, &str, &str)> = FAULTS.iter().map(|(m, _)| (*m, *m, "")).collect();
     entries.push(("wrong", "wrong", ""));
     entries.push(("skips", "skip", ""));
+    entries.push(("refuses", "refuse", ""));
     entries.push(("theirs", "correct", ""));
     entries.push(("missing", "correct", ""));
     let toml = registration(tmp.path(), &entries);
@@ -279,6 +282,15 @@ fn every_fault_is_a_failed_row_and_the_run_goes_on() {
         "{}",
         skips.reason
     );
+    // An error answer fails the problem; the worker itself is not at fault.
+    let refuses = row(&rows, "refuses");
+    assert_eq!(refuses.status, Status::Failed);
+    assert!(
+        refuses.reason.contains("refuses every problem"),
+        "{}",
+        refuses.reason
+    );
+    assert!(!dir.join("external/refuses.stderr.txt").exists());
     let missing = row(&rows, "missing");
     assert_eq!(missing.status, Status::Failed, "{}", missing.reason);
     assert!(
