@@ -54,8 +54,10 @@ pub fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    // The registration is checked before any command starts: a bad one writes nothing.
-    if let Some(file) = external::registration_file(parsed.cli.external.as_deref())
+    // The registration is checked before a command that runs variants starts: a bad one
+    // writes nothing. Commands that read results only (report, explain, ...) ignore it.
+    if runs_variants(parsed.cli.command.as_ref())
+        && let Some(file) = external::registration_file(parsed.cli.external.as_deref())
         && let Err(e) = external::install(&file)
     {
         eprintln!("error: {e:#}");
@@ -70,4 +72,22 @@ pub fn main() -> ExitCode {
     };
     external::shutdown();
     code
+}
+
+/// Whether a command runs variants (and so has external ones, docs/external.md). No
+/// catch-all arm: a new command must say.
+fn runs_variants(command: Option<&cli::Cmd>) -> bool {
+    use cli::Cmd;
+    match command {
+        None
+        | Some(Cmd::List(_) | Cmd::Validate(_) | Cmd::Bench(_) | Cmd::Compare(_))
+        | Some(Cmd::Profile(_) | Cmd::Run(_)) => true,
+        Some(
+            Cmd::Report(_)
+            | Cmd::CheckPng(_)
+            | Cmd::NewVariant(_)
+            | Cmd::RemoveVariant(_)
+            | Cmd::Explain(_),
+        ) => false,
+    }
 }
