@@ -87,6 +87,10 @@ pub struct ValidateArgs {
     /// as flags, e.g. `--reference my.npy --n 64`).
     #[arg(long)]
     pub reference: Option<PathBuf>,
+    /// gpu (or gpu-tiny): the GPU variants on the gpu suite's problems instead of every
+    /// variant on the default ones; quick and full are the default problems.
+    #[arg(long, value_enum, default_value_t = Suite::Quick)]
+    pub suite: Suite,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -184,7 +188,8 @@ pub struct CompareArgs {
     pub out: PathBuf,
 }
 
-/// Which sizes a bench keeps within its time (see `BenchArgs::suite`).
+/// Which problems a bench or validate takes, and what it keeps within its time (see
+/// `BenchArgs::suite`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Suite {
     /// Skip what is estimated beyond the time limit (5 s per run unless --time-limit).
@@ -192,6 +197,25 @@ pub enum Suite {
     Quick,
     /// Run everything selected, however long it takes.
     Full,
+    /// The GPU variants at sizes that mean something on a real GPU (Laue N = 128, 256; the
+    /// PSF at 4096; LM at 10⁶ and 10⁷ fits; deconvolution at 4096²; the pipeline at 64 ×
+    /// 1024²), each validated against the kernel's oracle; what `scripts/device-check.sh`
+    /// runs on the device machine.
+    Gpu,
+    /// The gpu suite shrunk until a software adapter (lavapipe) runs it in seconds: CI runs
+    /// it through `scripts/device-check.sh --tiny` so that the script cannot rot.
+    GpuTiny,
+}
+
+impl Suite {
+    /// The scale of the GPU suite this is, if it is one.
+    pub fn gpu_scale(self) -> Option<kernels::GpuScale> {
+        match self {
+            Suite::Quick | Suite::Full => None,
+            Suite::Gpu => Some(kernels::GpuScale::Device),
+            Suite::GpuTiny => Some(kernels::GpuScale::Tiny),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

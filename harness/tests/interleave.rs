@@ -388,6 +388,52 @@ fn ctrl_c_keeps_whole_problems() {
     assert!(rows.iter().all(|r| r.ratio.is_some()), "{rows:?}");
 }
 
+#[test]
+fn ctrl_c_before_any_problem_finished_writes_no_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("c.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "compare", "--kernel", "laue", "--case", "square", "--n", "40",
+        ])
+        .args([
+            "--variant",
+            "naive,factorised",
+            "--threads",
+            "1",
+            "--budget",
+            "5",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .arg("--out")
+        .arg(dir.path().join("runs"))
+        .env_remove("HARNESS_MEMORY_LIMIT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The run folder exists from the start; its problem (naive at n = 40: seconds of
+    // warm-up, then 5 s of rounds per variant) is far from finished when Ctrl-C comes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(dir.path().join("runs")).map_or(true, |mut d| d.next().is_none()) {
+        assert!(Instant::now() < deadline, "no run folder within 60 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    // An empty comparison in a file would read as "nothing differs".
+    assert!(!json.exists(), "an empty {} was written", json.display());
+}
+
 // ---- compare --against-bin ------------------------------------------------------------------
 
 #[test]

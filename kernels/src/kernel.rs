@@ -85,6 +85,15 @@ pub trait Kernel: Sync + Send + 'static {
     }
     /// The default problems of the quick suite (`harness bench` without arguments).
     fn suite() -> Vec<(&'static str, Params)>;
+    /// The problems of the `gpu` suite (`harness bench --suite gpu`): sizes at which a real
+    /// GPU is busy for milliseconds rather than waiting on its launch overhead, or the same
+    /// suite at sizes a software adapter runs in seconds ([`GpuScale::Tiny`], what CI runs
+    /// through `scripts/device-check.sh --tiny`). None by default: a kernel without GPU
+    /// variants has no GPU suite.
+    fn gpu_suite(scale: GpuScale) -> Vec<(&'static str, Params)> {
+        let _ = scale;
+        Vec::new()
+    }
     /// Bytes a run of this problem needs at least, from the parameters alone, so that the
     /// harness can refuse a run that cannot fit BEFORE building the problem (whose own data
     /// may be large: generated fits, images). None (the default): the harness falls back to
@@ -171,6 +180,16 @@ impl VariantRef {
     }
 }
 
+/// The sizes of the `gpu` suite ([`Kernel::gpu_suite`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuScale {
+    /// What a data-centre GPU needs to be measured at all (issue 19's sizes).
+    Device,
+    /// The same problems shrunk until lavapipe runs them in seconds: the suite's plumbing
+    /// (selection, validation, the device-check script) tested without a GPU.
+    Tiny,
+}
+
 /// The harness's view of a kernel.
 pub trait DynKernel: Sync + Send {
     fn name(&self) -> &'static str;
@@ -179,6 +198,8 @@ pub trait DynKernel: Sync + Send {
     fn params(&self) -> &'static [ParamSpec];
     fn defaults(&self, case: &str) -> Params;
     fn suite(&self) -> Vec<(&'static str, Params)>;
+    /// [`Kernel::gpu_suite`].
+    fn gpu_suite(&self, scale: GpuScale) -> Vec<(&'static str, Params)>;
     fn variants(&self) -> Vec<VariantInfo>;
     /// [`Kernel::memory_estimate`]: bytes needed at least, before the problem is built.
     fn memory_estimate(&self, case: &str, params: &Params) -> Option<u64>;
@@ -258,6 +279,9 @@ impl<K: Kernel> DynKernel for KernelEntry<K> {
     }
     fn suite(&self) -> Vec<(&'static str, Params)> {
         K::suite()
+    }
+    fn gpu_suite(&self, scale: GpuScale) -> Vec<(&'static str, Params)> {
+        K::gpu_suite(scale)
     }
     fn variants(&self) -> Vec<VariantInfo> {
         K::variants().iter().map(|v| *v.info()).collect()

@@ -46,7 +46,7 @@ pub mod psf;
 
 pub use check::{Check, Comparison, Output, RelativeTolerance, Tolerance};
 pub use error::KernelError;
-pub use kernel::{Case, DynKernel, Instance, Kernel, Reference, VariantRef};
+pub use kernel::{Case, DynKernel, GpuScale, Instance, Kernel, Reference, VariantRef};
 pub use params::{ParamKind, ParamSpec, Params};
 pub use variant::{
     Availability, Event, NotApplicable, Precision, Prepared, Stage, Strategy, Variant, VariantInfo,

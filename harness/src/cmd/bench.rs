@@ -201,7 +201,7 @@ pub fn bench_finished(
     args: &BenchArgs,
     params: &BTreeMap<String, Vec<String>>,
 ) -> Result<Finished> {
-    let plan = plan::plan(&args.select, params)?;
+    let plan = plan::plan_suite(&args.select, params, args.suite)?;
     if params.is_empty() || args.time_limit.is_some() || args.suite == Suite::Full {
         return bench_plan_finished(&plan, args);
     }
@@ -243,6 +243,8 @@ pub fn bench_plan_finished(plan: &Plan, args: &BenchArgs) -> Result<Finished> {
         (Some(s), _) => Some(s),
         (None, Suite::Quick) => Some(estimate::QUICK_LIMIT_S),
         (None, Suite::Full) => None,
+        // Sizes chosen for a GPU: the naive oracles' limit, as on sizes the user names.
+        (None, Suite::Gpu | Suite::GpuTiny) => Some(kernels::naive_time_limit_s()?),
     };
     let mut bench = Bench {
         args,

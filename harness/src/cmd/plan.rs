@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use kernels::registry::{self, VariantId};
 use kernels::{DynKernel, Params, Strategy};
 
-use crate::cli::Select;
+use crate::cli::{Select, Suite};
 
 /// One problem to build: a kernel, a case and its parameter values.
 pub struct Job {
@@ -34,6 +34,42 @@ impl Plan {
 /// Expands the selection. Without parameters: each kernel's default suite (filtered by
 /// case). With parameters: every combination of the given values, for each selected case.
 pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Plan> {
+    plan_suite(select, given, Suite::Quick)
+}
+
+/// [`plan`] for a suite: a GPU suite replaces the default problems by the kernels'
+/// [`DynKernel::gpu_suite`] and, unless variants are named, selects the GPU variants.
+pub fn plan_suite(
+    select: &Select,
+    given: &BTreeMap<String, Vec<String>>,
+    suite: Suite,
+) -> Result<Plan> {
+    let Some(scale) = suite.gpu_scale() else {
+        return plan_problems(select, given, &|k| k.suite());
+    };
+    let mut plan = plan_problems(select, given, &|k| k.gpu_suite(scale))?;
+    if plan.variant.is_none() {
+        let mut gpu: Vec<String> = Vec::new();
+        for job in &plan.jobs {
+            for v in job.kernel.variants() {
+                if v.strategy == Strategy::Gpu && !gpu.iter().any(|g| g == v.name) {
+                    gpu.push(v.name.to_string());
+                }
+            }
+        }
+        plan.variant = Some(gpu);
+    }
+    Ok(plan)
+}
+
+/// A kernel's default problems (its quick suite or its GPU suite).
+type Problems<'a> = &'a dyn Fn(&'static dyn DynKernel) -> Vec<(&'static str, Params)>;
+
+fn plan_problems(
+    select: &Select,
+    given: &BTreeMap<String, Vec<String>>,
+    problems: Problems,
+) -> Result<Plan> {
     let (kernel_name, case, variant) = names(select)?;
     let kernels: Vec<&'static dyn DynKernel> = match &kernel_name {
         Some(name) => vec![crate::external::extend(registry::kernel(name)?)],
@@ -47,13 +83,17 @@ pub fn plan(select: &Select, given: &BTreeMap<String, Vec<String>>) -> Result<Pl
             case.as_deref(),
             kernel_name.is_some(),
             given,
+            problems,
         )?);
     }
     if jobs.is_empty() {
-        bail!(
-            "nothing selected: no kernel has case `{}`",
-            case.unwrap_or_default()
-        );
+        match case {
+            Some(case) => bail!("nothing selected: no kernel has case `{case}` in this suite"),
+            None => bail!(
+                "nothing selected: {} no problem in this suite (see `harness list`)",
+                kernel_name.map_or("the kernels have".to_string(), |k| format!("{k} has"))
+            ),
+        }
     }
     for v in variant.iter().flatten() {
         if jobs
@@ -169,6 +209,7 @@ fn jobs_of(
     case: Option<&str>,
     kernel_named: bool,
     given: &BTreeMap<String, Vec<String>>,
+    problems: Problems,
 ) -> Result<Vec<Job>> {
     if let Some(c) = case
         && !kernel.cases().iter().any(|kc| kc.name == c)
@@ -193,8 +234,7 @@ fn jobs_of(
         .filter(|p| given.contains_key(p.name))
         .collect();
     if own.is_empty() {
-        return Ok(kernel
-            .suite()
+        return Ok(problems(kernel)
             .into_iter()
             .filter(|(c, _)| case.is_none_or(|want| want == *c))
             .map(|(c, params)| Job {

@@ -11,7 +11,7 @@ use super::{instance_of, selected};
 use crate::cli::ValidateArgs;
 
 pub fn validate_cmd(args: &ValidateArgs, params: &BTreeMap<String, Vec<String>>) -> Result<bool> {
-    let plan = plan::plan(&args.select, params)?;
+    let plan = plan::plan_suite(&args.select, params, args.suite)?;
     validate_plan(
         &plan,
         args.reference.as_deref(),

@@ -54,7 +54,7 @@ use num_complex::{Complex, Complex64};
 use crate::check::{Output, RelativeTolerance, Tolerance};
 use crate::error::KernelError;
 use crate::fft2d::{Fft2d, Float};
-use crate::kernel::{Case, Kernel};
+use crate::kernel::{Case, GpuScale, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
 use crate::variant::{Availability, Precision, Variant, VariantInfo, Work};
 
@@ -573,6 +573,15 @@ impl Kernel for Deconv {
             ("synthetic", Self::defaults("synthetic").with("n", 1024.0)),
             ("trace", Self::defaults("trace")),
         ]
+    }
+
+    fn gpu_suite(scale: GpuScale) -> Vec<(&'static str, Params)> {
+        // AIA's full frame, 25 iterations, both GPU precisions (the suite's variants).
+        let n = match scale {
+            GpuScale::Device => 4096.0,
+            GpuScale::Tiny => 32.0,
+        };
+        vec![("synthetic", Self::defaults("synthetic").with("n", n))]
     }
 }
 

@@ -27,7 +27,7 @@ use crate::check::{Output, Tolerance};
 use crate::error::KernelError;
 use std::f64::consts::{PI, TAU};
 
-use crate::kernel::{Case, Kernel};
+use crate::kernel::{Case, GpuScale, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
 use crate::variant::{Precision, Strategy, Variant, VariantInfo, Work};
 
@@ -466,6 +466,20 @@ impl Kernel for Laue {
             ("strained", d.clone()),
             ("strained", d.with("n", 128.0)),
         ]
+    }
+
+    fn gpu_suite(scale: GpuScale) -> Vec<(&'static str, Params)> {
+        // N = 128 and 256: 147 k and 590 k output points over 16 k and 65 k cells, enough
+        // invocations to fill an H200; the oracle is the factorised GEMM (naive: minutes).
+        let sizes: &[f64] = match scale {
+            GpuScale::Device => &[128.0, 256.0],
+            GpuScale::Tiny => &[8.0, 12.0],
+        };
+        let d = Params::defaults(PARAMS);
+        sizes
+            .iter()
+            .map(|&n| ("strained", d.clone().with("n", n)))
+            .collect()
     }
 }
 

@@ -41,7 +41,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use crate::check::{Check, Output, Tolerance};
 use crate::error::KernelError;
-use crate::kernel::{Case, Kernel};
+use crate::kernel::{Case, GpuScale, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
 use crate::variant::{NotApplicable, Variant, VariantInfo, Work};
 
@@ -669,6 +669,20 @@ impl Kernel for Lm {
             ("odmr", Self::defaults("odmr")),
             ("odmr", Self::defaults("odmr").with("fits", 65_536.0)),
             ("odmr8", Self::defaults("odmr8")),
+        ]
+    }
+
+    fn gpu_suite(scale: GpuScale) -> Vec<(&'static str, Params)> {
+        // Gpufit's scale: 10⁶ and 10⁷ fits of the 2-D Gaussian, 10⁶ ODMR pixels (a 1000²
+        // widefield image).
+        let (small, large) = match scale {
+            GpuScale::Device => (1e6, 1e7),
+            GpuScale::Tiny => (256.0, 1024.0),
+        };
+        vec![
+            ("gauss2d", Self::defaults("gauss2d").with("fits", small)),
+            ("gauss2d", Self::defaults("gauss2d").with("fits", large)),
+            ("odmr", Self::defaults("odmr").with("fits", small)),
         ]
     }
 }

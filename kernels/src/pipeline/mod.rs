@@ -48,7 +48,7 @@ use crate::deconv::engine::Engine;
 use crate::deconv::{self, Deconv, DeconvProblem, Source, scene};
 use crate::error::KernelError;
 use crate::fft2d::Float;
-use crate::kernel::{Case, Kernel};
+use crate::kernel::{Case, GpuScale, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
 use crate::variant::{Availability, Event, NotApplicable, Stage, Variant, VariantInfo, Work};
 
@@ -477,6 +477,23 @@ impl Kernel for Pipeline {
                 .with("images", 4.0)
                 .with("trace", 2.0)
                 .with("iterations", 10.0),
+        )]
+    }
+
+    fn gpu_suite(scale: GpuScale) -> Vec<(&'static str, Params)> {
+        // 64 images of 1024²: long enough a stream that overlapping transfers with compute
+        // shows. No TRACE copies: the device machine has no ../shared to read them from.
+        let (n, images, iterations) = match scale {
+            GpuScale::Device => (1024.0, 64.0, 25.0),
+            GpuScale::Tiny => (32.0, 4.0, 5.0),
+        };
+        let d = Params::defaults(PARAMS);
+        vec![(
+            "deconv-stack",
+            d.with("n", n)
+                .with("images", images)
+                .with("trace", 0.0)
+                .with("iterations", iterations),
         )]
     }
 

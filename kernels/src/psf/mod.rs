@@ -37,7 +37,7 @@ use ndarray::{Array2, ArrayD, IxDyn};
 
 use crate::check::{Check, Comparison, Output, RelativeTolerance, Tolerance, compare};
 use crate::error::KernelError;
-use crate::kernel::{Case, Kernel};
+use crate::kernel::{Case, GpuScale, Kernel};
 use crate::params::{ParamKind, ParamSpec, Params};
 use crate::variant::{NotApplicable, Precision, Prepared, Stage, Variant, VariantInfo, Work};
 
@@ -952,6 +952,16 @@ impl Kernel for Psf {
     fn suite() -> Vec<(&'static str, Params)> {
         let d = Params::defaults(PARAMS);
         vec![("aia", d.clone().with("n", 512.0)), ("aia", d)]
+    }
+
+    fn gpu_suite(scale: GpuScale) -> Vec<(&'static str, Params)> {
+        // aiapy's own grid, every spike and the composite; tiny: the smallest even grid on
+        // which all 1200 spikes still land.
+        let n = match scale {
+            GpuScale::Device => 4096.0,
+            GpuScale::Tiny => 64.0,
+        };
+        vec![("aia", Params::defaults(PARAMS).with("n", n))]
     }
 }
 

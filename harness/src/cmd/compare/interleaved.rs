@@ -52,6 +52,12 @@ pub fn compare(args: &CompareArgs, params: &BTreeMap<String, Vec<String>>) -> Re
     let Finished { code, dir } = bench::bench_finished(&bench_args, params)?;
     let rows = results::read_rows(&dir.join("results.csv"))?;
     let compared: Vec<Compared> = rows.iter().map(Compared::of).collect();
+    if compared.is_empty() {
+        // Interrupted (or refused) before any problem finished: an empty table in a file
+        // would read as "nothing differs"; write nothing instead.
+        println!("\nno problem finished: nothing to compare, no file written");
+        return Ok(code);
+    }
     println!("\n{}", table(&compared, false));
     let outputs = [
         (&args.markdown, markdown(&compared)),
