@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kernels::{
-    Availability, Case, Check, DynKernel, Instance, KernelError, Output, ParamSpec, Params,
-    Prepared, Tolerance, VariantInfo, VariantRef, Work,
+    Availability, Case, Check, DynKernel, GpuScale, Instance, KernelError, Output, ParamSpec,
+    Params, Prepared, Tolerance, VariantInfo, VariantRef, Work,
 };
 use ndarray::ArrayD;
 
@@ -68,6 +68,9 @@ impl DynKernel for Extended {
     }
     fn suite(&self) -> Vec<(&'static str, Params)> {
         self.inner.suite()
+    }
+    fn gpu_suite(&self, scale: GpuScale) -> Vec<(&'static str, Params)> {
+        self.inner.gpu_suite(scale)
     }
     fn variants(&self) -> Vec<VariantInfo> {
         let mut v = self.inner.variants();
