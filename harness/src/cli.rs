@@ -24,6 +24,11 @@ pub struct Cli {
     /// -q / -v / -vv, on every command ([`crate::logging`]).
     #[command(flatten)]
     pub log: crate::logging::LogFlags,
+    /// External variants (any language, run as worker processes) registered in this TOML
+    /// file (docs/external.md). Default: external.toml in the current folder, else at the
+    /// repository root, when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub external: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

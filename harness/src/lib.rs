@@ -21,11 +21,14 @@
 //! - [`report`]: from run folders to the HTML report and the Markdown summary.
 //! - [`render`]: the one set of formatting and SVG helpers every sink uses (times, ratios,
 //!   escaping, palettes, the timelines).
+//! - [`external`]: variants outside this crate (any language), registered in
+//!   `external.toml` and run as worker processes (docs/external.md).
 //! - [`workshop`]: scaffolding a learner's own variant, and `explain`.
 
 pub mod cli;
 pub mod cmd;
 pub mod compare;
+pub mod external;
 pub mod logging;
 pub mod measure;
 pub mod planner;
@@ -52,11 +55,40 @@ pub fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    match cmd::execute(parsed.cli.command, &parsed.params) {
+    // The registration is checked before a command that runs variants starts: a bad one
+    // writes nothing. Commands that read results only (report, explain, ...) ignore it.
+    if runs_variants(parsed.cli.command.as_ref())
+        && let Some(file) = external::registration_file(parsed.cli.external.as_deref())
+        && let Err(e) = external::install(&file)
+    {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    let code = match cmd::execute(parsed.cli.command, &parsed.params) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    };
+    external::shutdown();
+    code
+}
+
+/// Whether a command runs variants (and so has external ones, docs/external.md). No
+/// catch-all arm: a new command must say.
+fn runs_variants(command: Option<&cli::Cmd>) -> bool {
+    use cli::Cmd;
+    match command {
+        None
+        | Some(Cmd::List(_) | Cmd::Validate(_) | Cmd::Bench(_) | Cmd::Compare(_))
+        | Some(Cmd::Profile(_) | Cmd::Run(_)) => true,
+        Some(
+            Cmd::Report(_)
+            | Cmd::CheckPng(_)
+            | Cmd::NewVariant(_)
+            | Cmd::RemoveVariant(_)
+            | Cmd::Explain(_),
+        ) => false,
     }
 }

@@ -35,6 +35,11 @@ pub enum KernelError {
     Gpu(String),
     #[error("{0}")]
     Failed(String),
+    /// Setup found that this problem cannot be done here, for a reason outside the code
+    /// (an external worker answered `"skip": true`): the gate records the variant as
+    /// skipped with this reason, not as failed.
+    #[error("skipped: {0}")]
+    Skipped(String),
 }
 
 impl KernelError {

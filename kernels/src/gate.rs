@@ -184,6 +184,9 @@ pub fn setup(
     let setup = start.elapsed();
     let prepared = match prepared {
         Ok(Ok(p)) => p,
+        Ok(Err(KernelError::Skipped(why))) => {
+            return Err(Box::new(Admission::NotRun(Availability::Skipped(why))));
+        }
         Ok(Err(e)) => {
             let why = format!("setup: {e}");
             return Err(Box::new(failed(Phase::Setup, why, Some(setup))));

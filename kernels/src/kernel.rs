@@ -111,6 +111,24 @@ pub trait Kernel: Sync + Send + 'static {
         let _ = (case, params);
         None
     }
+    /// The arrays an external worker is given for this problem (the protocol's `inputs`,
+    /// docs/external.md), by name. None by default: the worker builds the problem from its
+    /// parameters (laue, psf).
+    fn external_inputs(problem: &Self::Problem) -> Vec<(&'static str, ArrayD<f64>)> {
+        let _ = problem;
+        Vec::new()
+    }
+    /// An external worker's output array as this kernel's [`Output`], holding the arrays
+    /// [`Kernel::check`] reads (lm: the χ² recomputed from the fitted parameters with the
+    /// kernel's own model). The check then compares only the arrays this returns. An error
+    /// when the kernel has no external protocol.
+    fn external_output(problem: &Self::Problem, array: ArrayD<f64>) -> Result<Output, KernelError> {
+        let _ = (problem, array);
+        Err(KernelError::Failed(format!(
+            "the {} kernel has no external worker protocol (docs/external.md lists the kernels)",
+            Self::NAME
+        )))
+    }
 }
 
 /// Bytes a validated run of a problem needs at least, from its nominal bytes (`Work.bytes`:
@@ -140,6 +158,20 @@ pub struct VariantRef {
 }
 
 impl VariantRef {
+    /// A handle to entry `index` of an instance's table. Only for instances that extend a
+    /// kernel's table (the harness's external variants, numbered after the kernel's own);
+    /// everything else gets its handles from [`Instance::variants`].
+    pub fn new(kernel: &'static str, index: usize, info: VariantInfo) -> VariantRef {
+        VariantRef {
+            kernel,
+            index,
+            info,
+        }
+    }
+    /// The position in its instance's table.
+    pub fn index(&self) -> usize {
+        self.index
+    }
     pub fn name(&self) -> &'static str {
         self.info.name
     }
@@ -203,6 +235,15 @@ pub trait Instance: Send + Sync {
     fn describe(&self, output: &Output) -> Option<String>;
     /// [`Kernel::oracles`], resolved (names the table does not hold are left out).
     fn oracles(&self) -> Vec<VariantRef>;
+    /// [`Kernel::external_inputs`] of this problem.
+    fn external_inputs(&self) -> Vec<(&'static str, ArrayD<f64>)>;
+    /// [`Kernel::external_output`] of this problem.
+    fn external_output(&self, array: ArrayD<f64>) -> Result<Output, KernelError>;
+    /// The tolerance a variant described by `info` (one outside the kernel's table: an
+    /// external variant) gets on this problem.
+    fn tolerance_for(&self, info: &VariantInfo) -> Tolerance;
+    /// [`Instance::check`] for a variant described by `info`.
+    fn check_for(&self, info: &VariantInfo, output: &Output, reference: &Output) -> Check;
 }
 
 /// Adapts a [`Kernel`] to [`DynKernel`]. `registry.rs` holds one per kernel.
@@ -375,5 +416,18 @@ impl<K: Kernel> Instance for KernelInstance<K> {
             .iter()
             .filter_map(|name| self.variant(name).ok())
             .collect()
+    }
+    fn external_inputs(&self) -> Vec<(&'static str, ArrayD<f64>)> {
+        K::external_inputs(&self.problem)
+    }
+    fn external_output(&self, array: ArrayD<f64>) -> Result<Output, KernelError> {
+        K::external_output(&self.problem, array)
+    }
+    fn tolerance_for(&self, info: &VariantInfo) -> Tolerance {
+        K::tolerance(&self.problem, info)
+    }
+    fn check_for(&self, info: &VariantInfo, output: &Output, reference: &Output) -> Check {
+        let tol = K::tolerance(&self.problem, info);
+        K::check(&self.problem, output, reference, &tol)
     }
 }

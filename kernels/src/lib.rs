@@ -25,6 +25,7 @@
 
 pub mod check;
 pub mod error;
+pub mod external;
 pub mod fft2d;
 pub mod gate;
 pub mod gpu;

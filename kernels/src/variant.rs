@@ -52,8 +52,12 @@ pub enum Strategy {
     /// A learner's own variant (workshop mode).
     Exercise,
     /// A peer implementation in Python (`scripts/peers.py`), run outside this crate: it
-    /// appears in result rows and reports, never in a kernel's table.
+    /// appears in result rows and reports, never in a kernel's table. Also the strategy of
+    /// an external variant registered with the label `python`.
     Python,
+    /// An implementation outside this crate, run as a worker process (`external.toml`,
+    /// docs/external.md); its own label (jax, c++, ...) is in the row's `runtime` column.
+    External,
 }
 
 impl Strategy {
@@ -77,6 +81,7 @@ impl Strategy {
             Strategy::Library => "library",
             Strategy::Exercise => "exercise",
             Strategy::Python => "python",
+            Strategy::External => "external",
         }
     }
 }
@@ -319,5 +324,13 @@ pub trait Prepared: Send {
     /// stack of items (the pipeline kernel); empty for the others. See [`Event`].
     fn events(&self) -> Vec<Event> {
         Vec::new()
+    }
+    /// Runs `count` times back to back and returns the seconds per run measured by the
+    /// variant's own clock, for variants that run in another process (an external worker:
+    /// the harness's clock would add the pipe's round trip to every run). None (the
+    /// default): the harness times [`Prepared::run`] itself.
+    fn run_self_timed(&mut self, count: u64) -> Option<Result<f64, KernelError>> {
+        let _ = count;
+        None
     }
 }

@@ -301,6 +301,7 @@ fn start_run(
         ..RunManifest::default()
     };
     let dir = RunDir::create(&args.out, &label, &manifest)?;
+    crate::external::set_run_folder(&dir.path);
     let _ = RUN_JSON.set(dir.path.join("run.json"));
     crate::logging::attach_run_folder(&dir.path);
     debug!("run folder: {} · {machine:?}", dir.path.display());
@@ -719,11 +720,35 @@ fn run_details(row: &mut Row, prepared: &dyn kernels::Prepared) -> Vec<Interval>
         .map(|st| format!("{}={:.6}", st.name, st.time.as_secs_f64()))
         .collect::<Vec<_>>()
         .join(";");
+    note_round_trip(row);
     let intervals = events::to_intervals(&prepared.events());
     let summary = events::summarise(&intervals);
     row.latency_s = summary.latency_s;
     row.device_busy = summary.device_busy;
     intervals
+}
+
+/// The overhead a worker's round trip adds over its own clock (external variants, whose
+/// stages are `worker` and `round_trip`), as a note in the row.
+fn note_round_trip(row: &mut Row) {
+    let stage = |name: &str| {
+        row.stages
+            .split(';')
+            .find_map(|s| s.strip_prefix(name)?.strip_prefix('=')?.parse::<f64>().ok())
+    };
+    let (Some(worker), Some(seen)) = (stage("worker"), stage("round_trip")) else {
+        return;
+    };
+    let note = format!(
+        "worker's own clock; the round trip added {} per run ({} seen by the harness)",
+        crate::render::fmt::fmt_time(Some((seen - worker).max(0.0))),
+        crate::render::fmt::fmt_time(Some(seen))
+    );
+    row.reason = if row.reason.is_empty() {
+        note
+    } else {
+        format!("{}; {note}", row.reason)
+    };
 }
 
 /// One variant through the gate, with the bytes allocated and the resident peak over its

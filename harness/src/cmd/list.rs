@@ -27,7 +27,8 @@ pub fn list(select: &Select, params: &BTreeMap<String, Vec<String>>) -> Result<b
             println!(
                 "    {:<34} {:<12} {:<4} {:<8} {}",
                 format!("{}/{}/{}", k.name(), job.case, v.name),
-                v.strategy.as_str(),
+                crate::external::runtime_of(k.name(), v.name)
+                    .unwrap_or_else(|| v.strategy.as_str().into()),
                 v.precision.as_str(),
                 a.label(),
                 if a.is_ready() { v.idea } else { a.reason() }

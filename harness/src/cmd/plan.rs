@@ -72,8 +72,8 @@ fn plan_problems(
 ) -> Result<Plan> {
     let (kernel_name, case, variant) = names(select)?;
     let kernels: Vec<&'static dyn DynKernel> = match &kernel_name {
-        Some(name) => vec![registry::kernel(name)?],
-        None => registry::kernels().collect(),
+        Some(name) => vec![crate::external::extend(registry::kernel(name)?)],
+        None => registry::kernels().map(crate::external::extend).collect(),
     };
     check_params(&kernels, given)?;
     let mut jobs = Vec::new();

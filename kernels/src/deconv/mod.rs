@@ -391,6 +391,16 @@ const CASES: &[Case] = &[
 const REFERENCE_SIZES: &[(&str, usize)] = &[("synthetic", 64), ("synthetic", 256), ("trace", 128)];
 
 impl Kernel for Deconv {
+    fn external_inputs(p: &DeconvProblem) -> Vec<(&'static str, ArrayD<f64>)> {
+        vec![
+            ("image", p.image.as_ref().clone().into_dyn()),
+            ("psf", p.psf.as_ref().clone().into_dyn()),
+        ]
+    }
+    fn external_output(p: &DeconvProblem, array: ArrayD<f64>) -> Result<Output, KernelError> {
+        crate::external::expect_shape(Self::NAME, &array, &[p.rows(), p.cols()])?;
+        Ok(p.output(array.iter().copied().collect()))
+    }
     type Problem = DeconvProblem;
     const NAME: &'static str = "deconv";
     const ABOUT: &'static str = "Richardson–Lucy deconvolution as aiapy.psf.deconvolve: 25 × \

@@ -313,6 +313,10 @@ const CASES: &[Case] = &[
 ];
 
 impl Kernel for Laue {
+    fn external_output(p: &LaueProblem, array: ArrayD<f64>) -> Result<Output, KernelError> {
+        crate::external::expect_shape(Self::NAME, &array, &p.shape())?;
+        Ok(Output::single("intensity", array))
+    }
     type Problem = LaueProblem;
     const NAME: &'static str = "laue";
     const ABOUT: &'static str = "I(h,k) = |Σ_cells exp(2πi(h·p_n + k·p_m))|²: 2-D diffraction of a \

@@ -398,6 +398,44 @@ pub fn generate(kind: Kind, fits: usize, seed: u64) -> data::Generated {
 }
 
 impl Kernel for Lm {
+    /// x as `examples/lm_data.rs` writes it, y (fits × points), init (fits × parameters).
+    fn external_inputs(p: &LmProblem) -> Vec<(&'static str, ArrayD<f64>)> {
+        let x = match &p.model {
+            AnyModel::Lorentzians(m) => crate::external::table(&m.freqs, 1),
+            AnyModel::Gauss2d(_) => {
+                let side = model::GAUSS_SIDE;
+                let grid: Vec<f64> = (0..side * side)
+                    .flat_map(|k| [(k % side) as f64, (k / side) as f64])
+                    .collect();
+                crate::external::table(&grid, 2)
+            }
+        };
+        vec![
+            ("x", x),
+            ("y", crate::external::table(&p.y, p.points)),
+            ("init", crate::external::table(&p.init, p.n_params)),
+        ]
+    }
+    /// The fitted parameters with the χ² recomputed by the kernel's own model, each fit
+    /// reported converged: the check then holds the worker to the reference's χ², as it
+    /// does another algorithm (the library variant), with no step counts to compare.
+    fn external_output(p: &LmProblem, array: ArrayD<f64>) -> Result<Output, KernelError> {
+        crate::external::expect_shape(Self::NAME, &array, &[p.fits, p.n_params])?;
+        let params: Vec<f64> = array.iter().copied().collect();
+        let chi2: Vec<f64> = (0..p.fits)
+            .map(|i| p.chi_square(i, &params[i * p.n_params..][..p.n_params]))
+            .collect();
+        let state = vec![State::Converged.code(); p.fits];
+        let vector =
+            |v: Vec<f64>| ArrayD::from_shape_vec(IxDyn(&[p.fits]), v).expect("one per fit");
+        Ok(Output {
+            arrays: vec![
+                ("params".into(), array),
+                ("chi2".into(), vector(chi2)),
+                ("state".into(), vector(state)),
+            ],
+        })
+    }
     type Problem = LmProblem;
     const NAME: &'static str = "lm";
     const ABOUT: &'static str = "batched Levenberg–Marquardt, Gpufit's algorithm: min Σ w(y − f(p))² for \

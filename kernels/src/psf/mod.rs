@@ -813,6 +813,11 @@ pub fn f64_composite_floor(p: &PsfProblem) -> f64 {
 }
 
 impl Kernel for Psf {
+    /// Only the PSF: the entrance and focal-plane arrays are this crate's intermediates.
+    fn external_output(p: &PsfProblem, array: ArrayD<f64>) -> Result<Output, KernelError> {
+        crate::external::expect_shape(Self::NAME, &array, &[p.n, p.n])?;
+        Ok(Output::single("psf", array))
+    }
     type Problem = PsfProblem;
     const NAME: &'static str = "psf";
     const ABOUT: &'static str = "AIA point-spread function (aiapy.psf.psf): 1200 Gaussian \

@@ -148,7 +148,9 @@ impl Estimates {
     fn calibrated(&self, v: VariantRef) -> bool {
         match v.info.strategy {
             Strategy::Gpu => self.software_gpu,
-            Strategy::Exercise => true,
+            // Workers: one small run tells their speed (the course's pure-Python loops
+            // would take minutes at the sizes the Rust variants run).
+            Strategy::Exercise | Strategy::External | Strategy::Python => true,
             _ => false,
         }
     }

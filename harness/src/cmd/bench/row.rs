@@ -29,7 +29,7 @@ pub(super) fn new_row(
         .find(|p| p.is_size)
         .map(|p| p.name)
         .unwrap_or_default();
-    Row {
+    let mut row = Row {
         run_id: run_id.into(),
         kernel: job.kernel.name().into(),
         case: job.case.clone(),
@@ -46,7 +46,12 @@ pub(super) fn new_row(
         timestamp: utc_stamp(),
         ..Row::default()
     }
-    .with_machine(machine)
+    .with_machine(machine);
+    // An external variant's language or tool, as the peers' rows have it.
+    if let Some(runtime) = crate::external::runtime_of(job.kernel.name(), variant.name()) {
+        row.runtime = runtime;
+    }
+    row
 }
 
 /// Throughput and distance to the roofline. GPU rows get a roofline only on a software

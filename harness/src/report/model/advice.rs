@@ -40,6 +40,7 @@ pub(super) fn advice(c: &Case, fits: &[Fit], thread_fits: &[ThreadFit]) -> Vec<S
         crossovers(c, &m, &winners, &mut out);
         gpu_advice(c.ctx, &m.mine, c.size_param, &m.prefix, &mut out);
         peer_advice(&m.mine, &c.problems, c.size_param, &m.prefix, &mut out);
+        peer_range_advice(&m.mine, c.size_param, &m.prefix, &mut out);
     }
     thread_advice(c, thread_fits, &mut out);
     not_measured(c, &mut out);
@@ -454,9 +455,18 @@ fn peer_advice(
                 fmt_time(other.row.median_s)
             )
         };
+        // External variants (external.toml) of any language are peers too.
+        let peers = if at
+            .iter()
+            .all(|e| e.is_rust() || e.row.strategy == Strategy::Python)
+        {
+            "Python peers"
+        } else {
+            "Peers"
+        };
         if let (Some(py), Some(rs)) = (py, rs) {
             let mut s = format!(
-                "{prefix}Python peers at {}: the fastest, {} ({}), is {}, the fastest Rust variant",
+                "{prefix}{peers} at {}: the fastest, {} ({}), is {}, the fastest Rust variant",
                 size_label(size_param, *size),
                 py.row.variant,
                 fmt_time(py.row.median_s),
@@ -471,5 +481,40 @@ fn peer_advice(
             s.push('.');
             out.push(s);
         }
+    }
+}
+
+/// A peer (Python or external) that ran only at the smaller sizes of the case says so, and
+/// why it stopped (its `max_n`, the time limit, a failure): its ratios cover those sizes only.
+fn peer_range_advice(mine: &[&Entry], size_param: &str, prefix: &str, out: &mut Vec<String>) {
+    let largest = mine.iter().map(|e| e.row.size).fold(f64::NAN, f64::max);
+    let peers: BTreeSet<&str> = mine
+        .iter()
+        .filter(|e| !e.is_rust())
+        .map(|e| e.row.variant.as_str())
+        .collect();
+    for peer in peers {
+        let rows: Vec<&&Entry> = mine.iter().filter(|e| e.row.variant == peer).collect();
+        let Some(top) = rows
+            .iter()
+            .filter(|e| e.ok())
+            .map(|e| e.row.size)
+            .reduce(f64::max)
+        else {
+            continue;
+        };
+        if top >= largest {
+            continue;
+        }
+        let why = rows
+            .iter()
+            .filter(|e| e.row.size > top && !e.ok())
+            .min_by(|a, b| a.row.size.total_cmp(&b.row.size))
+            .map(|e| format!(": above, {} ({})", e.row.status, e.row.reason))
+            .unwrap_or_default();
+        out.push(format!(
+            "{prefix}{peer} ran only up to {}{why}; its ratios cover those sizes only.",
+            size_label(size_param, top)
+        ));
     }
 }
