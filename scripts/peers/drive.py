@@ -7,15 +7,17 @@
 `check` resolves the problem's parameters with `harness list`, writes the inputs from the
 harness's own data (`harness run ... --save` for deconv's image and PSF and for the reference,
 the `lm_data` example for lm's x, y and init), sends problem, run 1 and run COUNT for each
-problem of the --param sweep (all in one worker session), then quit, and compares the worker's output with the harness's variant at the same parameters: by
-max|ref - out| / max|ref| (laue, psf, deconv), or by the chi^2 excess over the harness's fit on the
-fits it converged (lm, as kernels/src/lm/validation.rs). It prints one line of results.
+problem of the --param sweep (all in one worker session), then quit, and compares the worker's
+output with the harness's variant at the same parameters: by max|ref - out| / max|ref| (laue,
+psf, deconv), or by the chi^2 excess over the harness's fit on the fits it converged (lm, as
+kernels/src/lm/validation.rs). It prints one line per problem and exits 1 when the worker
+misbehaved or its output is beyond --tolerance.
 
 `faults` sends malformed messages (not JSON, run before problem, another protocol, another
 kernel, an unknown op, a run count of 0) and checks that each is answered by one error line and
 that the worker still quits with status 0.
 
-Only the standard library and NumPy are needed (NumPy for the comparison).
+Needs NumPy for the comparison (and SciPy for lm's models): run it with the venv's python.
 """
 
 import argparse
@@ -173,9 +175,13 @@ def check_one(args, worker, params, tmp):
         print(f"{summary} | {'skipped' if last.get('skip') else 'failed'}: {last['message']}")
         return last["op"] == "error" and len(answers) == 1
     error, measure = compare(args, inputs, ref, out)
+    # lm: the problem's own tolerance, as kernels/src/lm/validation.rs applies it to chi^2.
+    tolerance = params["tolerance"] if args.kernel == "lm" else args.tolerance
+    verdict = "ok" if error <= tolerance else "TOO FAR"
     print(f"{summary} | setup {answers[0]['setup_s']:.3g} s | {last['seconds_per_run']:.4g} s/run "
-          f"(count {last['count']}) | wall {wall:.3g} s | {measure} = {error:.2e} (vs {args.variant})")
-    return last["op"] == "done" and last["count"] == max(args.count, 1)
+          f"(count {last['count']}) | wall {wall:.3g} s | {measure} = {error:.2e} (vs {args.variant}; "
+          f"{verdict}, tolerance {tolerance:.0e})")
+    return last["op"] == "done" and last["count"] == max(args.count, 1) and error <= tolerance
 
 
 def faults(args):
@@ -213,6 +219,9 @@ def main():
     ap.add_argument("--variant", help="the harness variant to compare with (default per kernel: "
                                       + ", ".join(f"{k} {v}" for k, v in DEFAULT_VARIANT.items()) + ")")
     ap.add_argument("--count", type=int, default=3, help="runs in the timed batch after the first (default 3; 0: the first run only)")
+    ap.add_argument("--tolerance", type=float, default=1e-10,
+                    help="largest max|ref-out|/max|ref| accepted (default 1e-10; lm uses the problem's "
+                         "tolerance on the chi^2 excess). A sanity bound: the harness applies its own")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for each answer (default 600)")
     ap.add_argument("--harness", type=Path, default=ROOT / "target/release/harness")
     ap.add_argument("--lm-data", type=Path, default=ROOT / "target/release/examples/lm_data")
