@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +122,7 @@ class Session:
 
     def on_run(self, msg):
         count = msg.get("count")
-        if not isinstance(count, int) or count < 1:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise Refuse(f"run needs an integer count >= 1, got {count!r}")
         if self.compute is None:
             raise Refuse("run before a successful problem: send a problem first")
@@ -159,7 +160,7 @@ class Session:
         except Refuse as e:
             self.error(e)
         except Exception as e:  # noqa: BLE001 - the peer's own failure is this problem's failure, not the worker's
-            print(f"{self.kernel} worker: {type(e).__name__}: {e}", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
             self.error(f"{type(e).__name__}: {e}")
         return True
 
