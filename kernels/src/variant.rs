@@ -51,7 +51,7 @@ pub enum Strategy {
     Library,
     /// A learner's own variant (workshop mode).
     Exercise,
-    /// A peer implementation in Python (`scripts/peers.py`), run outside this crate: it
+    /// A peer implementation in Python (`scripts/peers/`, an external variant), run outside this crate: it
     /// appears in result rows and reports, never in a kernel's table. Also the strategy of
     /// an external variant registered with the label `python`.
     Python,

@@ -627,11 +627,7 @@ impl Bench<'_> {
         limits::print_time(self.started.elapsed().as_secs_f64(), &self.estimates);
         let path = &self.dir.path;
         println!("\nresults: {}", path.join("results.csv").display());
-        println!(
-            "report:  harness report {}   (Python peers first: scripts/peers.py {})",
-            path.display(),
-            path.display()
-        );
+        println!("report:  harness report {}", path.display());
         let code = if manifest.interrupted {
             println!("interrupted: {} finished row(s) kept", manifest.rows);
             ExitCode::from(130)

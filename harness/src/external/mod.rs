@@ -48,15 +48,14 @@ type Pool = HashMap<(String, String), Arc<Mutex<Worker>>>;
 static WORKERS: Mutex<Option<Pool>> = Mutex::new(None);
 
 /// The registration file to use: `--external FILE`, else `external.toml` in the current
-/// folder, else at the repository root, else none.
+/// folder (the repository root, where README's commands run), else none. Only the current
+/// folder: a harness started elsewhere (a test in its crate's folder, a copy of the binary
+/// on another machine) does not pick up this checkout's peers behind the user's back.
 pub fn registration_file(given: Option<&Path>) -> Option<PathBuf> {
     if let Some(path) = given {
         return Some(path.to_path_buf());
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    [PathBuf::from(DEFAULT_FILE), root.join(DEFAULT_FILE)]
-        .into_iter()
-        .find(|p| p.is_file())
+    Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.is_file())
 }
 
 /// Loads and installs a registration for this process (once; `main` does it before any

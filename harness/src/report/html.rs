@@ -222,9 +222,10 @@ pub fn render(r: &Report) -> String {
         <li><b>RSS growth</b>: how far the process's peak resident memory rose above its level at the start, during setup \
         and one run; <b>heap peak</b>: the most heap bytes live at once in that time; <b>alloc per run</b>: bytes allocated \
         by one run (0 B: no allocation in the timed loop). Rust rows count through the harness's allocator (GPU driver \
-        memory shows in RSS only); Python rows use tracemalloc.</li>\n\
-        <li>Python peers (<code>scripts/peers.py</code>) appear in the same tables with strategy <code>python</code>, \
-        validated against the same references with the same error measure.</li>\n</ul>\n",
+        memory shows in RSS only); older Python rows (the former <code>scripts/peers.py</code>) used tracemalloc.</li>\n\
+        <li>External variants (<code>external.toml</code>: the Python peers of <code>scripts/peers/</code>, your own \
+        code) appear in the same tables, their language in the runtime column, validated against the same references \
+        with the same error measure and timed with the same statistics.</li>\n</ul>\n",
         fmt_pct(Some(100.0 * r.noisy_threshold))
     );
     s.push_str("</main>\n</body>\n</html>\n");

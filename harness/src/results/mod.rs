@@ -253,7 +253,7 @@ impl std::fmt::Display for Status {
 }
 
 /// One result row. Every column is documented in reports/README.md; Python peers
-/// (`scripts/peers.py`) write the same columns.
+/// (external variants, and the former `scripts/peers.py`) write the same columns.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Row {

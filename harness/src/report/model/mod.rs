@@ -329,7 +329,7 @@ fn kernel_report(ctx: &Ctx, kernel: &str, out_dir: &Path) -> KernelReport {
 }
 
 /// Registry order of a variant; peers and variants unknown to this build after, by
-/// strategy and then in the order their files list them (peers.py writes teaching order).
+/// strategy and then in the order their files list them (the former peers.py wrote teaching order).
 fn variant_rank(reg: Option<&'static dyn kernels::DynKernel>, e: &Entry) -> usize {
     let pos = reg.and_then(|k| k.variants().iter().position(|v| v.name == e.row.variant));
     match pos {
