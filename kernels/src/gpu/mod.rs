@@ -136,6 +136,7 @@ fn lcm(a: u64, b: u64) -> u64 {
 }
 
 pub mod fft;
+pub mod fft_shared;
 
 #[cfg(test)]
 mod tests {
