@@ -279,3 +279,44 @@ fn sides_beyond_workgroup_memory_fall_back_to_stockham() {
     let err = SharedFft::new(c, p, Shape::Rows { batch: 1, n }).err().unwrap();
     assert!(err.0.contains("workgroup memory"), "{err}");
 }
+
+/// Deconvolution's plan: 4 global-memory passes per iteration on the fused path; the
+/// Stockham path needs 4 transforms of 8 passes (256²) + 4 element-wise passes.
+#[test]
+fn deconvolution_plan_counts_global_passes_per_iteration() {
+    use kernels::deconv::gpu::Path;
+    let Some(c) = ctx() else { return };
+    let fused = Path::plan(c, Precision::F32, 256, 256, false).unwrap();
+    assert_eq!(fused, Path::Fused);
+    assert_eq!(fused.global_passes_per_iteration(), 4);
+    let old = Path::plan(c, Precision::F32, 256, 256, true).unwrap();
+    assert_eq!(old, Path::Stockham { fft_passes: 8 });
+    assert_eq!(old.global_passes_per_iteration(), 36);
+    // Rows of 2 reals (C/2 = 1 point) cannot be packed: the Stockham path.
+    let narrow = Path::plan(c, Precision::F32, 8, 2, false).unwrap();
+    assert!(matches!(narrow, Path::Stockham { .. }), "{narrow:?}");
+}
+
+/// A shader the device rejects (here: workgroup memory beyond the adapter's limit, the
+/// fault a smaller driver would raise on a size `fits` did not guard) comes back as an
+/// error naming the shader, never a panic; the context stays usable.
+#[test]
+fn a_rejected_shader_is_an_error_not_a_panic() {
+    use kernels::gpu::Binding;
+    use kernels::gpu::fft_shared::shader_prelude;
+    let Some(c) = ctx() else { return };
+    let too_long = (c.max_workgroup_storage_bytes() as usize / 8 * 2).next_power_of_two();
+    let source = format!(
+        "{}\nconst SIGN: real = -1.0;\n{}",
+        shader_prelude(Precision::F32, too_long, 1),
+        include_str!("../src/gpu/fft_shared_c2c.wgsl")
+    );
+    use Binding::{ReadOnly, ReadWrite, Uniform};
+    let err = c
+        .pipeline("fft-shared-too-long", &source, "c2c", &[Uniform, ReadWrite, ReadOnly])
+        .err()
+        .expect("workgroup memory beyond the limit must be rejected");
+    assert!(err.0.contains("fft-shared-too-long"), "{err}");
+    // The device goes on: a transform that fits still works.
+    check(c, Precision::F32, Shape::Rows { batch: 1, n: 8 }, 3, 8);
+}

@@ -137,6 +137,7 @@ fn lcm(a: u64, b: u64) -> u64 {
 
 pub mod fft;
 pub mod fft_shared;
+pub mod ceilings;
 
 #[cfg(test)]
 mod tests {
