@@ -297,26 +297,28 @@ fn deconvolution_plan_counts_global_passes_per_iteration() {
     assert!(matches!(narrow, Path::Stockham { .. }), "{narrow:?}");
 }
 
-/// A shader the device rejects (here: workgroup memory beyond the adapter's limit, the
-/// fault a smaller driver would raise on a size `fits` did not guard) comes back as an
-/// error naming the shader, never a panic; the context stays usable.
+/// A shader that fails to compile (here: the library without the constants it needs, as
+/// a driver's compiler might reject a valid one) comes back as an error naming the shader,
+/// never a panic, and the context stays usable. (Workgroup memory beyond the adapter's
+/// limit is NOT rejected by wgpu 30 on lavapipe at pipeline creation: `fits` is the guard.)
 #[test]
-fn a_rejected_shader_is_an_error_not_a_panic() {
+fn a_shader_that_fails_to_compile_is_an_error_not_a_panic() {
     use kernels::gpu::Binding;
     use kernels::gpu::fft_shared::shader_prelude;
     let Some(c) = ctx() else { return };
-    let too_long = (c.max_workgroup_storage_bytes() as usize / 8 * 2).next_power_of_two();
     let source = format!(
-        "{}\nconst SIGN: real = -1.0;\n{}",
-        shader_prelude(Precision::F32, too_long, 1),
+        "{}
+const SIGN: real = -1.0;
+{}",
+        shader_prelude(c, Precision::F32, 8, 1).replace("const N: u32 = 8u;", ""),
         include_str!("../src/gpu/fft_shared_c2c.wgsl")
     );
     use Binding::{ReadOnly, ReadWrite, Uniform};
     let err = c
-        .pipeline("fft-shared-too-long", &source, "c2c", &[Uniform, ReadWrite, ReadOnly])
+        .pipeline("fft-shared-broken", &source, "c2c", &[Uniform, ReadWrite, ReadOnly])
         .err()
-        .expect("workgroup memory beyond the limit must be rejected");
-    assert!(err.0.contains("fft-shared-too-long"), "{err}");
+        .expect("a shader without N must not compile");
+    assert!(err.0.contains("fft-shared-broken"), "{err}");
     // The device goes on: a transform that fits still works.
     check(c, Precision::F32, Shape::Rows { batch: 1, n: 8 }, 3, 8);
 }

@@ -73,7 +73,7 @@ impl Fused {
         let module = |len: usize, tws: u32| {
             format!(
                 "{}\nconst REAL_MAX: real = {real_max};\n{}",
-                shader_prelude(precision, len, tws),
+                shader_prelude(ctx, precision, len, tws),
                 include_str!("gpu_shared.wgsl")
             )
         };

@@ -57,22 +57,34 @@ pub fn fits(ctx: &GpuContext, precision: Precision, n: usize) -> bool {
 
 /// The WGSL constants and library a shared-memory shader starts with: `n` points per
 /// transform, twiddle table e^{−2πi·m/(tws·n)}. Users append their own entry points.
-pub fn shader_prelude(precision: Precision, n: usize, tws: u32) -> String {
+pub fn shader_prelude(ctx: &GpuContext, precision: Precision, n: usize, tws: u32) -> String {
     format!(
         "alias real = {};\nconst N: u32 = {n}u;\nconst LOG2N: u32 = {}u;\nconst WG: u32 = {}u;\n\
          const TWS: u32 = {tws}u;\n{}\n{}",
         real_type(precision),
         n.trailing_zeros(),
-        workgroup_size(n),
+        workgroup_size(ctx, n),
         super::WGSL_FLAT_WORKGROUP,
         include_str!("fft_shared.wgsl")
     )
 }
 
-/// Invocations per workgroup for an `n`-point transform: one per butterfly, at most 256.
-pub fn workgroup_size(n: usize) -> u32 {
-    ((n / 2) as u32).clamp(1, MAX_WORKGROUP)
+/// Invocations per workgroup for an `n`-point transform: on a GPU one per butterfly, at
+/// most 256; on a software adapter [`SOFTWARE_WORKGROUP`]. Why: llvmpipe runs a workgroup
+/// on one CPU thread, 8 invocations per SIMD vector, and switches between those vectors
+/// (coroutines) at every barrier: with 128 invocations, the 2·log₂ n barriers of a 256²
+/// deconvolution made the shared path 2.1× slower than Stockham; with one vector per
+/// workgroup a barrier costs nothing.
+pub fn workgroup_size(ctx: &GpuContext, n: usize) -> u32 {
+    let most = match ctx.summary().software {
+        true => SOFTWARE_WORKGROUP,
+        false => MAX_WORKGROUP,
+    };
+    ((n / 2) as u32).clamp(1, most)
 }
+
+/// Invocations per workgroup on a software adapter: one 256-bit vector of f32 lanes.
+pub const SOFTWARE_WORKGROUP: u32 = 8;
 
 /// e^{−2πi m/len} for m < count, from f64 `sin_cos`, rounded once to `precision`.
 pub fn twiddles(
@@ -123,7 +135,7 @@ impl Axis {
         let pipelines = [("fwd", "-1.0"), ("inv", "1.0")].map(|(d, sign)| {
             let source = format!(
                 "{}\nconst SIGN: real = {sign};\n{}",
-                shader_prelude(precision, n, 1),
+                shader_prelude(ctx, precision, n, 1),
                 include_str!("fft_shared_c2c.wgsl")
             );
             let name = format!("fft-shared-{}-{n}-{d}", real_type(precision));
@@ -342,7 +354,7 @@ impl SharedReal {
         }
         let source = format!(
             "{}\nconst SIGN: real = -1.0;\n{}",
-            shader_prelude(precision, n, 2),
+            shader_prelude(ctx, precision, n, 2),
             include_str!("fft_shared_c2c.wgsl")
         );
         use Binding::{ReadOnly, ReadWrite, Uniform};

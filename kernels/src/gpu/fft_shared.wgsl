@@ -28,38 +28,93 @@ fn twiddle(m: u32, sign: real) -> vec2<real> {
     return vec2<real>(w.x, -sign * w.y);
 }
 
-// Decimation in time, in place: s in bit-reversed order → its DFT in natural order.
-// Butterfly b of the stage with half-length h pairs j = (b / h)·2h + k and j + h, k = b mod h,
-// with the twiddle e^{sign·2πi·k/(2h)}. Call from uniform control flow (barriers).
-fn dit(lid: u32, sign: real) {
-    for (var h = 1u; h < N; h = h * 2u) {
-        workgroupBarrier();
-        let step = (N / (2u * h)) * TWS;
-        for (var b = lid; b < N / 2u; b = b + WG) {
-            let k = b & (h - 1u);
-            let j = (b - k) * 2u + k;
-            let u = s[j];
-            let v = cmul(s[j + h], twiddle(k * step, sign));
+// One radix-2 stage of half-length h (only h = 1 is used: the odd stage of an odd log₂ N).
+// Butterfly b pairs j = (b / h)·2h + k and j + h, k = b mod h, twiddle e^{sign·2πi·k/(2h)}:
+// before the difference in frequency (`dif`), after it in time.
+fn radix2(h: u32, lid: u32, sign: real, dif: bool) {
+    workgroupBarrier();
+    let step = (N / (2u * h)) * TWS;
+    for (var b = lid; b < N / 2u; b = b + WG) {
+        let k = b & (h - 1u);
+        let j = (b - k) * 2u + k;
+        let w = twiddle(k * step, sign);
+        let u = s[j];
+        if (dif) {
+            let v = s[j + h];
+            s[j] = u + v;
+            s[j + h] = cmul(u - v, w);
+        } else {
+            let v = cmul(s[j + h], w);
             s[j] = u + v;
             s[j + h] = u - v;
+        }
+    }
+}
+
+// Decimation in time, in place: s in bit-reversed order → its DFT in natural order. The
+// radix-2 stages of half-lengths h and 2h are done together (radix 2², one barrier per
+// pair): invocation group b takes j, j + h, j + 2h, j + 3h, j = (b / h)·4h + k, k = b mod h,
+// with twiddles e^{sign·2πi·k/(2h)} (stage h) and e^{sign·2πi·k/(4h)}, e^{…(k + h)/(4h)}
+// (stage 2h). Call from uniform control flow (barriers).
+fn dit(lid: u32, sign: real) {
+    var h = 1u;
+    if ((LOG2N & 1u) == 1u) {
+        radix2(1u, lid, sign, false);
+        h = 2u;
+    }
+    for (; h < N; h = h * 4u) {
+        workgroupBarrier();
+        let step2 = (N / (2u * h)) * TWS;
+        let step4 = (N / (4u * h)) * TWS;
+        for (var b = lid; b < N / 4u; b = b + WG) {
+            let k = b & (h - 1u);
+            let j = (b - k) * 4u + k;
+            let w2 = twiddle(k * step2, sign);
+            let x0 = s[j];
+            let x1 = cmul(s[j + h], w2);
+            let x2 = s[j + 2u * h];
+            let x3 = cmul(s[j + 3u * h], w2);
+            let b2 = cmul(x2 + x3, twiddle(k * step4, sign));
+            let b3 = cmul(x2 - x3, twiddle((k + h) * step4, sign));
+            let a0 = x0 + x1;
+            let a1 = x0 - x1;
+            s[j] = a0 + b2;
+            s[j + 2u * h] = a0 - b2;
+            s[j + h] = a1 + b3;
+            s[j + 3u * h] = a1 - b3;
         }
     }
     workgroupBarrier();
 }
 
 // Decimation in frequency, in place: s in natural order → its DFT in bit-reversed order.
+// The stages of half-lengths 2h and h together (the mirror of `dit`), from h = N/4 down;
+// an odd log₂ N ends with the radix-2 stage h = 1.
 fn dif(lid: u32, sign: real) {
-    for (var h = N / 2u; h >= 1u; h = h / 2u) {
+    for (var h = N / 4u; h >= 1u; h = h / 4u) {
         workgroupBarrier();
-        let step = (N / (2u * h)) * TWS;
-        for (var b = lid; b < N / 2u; b = b + WG) {
+        let step2 = (N / (2u * h)) * TWS;
+        let step4 = (N / (4u * h)) * TWS;
+        for (var b = lid; b < N / 4u; b = b + WG) {
             let k = b & (h - 1u);
-            let j = (b - k) * 2u + k;
-            let u = s[j];
-            let v = s[j + h];
-            s[j] = u + v;
-            s[j + h] = cmul(u - v, twiddle(k * step, sign));
+            let j = (b - k) * 4u + k;
+            let x0 = s[j];
+            let x1 = s[j + h];
+            let x2 = s[j + 2u * h];
+            let x3 = s[j + 3u * h];
+            let a0 = x0 + x2;
+            let a1 = x1 + x3;
+            let a2 = cmul(x0 - x2, twiddle(k * step4, sign));
+            let a3 = cmul(x1 - x3, twiddle((k + h) * step4, sign));
+            let w2 = twiddle(k * step2, sign);
+            s[j] = a0 + a1;
+            s[j + h] = cmul(a0 - a1, w2);
+            s[j + 2u * h] = a2 + a3;
+            s[j + 3u * h] = cmul(a2 - a3, w2);
         }
+    }
+    if ((LOG2N & 1u) == 1u) {
+        radix2(1u, lid, sign, true);
     }
     workgroupBarrier();
 }
