@@ -108,7 +108,9 @@ fn on_gpu(
         Precision::F32 => {
             let mut d: Vec<[f32; 2]> = x.iter().map(|v| [v.re as f32, v.im as f32]).collect();
             run32(&mut d);
-            d.iter().map(|v| Complex64::new(v[0].into(), v[1].into())).collect()
+            d.iter()
+                .map(|v| Complex64::new(v[0].into(), v[1].into()))
+                .collect()
         }
         Precision::F64 => {
             let mut d: Vec<[f64; 2]> = x.iter().map(|v| [v.re, v.im]).collect();
@@ -142,7 +144,10 @@ fn check(c: &'static GpuContext, p: Precision, shape: Shape, levels: u32, seed: 
         let (err, vs_old) = (relative_rms(&got, &want), relative_rms(&got, &old));
         eprintln!("{shape:?} {p} {d:?}: {err:.2e} vs rustfft, {vs_old:.2e} vs Stockham");
         assert!(err <= bound, "{shape:?} {p} {d:?}: {err:e} > {bound:e}");
-        assert!(vs_old <= 2.0 * bound, "{shape:?} {p} {d:?}: {vs_old:e} vs Stockham");
+        assert!(
+            vs_old <= 2.0 * bound,
+            "{shape:?} {p} {d:?}: {vs_old:e} vs Stockham"
+        );
     }
 }
 
@@ -176,7 +181,10 @@ fn grids_match_rustfft_and_stockham() {
     let Some(c) = ctx() else { return };
     for p in precisions(c) {
         check(c, p, Shape::Grid { rows: 64, cols: 64 }, 12, 64);
-        let tall = Shape::Grid { rows: 256, cols: 32 };
+        let tall = Shape::Grid {
+            rows: 256,
+            cols: 32,
+        };
         check(c, p, tall, 13, 256);
     }
 }
@@ -187,7 +195,10 @@ fn check_real(c: &'static GpuContext, p: Precision, rows: usize, cols: usize) {
     let n = cols / 2;
     let plan = SharedReal::new(c, p, rows, cols).unwrap();
     // Real values: the real parts of `random`, in pairs as the GPU reads them.
-    let x: Vec<f64> = random(rows * cols, cols as u64, p).iter().map(|v| v.re).collect();
+    let x: Vec<f64> = random(rows * cols, cols as u64, p)
+        .iter()
+        .map(|v| v.re)
+        .collect();
     let mut spectrum_want = Vec::with_capacity(rows * (n + 1));
     for row in x.chunks(cols) {
         let z: Vec<Complex64> = row.iter().map(|&v| Complex64::new(v, 0.0)).collect();
@@ -201,12 +212,18 @@ fn check_real(c: &'static GpuContext, p: Precision, rows: usize, cols: usize) {
         Precision::F64 => real_round_trip::<f64>(&plan, &x, cols),
     };
     let err = relative_rms(&spectrum, &spectrum_want);
-    let want_back: Vec<Complex64> = x.iter().map(|&v| Complex64::new(cols as f64 * v, 0.0)).collect();
+    let want_back: Vec<Complex64> = x
+        .iter()
+        .map(|&v| Complex64::new(cols as f64 * v, 0.0))
+        .collect();
     let back_err = relative_rms(&back, &want_back);
     eprintln!("real {rows}×{cols} {p}: r2c {err:.2e}, c2r∘r2c {back_err:.2e} (bound {bound:.1e})");
     assert!(err <= bound, "r2c {rows}×{cols} {p}: {err:e} > {bound:e}");
     // The round trip: two transforms, each within its bound.
-    assert!(back_err <= 2.0 * bound, "c2r {rows}×{cols} {p}: {back_err:e}");
+    assert!(
+        back_err <= 2.0 * bound,
+        "c2r {rows}×{cols} {p}: {back_err:e}"
+    );
 }
 
 /// r2c of `x`, then c2r of the device's spectrum: (spectrum, 2n·x as complex).
@@ -221,11 +238,19 @@ where
     let bins = x.len() / cols * (cols / 2 + 1);
     let garbage = cast(f64::from(u16::MAX));
     let mut spectrum = vec![[garbage; 2]; bins];
-    plan.run_host(&mut real, &mut spectrum, Direction::Forward).unwrap();
-    let forward: Vec<Complex64> = spectrum.iter().map(|v| Complex64::new(widen(v[0]), widen(v[1]))).collect();
+    plan.run_host(&mut real, &mut spectrum, Direction::Forward)
+        .unwrap();
+    let forward: Vec<Complex64> = spectrum
+        .iter()
+        .map(|v| Complex64::new(widen(v[0]), widen(v[1])))
+        .collect();
     real.fill(garbage);
-    plan.run_host(&mut real, &mut spectrum, Direction::Inverse).unwrap();
-    let back = real.iter().map(|&v| Complex64::new(widen(v), 0.0)).collect();
+    plan.run_host(&mut real, &mut spectrum, Direction::Inverse)
+        .unwrap();
+    let back = real
+        .iter()
+        .map(|&v| Complex64::new(widen(v), 0.0))
+        .collect();
     (forward, back)
 }
 
@@ -249,17 +274,34 @@ fn real_rows_of_every_power_of_two_match_rustfft() {
 #[test]
 fn plans_count_global_memory_passes() {
     let Some(c) = ctx() else { return };
-    let grid = Shape::Grid { rows: 256, cols: 256 };
+    let grid = Shape::Grid {
+        rows: 256,
+        cols: 256,
+    };
     let plan = Fft2d::new(c, Precision::F32, grid).unwrap();
-    assert!(matches!(plan, Fft2d::Shared(_)), "256² f32 must take the shared path");
+    assert!(
+        matches!(plan, Fft2d::Shared(_)),
+        "256² f32 must take the shared path"
+    );
     assert_eq!(plan.global_passes(), 2);
     let rows = Fft2d::new(c, Precision::F32, Shape::Rows { batch: 4, n: 4096 }).unwrap();
     assert_eq!(rows.global_passes(), 1);
     // Stockham: 4 radix-4 stages per axis of 256.
-    assert_eq!(GpuFft::new(c, Precision::F32, grid).unwrap().global_passes(), 8);
+    assert_eq!(
+        GpuFft::new(c, Precision::F32, grid)
+            .unwrap()
+            .global_passes(),
+        8
+    );
     // 2⁹ = radix 2 + 4 radix 4 = 5 stages per axis: 10, even, no copy; 2⁹ × 2⁴: 5 + 2 + copy.
-    let odd = Shape::Grid { rows: 16, cols: 512 };
-    assert_eq!(GpuFft::new(c, Precision::F32, odd).unwrap().global_passes(), 8);
+    let odd = Shape::Grid {
+        rows: 16,
+        cols: 512,
+    };
+    assert_eq!(
+        GpuFft::new(c, Precision::F32, odd).unwrap().global_passes(),
+        8
+    );
 }
 
 /// A side beyond the adapter's workgroup memory falls back to Stockham (f64 rows of
@@ -276,7 +318,9 @@ fn sides_beyond_workgroup_memory_fall_back_to_stockham() {
     }
     let plan = Fft2d::new(c, p, Shape::Rows { batch: 1, n }).unwrap();
     assert!(matches!(plan, Fft2d::Stockham(_)));
-    let err = SharedFft::new(c, p, Shape::Rows { batch: 1, n }).err().unwrap();
+    let err = SharedFft::new(c, p, Shape::Rows { batch: 1, n })
+        .err()
+        .unwrap();
     assert!(err.0.contains("workgroup memory"), "{err}");
 }
 
@@ -315,7 +359,12 @@ const SIGN: real = -1.0;
     );
     use Binding::{ReadOnly, ReadWrite, Uniform};
     let err = c
-        .pipeline("fft-shared-broken", &source, "c2c", &[Uniform, ReadWrite, ReadOnly])
+        .pipeline(
+            "fft-shared-broken",
+            &source,
+            "c2c",
+            &[Uniform, ReadWrite, ReadOnly],
+        )
         .err()
         .expect("a shader without N must not compile");
     assert!(err.0.contains("fft-shared-broken"), "{err}");

@@ -308,22 +308,22 @@ impl Iterations {
 /// with the element-wise steps.
 enum Engine {
     Fused(super::gpu_shared::Fused),
-    Stockham {
-        fft: GpuFft,
-        multiply: GpuMultiply,
-        iterations: Iterations,
-    },
+    /// Boxed: much larger than the fused engine.
+    Stockham(Box<StockhamSteps>),
+}
+
+/// The Stockham engine's transform, product and element-wise steps.
+struct StockhamSteps {
+    fft: GpuFft,
+    multiply: GpuMultiply,
+    iterations: Iterations,
 }
 
 impl Engine {
     fn encode(&self, enc: &mut gpu::Encoder, iterations: usize) {
         match self {
             Engine::Fused(f) => f.encode(enc, iterations),
-            Engine::Stockham {
-                fft,
-                multiply,
-                iterations: steps,
-            } => steps.encode(enc, fft, multiply, iterations),
+            Engine::Stockham(s) => s.iterations.encode(enc, &s.fft, &s.multiply, iterations),
         }
     }
 }
@@ -415,7 +415,10 @@ where
             std::mem::size_of::<[T; 2]>() as u64 * (r * (c / 2 + 1)) as u64,
         )?;
         // The shader reads rows, cols and the half width; `len` = R·C is gpu.wgsl's.
-        let params = ctx.uniform_from("deconv fused params", &[[r, c, c / 2 + 1, 0].map(|v| v as u32)])?;
+        let params = ctx.uniform_from(
+            "deconv fused params",
+            &[[r, c, c / 2 + 1, 0].map(|v| v as u32)],
+        )?;
         let fused = super::gpu_shared::Fused::new(
             precision,
             real_max,
@@ -470,11 +473,11 @@ where
                 state: &common.state,
             },
         )?;
-        let engine = Engine::Stockham {
+        let engine = Engine::Stockham(Box::new(StockhamSteps {
             fft,
             multiply,
             iterations,
-        };
+        }));
         Ok((engine, vec![work, p_buf]))
     }
 }

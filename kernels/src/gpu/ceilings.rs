@@ -136,7 +136,11 @@ fn best(
         }
         wall = wall.min(w);
         if ctx.has_timestamps() {
-            let d = timer.stages().iter().find(|s| s.name == "compute").map(|s| s.time.as_secs_f64());
+            let d = timer
+                .stages()
+                .iter()
+                .find(|s| s.name == "compute")
+                .map(|s| s.time.as_secs_f64());
             if let Some(d) = d.filter(|d| *d > 0.0) {
                 device = Some(device.map_or(d, |b: f64| b.min(d)));
             }

@@ -91,10 +91,11 @@ fn gpu_rates(row: &mut Row, g: &GpuCeiling, m: f64) {
         Precision::F64 => g.fma_f64_gflops,
     };
     row.peak_gbps = Some(g.copy_gbps);
-    if row.bytes > 0.0 && row.flops > 0.0 {
-        if let Some(limit) = g.limit_gflops(row.flops / row.bytes, row.precision) {
-            row.roofline_pct = Some(100.0 * row.flops / m / 1e9 / limit);
-        }
+    if row.bytes > 0.0
+        && row.flops > 0.0
+        && let Some(limit) = g.limit_gflops(row.flops / row.bytes, row.precision)
+    {
+        row.roofline_pct = Some(100.0 * row.flops / m / 1e9 / limit);
     }
 }
 
