@@ -236,7 +236,10 @@ pub fn bench_plan_finished(plan: &Plan, args: &BenchArgs) -> Result<Finished> {
     limits::check_memory(plan)?;
     plan::log_plan(plan, |s| threads.of(s));
     install_stop_handler();
-    let (dir, mut manifest) = start_run(args, &machine, &threads, shard)?;
+    let wants_gpu = plan.jobs.iter().any(|j| {
+        (j.kernel.variants().iter()).any(|v| v.strategy == Strategy::Gpu && plan.wants(v.name))
+    });
+    let (dir, mut manifest) = start_run(args, &machine, &threads, shard, wants_gpu)?;
     // The reference probe, once the ceilings' work is done and before the first row.
     let drift = DriftGuard::new();
     manifest.drift = drift.summary();
@@ -279,6 +282,7 @@ fn start_run(
     machine: &Machine,
     threads: &Threads,
     shard: Option<crate::results::Shard>,
+    wants_gpu: bool,
 ) -> Result<(RunDir, RunManifest)> {
     let mut label = args.select.kernel.clone().unwrap_or_else(|| "suite".into());
     if let Some(s) = &shard {
@@ -323,6 +327,7 @@ fn start_run(
     for c in &manifest.ceilings {
         debug!("ceilings: {c:?}");
     }
+    noise::gpu_ceiling(&mut manifest, wants_gpu);
     manifest.rss_peak_reset = memory::reset_rss_peak();
     dir.update(&manifest)?;
     Ok((dir, manifest))
@@ -509,7 +514,12 @@ impl Bench<'_> {
             // Naive is single-threaded: any thread count's time will do.
             let base = p.naive.get(&t).or_else(|| p.naive.values().next());
             row.speedup_vs_naive = base.map(|n| n / m);
-            rates(&mut row, self.machine, &self.manifest.ceilings);
+            rates(
+                &mut row,
+                self.machine,
+                &self.manifest.ceilings,
+                self.manifest.gpu_ceiling.as_ref(),
+            );
             row.noisy = row.spread.is_some_and(|s| s > self.args.noisy);
         }
         self.save_image_once(p, &row);

@@ -15,6 +15,7 @@
 pub mod ceilings;
 pub mod ceilings_store;
 pub mod drift;
+pub mod gpu_ceilings;
 pub mod machine;
 pub mod memory;
 pub mod paired;

@@ -44,6 +44,11 @@ pub struct RunManifest {
     /// Ceilings measured below the kept ones (which were used instead); `far_below` when
     /// under 70 % of them: the machine was busy or throttled at the start.
     pub ceilings_below_kept: Vec<Below>,
+    /// The GPU adapter's ceilings, measured when the selection has a GPU variant: GPU rows'
+    /// `% of roofline` uses them.
+    pub gpu_ceiling: Option<crate::measure::gpu_ceilings::GpuCeiling>,
+    /// Why there is no `gpu_ceiling` (no GPU variant selected, no adapter, a failure).
+    pub gpu_ceiling_skipped: Option<String>,
     /// How the machine's speed moved during the run, from a short fixed probe between rows.
     pub drift: Option<Drift>,
     /// The slice of the selection this run timed (`bench --shard i/n`).

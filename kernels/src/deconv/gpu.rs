@@ -33,9 +33,14 @@ use crate::gpu::fft::{Direction, FftBinding, GpuFft, GpuMultiply, MultiplyBindin
 use crate::gpu::{self, BindGroup, Binding, Buffer, Element, Pipeline, Readback, Timer};
 use crate::variant::{Availability, Precision, Prepared, Stage, Variant, VariantInfo};
 
+/// `F32`/`F64`: the fused shared-memory path ([`super::gpu_shared`]) where the sides fit the
+/// adapter's workgroup memory, else the Stockham path; `Stockham*`: always the Stockham
+/// path (kept reachable to compare the two with `harness compare`).
 pub enum Gpu {
     F32,
     F64,
+    StockhamF32,
+    StockhamF64,
 }
 
 /// Invocations per workgroup (gpu.wgsl's `@workgroup_size`).
@@ -46,11 +51,57 @@ const WORKGROUP: u32 = 64;
 /// element-wise passes), spread over both cores.
 const SOFTWARE_SECONDS_PER_PIXEL_ITERATION: f64 = 3e-7;
 
+/// Which device algorithm a deconvolution runs: the plan, with its memory traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// Fused shared-memory FFTs on the half spectrum ([`super::gpu_shared`]).
+    Fused,
+    /// Complex Stockham FFTs and separate element-wise passes: `fft_passes` global passes
+    /// per 2-D transform.
+    Stockham { fft_passes: usize },
+}
+
+impl Path {
+    /// The path `precision` takes for an R × C image on `ctx` (`stockham` forces the old
+    /// one). Errors when the Stockham FFT cannot be planned.
+    pub fn plan(
+        ctx: &'static gpu::GpuContext,
+        precision: Precision,
+        rows: usize,
+        cols: usize,
+        stockham: bool,
+    ) -> Result<Path, KernelError> {
+        if !stockham && super::gpu_shared::fused_fits(ctx, precision, rows, cols) {
+            return Ok(Path::Fused);
+        }
+        let fft = GpuFft::new(ctx, precision, Shape::Grid { rows, cols })?;
+        Ok(Path::Stockham {
+            fft_passes: fft.global_passes(),
+        })
+    }
+
+    /// Global-memory passes (each reads and writes the whole array) per iteration.
+    pub fn global_passes_per_iteration(&self) -> usize {
+        match *self {
+            Path::Fused => super::gpu_shared::GLOBAL_PASSES_PER_ITERATION,
+            // Four 2-D FFTs, two spectrum products, `ratio` and `update`.
+            Path::Stockham { fft_passes } => 4 * fft_passes + 4,
+        }
+    }
+}
+
 impl Gpu {
     fn precision(&self) -> Precision {
         match self {
-            Gpu::F32 => Precision::F32,
-            Gpu::F64 => Precision::F64,
+            Gpu::F32 | Gpu::StockhamF32 => Precision::F32,
+            Gpu::F64 | Gpu::StockhamF64 => Precision::F64,
+        }
+    }
+
+    fn stockham(&self) -> bool {
+        match self {
+            Gpu::F32 | Gpu::F64 => false,
+            Gpu::StockhamF32 | Gpu::StockhamF64 => true,
         }
     }
 
@@ -70,12 +121,12 @@ impl Gpu {
             Ok(c) => c,
             Err(e) => return skip(e.to_string()),
         };
-        if matches!(self, Gpu::F64) && !ctx.has_f64() {
+        if self.precision() == Precision::F64 && !ctx.has_f64() {
             return skip(format!("adapter {} has no SHADER_F64", ctx.summary().name));
         }
-        let complex = match self {
-            Gpu::F32 => 8,
-            Gpu::F64 => 16,
+        let complex = match self.precision() {
+            Precision::F32 => 8,
+            Precision::F64 => 16,
         };
         if let Err(e) = ctx.check_binding("the complex image", (r * c) as u64 * complex) {
             return skip(e.to_string());
@@ -103,12 +154,22 @@ const INFO: [VariantInfo; 2] = variant_pair!(
     "gpu-f64",
     "gpu-f32",
     Gpu,
-    "every iteration on the GPU in one submission: WGSL FFTs and element-wise passes, data uploaded once"
+    "every iteration on the GPU in one submission: shared-memory FFTs of the half spectrum, the element-wise steps fused in, data uploaded once"
+);
+
+const STOCKHAM_INFO: [VariantInfo; 2] = variant_pair!(
+    "gpu-stockham-f64",
+    "gpu-stockham-f32",
+    Gpu,
+    "the GPU baseline: complex Stockham FFT passes and separate element-wise passes"
 );
 
 impl Variant<DeconvProblem> for Gpu {
     fn info(&self) -> &VariantInfo {
-        self.precision().pick(&INFO)
+        match self.stockham() {
+            false => self.precision().pick(&INFO),
+            true => self.precision().pick(&STOCKHAM_INFO),
+        }
     }
     fn probe(&self, p: &DeconvProblem) -> Availability {
         self.unavailable(p).unwrap_or(Availability::Ready)
@@ -117,13 +178,10 @@ impl Variant<DeconvProblem> for Gpu {
         if let Some(why) = self.unavailable(p) {
             return Err(KernelError::Gpu(why.reason().to_string()));
         }
-        Ok(match self {
-            Gpu::F32 => Box::new(Run::<f32>::new(p, Precision::F32, F32_MAX)?),
-            Gpu::F64 => Box::new(Run::<f64>::new(
-                p,
-                Precision::F64,
-                "1.7976931348623157e308lf",
-            )?),
+        let stockham = self.stockham();
+        Ok(match self.precision() {
+            Precision::F32 => Box::new(Run::<f32>::new(p, Precision::F32, F32_MAX, stockham)?),
+            Precision::F64 => Box::new(Run::<f64>::new(p, Precision::F64, F64_MAX, stockham)?),
         })
     }
 }
@@ -147,6 +205,8 @@ pub(crate) fn full_spectrum(half: &[Complex64], rows: usize, cols: usize) -> Vec
 
 /// f32's largest finite value as WGSL reads it (REAL_MAX of the f32 shader).
 pub(crate) const F32_MAX: &str = "3.4028234663852886e38";
+/// f64's, as an f64 literal.
+const F64_MAX: &str = "1.7976931348623157e308lf";
 
 /// deconv's WGSL (`gpu.wgsl`) for the real type `ty` (`f32` or `f64`) and its largest
 /// finite value (the operand test of the non-finite ratio).
@@ -244,50 +304,156 @@ impl Iterations {
     }
 }
 
-struct Run<T: Float + Element> {
-    problem: DeconvProblem,
+/// The dispatch sequence a run records: fused shared-memory passes, or the Stockham FFTs
+/// with the element-wise steps.
+enum Engine {
+    Fused(super::gpu_shared::Fused),
+    /// Boxed: much larger than the fused engine.
+    Stockham(Box<StockhamSteps>),
+}
+
+/// The Stockham engine's transform, product and element-wise steps.
+struct StockhamSteps {
     fft: GpuFft,
     multiply: GpuMultiply,
     iterations: Iterations,
+}
+
+impl Engine {
+    fn encode(&self, enc: &mut gpu::Encoder, iterations: usize) {
+        match self {
+            Engine::Fused(f) => f.encode(enc, iterations),
+            Engine::Stockham(s) => s.iterations.encode(enc, &s.fft, &s.multiply, iterations),
+        }
+    }
+}
+
+struct Run<T: Float + Element> {
+    problem: DeconvProblem,
+    engine: Engine,
     estimate: Buffer,
     state: Buffer,
     state_reset: Buffer,
     estimate_back: Readback,
     state_back: Readback,
     /// Kept alive: bound above.
-    _buffers: [Buffer; 4],
+    _buffers: Vec<Buffer>,
     timer: Timer,
     host: Vec<T>,
     non_finite: Option<NonFinite>,
+}
+
+/// The buffers both engines share: image, estimate, state, params.
+struct Common {
+    image: Buffer,
+    estimate: Buffer,
+    state: Buffer,
+    params: Buffer,
 }
 
 impl<T: Float + Element> Run<T>
 where
     [T; 2]: Element,
 {
-    fn new(p: &DeconvProblem, precision: Precision, real_max: &str) -> Result<Self, KernelError> {
+    fn new(
+        p: &DeconvProblem,
+        precision: Precision,
+        real_max: &str,
+        stockham: bool,
+    ) -> Result<Self, KernelError> {
         let ctx = gpu::context()?;
         let (r, c) = (p.rows(), p.cols());
         let len = r * c;
         let real_bytes = (len * std::mem::size_of::<T>()) as u64;
-
-        let fft = GpuFft::new(ctx, precision, Shape::Grid { rows: r, cols: c })?;
-        let multiply = GpuMultiply::new(ctx, precision)?;
-
         let cast = |v: f64| T::from_f64(v).expect("finite");
         let image: Vec<T> = p.clipped_image().into_iter().map(cast).collect();
+        let common = Common {
+            image: ctx.storage_from("deconv image", &image)?,
+            estimate: ctx.storage("deconv estimate", real_bytes)?,
+            state: ctx.storage("deconv state", 16)?,
+            params: ctx.uniform_from("deconv params", &[[len as u32, 0, 0, 0]])?,
+        };
+        let (engine, mut buffers) = match Path::plan(ctx, precision, r, c, stockham)? {
+            Path::Fused => Self::fused(p, precision, real_max, &common)?,
+            Path::Stockham { .. } => Self::stockham(p, precision, real_max, &common)?,
+        };
+        Ok(Run {
+            problem: p.clone(),
+            engine,
+            estimate_back: ctx.readback("deconv estimate back", real_bytes)?,
+            state_back: ctx.readback("deconv state back", 16)?,
+            estimate: common.estimate,
+            state: common.state,
+            state_reset: ctx.storage_from("deconv state reset", &[1u32, u32::MAX, u32::MAX, 0])?,
+            _buffers: {
+                buffers.extend([common.image, common.params]);
+                buffers
+            },
+            timer: Timer::new(ctx, 3)?,
+            host: vec![T::zero(); len],
+            non_finite: None,
+        })
+    }
+
+    /// The fused engine and the buffers it binds beyond `common`.
+    fn fused(
+        p: &DeconvProblem,
+        precision: Precision,
+        real_max: &str,
+        common: &Common,
+    ) -> Result<(Engine, Vec<Buffer>), KernelError> {
+        let ctx = gpu::context()?;
+        let (r, c) = (p.rows(), p.cols());
+        let cast = |v: f64| T::from_f64(v).expect("finite");
+        let transfer: Vec<[T; 2]> = super::gpu_shared::scaled_transfer(&p.transfer(), r, c)
+            .into_iter()
+            .map(|z| [cast(z.re), cast(z.im)])
+            .collect();
+        let transfer = ctx.storage_from("deconv psf half spectrum", &transfer)?;
+        let spectrum = ctx.storage(
+            "deconv half spectrum",
+            std::mem::size_of::<[T; 2]>() as u64 * (r * (c / 2 + 1)) as u64,
+        )?;
+        // The shader reads rows, cols and the half width; `len` = R·C is gpu.wgsl's.
+        let params = ctx.uniform_from(
+            "deconv fused params",
+            &[[r, c, c / 2 + 1, 0].map(|v| v as u32)],
+        )?;
+        let fused = super::gpu_shared::Fused::new(
+            precision,
+            real_max,
+            r,
+            c,
+            &super::gpu_shared::FusedBuffers {
+                params: &params,
+                image: &common.image,
+                estimate: &common.estimate,
+                spectrum: &spectrum,
+                state: &common.state,
+                transfer: &transfer,
+            },
+        )?;
+        Ok((Engine::Fused(fused), vec![spectrum, transfer, params]))
+    }
+
+    /// The Stockham engine and the buffers it binds beyond `common`.
+    fn stockham(
+        p: &DeconvProblem,
+        precision: Precision,
+        real_max: &str,
+        common: &Common,
+    ) -> Result<(Engine, Vec<Buffer>), KernelError> {
+        let ctx = gpu::context()?;
+        let (r, c) = (p.rows(), p.cols());
+        let fft = GpuFft::new(ctx, precision, Shape::Grid { rows: r, cols: c })?;
+        let multiply = GpuMultiply::new(ctx, precision)?;
+        let cast = |v: f64| T::from_f64(v).expect("finite");
         let spectrum: Vec<[T; 2]> = full_spectrum(&p.transfer(), r, c)
             .into_iter()
             .map(|z| [cast(z.re), cast(z.im)])
             .collect();
-        let image = ctx.storage_from("deconv image", &image)?;
         let p_buf = ctx.storage_from("deconv psf spectrum", &spectrum)?;
-        let estimate = ctx.storage("deconv estimate", real_bytes)?;
         let work = ctx.storage("deconv work", fft.bytes())?;
-        let state = ctx.storage("deconv state", 16)?;
-        let state_reset = ctx.storage_from("deconv state reset", &[1u32, u32::MAX, u32::MAX, 0])?;
-        let params = ctx.uniform_from("deconv params", &[[len as u32, 0, 0, 0]])?;
-
         let ty = match precision {
             Precision::F32 => "f32",
             Precision::F64 => "f64",
@@ -298,30 +464,21 @@ where
             &fft,
             &multiply,
             &p_buf,
-            len,
+            r * c,
             &ImageBuffers {
-                params: &params,
-                image: &image,
-                estimate: &estimate,
+                params: &common.params,
+                image: &common.image,
+                estimate: &common.estimate,
                 work: &work,
-                state: &state,
+                state: &common.state,
             },
         )?;
-        Ok(Run {
-            problem: p.clone(),
-            iterations,
+        let engine = Engine::Stockham(Box::new(StockhamSteps {
             fft,
             multiply,
-            estimate_back: ctx.readback("deconv estimate back", real_bytes)?,
-            state_back: ctx.readback("deconv state back", 16)?,
-            estimate,
-            state,
-            state_reset,
-            _buffers: [image, p_buf, work, params],
-            timer: Timer::new(ctx, 3)?,
-            host: vec![T::zero(); len],
-            non_finite: None,
-        })
+            iterations,
+        }));
+        Ok((engine, vec![work, p_buf]))
     }
 }
 
@@ -335,8 +492,7 @@ where
         let mut enc = ctx.encoder("deconv", Some(&mut self.timer));
         enc.stage("compute");
         enc.copy(&self.state_reset, 0, &self.state, 0, 16);
-        self.iterations
-            .encode(&mut enc, &self.fft, &self.multiply, self.problem.iterations);
+        self.engine.encode(&mut enc, self.problem.iterations);
         enc.stage("download");
         enc.download(&self.estimate, &self.estimate_back);
         enc.download(&self.state, &self.state_back);

@@ -64,6 +64,7 @@ use crate::variant::{Availability, Precision, Variant, VariantInfo, Work};
 pub mod engine;
 pub mod fft;
 pub mod gpu;
+pub mod gpu_shared;
 pub mod lanes;
 pub mod naive;
 pub mod parallel;
@@ -516,6 +517,8 @@ impl Kernel for Deconv {
             Box::new(lanes::Lanes(Precision::F32)),
             Box::new(gpu::Gpu::F32),
             Box::new(gpu::Gpu::F64),
+            Box::new(gpu::Gpu::StockhamF32),
+            Box::new(gpu::Gpu::StockhamF64),
             // workshop exercise variants: `harness new-variant` inserts lines below, `harness remove-variant` deletes them.
         ]
     }

@@ -228,6 +228,12 @@ impl GpuFft {
         self.shape.len() as u64 * complex_bytes(self.precision)
     }
 
+    /// Global-memory passes of one transform: one per radix stage, plus the copy back from
+    /// the scratch when their number is odd.
+    pub fn global_passes(&self) -> usize {
+        self.passes.len() + self.passes.len() % 2
+    }
+
     /// Prepares the transform of `data` (interleaved complex, row-major, this plan's shape).
     pub fn bind(&self, data: &Buffer) -> Result<FftBinding, GpuError> {
         if data.bytes() != self.bytes() {

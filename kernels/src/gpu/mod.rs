@@ -135,7 +135,9 @@ fn lcm(a: u64, b: u64) -> u64 {
     a / gcd(a, b) * b
 }
 
+pub mod ceilings;
 pub mod fft;
+pub mod fft_shared;
 
 #[cfg(test)]
 mod tests {

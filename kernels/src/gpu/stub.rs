@@ -43,6 +43,9 @@ impl GpuContext {
     pub fn max_binding_bytes(&self) -> u64 {
         match self.0 {}
     }
+    pub fn max_workgroup_storage_bytes(&self) -> u64 {
+        match self.0 {}
+    }
     pub fn max_buffer_bytes(&self) -> u64 {
         match self.0 {}
     }

@@ -24,7 +24,9 @@
 //!
 //! Everything else runs on the device too when the grid allows, in one submission: the core
 //! (a shader), the three normalising sums (a two-level tree reduction), the normalisation,
-//! and aiapy's composite with the shared WGSL FFT (`crate::gpu::fft`): complex 2-D forward
+//! and aiapy's composite with the WGSL FFT (`crate::gpu::fft_shared::Fft2d`: rows and
+//! columns out of workgroup memory where N fits, else the Stockham passes of
+//! `crate::gpu::fft`): complex 2-D forward
 //! transforms of both filters, the product, a second forward transform, then |·|, the roll
 //! by N/2 and /N² — numpy's own complex path. The shared FFT handles powers of two and needs
 //! an N × N complex array in one storage binding (4096² complex f64 is 256 MiB: more than
@@ -37,7 +39,8 @@ use super::composite::Composite;
 use super::{Filter, Gaussian, PsfProblem, combine, core};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::gpu::fft::{Direction, FftBinding, GpuFft, GpuMultiply, MultiplyBinding, Shape};
+use crate::gpu::fft::{Direction, GpuMultiply, MultiplyBinding, Shape};
+use crate::gpu::fft_shared::{Fft2d, Fft2dBinding};
 use crate::gpu::{self, BindGroup, Binding, Buffer, GpuContext, Pipeline, Readback, Timer};
 use crate::variant::{Availability, Precision, Prepared, Stage, Variant, VariantInfo};
 
@@ -414,9 +417,9 @@ struct DeviceComposite {
     reductions: Vec<(BindGroup, u32)>,
     normalise: Arc<Pipeline>,
     normalise_binds: [BindGroup; 2],
-    fft: GpuFft,
-    fft_e: FftBinding,
-    fft_fp: FftBinding,
+    fft: Fft2d,
+    fft_e: Fft2dBinding,
+    fft_fp: Fft2dBinding,
     multiply: GpuMultiply,
     multiply_bind: MultiplyBinding,
     finish: Arc<Pipeline>,
@@ -547,7 +550,8 @@ impl DeviceComposite {
         ];
 
         // aiapy's composite: fft2(fft2(fp)·fft2(e)), then |·|, roll, /N².
-        let fft = GpuFft::new(ctx, precision, Shape::Grid { rows: n, cols: n })?;
+        // Shared-memory FFT (two global passes) where N fits workgroup memory, else Stockham.
+        let fft = Fft2d::new(ctx, precision, Shape::Grid { rows: n, cols: n })?;
         let fft_e = fft.bind(&z_e)?;
         let fft_fp = fft.bind(&z_fp)?;
         let multiply = GpuMultiply::new(ctx, precision)?;

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use crate::measure::ceilings;
 use crate::measure::ceilings_store;
 use crate::measure::drift::Drift;
+use crate::measure::gpu_ceilings;
 use crate::measure::machine::Machine;
 use crate::results::{RunManifest, utc_stamp};
 
@@ -49,6 +50,26 @@ pub(super) fn ceilings(
     manifest.ceilings = merged.used;
     manifest.ceilings_measured = measured;
     manifest.ceilings_below_kept = merged.below;
+}
+
+/// Measures the GPU adapter's ceilings when the selection has a GPU variant (else says
+/// why not), records them in the manifest and prints them.
+pub(super) fn gpu_ceiling(manifest: &mut RunManifest, wants_gpu: bool) {
+    if !wants_gpu {
+        manifest.gpu_ceiling_skipped = Some("no GPU variant selected".into());
+        return;
+    }
+    tracing::info!("measuring the GPU adapter's ceilings (copy, FMA)...");
+    match gpu_ceilings::measure() {
+        Ok(g) => {
+            println!("{}", g.describe());
+            manifest.gpu_ceiling = Some(g);
+        }
+        Err(why) => {
+            println!("GPU ceilings skipped: {why}");
+            manifest.gpu_ceiling_skipped = Some(why);
+        }
+    }
 }
 
 /// The closing line on the drift, and what to do when it is wide: with the results on

@@ -6,6 +6,7 @@ use kernels::{Instance, Output, Precision, Strategy, VariantRef};
 
 use crate::cmd::plan::Job;
 use crate::measure::ceilings::{self, Ceiling};
+use crate::measure::gpu_ceilings::GpuCeiling;
 use crate::measure::machine::Machine;
 use crate::render::fmt::{fmt_pct, fmt_ratio, fmt_sci, fmt_time};
 use crate::results::{ImageEntry, Row, utc_stamp};
@@ -54,15 +55,25 @@ pub(super) fn new_row(
     row
 }
 
-/// Throughput and distance to the roofline. GPU rows get a roofline only on a software
-/// adapter (it runs on these CPU cores); a real GPU's ceilings are not measured here.
-pub(super) fn rates(row: &mut Row, machine: &Machine, ceilings: &[Ceiling]) {
+/// Throughput and distance to the roofline. GPU rows use the adapter's measured ceilings
+/// when the run has them; without, only a software adapter's rows (it runs on these CPU
+/// cores) use the CPU ceilings.
+pub(super) fn rates(
+    row: &mut Row,
+    machine: &Machine,
+    ceilings: &[Ceiling],
+    gpu: Option<&GpuCeiling>,
+) {
     let Some(m) = row.median_s.filter(|m| *m > 0.0) else {
         return;
     };
     row.gflops = Some(row.flops / m / 1e9);
     row.gbps = Some(row.bytes / m / 1e9);
     row.items_per_s = Some(row.items / m);
+    if let (Strategy::Gpu, Some(g)) = (row.strategy, gpu) {
+        gpu_rates(row, g, m);
+        return;
+    }
     let cpu_bound = row.strategy != Strategy::Gpu || machine.gpu_type.contains("software");
     if let Some(c) = ceilings::for_threads(ceilings, row.threads).filter(|_| cpu_bound) {
         row.peak_gflops = Some(if row.precision == Precision::F32 {
@@ -75,6 +86,21 @@ pub(super) fn rates(row: &mut Row, machine: &Machine, ceilings: &[Ceiling]) {
             let limit = c.limit_gflops(row.flops / row.bytes, row.precision);
             row.roofline_pct = Some(100.0 * row.flops / m / 1e9 / limit);
         }
+    }
+}
+
+/// A GPU row against the adapter's ceilings (`m`: its median seconds).
+fn gpu_rates(row: &mut Row, g: &GpuCeiling, m: f64) {
+    row.peak_gflops = match row.precision {
+        Precision::F32 => Some(g.fma_f32_gflops),
+        Precision::F64 => g.fma_f64_gflops,
+    };
+    row.peak_gbps = Some(g.copy_gbps);
+    if row.bytes > 0.0
+        && row.flops > 0.0
+        && let Some(limit) = g.limit_gflops(row.flops / row.bytes, row.precision)
+    {
+        row.roofline_pct = Some(100.0 * row.flops / m / 1e9 / limit);
     }
 }
 

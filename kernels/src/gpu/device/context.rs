@@ -52,6 +52,8 @@ fn create() -> Result<GpuContext, GpuError> {
     let limits = wgpu::Limits {
         max_storage_buffer_binding_size: available.max_storage_buffer_binding_size,
         max_buffer_size: available.max_buffer_size,
+        // The shared-memory FFT (`gpu::fft_shared`) sizes itself to what the adapter offers.
+        max_compute_workgroup_storage_size: available.max_compute_workgroup_storage_size,
         ..wgpu::Limits::default()
     };
     let info = adapter.get_info();
@@ -166,6 +168,11 @@ impl GpuContext {
     /// Largest storage buffer one binding may see (128 MiB on lavapipe).
     pub fn max_binding_bytes(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size
+    }
+    /// Bytes of `var<workgroup>` memory one workgroup may use (queried from the adapter:
+    /// 48 KiB on NVIDIA through Vulkan; never assumed).
+    pub fn max_workgroup_storage_bytes(&self) -> u64 {
+        self.limits.max_compute_workgroup_storage_size as u64
     }
     /// Largest buffer the device allocates.
     pub fn max_buffer_bytes(&self) -> u64 {
