@@ -82,7 +82,7 @@ fn runs_variants(command: Option<&cli::Cmd>) -> bool {
     match command {
         None
         | Some(Cmd::List(_) | Cmd::Validate(_) | Cmd::Bench(_) | Cmd::Compare(_))
-        | Some(Cmd::Profile(_) | Cmd::Run(_)) => true,
+        | Some(Cmd::Profile(_) | Cmd::Run(_) | Cmd::Plan(_)) => true,
         Some(
             Cmd::Report(_)
             | Cmd::CheckPng(_)
