@@ -268,38 +268,22 @@ fn every_fault_is_a_failed_row_and_the_run_goes_on() {
             "{mode}: worker {pid} not reaped"
         );
     }
-    let wrong = row(&rows, "wrong");
-    assert_eq!(wrong.status, Status::Failed);
-    assert!(
-        wrong.reason.contains("validation failed, not timed"),
-        "{}",
-        wrong.reason
-    );
-    let skips = row(&rows, "skips");
-    assert_eq!(skips.status, Status::Skipped);
-    assert!(
-        skips.reason.contains("skips everything"),
-        "{}",
-        skips.reason
-    );
-    // An error answer fails the problem; the worker itself is not at fault.
-    let refuses = row(&rows, "refuses");
-    assert_eq!(refuses.status, Status::Failed);
-    assert!(
-        refuses.reason.contains("refuses every problem"),
-        "{}",
-        refuses.reason
-    );
+    // An error answer (refuses) fails the problem; the worker itself is not at fault.
+    for (name, status, needle) in [
+        ("wrong", Status::Failed, "validation failed, not timed"),
+        ("skips", Status::Skipped, "skips everything"),
+        ("refuses", Status::Failed, "refuses every problem"),
+        (
+            "missing",
+            Status::Failed,
+            "cannot start `no-such-worker-program",
+        ),
+    ] {
+        let r = row(&rows, name);
+        assert_eq!(r.status, status, "{name}: {}", r.reason);
+        assert!(r.reason.contains(needle), "{name}: {}", r.reason);
+    }
     assert!(!dir.join("external/refuses.stderr.txt").exists());
-    let missing = row(&rows, "missing");
-    assert_eq!(missing.status, Status::Failed, "{}", missing.reason);
-    assert!(
-        missing
-            .reason
-            .contains("cannot start `no-such-worker-program"),
-        "{}",
-        missing.reason
-    );
     // The run went on: ours and the correct worker after all of them.
     assert_eq!(
         row(&rows, "theirs").status,

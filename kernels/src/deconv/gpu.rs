@@ -454,10 +454,7 @@ where
             .collect();
         let p_buf = ctx.storage_from("deconv psf spectrum", &spectrum)?;
         let work = ctx.storage("deconv work", fft.bytes())?;
-        let ty = match precision {
-            Precision::F32 => "f32",
-            Precision::F64 => "f64",
-        };
+        let ty = crate::gpu::fft::real_type(precision);
         let iterations = Iterations::new(
             ty,
             real_max,

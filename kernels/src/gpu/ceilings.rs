@@ -53,10 +53,7 @@ pub fn measure(ctx: &'static GpuContext) -> Result<Ceilings, GpuError> {
 }
 
 fn source(precision: Precision) -> String {
-    let ty = match precision {
-        Precision::F32 => "f32",
-        Precision::F64 => "f64",
-    };
+    let ty = super::fft::real_type(precision);
     format!(
         "alias real = {ty};\nconst STEPS: u32 = {STEPS}u;\n{}{}",
         super::WGSL_FLAT_WORKGROUP,

@@ -60,7 +60,8 @@ impl Shape {
 /// Invocations per workgroup (the shaders' `@workgroup_size`).
 const WORKGROUP: u32 = 64;
 
-fn real_type(precision: Precision) -> &'static str {
+/// The WGSL scalar type of a precision.
+pub(crate) fn real_type(precision: Precision) -> &'static str {
     match precision {
         Precision::F32 => "f32",
         Precision::F64 => "f64",
@@ -68,7 +69,7 @@ fn real_type(precision: Precision) -> &'static str {
 }
 
 /// Bytes of one complex number.
-fn complex_bytes(precision: Precision) -> u64 {
+pub(super) fn complex_bytes(precision: Precision) -> u64 {
     match precision {
         Precision::F32 => 8,
         Precision::F64 => 16,

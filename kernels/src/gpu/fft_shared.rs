@@ -21,26 +21,12 @@
 use std::f64::consts::TAU;
 use std::sync::Arc;
 
-use super::fft::{Direction, FftBinding, GpuFft, Shape};
+use super::fft::{Direction, FftBinding, GpuFft, Shape, complex_bytes, real_type};
 use super::{BindGroup, Binding, Buffer, Element, Encoder, GpuContext, GpuError, Pipeline};
 use crate::variant::Precision;
 
 /// Largest workgroup (the WebGPU default limit of invocations per workgroup).
 const MAX_WORKGROUP: u32 = 256;
-
-fn real_type(precision: Precision) -> &'static str {
-    match precision {
-        Precision::F32 => "f32",
-        Precision::F64 => "f64",
-    }
-}
-
-fn complex_bytes(precision: Precision) -> u64 {
-    match precision {
-        Precision::F32 => 8,
-        Precision::F64 => 16,
-    }
-}
 
 /// Whether an `n`-point transform fits one workgroup's memory on this adapter (n a power of
 /// two ≥ 2, f64 only with SHADER_F64).
