@@ -25,8 +25,7 @@ pub struct Cli {
     #[command(flatten)]
     pub log: crate::logging::LogFlags,
     /// External variants (any language, run as worker processes) registered in this TOML
-    /// file (docs/external.md). Default: external.toml in the current folder, else at the
-    /// repository root, when present.
+    /// file (docs/external.md). Default: external.toml in the current folder, when present.
     #[arg(long, global = true, value_name = "FILE")]
     pub external: Option<PathBuf>,
 }

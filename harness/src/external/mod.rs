@@ -31,8 +31,8 @@ use kernels::{Availability, DynKernel, Params};
 use registry::Entry;
 use worker::Worker;
 
-/// The default registration file's name, looked for in the current folder, then at the
-/// repository root.
+/// The default registration file's name, looked for in the current folder only (a binary
+/// run from elsewhere, e.g. a test's temporary folder, must not pick up the repository's).
 pub const DEFAULT_FILE: &str = "external.toml";
 
 /// The installed registration: one extended kernel per kernel with entries.

@@ -311,6 +311,10 @@ fn nominal_bytes(pixels: f64) -> f64 {
 /// spectrum and transfer function).
 const HELD_IMAGES: f64 = 4.0;
 
+/// The longest side `--rows`/`--cols` take: a 3000 × 5000 frame stack (issue 20) has
+/// 15 Mpx, less than the 4096² AIA image; the memory estimate refuses what does not fit.
+const MAX_SIDE: i64 = 8192;
+
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "n",
@@ -323,14 +327,20 @@ const PARAMS: &[ParamSpec] = &[
         name: "rows",
         help: "image rows R for a rectangular R×C image (0: n); the AIA PSF is square, so give \
                --sigma or a PSF --input with it",
-        kind: ParamKind::Int { min: 0, max: 4096 },
+        kind: ParamKind::Int {
+            min: 0,
+            max: MAX_SIDE,
+        },
         default: 0.0,
         is_size: false,
     },
     ParamSpec {
         name: "cols",
         help: "image columns C for a rectangular R×C image (0: n)",
-        kind: ParamKind::Int { min: 0, max: 4096 },
+        kind: ParamKind::Int {
+            min: 0,
+            max: MAX_SIDE,
+        },
         default: 0.0,
         is_size: false,
     },

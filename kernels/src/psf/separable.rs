@@ -25,7 +25,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-use super::{CpuRun, Filter, Gaussian, PsfProblem, coord};
+use super::{CompositeEngine, CpuRun, Filter, Gaussian, PsfProblem, coord};
 use crate::error::KernelError;
 use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
@@ -61,9 +61,11 @@ impl Variant<PsfProblem> for Separable {
         let most = p.entrance.len().max(p.focal_plane.len());
         let mut u = vec![0.0; p.n * most];
         let mut v = vec![0.0; p.n * most];
-        Ok(Box::new(CpuRun::new(
+        // The composite through the lane engine, as `parallel`'s and `windowed`'s.
+        Ok(Box::new(CpuRun::with_composite(
             p,
             true,
+            CompositeEngine::Lanes,
             move |p: &PsfProblem, g: &[Gaussian], out: &mut [f64]| {
                 spikes_with(p, g, out, &mut u, &mut v)
             },

@@ -7,9 +7,10 @@
 //! about 1200·26² terms instead of 1200·N². Terms are added in naive's order (spike by
 //! spike), with the same formula and the same libm `exp`, and the skipped terms are +0.0,
 //! so the spike sums equal naive's bit for bit (the tests check it). One thread for the spikes
-//! (a few ms); the composite, which now dominates, runs on rayon's threads.
+//! (a few ms); the composite, which now dominates, runs on rayon's threads through the lane
+//! engine, as `parallel`'s does ([`super::composite_lanes`]).
 
-use super::{CpuRun, Gaussian, PsfProblem, coord, spike_exponent};
+use super::{CompositeEngine, CpuRun, Gaussian, PsfProblem, coord, spike_exponent};
 use crate::error::KernelError;
 use crate::variant::{Prepared, Variant, VariantInfo};
 
@@ -28,7 +29,12 @@ impl Variant<PsfProblem> for Windowed {
         &INFO
     }
     fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(CpuRun::new(p, true, spikes)))
+        Ok(Box::new(CpuRun::with_composite(
+            p,
+            true,
+            CompositeEngine::Lanes,
+            spikes,
+        )))
     }
 }
 
