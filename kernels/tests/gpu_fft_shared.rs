@@ -341,6 +341,21 @@ fn deconvolution_plan_counts_global_passes_per_iteration() {
     assert!(matches!(narrow, Path::Stockham { .. }), "{narrow:?}");
 }
 
+/// The PSF composite's plan: 4 global-memory passes with the spectrum product and the
+/// finish fused into the transforms' passes; the Stockham fallback needs 3 transforms of
+/// 8 passes (256²), a product pass and a finish pass.
+#[test]
+fn composite_plan_counts_global_passes() {
+    use kernels::psf::gpu_composite::CompositePath;
+    let Some(c) = ctx() else { return };
+    let fused = CompositePath::plan(c, Precision::F32, 256, false).unwrap();
+    assert_eq!(fused, CompositePath::Fused);
+    assert_eq!(fused.global_passes(), 4);
+    let old = CompositePath::plan(c, Precision::F32, 256, true).unwrap();
+    assert_eq!(old, CompositePath::Stockham { fft_passes: 8 });
+    assert_eq!(old.global_passes(), 26);
+}
+
 /// A shader that fails to compile (here: the library without the constants it needs, as
 /// a driver's compiler might reject a valid one) comes back as an error naming the shader,
 /// never a panic, and the context stays usable. (Workgroup memory beyond the adapter's

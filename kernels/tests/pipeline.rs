@@ -184,6 +184,94 @@ fn cpu_variants_equal_serial_to_the_bit() {
     }
 }
 
+/// The pipeline problem of `overrides` (for the GPU stack's own API).
+fn problem(overrides: &[(&str, f64)]) -> kernels::pipeline::PipelineProblem {
+    use kernels::Kernel;
+    use kernels::pipeline::Pipeline;
+    let mut params = kernels::Params::defaults(Pipeline::params());
+    for &(name, value) in overrides {
+        params = params.with(name, value);
+    }
+    Pipeline::problem("deconv-stack", &params, &[]).unwrap()
+}
+
+#[test]
+fn gpu_serial_is_deconvs_gpu_f32_image_by_image() {
+    // The same plan, shaders and f32 roundings as deconv's gpu-f32: equal to the bit.
+    let (n, k, seed, iterations) = (32.0, 3, 5.0, 4.0);
+    let inst = stack(&[
+        ("n", n),
+        ("images", k as f64),
+        ("trace", 0.0),
+        ("seed", seed),
+        ("iterations", iterations),
+    ]);
+    let Some((out, _)) = run(inst.as_ref(), "gpu-serial") else {
+        return;
+    };
+    for m in 0..k {
+        let single = instance(
+            "deconv",
+            "synthetic",
+            &[
+                ("n", n),
+                ("seed", seed + m as f64),
+                ("iterations", iterations),
+            ],
+        );
+        let Some((want, _)) = run(single.as_ref(), "gpu-f32") else {
+            return;
+        };
+        let want = want.get("deconvolved").unwrap();
+        assert!(
+            out.arrays[m].1 == *want,
+            "image {m} differs from deconv/gpu-f32"
+        );
+    }
+}
+
+#[test]
+fn gpu_stack_runs_the_fused_path_and_counts_its_passes() {
+    // deconv's plan through the stack that was built: 4 global-memory passes per iteration
+    // on the fused path; forced onto the Stockham fallback, 4 transforms of 6 passes (64²)
+    // and 4 element-wise passes. Both engines match serial, 3 slots in flight.
+    use kernels::deconv::engine::gpu::Path;
+    use kernels::pipeline::device::GpuStack;
+    use kernels::pipeline::{Clock, Stack, Timeline};
+    let overrides = [
+        ("n", 64.0),
+        ("images", 4.0),
+        ("trace", 0.0),
+        ("iterations", 3.0),
+    ];
+    let inst = stack(&overrides);
+    if run(inst.as_ref(), "gpu-serial").is_none() {
+        return;
+    }
+    let p = problem(&overrides);
+    let (serial, _) = run(inst.as_ref(), "serial").unwrap();
+    let cases = [
+        (false, Path::Fused, 4),
+        (true, Path::Stockham { fft_passes: 6 }, 28),
+    ];
+    for (stockham, path, passes) in cases {
+        let mut gpu = match stockham {
+            false => GpuStack::new(&p, 3),
+            true => GpuStack::stockham(&p, 3),
+        }
+        .unwrap();
+        assert_eq!(gpu.path(), path);
+        assert_eq!(gpu.path().global_passes_per_iteration(), passes);
+        let (out, timeline) = (Stack::new(&p), Timeline::default());
+        let mut next = 0..p.len();
+        gpu.process(&p.images, || next.next(), &out, &timeline, Clock::start())
+            .unwrap();
+        let check = common::check(&*inst, "gpu-overlapped", &p.output(&out), &serial);
+        assert_passes(Outcome::Checked(check), &format!("{path:?} vs serial"));
+        assert_eq!(timeline.events().len(), 3 * p.len(), "{path:?}: a timeline");
+    }
+}
+
 /// The events of one lane, indexed by image (exactly one per image).
 fn lane(events: &[Event], name: &str, k: usize) -> Vec<Event> {
     let mut out: Vec<Option<Event>> = vec![None; k];

@@ -69,10 +69,15 @@ engine!(OneThread);
 engine!(Threaded);
 
 /// The f32 GPU deconvolution's pieces, for pipelines that keep several images in flight:
-/// the dispatch sequence of every iteration ([`gpu::Iterations`]), one image's buffers and
-/// bindings ([`gpu::ImageBuffers`]), the full PSF spectrum ([`gpu::full_spectrum`]) and
-/// the shader's f32 range ([`gpu::F32_MAX`]).
+/// which path a size takes ([`gpu::Path`]); the fused shared-memory steps
+/// ([`gpu::Fused`], bound to one image's [`gpu::FusedBuffers`], with the scaled half
+/// spectrum [`gpu::scaled_transfer`]); the Stockham fallback's dispatch sequence
+/// ([`gpu::Iterations`], [`gpu::ImageBuffers`], the full PSF spectrum
+/// [`gpu::full_spectrum`]); the shaders' f32 range ([`gpu::F32_MAX`]).
 pub mod gpu {
     pub use super::super::NonFinite;
+    pub use super::super::gpu::Path;
     pub(crate) use super::super::gpu::{F32_MAX, ImageBuffers, Iterations, full_spectrum};
+    pub use super::super::gpu_shared::fused_fits;
+    pub(crate) use super::super::gpu_shared::{Fused, FusedBuffers, scaled_transfer};
 }

@@ -1,7 +1,14 @@
 //! The GPU side shared by `gpu-serial`, `gpu-overlapped` and `hybrid`: deconv's f32 GPU
-//! deconvolution (`deconv/*/gpu-f32`: the shared WGSL FFT, deconv's `gpu.wgsl` steps, the
-//! same dispatch sequence) with the PSF spectrum uploaded once and kept on the device, and
-//! `slots` sets of per-image buffers so that several images can be in flight.
+//! deconvolution (`deconv/*/gpu-f32`: the same plan, shaders and dispatch sequence) with the
+//! PSF spectrum uploaded once and kept on the device, and `slots` sets of per-image buffers
+//! so that several images can be in flight.
+//!
+//! Which deconvolution runs is deconv's own plan ([`Path`]): the fused shared-memory
+//! iteration (`deconv/gpu_shared`: 4 global-memory passes per iteration over the half
+//! spectrum) where the sides fit the adapter's workgroup memory, else the Stockham fallback
+//! (`deconv/gpu`: complex FFT passes and separate element-wise steps, 4·(FFT passes) + 4).
+//! [`GpuStack::path`] says which one a stack was built with, so that a test counts its
+//! passes; [`GpuStack::stockham`] forces the fallback (tests compare the two).
 //!
 //! One image's life: **upload** (clip and round to f32 on the host, `queue.write_buffer`
 //! into the slot's image buffer; the device copy runs at the head of the next submission),
@@ -24,7 +31,10 @@ use std::time::Instant;
 
 use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::deconv::DeconvProblem;
-use crate::deconv::engine::gpu::{F32_MAX, ImageBuffers, Iterations, NonFinite, full_spectrum};
+use crate::deconv::engine::gpu::{
+    F32_MAX, Fused, FusedBuffers, ImageBuffers, Iterations, NonFinite, Path, full_spectrum,
+    fused_fits, scaled_transfer,
+};
 use crate::error::KernelError;
 use crate::gpu::fft::{GpuFft, GpuMultiply, Shape};
 use crate::gpu::{self, Buffer, Readback, Submission};
@@ -32,6 +42,15 @@ use crate::variant::{Availability, Precision};
 
 /// Seconds per pixel and iteration on lavapipe in f32 (deconv/gpu.rs's measurement).
 const SOFTWARE_SECONDS_PER_PIXEL_ITERATION: f64 = 3e-7;
+
+/// Bytes of the largest array one image binds on the device: the half spectrum
+/// R × (C/2 + 1) on the fused path, the complex image R × C on the Stockham one (f32).
+fn largest_binding(ctx: &gpu::GpuContext, rows: usize, cols: usize) -> (&'static str, u64) {
+    match fused_fits(ctx, Precision::F32, rows, cols) {
+        true => ("the half spectrum", (rows * (cols / 2 + 1)) as u64 * 8),
+        false => ("the complex image", (rows * cols) as u64 * 8),
+    }
+}
 
 /// Why the GPU variants cannot run this problem here, if they cannot (deconv's `gpu-f32`
 /// probe, for the `images_on_gpu` images the variant may put on the device: the whole stack,
@@ -51,7 +70,8 @@ pub fn unavailable(p: &PipelineProblem, images_on_gpu: usize) -> Option<Availabi
         Ok(c) => c,
         Err(e) => return Some(Availability::Skipped(e.to_string())),
     };
-    if let Err(e) = ctx.check_binding("the complex image", (r * c) as u64 * 8) {
+    let (what, bytes) = largest_binding(ctx, r, c);
+    if let Err(e) = ctx.check_binding(what, bytes) {
         return Some(Availability::Skipped(e.to_string()));
     }
     if ctx.summary().software {
@@ -72,42 +92,100 @@ pub fn unavailable(p: &PipelineProblem, images_on_gpu: usize) -> Option<Availabi
     None
 }
 
-/// One image's buffers on the device, and its host staging.
+/// One image's buffers on the device, and its host staging (both paths).
 struct Slot {
     image: Buffer,
     estimate: Buffer,
     state: Buffer,
-    /// deconv's GPU dispatch sequence, bound to this slot's buffers.
-    iterations: Iterations,
     estimate_back: Readback,
     state_back: Readback,
     /// The clipped image in f32 (upload), then the result (download).
     host: Vec<f32>,
-    /// Kept alive: bound above.
-    _buffers: [Buffer; 2],
 }
 
-/// The PSF spectrum on the device and `slots` images' worth of buffers.
-pub struct GpuStack {
+/// The device's deconvolution for the whole stack: what every slot shares (the PSF
+/// spectrum, the plans) and each slot's dispatch sequence, bound to that slot's buffers.
+enum Engine {
+    Fused(FusedEngine),
+    /// Boxed: much larger than the fused engine.
+    Stockham(Box<StockhamEngine>),
+}
+
+/// deconv's fused shared-memory iteration, one per slot.
+struct FusedEngine {
+    steps: Vec<Fused>,
+    /// Kept alive: bound above (P/(R·C), the parameters, each slot's half spectrum).
+    _buffers: Vec<Buffer>,
+}
+
+/// deconv's Stockham fallback: one FFT plan and product, each slot's element-wise steps.
+struct StockhamEngine {
     fft: GpuFft,
     multiply: GpuMultiply,
-    slots: Vec<Slot>,
-    state_reset: Buffer,
-    cols: usize,
-    iterations: usize,
-    /// Kept alive: bound in every slot.
-    _spectrum: Buffer,
+    steps: Vec<Iterations>,
+    /// Kept alive: bound above (P, the parameters, each slot's complex work array).
+    _buffers: Vec<Buffer>,
 }
 
-impl GpuStack {
-    pub fn new(p: &PipelineProblem, slots: usize) -> Result<GpuStack, KernelError> {
-        // What cannot work at all (the time estimate for the whole stack is the probes' call:
-        // `hybrid` puts one image here when the device is slow).
-        if let Some(why) = unavailable(p, 1) {
-            return Err(KernelError::Gpu(why.reason().to_string()));
+impl Engine {
+    /// The plan this engine runs (its pass count comes from the FFT it holds).
+    fn path(&self) -> Path {
+        match self {
+            Engine::Fused(_) => Path::Fused,
+            Engine::Stockham(s) => Path::Stockham {
+                fft_passes: s.fft.global_passes(),
+            },
         }
+    }
+
+    /// Every iteration of slot `s`'s image (the caller resets its state first).
+    fn encode(&self, s: usize, enc: &mut gpu::Encoder, iterations: usize) {
+        match self {
+            Engine::Fused(f) => f.steps[s].encode(enc, iterations),
+            Engine::Stockham(st) => st.steps[s].encode(enc, &st.fft, &st.multiply, iterations),
+        }
+    }
+
+    /// The fused engine over `slots` (deconv's `gpu-f32` on the fused path, per slot).
+    fn fused(first: &DeconvProblem, slots: &[Slot]) -> Result<Engine, KernelError> {
         let ctx = gpu::context()?;
-        let first = p.first();
+        let (r, c) = (first.rows(), first.cols());
+        // P/(R·C) in f64 on the host, rounded once to f32: uploaded once, for all images.
+        let transfer: Vec<[f32; 2]> = scaled_transfer(&first.transfer(), r, c)
+            .into_iter()
+            .map(|z| [z.re as f32, z.im as f32])
+            .collect();
+        let transfer = ctx.storage_from("pipeline psf half spectrum", &transfer)?;
+        let params = ctx.uniform_from(
+            "pipeline fused params",
+            &[[r, c, c / 2 + 1, 0].map(|v| v as u32)],
+        )?;
+        let mut steps = Vec::with_capacity(slots.len());
+        let mut buffers = Vec::with_capacity(slots.len() + 2);
+        for (s, slot) in slots.iter().enumerate() {
+            let bytes = (r * (c / 2 + 1)) as u64 * 8;
+            let spectrum = ctx.storage(&format!("pipeline half spectrum {s}"), bytes)?;
+            let bound = FusedBuffers {
+                params: &params,
+                image: &slot.image,
+                estimate: &slot.estimate,
+                spectrum: &spectrum,
+                state: &slot.state,
+                transfer: &transfer,
+            };
+            steps.push(Fused::new(Precision::F32, F32_MAX, r, c, &bound)?);
+            buffers.push(spectrum);
+        }
+        buffers.extend([transfer, params]);
+        Ok(Engine::Fused(FusedEngine {
+            steps,
+            _buffers: buffers,
+        }))
+    }
+
+    /// The Stockham engine over `slots` (deconv's `gpu-stockham-f32`, per slot).
+    fn stockham(first: &DeconvProblem, slots: &[Slot]) -> Result<Engine, KernelError> {
+        let ctx = gpu::context()?;
         let (r, c) = (first.rows(), first.cols());
         let len = r * c;
         let fft = GpuFft::new(ctx, Precision::F32, Shape::Grid { rows: r, cols: c })?;
@@ -118,51 +196,92 @@ impl GpuStack {
             .map(|z| [z.re as f32, z.im as f32])
             .collect();
         let spectrum = ctx.storage_from("pipeline psf spectrum", &spectrum)?;
-        let state_reset =
-            ctx.storage_from("pipeline state reset", &[1u32, u32::MAX, u32::MAX, 0])?;
-        let real_bytes = (len * 4) as u64;
+        let params = ctx.uniform_from("pipeline params", &[[len as u32, 0, 0, 0]])?;
+        let mut steps = Vec::with_capacity(slots.len());
+        let mut buffers = Vec::with_capacity(slots.len() + 2);
+        for (s, slot) in slots.iter().enumerate() {
+            let work = ctx.storage(&format!("pipeline work {s}"), fft.bytes())?;
+            let bound = ImageBuffers {
+                params: &params,
+                image: &slot.image,
+                estimate: &slot.estimate,
+                work: &work,
+                state: &slot.state,
+            };
+            let iterations =
+                Iterations::new("f32", F32_MAX, &fft, &multiply, &spectrum, len, &bound)?;
+            steps.push(iterations);
+            buffers.push(work);
+        }
+        buffers.extend([spectrum, params]);
+        Ok(Engine::Stockham(Box::new(StockhamEngine {
+            fft,
+            multiply,
+            steps,
+            _buffers: buffers,
+        })))
+    }
+}
+
+/// The PSF spectrum on the device and `slots` images' worth of buffers.
+pub struct GpuStack {
+    engine: Engine,
+    slots: Vec<Slot>,
+    state_reset: Buffer,
+    cols: usize,
+    iterations: usize,
+}
+
+impl GpuStack {
+    /// `slots` images in flight, on deconv's plan for this size: the fused path where it
+    /// fits, else the Stockham fallback.
+    pub fn new(p: &PipelineProblem, slots: usize) -> Result<GpuStack, KernelError> {
+        GpuStack::build(p, slots, false)
+    }
+
+    /// [`GpuStack::new`] on the Stockham fallback whatever the size (to compare the two).
+    pub fn stockham(p: &PipelineProblem, slots: usize) -> Result<GpuStack, KernelError> {
+        GpuStack::build(p, slots, true)
+    }
+
+    /// The plan the stack runs, with its global-memory passes per iteration.
+    pub fn path(&self) -> Path {
+        self.engine.path()
+    }
+
+    fn build(p: &PipelineProblem, slots: usize, stockham: bool) -> Result<GpuStack, KernelError> {
+        // What cannot work at all (the time estimate for the whole stack is the probes' call:
+        // `hybrid` puts one image here when the device is slow).
+        if let Some(why) = unavailable(p, 1) {
+            return Err(KernelError::Gpu(why.reason().to_string()));
+        }
+        let ctx = gpu::context()?;
+        let first = p.first();
+        let (r, c) = (first.rows(), first.cols());
+        let real_bytes = (r * c * 4) as u64;
         let slots = (0..slots.max(1))
             .map(|s| -> Result<Slot, KernelError> {
-                let image = ctx.storage(&format!("pipeline image {s}"), real_bytes)?;
-                let estimate = ctx.storage(&format!("pipeline estimate {s}"), real_bytes)?;
-                let work = ctx.storage(&format!("pipeline work {s}"), fft.bytes())?;
-                let state = ctx.storage(&format!("pipeline state {s}"), 16)?;
-                let params = ctx.uniform_from("pipeline params", &[[len as u32, 0, 0, 0]])?;
-                let iterations = Iterations::new(
-                    "f32",
-                    F32_MAX,
-                    &fft,
-                    &multiply,
-                    &spectrum,
-                    len,
-                    &ImageBuffers {
-                        params: &params,
-                        image: &image,
-                        estimate: &estimate,
-                        work: &work,
-                        state: &state,
-                    },
-                )?;
                 Ok(Slot {
-                    iterations,
+                    image: ctx.storage(&format!("pipeline image {s}"), real_bytes)?,
+                    estimate: ctx.storage(&format!("pipeline estimate {s}"), real_bytes)?,
+                    state: ctx.storage(&format!("pipeline state {s}"), 16)?,
                     estimate_back: ctx.readback(&format!("pipeline back {s}"), real_bytes)?,
                     state_back: ctx.readback(&format!("pipeline state back {s}"), 16)?,
-                    host: vec![0.0; len],
-                    image,
-                    estimate,
-                    state,
-                    _buffers: [work, params],
+                    host: vec![0.0; r * c],
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let engine = match Path::plan(ctx, Precision::F32, r, c, stockham)? {
+            Path::Fused => Engine::fused(first, &slots)?,
+            Path::Stockham { .. } => Engine::stockham(first, &slots)?,
+        };
         Ok(GpuStack {
-            fft,
-            multiply,
+            engine,
             slots,
-            state_reset,
+            state_reset: ctx
+                .storage_from("pipeline state reset", &[1u32, u32::MAX, u32::MAX, 0])?,
             cols: c,
             iterations: first.iterations,
-            _spectrum: spectrum,
         })
     }
 
@@ -174,15 +293,14 @@ impl GpuStack {
         Ok(())
     }
 
-    /// One submission: deconv's gpu-f32 dispatch sequence for slot `s`, then the copies to
-    /// its readback buffers. Does not wait.
+    /// One submission: deconv's gpu-f32 dispatch sequence (this stack's path) for slot
+    /// `s`, then the copies to its readback buffers. Does not wait.
     fn submit(&self, s: usize) -> Result<Submission, KernelError> {
         let ctx = gpu::context()?;
         let slot = &self.slots[s];
         let mut enc = ctx.encoder("pipeline image", None);
         enc.copy(&self.state_reset, 0, &slot.state, 0, 16);
-        slot.iterations
-            .encode(&mut enc, &self.fft, &self.multiply, self.iterations);
+        self.engine.encode(s, &mut enc, self.iterations);
         enc.download(&slot.estimate, &slot.estimate_back);
         enc.download(&slot.state, &slot.state_back);
         Ok(enc.submit_async()?)

@@ -23,7 +23,7 @@
 //! | `serial` (the oracle) | one image after another | `deconv/*/fft` (one thread) |
 //! | `threads-over-images` | rayon workers take images from a shared counter | `deconv/*/fft` |
 //! | `threads-inside-image` | one image after another | `deconv/*/parallel` |
-//! | `gpu-serial` | upload, deconvolve, download, next | `deconv/*/gpu-f32`'s shaders |
+//! | `gpu-serial` | upload, deconvolve, download, next | `deconv/*/gpu-f32`'s plan and shaders (fused shared-memory FFTs; Stockham where a side does not fit) |
 //! | `gpu-overlapped` | 3 slots in flight: upload m+1, download m−1 around m | same |
 //! | `hybrid` | a GPU thread and CPU workers share one queue, with a tail rule | `fft` and `gpu-f32` |
 //!

@@ -24,23 +24,22 @@
 //!
 //! Everything else runs on the device too when the grid allows, in one submission: the core
 //! (a shader), the three normalising sums (a two-level tree reduction), the normalisation,
-//! and aiapy's composite with the WGSL FFT (`crate::gpu::fft_shared::Fft2d`: rows and
-//! columns out of workgroup memory where N fits, else the Stockham passes of
-//! `crate::gpu::fft`): complex 2-D forward
-//! transforms of both filters, the product, a second forward transform, then |·|, the roll
-//! by N/2 and /N² — numpy's own complex path. The shared FFT handles powers of two and needs
-//! an N × N complex array in one storage binding (4096² complex f64 is 256 MiB: more than
+//! and aiapy's composite ([`super::gpu_composite`]): complex 2-D forward transforms of both
+//! filters, the product, a second forward transform, then |·|, the roll by N/2 and /N² —
+//! numpy's own complex path — in 4 global-memory passes out of workgroup memory where N
+//! fits (the product and the finish fused into the transforms' passes), else on the
+//! Stockham passes of `crate::gpu::fft`. Both handle powers of two and need an N × N
+//! complex array in one storage binding (4096² complex f64 is 256 MiB: more than
 //! lavapipe's 128 MiB); otherwise the spike sums come back to the host, which normalises
 //! and runs the CPU composite of `composite.rs`, and the stages say `(host)`.
 
 use std::sync::Arc;
 
 use super::composite::Composite;
+use super::gpu_composite::{CompositeBuffers, CompositePath, DeviceFft};
 use super::{Filter, Gaussian, PsfProblem, combine, core};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::gpu::fft::{Direction, GpuMultiply, MultiplyBinding, Shape};
-use crate::gpu::fft_shared::{Fft2d, Fft2dBinding};
 use crate::gpu::{self, BindGroup, Binding, Buffer, GpuContext, Pipeline, Readback, Timer};
 use crate::variant::{Availability, Precision, Prepared, Stage, Variant, VariantInfo};
 
@@ -116,7 +115,7 @@ impl Variant<PsfProblem> for Gpu {
         }
     }
     fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(GpuRun::new(*self, p)?))
+        Ok(Box::new(GpuRun::new(*self, p, false)?))
     }
 }
 
@@ -221,7 +220,8 @@ struct GpuRun {
 }
 
 impl GpuRun {
-    fn new(kind: Gpu, p: &PsfProblem) -> Result<GpuRun, KernelError> {
+    /// Setup; `stockham` forces the composite's Stockham fallback (tests compare the two).
+    fn new(kind: Gpu, p: &PsfProblem, stockham: bool) -> Result<GpuRun, KernelError> {
         let ctx = gpu::context()?;
         let n = p.n;
         let tiles_x = n.div_ceil(TILE);
@@ -301,6 +301,7 @@ impl GpuRun {
                 p,
                 &filters[0].out,
                 &filters[1].out,
+                stockham,
             )?))
         } else {
             Rest::Host(Box::new(Composite::new(n, true)))
@@ -417,13 +418,8 @@ struct DeviceComposite {
     reductions: Vec<(BindGroup, u32)>,
     normalise: Arc<Pipeline>,
     normalise_binds: [BindGroup; 2],
-    fft: Fft2d,
-    fft_e: Fft2dBinding,
-    fft_fp: Fft2dBinding,
-    multiply: GpuMultiply,
-    multiply_bind: MultiplyBinding,
-    finish: Arc<Pipeline>,
-    finish_bind: BindGroup,
+    /// The transforms, product and finish.
+    composite: DeviceFft,
     psf: Buffer,
     psf_readback: Readback,
     // Kept alive for the bind groups.
@@ -437,6 +433,7 @@ impl DeviceComposite {
         p: &PsfProblem,
         s_e: &Buffer,
         s_fp: &Buffer,
+        stockham: bool,
     ) -> Result<DeviceComposite, KernelError> {
         let n = p.n;
         let nn = n * n;
@@ -549,27 +546,18 @@ impl DeviceComposite {
             bind_normalise(1, s_fp, &z_fp)?,
         ];
 
-        // aiapy's composite: fft2(fft2(fp)·fft2(e)), then |·|, roll, /N².
-        // Shared-memory FFT (two global passes) where N fits workgroup memory, else Stockham.
-        let fft = Fft2d::new(ctx, precision, Shape::Grid { rows: n, cols: n })?;
-        let fft_e = fft.bind(&z_e)?;
-        let fft_fp = fft.bind(&z_fp)?;
-        let multiply = GpuMultiply::new(ctx, precision)?;
-        let multiply_bind = multiply.bind(&z_fp, &z_e, false, 1.0)?;
-        let finish = ctx.pipeline(
-            &format!("psf-{float}-finish"),
-            &format!("{}{}", gpu::WGSL_FLAT_WORKGROUP, WGSL_FINISH).replace("F_", float),
-            "finish",
-            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
-        )?;
+        // aiapy's composite: fft2(fft2(fp)·fft2(e)), then |·|, roll, /N²: fused
+        // shared-memory passes where N fits workgroup memory, else Stockham.
         let psf = ctx.storage("psf", nn as u64 * elem)?;
-        let finish_params = ctx.uniform_from("psf finish", &[[n as u32, 0, 0, 0]])?;
-        let finish_bind = ctx.bind(
-            &finish,
-            &[(&finish_params).into(), (&z_fp).into(), (&psf).into()],
-        )?;
+        let path = CompositePath::plan(ctx, precision, n, stockham)?;
+        let buffers = CompositeBuffers {
+            z_e: &z_e,
+            z_fp: &z_fp,
+            psf: &psf,
+        };
+        let composite = DeviceFft::new(ctx, precision, n, path, &buffers)?;
         let psf_readback = ctx.readback("psf", nn as u64 * elem)?;
-        keep.extend([finish_params, core, partials, sums, z_e, z_fp]);
+        keep.extend([core, partials, sums, z_e, z_fp]);
         Ok(DeviceComposite {
             n,
             core_pipeline,
@@ -578,13 +566,7 @@ impl DeviceComposite {
             reductions,
             normalise,
             normalise_binds,
-            fft,
-            fft_e,
-            fft_fp,
-            multiply,
-            multiply_bind,
-            finish,
-            finish_bind,
+            composite,
             psf,
             psf_readback,
             _buffers: keep,
@@ -607,11 +589,7 @@ impl DeviceComposite {
             enc.dispatch(&self.normalise, bind, nn.div_ceil(WG) as u32);
         }
         enc.stage("composite");
-        self.fft.encode(enc, &self.fft_fp, Direction::Forward);
-        self.fft.encode(enc, &self.fft_e, Direction::Forward);
-        self.multiply.encode(enc, &self.multiply_bind);
-        self.fft.encode(enc, &self.fft_fp, Direction::Forward);
-        enc.dispatch(&self.finish, &self.finish_bind, nn.div_ceil(WG) as u32);
+        self.composite.encode(enc);
     }
 }
 
@@ -808,26 +786,6 @@ fn normalise(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 }
 ";
 
-/// psf[i][j] = |z[(i + N/2) mod N][(j + N/2) mod N]| / N² (numpy.roll by N/2, abs, /N²).
-const WGSL_FINISH: &str = "
-struct Finish { n: u32, pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(0) var<uniform> fp: Finish;
-@group(0) @binding(1) var<storage, read> z: array<vec2<F_>>;
-@group(0) @binding(2) var<storage, read_write> out: array<F_>;
-
-@compute @workgroup_size(256)
-fn finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) l: u32) {
-    let n = fp.n;
-    let i = flat_workgroup(wid, nwg) * 256u + l;
-    if (i >= n * n) { return; }
-    let row = (i / n + n / 2u) % n;
-    let col = (i % n + n / 2u) % n;
-    let v = z[row * n + col];
-    out[i] = sqrt(v.x * v.x + v.y * v.y) / (F_(n) * F_(n));
-}
-";
-
 /// f32: the centre arrives as (⌊c⌋, 0.5 − frac(c)); the built-in exp.
 const WGSL_F32: &str = "
 fn centred(i: u32, whole: f32, rest: f32) -> f32 {
@@ -876,6 +834,66 @@ fn expo(x_in: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The GPU context, or None (reason printed) where there is none and CI does not
+    /// require one.
+    fn context() -> Option<&'static GpuContext> {
+        match gpu::context() {
+            Ok(c) => Some(c),
+            Err(e) if crate::gate::Policy::from_env().is_ok_and(|p| p.require_gpu) => {
+                panic!("HARNESS_REQUIRE_GPU=1 but {e}")
+            }
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                None
+            }
+        }
+    }
+
+    fn relative_rms(got: &[f64], want: &[f64]) -> f64 {
+        let err: f64 = got.iter().zip(want).map(|(a, b)| (a - b) * (a - b)).sum();
+        (err / want.iter().map(|b| b * b).sum::<f64>()).sqrt()
+    }
+
+    /// Both device composites (fused, Stockham) against the CPU composite (f64,
+    /// composite.rs) of the very filters the device normalised, read back with the PSF.
+    /// Bound: each 2-D FFT of N² points has relative RMS error ≤ 7·log₂(N²)·u (Higham,
+    /// Thm 24.2, as tests/gpu_fft_shared.rs); the product carries the first two, the third
+    /// adds its own: 3 × that, plus one rounding for the product.
+    #[test]
+    fn device_composite_matches_the_cpu_composite_on_both_paths() {
+        let Some(ctx) = context() else { return };
+        let n = 64;
+        let p = PsfProblem::new(171, n, false).unwrap();
+        let kinds: &[(Gpu, f64)] = match ctx.has_f64() {
+            true => &[
+                (Gpu::WindowedF32, 2f64.powi(-24)),
+                (Gpu::WindowedF64, 2f64.powi(-53)),
+            ],
+            false => &[(Gpu::WindowedF32, 2f64.powi(-24))],
+        };
+        for &(kind, u) in kinds {
+            let bound = (3.0 * 7.0 * (2.0 * n.ilog2() as f64) + 1.0) * u;
+            for (stockham, want_path) in [
+                (false, CompositePath::Fused),
+                (true, CompositePath::Stockham { fft_passes: 6 }),
+            ] {
+                let mut run = GpuRun::new(kind, &p, stockham).unwrap();
+                let Rest::Device(d) = &run.rest else {
+                    panic!("{n}² must compose on the device")
+                };
+                assert_eq!(d.composite.path(), want_path, "{kind:?}");
+                run.run().unwrap();
+                let mut want = vec![0.0; n * n];
+                Composite::new(n, false)
+                    .run(&run.focal_plane, &run.entrance, &mut want)
+                    .unwrap();
+                let err = relative_rms(&run.psf, &want);
+                eprintln!("{kind:?} {want_path:?}: {err:.2e} (bound {bound:.1e})");
+                assert!(err <= bound, "{kind:?} {want_path:?}: {err:e} > {bound:e}");
+            }
+        }
+    }
 
     #[test]
     fn f32_shift_is_zero_unless_the_terms_leave_f32s_range() {

@@ -44,6 +44,7 @@ use crate::variant::{NotApplicable, Precision, Prepared, Stage, Variant, Variant
 pub mod composite;
 pub mod composite_lanes;
 pub mod gpu;
+pub mod gpu_composite;
 pub mod naive;
 pub mod parallel;
 pub mod separable;
