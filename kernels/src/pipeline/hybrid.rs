@@ -1,7 +1,8 @@
 //! `pipeline/deconv-stack/hybrid` — CPU threads and the GPU take images from one queue: a
 //! host thread drives the GPU exactly as `gpu-overlapped` does (up to 3 images in flight),
 //! while rayon workers (one per thread of the pool) deconvolve other images as
-//! `threads-over-images` does. The timeline shows who did which.
+//! `threads-over-images` does (its one-thread engine, [`Worker`]). The timeline shows who
+//! did which.
 //!
 //! ## Who takes the next image: the tail rule
 //!
@@ -69,7 +70,7 @@ use super::device::{GpuStack, unavailable};
 use super::gpu_overlapped::SLOTS;
 use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::check::Output;
-use crate::deconv::engine::{Engine, OneThread};
+use crate::deconv::engine::{Engine, Worker};
 use crate::error::KernelError;
 use crate::variant::{Availability, Event, Prepared, Stage, Variant, VariantInfo};
 
@@ -185,7 +186,7 @@ struct Both {
     problem: PipelineProblem,
     /// In a Mutex so that the GPU thread can borrow it mutably next to the CPU workers.
     gpu: Mutex<GpuStack>,
-    engines: Vec<OneThread>,
+    engines: Vec<Worker>,
     stack: Stack,
     timeline: Timeline,
     /// The rule's times: from `calibrate`, then from the last run.
@@ -200,7 +201,7 @@ impl Both {
         let workers = rayon::current_num_threads().clamp(1, p.len());
         Ok(Both {
             gpu: Mutex::new(GpuStack::new(p, SLOTS.min(p.len()))?),
-            engines: (0..workers).map(|_| OneThread::new(p.first())).collect(),
+            engines: (0..workers).map(|_| Worker::new(p.first())).collect(),
             stack: Stack::new(p),
             timeline: Timeline::default(),
             problem: p.clone(),
