@@ -31,7 +31,8 @@
 //! anyway); if it fails, taking it makes this worker the last to finish, later than the
 //! other side would have on its own. One greedy step, asked again at every claim.
 //!
-//! With lavapipe's numbers (each side alone in `prepare`, quick suite): the GPU takes
+//! With lavapipe's numbers (each side alone in `prepare`, quick suite; the CPU workers then
+//! ran deconv's `fft`, about 2× slower per image than today's lanes): the GPU takes
 //! ~90 ms per image, a CPU worker ~1.7 ms. The GPU's first question is 90 ms against
 //! ⌈6 / 2⌉ × 1.7 = 5.1 ms for the two CPU workers to do all six: it declines, and the
 //! hybrid is `threads-over-images` — its timeline has no GPU lane, and the run takes

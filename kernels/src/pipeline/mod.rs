@@ -456,7 +456,7 @@ impl Kernel for Pipeline {
                     "n/a: every variant already uses FFTs; the pipeline varies the schedule"
                 ),
                 "every pipeline variant already deconvolves each image with FFTs (deconv's \
-                 fft, parallel and GPU FFT code): the strategies here differ only in how \
+                 fft, lanes and GPU FFT code): the strategies here differ only in how \
                  images are scheduled",
             )),
             Box::new(threads_over_images::ThreadsOverImages),
