@@ -160,21 +160,40 @@ fn every_variant_matches_serial() {
 }
 
 #[test]
-fn cpu_variants_equal_serial_to_the_bit() {
-    // threads-over-images runs serial's arithmetic per image, whichever thread takes it.
+fn cpu_variants_equal_their_engines_to_the_bit() {
+    // threads-over-images runs each image on one thread with the lanes arithmetic where
+    // both sides stay in lanes: threads-inside-image's, whatever the thread counts.
     let inst = stack(&[
         ("n", 32.0),
         ("images", 5.0),
         ("trace", 0.0),
         ("iterations", 3.0),
     ]);
-    let (serial, _) = run(inst.as_ref(), "serial").unwrap();
+    let (inside, _) = run(inst.as_ref(), "threads-inside-image").unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
         .build()
         .unwrap();
     let (over, _) = pool.install(|| run(inst.as_ref(), "threads-over-images").unwrap());
-    assert!(over.arrays == serial.arrays);
+    assert!(
+        over.arrays == inside.arrays,
+        "over-images differs from inside-image"
+    );
+    // A side with a prime factor above 7 (22 = 2·11, 13): rustfft's fft engine, serial's.
+    let odd = stack(&[
+        ("rows", 22.0),
+        ("cols", 13.0),
+        ("images", 3.0),
+        ("trace", 0.0),
+        ("sigma", 1.5),
+        ("iterations", 3.0),
+    ]);
+    let (serial, _) = run(odd.as_ref(), "serial").unwrap();
+    let (over, _) = pool.install(|| run(odd.as_ref(), "threads-over-images").unwrap());
+    assert!(
+        over.arrays == serial.arrays,
+        "over-images at 22×13 differs from serial"
+    );
     // gpu-overlapped runs gpu-serial's submissions, in another order of host work.
     if let (Some((a, _)), Some((b, _))) = (
         run(inst.as_ref(), "gpu-serial"),
@@ -270,6 +289,90 @@ fn gpu_stack_runs_the_fused_path_and_counts_its_passes() {
         assert_passes(Outcome::Checked(check), &format!("{path:?} vs serial"));
         assert_eq!(timeline.events().len(), 3 * p.len(), "{path:?}: a timeline");
     }
+}
+
+#[test]
+fn workers_over_images_use_lanes_where_both_sides_stay_in_lanes() {
+    use kernels::Kernel;
+    use kernels::deconv::Deconv;
+    use kernels::deconv::engine::Worker;
+    let worker = |rows: f64, cols: f64| {
+        let params = kernels::Params::defaults(Deconv::params())
+            .with("rows", rows)
+            .with("cols", cols)
+            .with("sigma", 1.5);
+        Worker::new(&Deconv::problem("synthetic", &params, &[]).unwrap()).name()
+    };
+    for (rows, cols) in [(16.0, 30.0), (15.0, 20.0), (24.0, 9.0), (7.0, 7.0)] {
+        assert_eq!(worker(rows, cols), "lanes", "{rows}×{cols}");
+    }
+    for (rows, cols) in [(22.0, 13.0), (16.0, 11.0), (254.0, 16.0)] {
+        assert_eq!(worker(rows, cols), "fft", "{rows}×{cols}");
+    }
+}
+
+#[test]
+fn every_variant_matches_serial_at_rectangles() {
+    // Odd and even sides, rows W-divisible or not, C odd or even; 16×32 has power-of-two
+    // sides (the GPU variants run), the others do not (they say n/a). The TRACE crop is
+    // the rectangle too.
+    for (rows, cols) in [(15.0, 20.0), (24.0, 9.0), (16.0, 30.0), (16.0, 32.0)] {
+        let inst = stack(&[
+            ("rows", rows),
+            ("cols", cols),
+            ("images", 2.0),
+            ("trace", 1.0),
+            ("sigma", 1.5),
+            ("iterations", 3.0),
+        ]);
+        let (serial, _) = run(inst.as_ref(), "serial").unwrap();
+        let shape = [rows as usize, cols as usize];
+        assert!(serial.arrays.iter().all(|(_, a)| a.shape() == shape));
+        for v in variants().into_iter().filter(|v| *v != "serial") {
+            let what = format!("pipeline/{v} at {rows}×{cols}");
+            let outcome = against_variant(inst.as_ref(), v, "serial");
+            if let Outcome::NotRun(a) = &outcome {
+                let not_applicable = matches!(a, Availability::NotApplicable(_));
+                if !v.starts_with("gpu") && v != "hybrid" {
+                    assert!(
+                        not_applicable == matches!(v, "vectorised" | "fft"),
+                        "{what}: {a:?}"
+                    );
+                }
+                if v.starts_with("gpu") && cols != 32.0 {
+                    assert!(not_applicable, "{what}: {a:?}");
+                }
+            }
+            assert_passes(outcome, &what);
+        }
+    }
+}
+
+#[test]
+fn rectangles_are_labelled_and_need_a_gaussian_psf() {
+    use kernels::Kernel;
+    use kernels::pipeline::Pipeline;
+    let problem = |overrides: &[(&str, f64)]| {
+        let mut params = kernels::Params::defaults(Pipeline::params())
+            .with("images", 2.0)
+            .with("trace", 0.0)
+            .with("iterations", 1.0);
+        for &(name, value) in overrides {
+            params = params.with(name, value);
+        }
+        Pipeline::problem("deconv-stack", &params, &[])
+    };
+    let p = problem(&[("rows", 12.0), ("cols", 20.0), ("sigma", 1.5)]).unwrap();
+    assert!(p.label.contains("2 synthetic 12×20"), "{}", p.label);
+    assert_eq!((p.first().rows(), p.first().cols()), (12, 20));
+    // --cols alone: n × cols.
+    let p = problem(&[("n", 12.0), ("cols", 20.0), ("sigma", 1.5)]).unwrap();
+    assert_eq!((p.first().rows(), p.first().cols()), (12, 20));
+    // The AIA PSF (sigma 0) is square only: the error says to give --sigma.
+    let err = problem(&[("rows", 12.0), ("cols", 20.0)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--sigma") && err.contains("12×20"), "{err}");
 }
 
 /// The events of one lane, indexed by image (exactly one per image).

@@ -50,6 +50,7 @@
 //! is within an ulp of IEEE division, not always equal to it.
 
 use std::cell::Cell;
+use std::sync::Arc;
 
 use ndarray::{ArrayViewMut2, Axis};
 use num_complex::Complex;
@@ -116,7 +117,9 @@ struct Packed<T: LaneFloat> {
     estimate: Vec<Split<T::V>>,
 }
 
-struct Run<T: LaneFloat> {
+/// The prepared state; the pipeline kernel reuses it image after image through
+/// [`super::engine`] ([`Run::load`], then [`Prepared::run`]).
+pub(super) struct Run<T: LaneFloat> {
     problem: DeconvProblem,
     /// Row plans (realfft); its column plans are not used.
     rows: Fft2d<T>,
@@ -141,7 +144,16 @@ struct Run<T: LaneFloat> {
 }
 
 impl<T: LaneFloat> Run<T> {
-    fn new(p: &DeconvProblem) -> Self {
+    /// Four tasks per thread of the current pool (the deconv variant).
+    pub(super) fn new(p: &DeconvProblem) -> Self {
+        Self::with_tasks(p, 4 * rayon::current_num_threads())
+    }
+
+    /// A state whose passes are cut into `tasks` pieces (at least 1). With one task every
+    /// pass is one piece, which rayon runs on the calling thread: a one-thread engine
+    /// that never hands work to the pool (the pipeline's workers over images). The
+    /// arithmetic does not depend on `tasks`: the output is the same to the bit.
+    pub(super) fn with_tasks(p: &DeconvProblem, tasks: usize) -> Self {
         let (r, c) = (p.rows(), p.cols());
         let rows = Fft2d::<T>::new(r, c);
         let half = rows.half();
@@ -179,7 +191,7 @@ impl<T: LaneFloat> Run<T> {
             // Only the packed copy is read from here on: don't hold the image twice.
             image = Vec::new();
         }
-        let tasks = (0..4 * rayon::current_num_threads())
+        let tasks = (0..tasks.max(1))
             .map(|_| Task {
                 row: rows.row_scratch(),
                 lanes: columns.scratch(),
@@ -208,6 +220,29 @@ impl<T: LaneFloat> Run<T> {
             columns,
             rows,
         }
+    }
+
+    /// Makes `p` the next problem: another image of the same shape, deconvolved with the
+    /// same PSF and iterations (the PSF spectrum made in [`Run::new`] is kept). Packed rows
+    /// are packed in place: nothing is allocated.
+    pub(super) fn load(&mut self, p: &DeconvProblem) {
+        debug_assert!(Arc::ptr_eq(&p.psf, &self.problem.psf), "one PSF per state");
+        debug_assert_eq!(p.iterations, self.problem.iterations);
+        match &mut self.packed {
+            Some(k) => {
+                let value = |row: usize, col: usize| {
+                    T::from_f64(p.clipped(p.image[[row, col]])).expect("finite f64 converts")
+                };
+                pack_into(self.rows.cols(), &k.order, &mut k.image, value);
+            }
+            None => p.clip_into(&mut self.image),
+        }
+        self.problem = p.clone();
+    }
+
+    /// The deconvolved image of the last run, row-major.
+    pub(super) fn estimate(&self) -> &[T] {
+        &self.estimate
     }
 
     fn strips(&self) -> usize {
@@ -458,7 +493,7 @@ impl<T: LaneFloat> Run<T> {
                         }
                     });
                 if last {
-                    unpack(&k.estimate, c, &k.order, &mut self.estimate);
+                    unpack(&k.estimate, c, &k.order, &mut self.estimate, per);
                 }
             }
             None => {
@@ -494,32 +529,52 @@ impl<T: LaneFloat> Run<T> {
 /// Row-major R × C (C even, W | R) → blocks of W rows, packed, element i of a block
 /// holding columns 2n and 2n + 1 for n = `order[i]`.
 fn pack<T: LaneFloat>(x: &[T], c: usize, order: &[usize]) -> Vec<Split<T::V>> {
-    let w = T::LANES;
-    let mut out = vec![Split::default(); x.len() / (2 * w)];
-    let v: &mut [T] = bytemuck::cast_slice_mut(&mut out);
-    for (row, xs) in x.chunks_exact(c).enumerate() {
-        let (b, lane) = (row / w, row % w);
-        for (i, &n) in order.iter().enumerate() {
-            for part in [0, 1] {
-                v[2 * w * (b * (c / 2) + i) + part * w + lane] = xs[2 * n + part];
-            }
-        }
-    }
+    let mut out = vec![Split::default(); x.len() / (2 * T::LANES)];
+    pack_into(c, order, &mut out, |row, col| x[row * c + col]);
     out
 }
 
-/// The inverse of [`pack`].
-fn unpack<T: LaneFloat>(packed: &[Split<T::V>], c: usize, order: &[usize], x: &mut [T]) {
+/// [`pack`] into `out` (R·C/(2W) values), pixel (row, col) read from `value`.
+fn pack_into<T: LaneFloat>(
+    c: usize,
+    order: &[usize],
+    out: &mut [Split<T::V>],
+    value: impl Fn(usize, usize) -> T,
+) {
     let w = T::LANES;
-    let v: &[T] = bytemuck::cast_slice(packed);
-    x.par_chunks_mut(c).enumerate().for_each(|(row, xs)| {
+    let v: &mut [T] = bytemuck::cast_slice_mut(out);
+    for row in 0..v.len() / c {
         let (b, lane) = (row / w, row % w);
         for (i, &n) in order.iter().enumerate() {
             for part in [0, 1] {
-                xs[2 * n + part] = v[2 * w * (b * (c / 2) + i) + part * w + lane];
+                v[2 * w * (b * (c / 2) + i) + part * w + lane] = value(row, 2 * n + part);
             }
         }
-    });
+    }
+}
+
+/// The inverse of [`pack`], in pieces of at least `rows` rows (a one-task state unpacks
+/// on its own thread).
+fn unpack<T: LaneFloat>(
+    packed: &[Split<T::V>],
+    c: usize,
+    order: &[usize],
+    x: &mut [T],
+    rows: usize,
+) {
+    let w = T::LANES;
+    let v: &[T] = bytemuck::cast_slice(packed);
+    x.par_chunks_mut(c)
+        .with_min_len(rows.max(1))
+        .enumerate()
+        .for_each(|(row, xs)| {
+            let (b, lane) = (row / w, row % w);
+            for (i, &n) in order.iter().enumerate() {
+                for part in [0, 1] {
+                    xs[2 * n + part] = v[2 * w * (b * (c / 2) + i) + part * w + lane];
+                }
+            }
+        });
 }
 
 /// The r2c of W packed rows (natural order) into the block's tiles.
@@ -588,7 +643,10 @@ impl<T: LaneFloat> Prepared for Run<T> {
         let iterations = self.problem.iterations;
         if iterations == 0 {
             match &self.packed {
-                Some(k) => unpack(&k.image, self.rows.cols(), &k.order, &mut self.estimate),
+                Some(k) => {
+                    let (c, per) = (self.rows.cols(), self.rows_per_task());
+                    unpack(&k.image, c, &k.order, &mut self.estimate, per)
+                }
                 None => self.estimate.copy_from_slice(&self.image),
             }
             return Ok(());
@@ -636,11 +694,11 @@ mod tests {
         assert_eq!(v[2 * w * (c / 2 + i) + 3], x[11 * c + 4]);
         assert_eq!(v[2 * w * (c / 2 + i) + w + 3], x[11 * c + 5]);
         let mut back = vec![0.0; r * c];
-        unpack(&packed, c, &order, &mut back);
+        unpack(&packed, c, &order, &mut back, 1);
         assert_eq!(back, x);
         let x32: Vec<f32> = (0..r * c).map(|k| k as f32).collect();
         let mut back32 = vec![0.0f32; r * c];
-        unpack(&pack(&x32, c, &order), c, &order, &mut back32);
+        unpack(&pack(&x32, c, &order), c, &order, &mut back32, 1);
         assert_eq!(back32, x32);
     }
 

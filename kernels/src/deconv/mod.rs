@@ -128,10 +128,12 @@ impl DeconvProblem {
 
     /// The image the iterations use: aiapy's `np.where(img < 0, 0, img)` when clipping.
     pub fn clipped_image(&self) -> Vec<f64> {
-        self.image
-            .iter()
-            .map(|&v| if self.clip && v < 0.0 { 0.0 } else { v })
-            .collect()
+        self.image.iter().map(|&v| self.clipped(v)).collect()
+    }
+
+    /// One pixel value as the iterations use it: 0 for a negative value when clipping.
+    pub fn clipped(&self, v: f64) -> f64 {
+        if self.clip && v < 0.0 { 0.0 } else { v }
     }
 
     /// [`Self::clipped_image`] written into `out` in a variant's precision, without
@@ -139,8 +141,7 @@ impl DeconvProblem {
     pub fn clip_into<T: Float>(&self, out: &mut [T]) {
         assert_eq!(out.len(), self.pixels(), "one value per pixel");
         for (o, &v) in out.iter_mut().zip(self.image.iter()) {
-            let v = if self.clip && v < 0.0 { 0.0 } else { v };
-            *o = T::from_f64(v).expect("finite f64 converts");
+            *o = T::from_f64(self.clipped(v)).expect("finite f64 converts");
         }
     }
 
@@ -313,7 +314,7 @@ const HELD_IMAGES: f64 = 4.0;
 
 /// The longest side `--rows`/`--cols` take: a 3000 × 5000 frame stack (issue 20) has
 /// 15 Mpx, less than the 4096² AIA image; the memory estimate refuses what does not fit.
-const MAX_SIDE: i64 = 8192;
+pub(crate) const MAX_SIDE: i64 = 8192;
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {

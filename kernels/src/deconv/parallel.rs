@@ -19,8 +19,6 @@
 //! Each row and column is transformed with the same arithmetic whatever the thread count,
 //! so the output is bit-identical for any number of threads.
 
-use std::sync::Arc;
-
 use num_complex::Complex;
 use rayon::prelude::*;
 
@@ -55,9 +53,7 @@ impl Variant<DeconvProblem> for Parallel {
     }
 }
 
-/// The prepared state; the pipeline kernel reuses it image after image through
-/// [`super::engine`] ([`Run::load`], then [`Prepared::run`]).
-pub(super) struct Run<T: Float> {
+struct Run<T: Float> {
     problem: DeconvProblem,
     fft: Fft2d<T>,
     scratches: Vec<Scratch<T>>,
@@ -70,7 +66,7 @@ pub(super) struct Run<T: Float> {
 }
 
 impl<T: Float> Run<T> {
-    pub(super) fn new(p: &DeconvProblem) -> Self {
+    fn new(p: &DeconvProblem) -> Self {
         let (r, c) = (p.rows(), p.cols());
         let fft = Fft2d::<T>::new(r, c);
         let half = fft.half();
@@ -106,22 +102,6 @@ impl<T: Float> Run<T> {
                 multiply(strip.data(), p, conjugate);
                 strip.inverse();
             });
-    }
-}
-
-impl<T: Float> Run<T> {
-    /// Makes `p` the next problem: another image of the same shape, deconvolved with the
-    /// same PSF and iterations (the PSF spectrum made in [`Run::new`] is kept).
-    pub(super) fn load(&mut self, p: &DeconvProblem) {
-        debug_assert!(Arc::ptr_eq(&p.psf, &self.problem.psf), "one PSF per state");
-        debug_assert_eq!(p.iterations, self.problem.iterations);
-        p.clip_into(&mut self.image);
-        self.problem = p.clone();
-    }
-
-    /// The deconvolved image of the last run, row-major.
-    pub(super) fn estimate(&self) -> &[T] {
-        &self.estimate
     }
 }
 

@@ -1,7 +1,8 @@
 //! `pipeline/deconv-stack/hybrid` — CPU threads and the GPU take images from one queue: a
 //! host thread drives the GPU exactly as `gpu-overlapped` does (up to 3 images in flight),
 //! while rayon workers (one per thread of the pool) deconvolve other images as
-//! `threads-over-images` does. The timeline shows who did which.
+//! `threads-over-images` does (its one-thread engine, [`Worker`]). The timeline shows who
+//! did which.
 //!
 //! ## Who takes the next image: the tail rule
 //!
@@ -30,7 +31,8 @@
 //! anyway); if it fails, taking it makes this worker the last to finish, later than the
 //! other side would have on its own. One greedy step, asked again at every claim.
 //!
-//! With lavapipe's numbers (each side alone in `prepare`, quick suite): the GPU takes
+//! With lavapipe's numbers (each side alone in `prepare`, quick suite; the CPU workers then
+//! ran deconv's `fft`, about 2× slower per image than today's lanes): the GPU takes
 //! ~90 ms per image, a CPU worker ~1.7 ms. The GPU's first question is 90 ms against
 //! ⌈6 / 2⌉ × 1.7 = 5.1 ms for the two CPU workers to do all six: it declines, and the
 //! hybrid is `threads-over-images` — its timeline has no GPU lane, and the run takes
@@ -69,7 +71,7 @@ use super::device::{GpuStack, unavailable};
 use super::gpu_overlapped::SLOTS;
 use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::check::Output;
-use crate::deconv::engine::{Engine, OneThread};
+use crate::deconv::engine::{Engine, Worker};
 use crate::error::KernelError;
 use crate::variant::{Availability, Event, Prepared, Stage, Variant, VariantInfo};
 
@@ -185,7 +187,7 @@ struct Both {
     problem: PipelineProblem,
     /// In a Mutex so that the GPU thread can borrow it mutably next to the CPU workers.
     gpu: Mutex<GpuStack>,
-    engines: Vec<OneThread>,
+    engines: Vec<Worker>,
     stack: Stack,
     timeline: Timeline,
     /// The rule's times: from `calibrate`, then from the last run.
@@ -200,7 +202,7 @@ impl Both {
         let workers = rayon::current_num_threads().clamp(1, p.len());
         Ok(Both {
             gpu: Mutex::new(GpuStack::new(p, SLOTS.min(p.len()))?),
-            engines: (0..workers).map(|_| OneThread::new(p.first())).collect(),
+            engines: (0..workers).map(|_| Worker::new(p.first())).collect(),
             stack: Stack::new(p),
             timeline: Timeline::default(),
             problem: p.clone(),

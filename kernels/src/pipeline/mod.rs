@@ -3,17 +3,22 @@
 //! images per second?
 //!
 //! ```text
-//! psf  = AIA PSF of --channel on the n × n grid           once (crate::psf::compute_psf)
+//! psf  = AIA PSF of --channel on the R × C grid           once (crate::psf::compute_psf)
 //! for each image m of the stack:
 //!     out[m] = deconvolve(image[m], psf, iterations)      exactly deconv's problem
 //! ```
 //!
 //! The stack (case `deconv-stack`): `--images` synthetic scenes
 //! ([`crate::deconv::scene::synthetic`], seeds `seed, seed+1, …`), then `--trace` copies of
-//! the TRACE 171 Å image's central n × n (as deconv's `trace` case reads it). Without the
+//! the TRACE 171 Å image's central R × C (as deconv's `trace` case reads it). Without the
 //! TRACE file the stack is the synthetic images only and the problem's label says so. The
 //! bench size of the issue is the default (16 synthetic 1024² images + 4 TRACE copies, 25
 //! iterations); the quick suite is small.
+//!
+//! Images are R × C as in deconv ([`deconv::shape`]): `--n` sets both sides,
+//! `--rows`/`--cols` either one. The AIA PSF is computed on square grids, so a rectangle
+//! takes a Gaussian `--sigma`. Every CPU variant works at any R × C; the GPU variants need
+//! power-of-two sides (their FFT's) and report n/a otherwise, as deconv's `gpu` does.
 //!
 //! The variants differ only in how they schedule the images; each image's arithmetic is one
 //! of deconv's own variants, reused, not rewritten:
@@ -21,11 +26,11 @@
 //! | variant | schedule | per image |
 //! |---|---|---|
 //! | `serial` (the oracle) | one image after another | `deconv/*/fft` (one thread) |
-//! | `threads-over-images` | rayon workers take images from a shared counter | `deconv/*/fft` |
-//! | `threads-inside-image` | one image after another | `deconv/*/parallel` |
+//! | `threads-over-images` | rayon workers take images from a shared counter | one-thread `deconv/*/lanes` (`fft` where a side has a prime factor > 7) |
+//! | `threads-inside-image` | one image after another | `deconv/*/lanes` (all threads) |
 //! | `gpu-serial` | upload, deconvolve, download, next | `deconv/*/gpu-f32`'s plan and shaders (fused shared-memory FFTs; Stockham where a side does not fit) |
 //! | `gpu-overlapped` | 3 slots in flight: upload m+1, download m−1 around m | same |
-//! | `hybrid` | a GPU thread and CPU workers share one queue, with a tail rule | `fft` and `gpu-f32` |
+//! | `hybrid` | a GPU thread and CPU workers share one queue, with a tail rule | threads-over-images' and `gpu-f32` |
 //!
 //! Validation: every image of every variant against `serial`, with the single-image
 //! deconvolution's tolerance for the variant's precision ([`crate::deconv::tolerance`]).
@@ -101,7 +106,7 @@ impl PipelineProblem {
         format!("deconvolved_{m:0width$}")
     }
 
-    /// Every image's deconvolution, one named n × n array each, so that each image is
+    /// Every image's deconvolution, one named R × C array each, so that each image is
     /// checked against its own peak (a faint image is not judged on a bright one's scale).
     pub fn output(&self, stack: &Stack) -> Output {
         let shape = [self.first().rows(), self.first().cols()];
@@ -147,7 +152,7 @@ impl Stack {
 }
 
 /// One image at a time through a single-image engine whose buffers and PSF spectrum were
-/// made once in `prepare` (deconv's `fft` or `parallel` state): `serial` and
+/// made once in `prepare` (deconv's `fft` or `lanes` state): `serial` and
 /// `threads-inside-image` differ only in the engine.
 pub struct OneAtATime<E> {
     pub problem: PipelineProblem,
@@ -256,6 +261,27 @@ const PARAMS: &[ParamSpec] = &[
         is_size: true,
     },
     ParamSpec {
+        name: "rows",
+        help: "image rows R for rectangular R×C images (0: n); the AIA PSF is square, so give \
+               --sigma with it",
+        kind: ParamKind::Int {
+            min: 0,
+            max: deconv::MAX_SIDE,
+        },
+        default: 0.0,
+        is_size: false,
+    },
+    ParamSpec {
+        name: "cols",
+        help: "image columns C for rectangular R×C images (0: n)",
+        kind: ParamKind::Int {
+            min: 0,
+            max: deconv::MAX_SIDE,
+        },
+        default: 0.0,
+        is_size: false,
+    },
+    ParamSpec {
         name: "images",
         help: "synthetic images in the stack (seeds seed, seed+1, ...)",
         kind: ParamKind::Int { min: 0, max: 4096 },
@@ -264,7 +290,7 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "trace",
-        help: "copies of the TRACE 171 Å image's central n×n appended to the stack (0: none; \
+        help: "copies of the TRACE 171 Å image's central R×C appended to the stack (0: none; \
                skipped, and said so, when the file is missing)",
         kind: ParamKind::Int { min: 0, max: 4096 },
         default: 4.0,
@@ -339,6 +365,7 @@ impl Kernel for Pipeline {
             ));
         }
         let (n, images, copies) = (p.usize("n")?, p.usize("images")?, p.usize("trace")?);
+        let (rows, cols) = deconv::shape(p)?;
         let seed = p.usize("seed")? as u64;
         if images + copies == 0 {
             return Err(KernelError::invalid(
@@ -347,10 +374,13 @@ impl Kernel for Pipeline {
                 "the stack is empty: give --images or --trace at least 1",
             ));
         }
+        square_or_gaussian(rows, cols, p.get("sigma")?)?;
         // deconv's own problem for the first synthetic image: its PSF (computed once) and
         // its parameters; every other image shares that PSF.
         let single = Params::defaults(Deconv::params())
             .with("n", n as f64)
+            .with("rows", rows as f64)
+            .with("cols", cols as f64)
             .with("iterations", p.get("iterations")?)
             .with("channel", p.get("channel")?)
             .with("sigma", p.get("sigma")?)
@@ -366,21 +396,25 @@ impl Kernel for Pipeline {
                 ),
             })
             .collect();
+        let size = shape_label(rows, cols);
         let mut label = match images {
             0 => String::new(),
-            1 => format!("1 synthetic {n}² (seed {seed})"),
-            k => format!("{k} synthetic {n}² (seeds {seed}–{})", seed + k as u64 - 1),
+            1 => format!("1 synthetic {size} (seed {seed})"),
+            k => format!(
+                "{k} synthetic {size} (seeds {seed}–{})",
+                seed + k as u64 - 1
+            ),
         };
         let mut missing = None;
         if copies > 0 {
-            match scene::trace(&scene::trace_path(), n) {
+            match scene::trace_crop(&scene::trace_path(), rows, cols) {
                 Ok(trace) => {
                     let trace = base.with_image(Source::Trace, Arc::new(trace));
                     stack.extend(std::iter::repeat_n(trace, copies));
                     if !label.is_empty() {
                         label += " + ";
                     }
-                    label += &format!("{copies} × TRACE 171 Å (central {n}²)");
+                    label += &format!("{copies} × TRACE 171 Å (central {size})");
                 }
                 // A missing or unreadable file: the synthetic images only, said so.
                 Err(e @ KernelError::Read { .. }) => {
@@ -428,7 +462,7 @@ impl Kernel for Pipeline {
                     "n/a: every variant already uses FFTs; the pipeline varies the schedule"
                 ),
                 "every pipeline variant already deconvolves each image with FFTs (deconv's \
-                 fft, parallel and GPU FFT code): the strategies here differ only in how \
+                 fft, lanes and GPU FFT code): the strategies here differ only in how \
                  images are scheduled",
             )),
             Box::new(threads_over_images::ThreadsOverImages),
@@ -499,8 +533,33 @@ impl Kernel for Pipeline {
 
     fn memory_estimate(_case: &str, p: &Params) -> Option<u64> {
         // Inputs and outputs of every image in f64, plus per-worker FFT state (~6 images).
-        let n = p.usize("n").ok()? as u64;
+        let (rows, cols) = deconv::shape(p).ok()?;
         let k = (p.usize("images").ok()? + p.usize("trace").ok()?) as u64;
-        Some((2 * k + 6) * n * n * 8)
+        Some((2 * k + 6) * (rows * cols) as u64 * 8)
+    }
+}
+
+/// The AIA PSF (`--sigma 0`) is computed on square grids only: a rectangle needs a Gaussian.
+/// Said here, in the pipeline's words (deconv's message offers a PSF `--input`, which the
+/// pipeline does not take).
+fn square_or_gaussian(rows: usize, cols: usize, sigma: f64) -> Result<(), KernelError> {
+    if rows == cols || sigma > 0.0 {
+        return Ok(());
+    }
+    Err(KernelError::invalid(
+        "sigma",
+        sigma,
+        format!(
+            "the AIA PSF is computed on square grids and the images are {rows}×{cols}: give \
+             a Gaussian PSF width with --sigma (e.g. --sigma 2)"
+        ),
+    ))
+}
+
+/// `1024²` for a square, `1200×1920` for a rectangle (R × C).
+fn shape_label(rows: usize, cols: usize) -> String {
+    match rows == cols {
+        true => format!("{rows}²"),
+        false => format!("{rows}×{cols}"),
     }
 }

@@ -1,15 +1,19 @@
 //! `pipeline/deconv-stack/threads-inside-image` — one image at a time, every thread working
-//! on it: deconv's `parallel` variant (rows and columns of each FFT pass over rayon's
-//! threads, element-wise steps fused into the passes), its state made once and each image
-//! loaded into it. One image's working set is shared by all threads, but every pass ends
-//! in a join: small images give the threads too little to do between joins.
+//! on it: deconv's `lanes` variant (the four fused passes per iteration, columns and rows
+//! one per SIMD lane, strips and row blocks spread over rayon's threads), its state made
+//! once and each image loaded into it. One image's working set is shared by all threads,
+//! but every pass ends in a join: small images give the threads too little to do between
+//! joins.
 //!
-//! The fused passes may round differently from `serial`'s separate ones, so it is held to
-//! the single-image f64 tolerance (at power-of-two sides it has come out bit-identical to
-//! `serial`); its output does not depend on the thread count.
+//! Until issue 20 this ran deconv's `parallel` engine (rustfft rows and gathered column
+//! strips); `lanes` replaced it rather than sitting beside it, since with the same
+//! schedule the two differ only inside one image, which deconv's own `parallel` and
+//! `lanes` variants compare. Its FFTs round differently from `serial`'s rustfft ones
+//! (and its ratio is within an ulp of IEEE division), so it is held to the single-image
+//! f64 tolerance; its output does not depend on the thread count.
 
 use super::{OneAtATime, PipelineProblem};
-use crate::deconv::engine::Threaded;
+use crate::deconv::engine::Lanes;
 use crate::error::KernelError;
 use crate::variant::{Availability, Prepared, Variant, VariantInfo};
 
@@ -19,7 +23,7 @@ const INFO: VariantInfo = variant!(
     "threads-inside-image",
     Parallel,
     F64,
-    "one image at a time, its FFT passes spread over all threads (deconv's parallel variant)"
+    "one image at a time, its FFT passes spread over all threads (deconv's lanes variant)"
 );
 
 impl Variant<PipelineProblem> for ThreadsInsideImage {
@@ -30,6 +34,6 @@ impl Variant<PipelineProblem> for ThreadsInsideImage {
         p.availability()
     }
     fn prepare(&self, p: &PipelineProblem) -> Result<Box<dyn Prepared>, KernelError> {
-        Ok(Box::new(OneAtATime::new(p, Threaded::new(p.first()))))
+        Ok(Box::new(OneAtATime::new(p, Lanes::new(p.first()))))
     }
 }

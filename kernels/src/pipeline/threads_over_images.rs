@@ -1,8 +1,16 @@
 //! `pipeline/deconv-stack/threads-over-images` — the joblib / process-pool pattern without
-//! the processes: one worker per rayon thread, each with its own single-threaded FFT state
-//! (deconv's `fft` variant, made in setup), taking the next image from a shared counter
-//! until the stack is done. Images are independent, so there is no synchronisation but the
-//! counter; each image's arithmetic is `serial`'s, so the output is bit-identical to it.
+//! the processes: one worker per rayon thread, each with its own one-thread deconvolution
+//! state (made in setup), taking the next image from a shared counter until the stack is
+//! done. Images are independent, so there is no synchronisation but the counter.
+//!
+//! Each worker's engine is the best one-thread engine for the shape ([`Worker`]):
+//! deconv's `lanes` arithmetic kept on the worker's own thread where both sides have no
+//! prime factor above 7 — on one thread it takes 0.40–0.46 of the time of deconv's `fft`
+//! (rustfft, one step per pass, which this variant ran until issue 20) at 256², 512² and
+//! 1024² — and `fft` elsewhere (at 254² the lanes, falling back to rustfft one lane at a
+//! time, took 1.10× its time). With lanes its output is `threads-inside-image`'s to the
+//! bit (the same arithmetic, whatever the thread count), within the f64 tolerance of
+//! `serial`; with `fft` it is `serial`'s to the bit.
 //!
 //! The price is memory: every worker holds a full image's FFT state (and its working set
 //! leaves the cache to the other workers), where `threads-inside-image` shares one.
@@ -14,7 +22,7 @@ use rayon::prelude::*;
 
 use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::check::Output;
-use crate::deconv::engine::{Engine, OneThread};
+use crate::deconv::engine::{Engine, Worker};
 use crate::error::KernelError;
 use crate::variant::{Availability, Event, Prepared, Variant, VariantInfo};
 
@@ -24,7 +32,8 @@ const INFO: VariantInfo = variant!(
     "threads-over-images",
     Parallel,
     F64,
-    "rayon workers take whole images from a shared counter, each image on one thread"
+    "rayon workers take whole images from a shared counter, each image on one thread \
+     (deconv's lanes arithmetic, or fft at sides with a prime factor above 7)"
 );
 
 impl Variant<PipelineProblem> for ThreadsOverImages {
@@ -39,7 +48,7 @@ impl Variant<PipelineProblem> for ThreadsOverImages {
         let workers = rayon::current_num_threads().clamp(1, p.len());
         Ok(Box::new(Over {
             problem: p.clone(),
-            engines: (0..workers).map(|_| OneThread::new(p.first())).collect(),
+            engines: (0..workers).map(|_| Worker::new(p.first())).collect(),
             stack: Stack::new(p),
             timeline: Timeline::default(),
         }))
@@ -48,7 +57,7 @@ impl Variant<PipelineProblem> for ThreadsOverImages {
 
 struct Over {
     problem: PipelineProblem,
-    engines: Vec<OneThread>,
+    engines: Vec<Worker>,
     stack: Stack,
     timeline: Timeline,
 }

@@ -45,6 +45,7 @@ mod strips;
 mod transpose;
 
 pub use convolution::LanesConvolution;
+pub use radix::in_lanes;
 pub use real::RealLanesFft;
 pub use stockham::{LanesFft, LanesScratch};
 pub use strips::{get_across, tiles_out};

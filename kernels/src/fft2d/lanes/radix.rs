@@ -59,6 +59,20 @@ impl Radix {
     }
 }
 
+/// Whether a transform of length `len` stays in SIMD lanes: every prime factor is at
+/// most 7, by the same rule that picks the stages ([`Radix::next`]). Other lengths go to
+/// rustfft one lane at a time, and a caller may prefer another engine for them.
+pub fn in_lanes(len: usize) -> bool {
+    let mut m = len;
+    while m > 1 {
+        match Radix::next(m) {
+            Some(r) => m /= r.size(),
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Runs `$body` with the const `$r` (the radix as a number) and `$dft` (its small DFT,
 /// for element type `T`) bound for the radix `$radix`: one exhaustive match, so that a new
 /// radix fails to compile here rather than falling through to another butterfly.
@@ -263,4 +277,37 @@ fn dft_odd<T: LaneFloat, const P: usize, const H: usize>(
         };
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_lanes;
+
+    /// The largest prime factor of `n` (1 for n = 1), by trial division.
+    fn largest_prime_factor(mut n: usize) -> usize {
+        let mut largest = 1;
+        let mut p = 2;
+        while n > 1 {
+            while n.is_multiple_of(p) {
+                n /= p;
+                largest = p;
+            }
+            p += 1;
+        }
+        largest
+    }
+
+    #[test]
+    fn in_lanes_holds_exactly_for_lengths_without_a_prime_factor_above_7() {
+        let wrong: Vec<usize> = (1..=2048)
+            .filter(|&n| in_lanes(n) != (largest_prime_factor(n) <= 7))
+            .collect();
+        assert!(wrong.is_empty(), "in_lanes wrong at {wrong:?}");
+        for n in [1000, 1200, 1920, 3000, 5000, 4096] {
+            assert!(in_lanes(n), "{n}");
+        }
+        for n in [11, 254, 1022, 4093] {
+            assert!(!in_lanes(n), "{n}");
+        }
+    }
 }
