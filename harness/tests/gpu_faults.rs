@@ -10,13 +10,13 @@
 //! lavapipe) carry every check. Where this machine has no adapter (allowed only without
 //! HARNESS_REQUIRE_GPU) there is nothing to inject into and the tests say so and return.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[path = "support/cli.rs"]
 mod cli;
 
 use cli::{harness_env, refused_in_one_line, text};
-use harness::results::{Row, Status, read_rows};
+use harness::results::{RunManifest, Status, read_rows};
 
 /// The variant lines (`  laue/strained/gpu-f32   ok ...`) of a validate run.
 fn variant_lines(stdout: &str) -> Vec<&str> {
@@ -234,7 +234,8 @@ fn bench_writes_the_fault_in_the_failed_rows_and_times_the_others() {
     );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
-    let rows = rows_in(tmp.path());
+    let dir = run_folder(tmp.path());
+    let rows = read_rows(&dir.join("results.csv")).unwrap();
     assert_eq!(rows.len(), 4, "{rows:?}");
     for r in &rows {
         match r.variant.as_str() {
@@ -254,18 +255,24 @@ fn bench_writes_the_fault_in_the_failed_rows_and_times_the_others() {
             }
         }
     }
-    // The table on the terminal says it too.
+    // The table on the terminal says it too, and run.json marks the run as a test.
     assert!(stdout.contains("compiling shader `laue-f64`"), "{stdout}");
+    let manifest = RunManifest::read(&dir).expect("run.json");
+    assert_eq!(manifest.gpu_injected, "HARNESS_GPU_FAULT=shader:laue-f64");
+    assert_eq!(
+        manifest.status_counts.get("failed"),
+        Some(&2),
+        "{manifest:?}"
+    );
 }
 
-fn rows_in(out: &Path) -> Vec<Row> {
-    let dir = std::fs::read_dir(out)
+fn run_folder(out: &Path) -> PathBuf {
+    std::fs::read_dir(out)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .find(|p| p.is_dir())
-        .expect("a run folder");
-    read_rows(&dir.join("results.csv")).unwrap()
+        .expect("a run folder")
 }
 
 #[test]

@@ -24,9 +24,9 @@ pub struct GpuContext {
     pub(super) limits: wgpu::Limits,
     pub(super) pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     /// Set by the device-lost callback; every later call fails with it.
-    lost: Arc<Mutex<Option<String>>>,
+    lost: Note,
     /// An error no scope caught (wgpu's default handler would panic); reported once.
-    uncaptured: Arc<Mutex<Option<String>>>,
+    uncaptured: Note,
     /// The fault `HARNESS_GPU_FAULT` injects into this device (`gpu::faults`).
     pub(super) fault: Option<Fault>,
 }
@@ -77,14 +77,22 @@ fn leak(ctx: GpuContext) -> &'static GpuContext {
     Box::leak(Box::new(ctx))
 }
 
-/// The injected fault and binding limit (`gpu::faults`), read from the environment once.
-fn injection() -> Result<&'static (Option<Fault>, Option<u64>), GpuError> {
-    static INJECTION: OnceLock<Result<(Option<Fault>, Option<u64>), GpuError>> = OnceLock::new();
+/// The injected fault and binding limit (`gpu::faults`).
+struct Injection {
+    fault: Option<Fault>,
+    max_binding: Option<u64>,
+}
+
+/// The [`Injection`] the environment asks for, read once.
+fn injection() -> Result<&'static Injection, GpuError> {
+    static INJECTION: OnceLock<Result<Injection, GpuError>> = OnceLock::new();
     INJECTION
         .get_or_init(|| {
-            let fault = faults::fault_from_env().map_err(|e| GpuError(e.to_string()))?;
-            let binding = faults::max_binding_from_env().map_err(|e| GpuError(e.to_string()))?;
-            Ok((fault, binding))
+            let env = |e: crate::error::KernelError| GpuError(e.to_string());
+            Ok(Injection {
+                fault: faults::fault_from_env().map_err(env)?,
+                max_binding: faults::max_binding_from_env().map_err(env)?,
+            })
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -92,7 +100,7 @@ fn injection() -> Result<&'static (Option<Fault>, Option<u64>), GpuError> {
 
 fn create() -> Result<GpuContext, GpuError> {
     private_runtime_dir();
-    let (fault, max_binding) = injection()?;
+    let Injection { fault, max_binding } = injection()?;
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = wgpu::Backends::VULKAN;
     if fault.as_ref().is_some_and(|f| f.kind == FaultKind::Oom) {
@@ -168,9 +176,11 @@ fn limits(available: &wgpu::Limits, max_binding: Option<u64>) -> wgpu::Limits {
     }
 }
 
+/// A message a wgpu callback leaves for the next check.
+type Note = Arc<Mutex<Option<String>>>;
+
 /// The device-lost and uncaptured-error callbacks, and where they leave their message.
-#[allow(clippy::type_complexity)]
-fn watch(device: &wgpu::Device) -> (Arc<Mutex<Option<String>>>, Arc<Mutex<Option<String>>>) {
+fn watch(device: &wgpu::Device) -> (Note, Note) {
     let lost = Arc::new(Mutex::new(None));
     let uncaptured = Arc::new(Mutex::new(None));
     {
