@@ -170,6 +170,10 @@ pub fn setup(
     policy: Policy,
     watch: &mut dyn Watch,
 ) -> Result<(Box<dyn Prepared>, Duration), Box<Admission>> {
+    if variant.info.strategy == Strategy::Gpu {
+        // A device lost under an earlier variant is that variant's failure, not this one's.
+        crate::gpu::renew_if_lost();
+    }
     let availability = instance.probe(variant);
     if !availability.is_ready() {
         if policy.fails(variant, &availability) {

@@ -82,7 +82,8 @@ pub fn naive_time_limit_s() -> Result<f64, KernelError> {
 }
 
 /// Checks every environment variable the library reads (`HARNESS_NAIVE_LIMIT_S`,
-/// `HARNESS_REQUIRE_GPU`, `HARNESS_REFERENCES`, `HARNESS_MEMORY_LIMIT`), so that a program
+/// `HARNESS_REQUIRE_GPU`, `HARNESS_REFERENCES`, `HARNESS_MEMORY_LIMIT`, `HARNESS_GPU_FAULT`,
+/// `HARNESS_GPU_MAX_BINDING`), so that a program
 /// can refuse a bad value once, before anything is built or run, rather than meet it later
 /// as a skip reason, a failed validation or a memory check switched off.
 pub fn check_environment() -> Result<(), KernelError> {
@@ -90,5 +91,7 @@ pub fn check_environment() -> Result<(), KernelError> {
     gate::Policy::from_env()?;
     io::references_dir()?;
     memory::limit_from_env()?;
+    gpu::faults::fault_from_env()?;
+    gpu::faults::max_binding_from_env()?;
     Ok(())
 }

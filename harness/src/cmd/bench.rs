@@ -302,6 +302,11 @@ fn start_run(
         shard,
         interleaved: args.interleave,
         baseline: args.baseline.clone(),
+        gpu_injected: if wants_gpu {
+            gpu_injected()
+        } else {
+            String::new()
+        },
         ..RunManifest::default()
     };
     let dir = RunDir::create(&args.out, &label, &manifest)?;
@@ -326,6 +331,12 @@ fn start_run(
     noise::ceilings(&mut manifest, &args.out, machine, &threads.all(), &STOP);
     for c in &manifest.ceilings {
         debug!("ceilings: {c:?}");
+    }
+    if !manifest.gpu_injected.is_empty() {
+        println!(
+            "GPU faults injected ({}): the GPU rows test the harness, they measure nothing",
+            manifest.gpu_injected
+        );
     }
     noise::gpu_ceiling(&mut manifest, wants_gpu);
     manifest.rss_peak_reset = memory::reset_rss_peak();
@@ -651,6 +662,22 @@ impl Bench<'_> {
             dir: self.dir.path.clone(),
         })
     }
+}
+
+/// What the environment injected into the GPU (kernels::gpu::faults), for `run.json`: the
+/// fault and the lowered binding limit, comma-separated; empty when nothing (or no adapter).
+fn gpu_injected() -> String {
+    let Ok(adapter) = kernels::gpu::adapter() else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if !adapter.injected_fault.is_empty() {
+        parts.push(adapter.injected_fault);
+    }
+    if let Some(bytes) = adapter.lowered_max_binding {
+        parts.push(format!("HARNESS_GPU_MAX_BINDING={bytes}"));
+    }
+    parts.join(", ")
 }
 
 /// Whether the variant's own probe lets it run (a variant it skips keeps its own reason

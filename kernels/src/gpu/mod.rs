@@ -53,6 +53,11 @@ pub struct AdapterSummary {
     pub software: bool,
     pub shader_f64: bool,
     pub timestamps: bool,
+    /// The fault injected by `HARNESS_GPU_FAULT` ([`faults`]), or empty: a run with one is
+    /// a test of the harness, never a measurement of the adapter.
+    pub injected_fault: String,
+    /// The binding limit `HARNESS_GPU_MAX_BINDING` imposed (bytes), or `None`.
+    pub lowered_max_binding: Option<u64>,
 }
 
 /// The adapter the GPU variants would use, or why there is none.
@@ -136,6 +141,7 @@ fn lcm(a: u64, b: u64) -> u64 {
 }
 
 pub mod ceilings;
+pub mod faults;
 pub mod fft;
 pub mod fft_shared;
 

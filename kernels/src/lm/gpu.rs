@@ -41,22 +41,32 @@ impl Variant<LmProblem> for Gpu {
         }
     }
     fn probe(&self, p: &LmProblem) -> Availability {
-        match (gpu::context(), self) {
-            (Err(e), _) => Availability::Skipped(e.to_string()),
-            (Ok(c), Gpu::F64) if !c.has_f64() => Availability::Skipped(format!(
-                "{} has no f64 shaders (SHADER_F64)",
-                c.summary().name
-            )),
-            (Ok(c), _) if c.summary().software && loop_iterations(p) > LAVAPIPE_LOOP_LIMIT => {
-                Availability::Skipped(format!(
-                    "{} stops a shader invocation after {LAVAPIPE_LOOP_LIMIT} loop iterations; \
-                     {} iterations per fit need up to {} (lower --max_iterations)",
-                    c.summary().name,
-                    p.max_iterations,
-                    loop_iterations(p)
-                ))
+        let c = match gpu::context() {
+            Ok(c) => c,
+            Err(e) => return Availability::Skipped(e.to_string()),
+        };
+        let elem = match self {
+            Gpu::F64 if !c.has_f64() => {
+                return Availability::Skipped(format!(
+                    "{} has no f64 shaders (SHADER_F64)",
+                    c.summary().name
+                ));
             }
-            (Ok(_), Gpu::F32 | Gpu::F64) => Availability::Ready,
+            Gpu::F64 => 8,
+            Gpu::F32 => 4,
+        };
+        if c.summary().software && loop_iterations(p) > LAVAPIPE_LOOP_LIMIT {
+            return Availability::Skipped(format!(
+                "{} stops a shader invocation after {LAVAPIPE_LOOP_LIMIT} loop iterations; \
+                 {} iterations per fit need up to {} (lower --max_iterations)",
+                c.summary().name,
+                p.max_iterations,
+                loop_iterations(p)
+            ));
+        }
+        match memory_fits(c, p, elem) {
+            Ok(()) => Availability::Ready,
+            Err(e) => Availability::Skipped(e.to_string()),
         }
     }
     fn prepare(&self, p: &LmProblem) -> Result<Box<dyn Prepared>, KernelError> {
@@ -282,6 +292,15 @@ fn model(k: u32) -> R {
             s + "    return f;\n}\n"
         }
     }
+}
+
+/// Whether the buffers fit this device: the smallest chunk (64 fits) in one binding, and
+/// the largest whole array (the data of every fit) in one buffer.
+fn memory_fits(ctx: &GpuContext, p: &LmProblem, elem: usize) -> Result<(), gpu::GpuError> {
+    let per_fit = (p.points.max(scratch(p.n_params)) * elem) as u64;
+    ctx.check_binding("one chunk of 64 fits (data or scratch)", 64 * per_fit)?;
+    let largest = p.points.max(p.n_params).max(3);
+    ctx.check_buffer("the data of every fit", (p.fits * largest * elem) as u64)
 }
 
 /// Fits per chunk: as many as one storage binding holds of the largest per-fit array (the

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::super::GpuError;
-use super::context::{GpuContext, context};
+use super::super::faults::FaultKind;
+use super::context::{GpuContext, context, out_of_memory};
 use super::encoder::Submission;
 
 /// How long a mapping may stay unanswered after the device has finished all submitted work
@@ -30,17 +31,11 @@ impl GpuContext {
         usage: wgpu::BufferUsages,
         init: Option<&[u8]>,
     ) -> Result<wgpu::Buffer, GpuError> {
-        if bytes > self.max_buffer_bytes() {
-            return Err(GpuError(format!(
-                "{label}: {:.1} MiB exceeds the largest buffer of {} ({:.1} MiB)",
-                bytes as f64 / 1048576.0,
-                self.summary.name,
-                self.max_buffer_bytes() as f64 / 1048576.0
-            )));
-        }
         // Copies and mappings work in multiples of 4 bytes; empty arrays still get a buffer.
         let size = bytes.max(4).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
-        self.scoped(label, || {
+        self.check_buffer(&format!("`{label}`"), size)?;
+        let (size, what, aimed) = self.inject_oom(label, size, init.is_some());
+        let buffer = self.scoped(&what, || {
             let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
                 size,
@@ -56,7 +51,42 @@ impl GpuContext {
                 buffer.unmap();
             }
             buffer
-        })
+        })?;
+        if aimed {
+            // wgpu allocated it: the adapter reports no memory budget (lavapipe has none),
+            // so wgpu could not refuse it. Refuse it here, in the words of the error scope.
+            buffer.destroy();
+            return Err(GpuError(out_of_memory(
+                &what,
+                "refused by the harness: this adapter reports no memory budget to wgpu",
+            )));
+        }
+        Ok(buffer)
+    }
+
+    /// The size to ask wgpu for and how to name the allocation in an error: under the
+    /// injected fault `HARNESS_GPU_FAULT=oom` (`gpu::faults`), an aimed allocation asks for
+    /// the largest buffer, far past the 1 % memory budget that the fault sets, and wgpu
+    /// refuses it as out of memory. Where the adapter reports no memory budget (lavapipe),
+    /// wgpu cannot refuse it and `buffer` does, with the same message. (An
+    /// initialised buffer keeps its size: its contents are copied in at creation.)
+    fn inject_oom(&self, label: &str, size: u64, initialised: bool) -> (u64, String, bool) {
+        let aimed = self
+            .fault
+            .as_ref()
+            .is_some_and(|f| f.hits(FaultKind::Oom, label));
+        if aimed && !initialised {
+            let largest =
+                self.max_buffer_bytes() / wgpu::COPY_BUFFER_ALIGNMENT * wgpu::COPY_BUFFER_ALIGNMENT;
+            let what = format!(
+                "allocating `{label}` ({} asked for by {})",
+                super::super::faults::human_bytes(largest),
+                self.fault_text()
+            );
+            (largest.max(size), what, true)
+        } else {
+            (size, format!("allocating `{label}`"), false)
+        }
     }
 
     /// A storage buffer holding `data` (also a copy source and destination).

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::super::faults::{self, Fault, FaultKind};
 use super::super::{AdapterSummary, GpuError};
 use super::pipeline::Pipeline;
 
@@ -23,39 +24,102 @@ pub struct GpuContext {
     pub(super) limits: wgpu::Limits,
     pub(super) pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     /// Set by the device-lost callback; every later call fails with it.
-    lost: Arc<Mutex<Option<String>>>,
+    lost: Note,
     /// An error no scope caught (wgpu's default handler would panic); reported once.
-    uncaptured: Arc<Mutex<Option<String>>>,
+    uncaptured: Note,
+    /// The fault `HARNESS_GPU_FAULT` injects into this device (`gpu::faults`).
+    pub(super) fault: Option<Fault>,
 }
 
-static CONTEXT: OnceLock<Result<GpuContext, GpuError>> = OnceLock::new();
+/// The current context, once created (the outcome, error included, is kept), and how
+/// many times a lost device has been replaced.
+struct Slot {
+    current: Option<Result<&'static GpuContext, GpuError>>,
+    renewals: u32,
+}
 
-/// The shared GPU context, created on first use (the outcome, error included, is kept for
-/// the life of the process).
+static SLOT: Mutex<Slot> = Mutex::new(Slot {
+    current: None,
+    renewals: 0,
+});
+
+/// How many lost devices a process replaces before it gives up (a driver that keeps losing
+/// its device will not be cured by a fourth one).
+const MAX_RENEWALS: u32 = 3;
+
+/// The shared GPU context, created on first use (the outcome, error included, is kept
+/// until [`renew_if_lost`] replaces a lost device).
 pub fn context() -> Result<&'static GpuContext, GpuError> {
-    CONTEXT.get_or_init(create).as_ref().map_err(Clone::clone)
+    lock(&SLOT)
+        .current
+        .get_or_insert_with(|| create().map(leak))
+        .clone()
+}
+
+/// Replaces the context when its device was lost, so that the variants after the one that
+/// met the loss run on a new device (the gate calls this before each variant). A context
+/// that is still in use elsewhere stays valid memory (contexts are never freed) and keeps
+/// answering "device lost". After [`MAX_RENEWALS`] replacements the lost one stays.
+pub fn renew_if_lost() {
+    let mut slot = lock(&SLOT);
+    let Some(Ok(ctx)) = slot.current else {
+        return;
+    };
+    if lock(&ctx.lost).is_none() || slot.renewals >= MAX_RENEWALS {
+        return;
+    }
+    slot.renewals += 1;
+    slot.current = Some(create().map(leak));
+}
+
+/// Contexts live for the rest of the process: prepared variants may hold them.
+fn leak(ctx: GpuContext) -> &'static GpuContext {
+    Box::leak(Box::new(ctx))
+}
+
+/// The injected fault and binding limit (`gpu::faults`).
+struct Injection {
+    fault: Option<Fault>,
+    max_binding: Option<u64>,
+}
+
+/// The [`Injection`] the environment asks for, read once.
+fn injection() -> Result<&'static Injection, GpuError> {
+    static INJECTION: OnceLock<Result<Injection, GpuError>> = OnceLock::new();
+    INJECTION
+        .get_or_init(|| {
+            let env = |e: crate::error::KernelError| GpuError(e.to_string());
+            Ok(Injection {
+                fault: faults::fault_from_env().map_err(env)?,
+                max_binding: faults::max_binding_from_env().map_err(env)?,
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 fn create() -> Result<GpuContext, GpuError> {
     private_runtime_dir();
+    let Injection { fault, max_binding } = injection()?;
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = wgpu::Backends::VULKAN;
+    if fault.as_ref().is_some_and(|f| f.kind == FaultKind::Oom) {
+        // wgpu refuses, as out of memory, an allocation that would take the heap past 1 %
+        // of its budget; the allocations the fault aims at ask for the largest buffer.
+        desc.memory_budget_thresholds.for_resource_creation = Some(1);
+    }
     let instance = wgpu::Instance::new(desc);
     let adapter = request_adapter(&instance)?;
 
-    let wanted = wgpu::Features::SHADER_F64
+    let mut wanted = wgpu::Features::SHADER_F64
         | wgpu::Features::TIMESTAMP_QUERY
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+    if fault.as_ref().is_some_and(|f| f.kind == FaultKind::NoF64) {
+        wanted.remove(wgpu::Features::SHADER_F64);
+    }
     let features = adapter.features() & wanted;
-    let available = adapter.limits();
-    let limits = wgpu::Limits {
-        max_storage_buffer_binding_size: available.max_storage_buffer_binding_size,
-        max_buffer_size: available.max_buffer_size,
-        // The shared-memory FFT (`gpu::fft_shared`) sizes itself to what the adapter offers.
-        max_compute_workgroup_storage_size: available.max_compute_workgroup_storage_size,
-        ..wgpu::Limits::default()
-    };
+    let limits = limits(&adapter.limits(), *max_binding);
     let info = adapter.get_info();
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("kernels"),
@@ -67,18 +131,7 @@ fn create() -> Result<GpuContext, GpuError> {
     }))
     .map_err(|e| GpuError(format!("adapter {} refused a device: {e}", info.name)))?;
 
-    let lost = Arc::new(Mutex::new(None));
-    let uncaptured = Arc::new(Mutex::new(None));
-    {
-        let lost = lost.clone();
-        device.set_device_lost_callback(move |reason, message| {
-            *lock(&lost) = Some(format!("device lost ({reason:?}): {message}"));
-        });
-        let uncaptured = uncaptured.clone();
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            lock(&uncaptured).get_or_insert_with(|| e.to_string());
-        }));
-    }
+    let (lost, uncaptured) = watch(&device);
     let summary = AdapterSummary {
         name: info.name.clone(),
         device_type: format!("{:?}", info.device_type),
@@ -89,6 +142,8 @@ fn create() -> Result<GpuContext, GpuError> {
         software: info.device_type == wgpu::DeviceType::Cpu,
         shader_f64: features.contains(wgpu::Features::SHADER_F64),
         timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        injected_fault: fault.as_ref().map(|f| f.to_string()).unwrap_or_default(),
+        lowered_max_binding: *max_binding,
     };
     Ok(GpuContext {
         _instance: instance,
@@ -101,7 +156,79 @@ fn create() -> Result<GpuContext, GpuError> {
         pipelines: Mutex::new(HashMap::new()),
         lost,
         uncaptured,
+        fault: fault.clone(),
     })
+}
+
+/// The limits to request: the adapter's own storage, buffer and workgroup-memory limits
+/// (the shared-memory FFT, `gpu::fft_shared`, sizes itself to them), the binding and
+/// buffer limits lowered to `max_binding` when one is imposed.
+fn limits(available: &wgpu::Limits, max_binding: Option<u64>) -> wgpu::Limits {
+    let binding = available.max_storage_buffer_binding_size;
+    let binding = max_binding.map_or(binding, |m| m.min(binding));
+    wgpu::Limits {
+        max_storage_buffer_binding_size: binding,
+        max_buffer_size: max_binding.map_or(available.max_buffer_size, |m| {
+            m.min(available.max_buffer_size)
+        }),
+        max_compute_workgroup_storage_size: available.max_compute_workgroup_storage_size,
+        ..wgpu::Limits::default()
+    }
+}
+
+/// A message a wgpu callback leaves for the next check.
+type Note = Arc<Mutex<Option<String>>>;
+
+/// The device-lost and uncaptured-error callbacks, and where they leave their message.
+fn watch(device: &wgpu::Device) -> (Note, Note) {
+    let lost = Arc::new(Mutex::new(None));
+    let uncaptured = Arc::new(Mutex::new(None));
+    {
+        let lost = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            // An injected loss has already said so: keep that message.
+            lock(&lost).get_or_insert_with(|| lost_message(&format!("{reason:?}"), &message));
+        });
+        let uncaptured = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            lock(&uncaptured).get_or_insert_with(|| e.to_string());
+        }));
+    }
+    (lost, uncaptured)
+}
+
+/// What an allocation refused for want of memory reports (`detail`: wgpu's words).
+pub(super) fn out_of_memory(what: &str, detail: &str) -> String {
+    format!(
+        "{what}: out of GPU memory ({detail}): use smaller parameters, or free device memory \
+         (other processes on the GPU)"
+    )
+}
+
+/// wgpu's error on one line (rows and table cells are one line each): its lines joined,
+/// without the "Caused by:" headings and the source excerpt drawn under a shader error.
+fn one_line(e: &wgpu::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "Caused by:")
+        .filter(|l| !l.contains('│') && !l.starts_with('┌') && !l.starts_with('='))
+        .collect();
+    lines.join("; ")
+}
+
+/// What a variant that met a lost device reports.
+fn lost_message(reason: &str, message: &str) -> String {
+    let message = if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    };
+    format!(
+        "GPU device lost ({reason}{message}); the next variant gets a new device: if this \
+         recurs, check the driver's log (dmesg, nvidia-smi -q)"
+    )
 }
 
 /// The Vulkan adapter (high-performance preference), or an error that says which driver to
@@ -187,18 +314,73 @@ impl GpuContext {
             self.limits.min_storage_buffer_offset_alignment as u64,
         )
     }
-    /// `Ok` when `bytes` fit one storage binding, else an error that says what to do.
+    /// `Ok` when `bytes` fit one storage binding (and so one buffer), else an error that
+    /// names both sizes and says what to do. Call it for a variant's largest binding in
+    /// its probe, before anything is allocated.
     pub fn check_binding(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
-        if bytes > self.max_binding_bytes() {
+        let limit = self.max_binding_bytes().min(self.max_buffer_bytes());
+        if bytes > limit {
             return Err(GpuError(format!(
-                "{what} needs {:.1} MiB in one storage binding; {} binds at most {:.1} MiB: \
-                 use smaller parameters, or split the array with GpuContext::chunks",
-                bytes as f64 / 1048576.0,
+                "{what} needs {} in one storage binding; {} binds at most {}{}: use smaller \
+                 parameters, or split the array with GpuContext::chunks",
+                faults::human_bytes(bytes),
                 self.summary.name,
-                self.max_binding_bytes() as f64 / 1048576.0
+                faults::human_bytes(limit),
+                self.lowered_note()
             )));
         }
         Ok(())
+    }
+
+    /// `Ok` when a buffer of `bytes` (bound in chunks of at most the binding limit) can be
+    /// allocated, else an error that names both sizes.
+    pub fn check_buffer(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
+        if bytes > self.max_buffer_bytes() {
+            return Err(GpuError(format!(
+                "{what} needs a buffer of {}; {} allocates at most {}{}: use smaller parameters",
+                faults::human_bytes(bytes),
+                self.summary.name,
+                faults::human_bytes(self.max_buffer_bytes()),
+                self.lowered_note()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Where a limit comes from when `HARNESS_GPU_MAX_BINDING` lowered it.
+    fn lowered_note(&self) -> String {
+        match self.summary.lowered_max_binding {
+            Some(_) => format!(" (lowered by {})", faults::MAX_BINDING_VAR),
+            None => String::new(),
+        }
+    }
+
+    /// The injected device loss (`HARNESS_GPU_FAULT=device-lost`): after the first
+    /// submission of an encoder labelled like the target, the device is destroyed, once
+    /// per process. wgpu then loses it as it loses a crashed one, with every later call
+    /// failing.
+    pub(super) fn inject_loss_after(&self, label: &str) {
+        static FIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let aimed = self
+            .fault
+            .as_ref()
+            .is_some_and(|f| f.hits(FaultKind::DeviceLost, label));
+        if aimed && !FIRED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let why = format!(
+                "injected by {} after submitting `{label}`",
+                self.fault_text()
+            );
+            lock(&self.lost).get_or_insert_with(|| lost_message(&why, ""));
+            self.device.destroy();
+        }
+    }
+
+    /// The injected fault as `HARNESS_GPU_FAULT=...`, for messages.
+    pub(super) fn fault_text(&self) -> String {
+        self.fault
+            .as_ref()
+            .map(|f| f.to_string())
+            .unwrap_or_default()
     }
 
     /// Fails if the device was lost or an error escaped every scope since the last check.
@@ -221,12 +403,13 @@ impl GpuContext {
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
         let errors = [
-            pollster::block_on(validation.pop()),
-            pollster::block_on(memory.pop()),
-            pollster::block_on(internal.pop()),
+            pollster::block_on(validation.pop()).map(|e| format!("{what}: {}", one_line(&e))),
+            pollster::block_on(memory.pop()).map(|e| out_of_memory(what, &one_line(&e))),
+            pollster::block_on(internal.pop())
+                .map(|e| format!("{what}: internal error of the GPU driver: {}", one_line(&e))),
         ];
         if let Some(e) = errors.into_iter().flatten().next() {
-            return Err(GpuError(format!("{what}: {e}")));
+            return Err(GpuError(e));
         }
         self.check()?;
         Ok(out)

@@ -20,6 +20,7 @@ impl GpuContext {
             ctx: self,
             raw,
             timer,
+            label: label.to_string(),
         }
     }
 }
@@ -29,6 +30,8 @@ pub struct Encoder<'a> {
     ctx: &'a GpuContext,
     raw: wgpu::CommandEncoder,
     timer: Option<&'a mut Timer>,
+    /// Names the work in messages (and is what an injected device loss aims at).
+    label: String,
 }
 
 impl Encoder<'_> {
@@ -98,11 +101,17 @@ impl Encoder<'_> {
             t.mark(&mut self.raw, None);
             t.resolve(&mut self.raw);
         }
-        let Encoder { ctx, raw, timer } = self;
+        let Encoder {
+            ctx,
+            raw,
+            timer,
+            label,
+        } = self;
         let start = Instant::now();
-        ctx.scoped("submitting GPU work", || {
+        ctx.scoped(&format!("submitting `{label}`"), || {
             ctx.queue.submit([raw.finish()]);
         })?;
+        ctx.inject_loss_after(&label);
         ctx.wait()?;
         if let Some(t) = timer {
             t.submitted(start.elapsed())?;
@@ -127,8 +136,13 @@ impl Encoder<'_> {
             t.mark(&mut self.raw, None);
             t.resolve(&mut self.raw);
         }
-        let Encoder { ctx, raw, .. } = self;
-        let index = ctx.scoped("submitting GPU work", || ctx.queue.submit([raw.finish()]))?;
+        let Encoder {
+            ctx, raw, label, ..
+        } = self;
+        let index = ctx.scoped(&format!("submitting `{label}`"), || {
+            ctx.queue.submit([raw.finish()])
+        })?;
+        ctx.inject_loss_after(&label);
         Ok(Submission { index })
     }
 }

@@ -17,7 +17,7 @@ mod pipeline;
 mod timer;
 
 pub use buffers::{Buffer, Element, Readback, Slice, Staging};
-pub use context::{GpuContext, context};
+pub use context::{GpuContext, context, renew_if_lost};
 pub use encoder::{Encoder, Submission};
 pub use pipeline::{BindGroup, Pipeline};
 pub use timer::Timer;

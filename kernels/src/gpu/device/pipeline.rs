@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use super::super::faults::FaultKind;
 use super::super::{Binding, GpuError};
 use super::buffers::Slice;
 use super::context::{GpuContext, lock};
@@ -34,12 +35,13 @@ impl GpuContext {
             return Ok(p.clone());
         }
         let entries = layout_entries(bindings);
-        let (raw, layout) = self.scoped(&format!("compiling shader `{name}`"), || {
+        let (wgsl, what) = self.inject_compile_error(name, wgsl);
+        let (raw, layout) = self.scoped(&what, || {
             let module = self
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(wgsl)),
+                    source: wgpu::ShaderSource::Wgsl(wgsl),
                 });
             let layout = self
                 .device
@@ -78,6 +80,26 @@ impl GpuContext {
             .entry(name.to_string())
             .or_insert(pipeline)
             .clone())
+    }
+
+    /// The source to compile and how to name the step in an error: the injected fault
+    /// `HARNESS_GPU_FAULT=shader` (`gpu::faults`) appends a syntax error to the pipelines it
+    /// aims at, so that compilation fails through wgpu's own error path.
+    fn inject_compile_error<'s>(&self, name: &str, wgsl: &'s str) -> (Cow<'s, str>, String) {
+        let aimed = self
+            .fault
+            .as_ref()
+            .is_some_and(|f| f.hits(FaultKind::Shader, name));
+        if aimed {
+            let broken = format!("{wgsl}\nfn injected_fault( {{\n");
+            let what = format!(
+                "compiling shader `{name}` (a syntax error injected by {})",
+                self.fault_text()
+            );
+            (Cow::Owned(broken), what)
+        } else {
+            (Cow::Borrowed(wgsl), format!("compiling shader `{name}`"))
+        }
     }
 
     /// Binds buffers (or byte ranges of buffers) to a pipeline's bindings 0, 1, ...
