@@ -43,8 +43,10 @@ loaders() {
         return
     fi
     echo "== fetching the Vulkan loader packages into .gl/"
-    local o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-    mkdir -p .gl /tmp/amd64/partial
+    # apt's package lists for amd64 go under target/ (ignored by git, not carried).
+    local lists="$PWD/target/apt-lists-amd64"
+    local o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$lists"
+    mkdir -p .gl "$lists/partial"
     # shellcheck disable=SC2086
     apt-get $o update -qq
     # shellcheck disable=SC2086
