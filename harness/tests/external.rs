@@ -12,7 +12,7 @@ mod cli;
 
 use std::path::{Path, PathBuf};
 
-use cli::{harness_env, refused_in_one_line, text};
+use cli::{harness_env, refused_in_one_line, run_folder, text};
 use harness::results::{Row, Status, read_rows};
 
 /// The example worker, built by cargo next to this test.
@@ -50,16 +50,6 @@ fn run(args: &[&str]) -> std::process::Output {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// The run folder a bench made under `out`.
-fn run_folder(out: &Path) -> PathBuf {
-    std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .expect("a run folder")
 }
 
 fn row<'a>(rows: &'a [Row], variant: &str) -> &'a Row {

@@ -10,12 +10,10 @@
 //! lavapipe) carry every check. Where this machine has no adapter (allowed only without
 //! HARNESS_REQUIRE_GPU) there is nothing to inject into and the tests say so and return.
 
-use std::path::{Path, PathBuf};
-
 #[path = "support/cli.rs"]
 mod cli;
 
-use cli::{harness_env, refused_in_one_line, text};
+use cli::{harness_env, refused_in_one_line, run_folder, text};
 use harness::results::{RunManifest, Status, read_rows};
 
 /// The variant lines (`  laue/strained/gpu-f32   ok ...`) of a validate run.
@@ -264,15 +262,6 @@ fn bench_writes_the_fault_in_the_failed_rows_and_times_the_others() {
         Some(&2),
         "{manifest:?}"
     );
-}
-
-fn run_folder(out: &Path) -> PathBuf {
-    std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .expect("a run folder")
 }
 
 #[test]

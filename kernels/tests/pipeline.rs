@@ -28,6 +28,15 @@ fn run(inst: &dyn Instance, v: &str) -> Option<(Output, Vec<Event>)> {
     Some((p.output().unwrap(), p.events()))
 }
 
+/// deconv's single-image problem that image `seed` of a synthetic stack is.
+fn synthetic_image(n: f64, seed: f64, iterations: f64) -> Box<dyn Instance> {
+    instance(
+        "deconv",
+        "synthetic",
+        &[("n", n), ("seed", seed), ("iterations", iterations)],
+    )
+}
+
 fn trace_exists() -> bool {
     kernels::deconv::scene::trace_path().exists()
 }
@@ -46,15 +55,7 @@ fn serial_is_deconvs_fft_variant_image_by_image() {
     let (out, _) = run(inst.as_ref(), "serial").unwrap();
     let mut singles: Vec<(String, Box<dyn Instance>)> = (0..k)
         .map(|m| {
-            let single = instance(
-                "deconv",
-                "synthetic",
-                &[
-                    ("n", n),
-                    ("seed", seed + m as f64),
-                    ("iterations", iterations),
-                ],
-            );
+            let single = synthetic_image(n, seed + m as f64, iterations);
             (format!("synthetic seed {}", seed + m as f64), single)
         })
         .collect();
@@ -229,15 +230,7 @@ fn gpu_serial_is_deconvs_gpu_f32_image_by_image() {
         return;
     };
     for m in 0..k {
-        let single = instance(
-            "deconv",
-            "synthetic",
-            &[
-                ("n", n),
-                ("seed", seed + m as f64),
-                ("iterations", iterations),
-            ],
-        );
+        let single = synthetic_image(n, seed + m as f64, iterations);
         let Some((want, _)) = run(single.as_ref(), "gpu-f32") else {
             return;
         };

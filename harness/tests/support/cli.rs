@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the binary with `args` and `env` (and without the caller's HARNESS_MEMORY_LIMIT or
@@ -41,4 +42,14 @@ pub fn refused_in_one_line(out: &Output, needles: &[&str]) -> String {
         assert!(lines[0].contains(n), "`{n}` missing from: {}", lines[0]);
     }
     lines[0].to_string()
+}
+
+/// The run folder a bench made under `out` (the first folder there).
+pub fn run_folder(out: &Path) -> PathBuf {
+    std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("a run folder")
 }
