@@ -386,45 +386,11 @@ impl Kernel for Pipeline {
             .with("sigma", p.get("sigma")?)
             .with("seed", seed as f64);
         let base = Deconv::problem("synthetic", &single, &[])?;
-        let kernel = deconv::roll(&base.psf);
-        let mut stack: Vec<DeconvProblem> = (0..images as u64)
-            .map(|k| match k {
-                0 => base.clone(),
-                k => base.with_image(
-                    Source::Synthetic { seed: seed + k },
-                    Arc::new(scene::synthetic(seed + k, &kernel)),
-                ),
-            })
-            .collect();
         let size = shape_label(rows, cols);
-        let mut label = match images {
-            0 => String::new(),
-            1 => format!("1 synthetic {size} (seed {seed})"),
-            k => format!(
-                "{k} synthetic {size} (seeds {seed}–{})",
-                seed + k as u64 - 1
-            ),
-        };
+        let (mut stack, mut label) = synthetic_stack(&base, images, seed, &size);
         let mut missing = None;
         if copies > 0 {
-            match scene::trace_crop(&scene::trace_path(), rows, cols) {
-                Ok(trace) => {
-                    let trace = base.with_image(Source::Trace, Arc::new(trace));
-                    stack.extend(std::iter::repeat_n(trace, copies));
-                    if !label.is_empty() {
-                        label += " + ";
-                    }
-                    label += &format!("{copies} × TRACE 171 Å (central {size})");
-                }
-                // A missing or unreadable file: the synthetic images only, said so.
-                Err(e @ KernelError::Read { .. }) => {
-                    label += &format!(" (TRACE image missing, synthetic only: {e})");
-                    if stack.is_empty() {
-                        missing = Some(format!("no images: --images is 0 and {e}"));
-                    }
-                }
-                Err(e) => return Err(e),
-            }
+            missing = append_trace(&base, copies, &size, &mut stack, &mut label)?;
         }
         label += &format!(", {} iterations, {}", base.iterations, base.psf_label);
         if stack.is_empty() {
@@ -536,6 +502,65 @@ impl Kernel for Pipeline {
         let (rows, cols) = deconv::shape(p).ok()?;
         let k = (p.usize("images").ok()? + p.usize("trace").ok()?) as u64;
         Some((2 * k + 6) * (rows * cols) as u64 * 8)
+    }
+}
+
+/// `images` synthetic scenes blurred by `base`'s PSF (seeds `seed`, `seed`+1, ...; the
+/// first is `base` itself), and their description.
+fn synthetic_stack(
+    base: &DeconvProblem,
+    images: usize,
+    seed: u64,
+    size: &str,
+) -> (Vec<DeconvProblem>, String) {
+    let kernel = deconv::roll(&base.psf);
+    let stack = (0..images as u64)
+        .map(|k| match k {
+            0 => base.clone(),
+            k => base.with_image(
+                Source::Synthetic { seed: seed + k },
+                Arc::new(scene::synthetic(seed + k, &kernel)),
+            ),
+        })
+        .collect();
+    let label = match images {
+        0 => String::new(),
+        1 => format!("1 synthetic {size} (seed {seed})"),
+        k => format!(
+            "{k} synthetic {size} (seeds {seed}–{})",
+            seed + k as u64 - 1
+        ),
+    };
+    (stack, label)
+}
+
+/// Appends `copies` of the TRACE crop to the stack. A missing or unreadable file is not an
+/// error: the synthetic images go on alone, and the label says why; returns the reason
+/// there is nothing at all to deconvolve when the stack is then empty.
+fn append_trace(
+    base: &DeconvProblem,
+    copies: usize,
+    size: &str,
+    stack: &mut Vec<DeconvProblem>,
+    label: &mut String,
+) -> Result<Option<String>, KernelError> {
+    match scene::trace_crop(&scene::trace_path(), base.rows(), base.cols()) {
+        Ok(trace) => {
+            let trace = base.with_image(Source::Trace, Arc::new(trace));
+            stack.extend(std::iter::repeat_n(trace, copies));
+            if !label.is_empty() {
+                *label += " + ";
+            }
+            *label += &format!("{copies} × TRACE 171 Å (central {size})");
+            Ok(None)
+        }
+        Err(e @ KernelError::Read { .. }) => {
+            *label += &format!(" (TRACE image missing, synthetic only: {e})");
+            Ok(stack
+                .is_empty()
+                .then(|| format!("no images: --images is 0 and {e}")))
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -179,18 +179,7 @@ impl Report {
             data,
             multi_machine: data.machines.len() > 1,
         };
-        // Kernels in registry order, unknown ones (another build's) after.
-        let mut names: Vec<String> = data.entries.iter().map(|e| e.row.kernel.clone()).collect();
-        names.sort_by_key(|k| {
-            (
-                registry::kernels()
-                    .position(|r| r.name() == k)
-                    .unwrap_or(usize::MAX),
-                k.clone(),
-            )
-        });
-        names.dedup();
-        let kernels = names
+        let kernels = kernel_names(data)
             .iter()
             .map(|k| kernel_report(&ctx, k, out_dir))
             .collect();
@@ -202,30 +191,7 @@ impl Report {
             ));
         }
         notes.extend(super::shards::notes(data));
-        let runs = data
-            .runs
-            .iter()
-            .map(|r| {
-                let interrupted = r.manifest.as_ref().is_some_and(|m| m.interrupted);
-                if interrupted {
-                    notes.push(format!(
-                        "Run {} was interrupted (Ctrl-C): only its finished rows are shown.",
-                        r.id
-                    ));
-                }
-                let rows = data
-                    .entries
-                    .iter()
-                    .filter(|e| data.runs[e.run].id == r.id)
-                    .count();
-                (
-                    r.id.clone(),
-                    relative_path(out_dir, &r.path),
-                    interrupted,
-                    rows,
-                )
-            })
-            .collect();
+        let runs = run_list(data, out_dir, &mut notes);
         let noisy = data
             .entries
             .iter()
@@ -249,6 +215,53 @@ impl Report {
             machine_notes: noise::machine_notes(data),
         }
     }
+}
+
+/// The kernels that have rows, in registry order; unknown ones (another build's) after.
+fn kernel_names(data: &Dataset) -> Vec<String> {
+    let mut names: Vec<String> = data.entries.iter().map(|e| e.row.kernel.clone()).collect();
+    names.sort_by_key(|k| {
+        (
+            registry::kernels()
+                .position(|r| r.name() == k)
+                .unwrap_or(usize::MAX),
+            k.clone(),
+        )
+    });
+    names.dedup();
+    names
+}
+
+/// Each run: its id, folder (relative to the report), whether it was interrupted (a note
+/// says so) and how many rows it contributed.
+fn run_list(
+    data: &Dataset,
+    out_dir: &Path,
+    notes: &mut Vec<String>,
+) -> Vec<(String, String, bool, usize)> {
+    data.runs
+        .iter()
+        .map(|r| {
+            let interrupted = r.manifest.as_ref().is_some_and(|m| m.interrupted);
+            if interrupted {
+                notes.push(format!(
+                    "Run {} was interrupted (Ctrl-C): only its finished rows are shown.",
+                    r.id
+                ));
+            }
+            let rows = data
+                .entries
+                .iter()
+                .filter(|e| data.runs[e.run].id == r.id)
+                .count();
+            (
+                r.id.clone(),
+                relative_path(out_dir, &r.path),
+                interrupted,
+                rows,
+            )
+        })
+        .collect()
 }
 
 fn kernel_report(ctx: &Ctx, kernel: &str, out_dir: &Path) -> KernelReport {
