@@ -140,10 +140,16 @@ pub(super) struct Run<T: LaneFloat> {
     /// P/(RC), strip-major like the spectrum, its rows in the order the column
     /// convolution's middle holds them (frequency row `columns.frequency(i)` at i).
     transfer: Vec<Split<T::V>>,
+    /// Row-major, for the row-at-a-time path only (empty when rows are packed: see
+    /// `spectrum`).
     estimate: Vec<T>,
     /// Strip-major: row r of strip s is element `s·R + r`. Lanes past C/2+1 in the last
-    /// strip are zero from allocation and stay zero (no pass writes anything else there),
-    /// so no run needs to clear them.
+    /// strip are zero from allocation and stay zero on the row-at-a-time path (no pass
+    /// writes anything else there). With packed rows, a finished run leaves the
+    /// deconvolved image here, row-major in its first R·C values ([`Run::estimate`]: the
+    /// spectrum is not needed between runs, and this saves an image's worth of heap); the
+    /// next run's first row pass rewrites every value, zero lanes included
+    /// ([`tiles_out`] stores whole tiles).
     spectrum: Vec<Split<T::V>>,
     /// Rows in lanes too, where C is even (⌈R/W⌉ blocks, the last one partial where W
     /// does not divide R); otherwise one row at a time through realfft.
@@ -221,7 +227,7 @@ impl<T: LaneFloat> Run<T> {
             tasks,
             image,
             transfer,
-            estimate: vec![T::zero(); r * c],
+            estimate: vec![T::zero(); if packed.is_some() { 0 } else { r * c }],
             spectrum: vec![Split::default(); strips * r],
             packed,
             non_finite: None,
@@ -250,7 +256,20 @@ impl<T: LaneFloat> Run<T> {
 
     /// The deconvolved image of the last run, row-major.
     pub(super) fn estimate(&self) -> &[T] {
-        &self.estimate
+        match self.packed {
+            Some(_) => &bytemuck::cast_slice(&self.spectrum)[..self.estimate_len()],
+            None => &self.estimate,
+        }
+    }
+
+    /// R·C.
+    fn estimate_len(&self) -> usize {
+        self.rows.rows() * self.rows.cols()
+    }
+
+    /// Where a packed run unpacks its output: the spectrum's first R·C values.
+    fn packed_output(spectrum: &mut [Split<T::V>], len: usize) -> &mut [T] {
+        &mut bytemuck::cast_slice_mut(spectrum)[..len]
     }
 
     fn strips(&self) -> usize {
@@ -471,7 +490,8 @@ impl<T: LaneFloat> Run<T> {
                         }
                     });
                 if last {
-                    unpack(&k.estimate, c, &k.order, &mut self.estimate, per);
+                    let out = Self::packed_output(&mut self.spectrum, r * c);
+                    unpack(&k.estimate, c, &k.order, out, per);
                 }
             }
             None => {
@@ -688,7 +708,8 @@ impl<T: LaneFloat> Prepared for Run<T> {
             match &self.packed {
                 Some(k) => {
                     let (c, per) = (self.rows.cols(), self.rows_per_task());
-                    unpack(&k.image, c, &k.order, &mut self.estimate, per)
+                    let out = Self::packed_output(&mut self.spectrum, c * self.rows.rows());
+                    unpack(&k.image, c, &k.order, out, per)
                 }
                 None => self.estimate.copy_from_slice(&self.image),
             }
@@ -708,7 +729,7 @@ impl<T: LaneFloat> Prepared for Run<T> {
         }
     }
     fn output(&self) -> Result<Output, KernelError> {
-        Ok(self.problem.output(widen(&self.estimate)))
+        Ok(self.problem.output(widen(self.estimate())))
     }
 }
 
