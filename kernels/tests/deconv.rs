@@ -212,11 +212,14 @@ fn every_variant_matches_naive_on_rectangular_user_inputs() {
 #[test]
 fn every_variant_matches_naive_on_rectangular_scenes_given_by_rows_and_cols() {
     // --rows/--cols (0: --n). 16×30: the packed rows of `lanes` (8 | R, C even) and mixed
-    // radices (30 = 2·5·3 rows, 15 packed); 32×20 the same for `lanes-f32` (16 | R); 15×20
-    // and 24×9: odd sides (rows one at a time); the trace case's central crop.
+    // radices (30 = 2·5·3 rows, 15 packed); 32×20 the same for `lanes-f32` (16 | R); 15×20,
+    // 17×32, 33×48: W ∤ R in both precisions (rows packed, the last block partial: 7, 1, 1
+    // real rows for W = 8; 15, 1, 1 for W = 16); 40×30: a partial block for lanes-f32 only
+    // (40 mod 16 = 8); 24×9: C odd (rows one at a time through realfft); the trace case's
+    // central crop (20 rows: partial in both).
     // (case, the image's shape, the parameters).
     type Problem = (&'static str, [usize; 2], &'static [(&'static str, f64)]);
-    let problems: [Problem; 5] = [
+    let problems: [Problem; 8] = [
         (
             "synthetic",
             [16, 30],
@@ -246,6 +249,32 @@ fn every_variant_matches_naive_on_rectangular_scenes_given_by_rows_and_cols() {
             "synthetic",
             [24, 9],
             &[("n", 24.0), ("cols", 9.0), ("sigma", 1.0)],
+        ),
+        (
+            "synthetic",
+            [17, 32],
+            &[
+                ("rows", 17.0),
+                ("cols", 32.0),
+                ("sigma", 1.5),
+                ("iterations", 4.0),
+            ],
+        ),
+        (
+            "synthetic",
+            [33, 48],
+            &[
+                ("rows", 33.0),
+                ("cols", 48.0),
+                ("sigma", 2.0),
+                ("seed", 3.0),
+                ("iterations", 3.0),
+            ],
+        ),
+        (
+            "synthetic",
+            [40, 30],
+            &[("rows", 40.0), ("cols", 30.0), ("sigma", 1.0)],
         ),
         (
             "trace",
@@ -308,12 +337,15 @@ fn the_psf_defaults_to_the_problems_psf_when_only_an_image_is_given() {
 fn a_non_finite_ratio_is_an_error_in_every_variant() {
     // An all-zero image: est ⊛ k = 0 exactly everywhere, ratio = 0/0 = NaN at the first
     // pixel of the first iteration. aiapy returns NaN everywhere (numpy warns "invalid
-    // value encountered in divide"); the variants compute the same, and say so. 8 and 16
-    // rows: `lanes` (8 rows per vector) and `lanes-f32` (16) take their packed-row path at
-    // 16, and lanes-f32 its row-at-a-time path at 8.
-    for n in [8, 16] {
-        let zeros = Array2::<f64>::zeros((n, n)).into_dyn();
-        let psf = scene::gaussian_psf(n, n, 1.0).into_dyn();
+    // value encountered in divide"); the variants compute the same, and say so. `lanes`
+    // (8 rows per vector) and `lanes-f32` (16) pack rows wherever C is even: 16 × 16 in
+    // full blocks; 8 × 8 a full block for lanes and one of 8 real rows and 8 dummy lanes
+    // for lanes-f32; 5 × 8, one partial block in both, (0, 0) in it; 12 × 12, a full
+    // block then a partial one for lanes, one partial block for lanes-f32; 8 × 7, C odd
+    // (rows one at a time).
+    for (r, c) in [(8, 8), (16, 16), (5, 8), (12, 12), (8, 7)] {
+        let zeros = Array2::<f64>::zeros((r, c)).into_dyn();
+        let psf = scene::gaussian_psf(r, c, 1.0).into_dyn();
         let inst = with_inputs(&[zeros, psf], &[("iterations", 3.0)]);
         non_finite_everywhere(inst.as_ref());
     }
@@ -420,8 +452,9 @@ fn f32_error_against_the_iteration_count() {
 
 #[test]
 fn parallel_output_does_not_depend_on_the_thread_count() {
-    // 40 and 48 rows: lanes-f32 packs rows 16 at a time only at 48.
-    for n in [40.0, 48.0] {
+    // 40 rows: lanes-f32's last block is partial (8 real rows) and, with 3 threads, in
+    // the last task; 36 rows: lanes' is too (4 real rows); 48: full blocks in both.
+    for n in [36.0, 40.0, 48.0] {
         same_output_on_1_and_3_threads(n);
     }
 }

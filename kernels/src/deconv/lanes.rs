@@ -19,9 +19,17 @@
 //!    W real rows' c2r, the element-wise step and the r2c, its complex transforms in
 //!    place like the columns' (in its middle the samples are in digit-reversed order,
 //!    so image and estimate are stored packed in that order). The r2c's values go
-//!    straight into the tiles as they come out. (Where C is odd or W does not divide
-//!    R, each row goes through realfft instead, gathered from the strips one value per
-//!    strip.)
+//!    straight into the tiles as they come out. Where W does not divide R (1000 and
+//!    3000 rows in f32, W = 16), the last block holds R mod W real rows and W − R mod W
+//!    *dummy* lanes: copies of row R − 1 (in the packed image and estimate, and in the
+//!    tiles [`get_across`] reads), so they compute exactly what row R − 1's lane
+//!    computes and stay as finite as it; their results are never stored
+//!    ([`tiles_out`], `unpack`) and the non-finite check looks at the real lanes only.
+//!    (Where C is odd, each row goes through realfft instead, gathered from the strips
+//!    one value per strip: [`RealLanesFft`] packs x[2n], x[2n+1] into one complex value
+//!    and needs an even length. An odd C would need a full-length complex lane transform
+//!    with the Hermitian half expanded, twice the work of the packed one and a new path
+//!    in `fft2d::lanes::real`; no size the issue names has an odd side.)
 //! 3. **The ratio without the divider.** `img / blurred` is taken with
 //!    [`LaneFloat::div_fast`]: the divisions alone took a fifth of the ratio pass at
 //!    4096² (12.5 of 67 CPU-ms per iteration), the divider's throughput being their
@@ -41,7 +49,7 @@
 //! lanes, in place and depth first. Sides with a larger prime factor fall back to
 //! rustfft one lane at a time, correct but slow (before the mixed radices, 1000² took
 //! 404 ms against `parallel`'s 209 ms this way). Any R × C works; rows go W at a time
-//! (packed) where C is even and W divides R.
+//! (packed) wherever C is even, the last block partial where W does not divide R.
 //!
 //! Columns past C/2+1 in the last strip are zero and stay zero. Every row and strip is
 //! transformed with the same arithmetic whatever the thread count: bit-identical output
@@ -132,13 +140,19 @@ pub(super) struct Run<T: LaneFloat> {
     /// P/(RC), strip-major like the spectrum, its rows in the order the column
     /// convolution's middle holds them (frequency row `columns.frequency(i)` at i).
     transfer: Vec<Split<T::V>>,
+    /// Row-major, for the row-at-a-time path only (empty when rows are packed: see
+    /// `spectrum`).
     estimate: Vec<T>,
     /// Strip-major: row r of strip s is element `s·R + r`. Lanes past C/2+1 in the last
-    /// strip are zero from allocation and stay zero (no pass writes anything else there),
-    /// so no run needs to clear them.
+    /// strip are zero from allocation and stay zero on the row-at-a-time path (no pass
+    /// writes anything else there). With packed rows, a finished run leaves the
+    /// deconvolved image here, row-major in its first R·C values ([`Run::estimate`]: the
+    /// spectrum is not needed between runs, and this saves an image's worth of heap); the
+    /// next run's first row pass rewrites every value, zero lanes included
+    /// ([`tiles_out`] stores whole tiles).
     spectrum: Vec<Split<T::V>>,
-    /// Rows in lanes too, where C is even and W divides R; otherwise one row at a time
-    /// through realfft.
+    /// Rows in lanes too, where C is even (⌈R/W⌉ blocks, the last one partial where W
+    /// does not divide R); otherwise one row at a time through realfft.
     packed: Option<Packed<T>>,
     non_finite: Option<NonFinite>,
 }
@@ -177,12 +191,12 @@ impl<T: LaneFloat> Run<T> {
             }
         }
         let mut image = cast(&p.clipped_image());
-        let packed = (c % 2 == 0 && r % T::LANES == 0).then(|| {
+        let packed = (c % 2 == 0).then(|| {
             let fft = RealLanesFft::new(c);
             let order: Vec<usize> = (0..c / 2).map(|i| fft.sample(i)).collect();
             Packed {
                 image: pack(&image, c, &order),
-                estimate: vec![Split::default(); r * c / (2 * T::LANES)],
+                estimate: vec![Split::default(); r.div_ceil(T::LANES) * c / 2],
                 fft,
                 order,
             }
@@ -213,7 +227,7 @@ impl<T: LaneFloat> Run<T> {
             tasks,
             image,
             transfer,
-            estimate: vec![T::zero(); r * c],
+            estimate: vec![T::zero(); if packed.is_some() { 0 } else { r * c }],
             spectrum: vec![Split::default(); strips * r],
             packed,
             non_finite: None,
@@ -233,7 +247,7 @@ impl<T: LaneFloat> Run<T> {
                 let value = |row: usize, col: usize| {
                     T::from_f64(p.clipped(p.image[[row, col]])).expect("finite f64 converts")
                 };
-                pack_into(self.rows.cols(), &k.order, &mut k.image, value);
+                pack_into(self.rows.cols(), p.rows(), &k.order, &mut k.image, value);
             }
             None => p.clip_into(&mut self.image),
         }
@@ -242,7 +256,20 @@ impl<T: LaneFloat> Run<T> {
 
     /// The deconvolved image of the last run, row-major.
     pub(super) fn estimate(&self) -> &[T] {
-        &self.estimate
+        match self.packed {
+            Some(_) => &bytemuck::cast_slice(&self.spectrum)[..self.estimate_len()],
+            None => &self.estimate,
+        }
+    }
+
+    /// R·C.
+    fn estimate_len(&self) -> usize {
+        self.rows.rows() * self.rows.cols()
+    }
+
+    /// Where a packed run unpacks its output: the spectrum's first R·C values.
+    fn packed_output(spectrum: &mut [Split<T::V>], len: usize) -> &mut [T] {
+        &mut bytemuck::cast_slice_mut(spectrum)[..len]
     }
 
     fn strips(&self) -> usize {
@@ -324,11 +351,12 @@ fn scatter<T: LaneFloat>(
 }
 
 impl<T: LaneFloat> Run<T> {
-    /// Rows per task: whole blocks of W rows when rows are packed.
+    /// Rows per task: whole blocks of W rows when rows are packed (the last task's last
+    /// block may be partial).
     fn rows_per_task(&self) -> usize {
         let r = self.rows.rows();
         match self.packed {
-            Some(_) => (r / T::LANES).div_ceil(self.tasks.len()) * T::LANES,
+            Some(_) => r.div_ceil(T::LANES).div_ceil(self.tasks.len()) * T::LANES,
             None => r.div_ceil(self.tasks.len()),
         }
     }
@@ -378,7 +406,7 @@ impl<T: LaneFloat> Run<T> {
         let blocks = Self::row_blocks(&mut self.spectrum, r, per);
         match &self.packed {
             Some(k) => {
-                let (fft, order, w) = (&k.fft, &k.order, T::LANES);
+                let w = T::LANES;
                 blocks
                     .zip(k.image.par_chunks(per * c / (2 * w)))
                     .zip(self.tasks.par_iter_mut())
@@ -386,45 +414,14 @@ impl<T: LaneFloat> Run<T> {
                     .map(|(task, ((mut view, img), t))| {
                         let mut first = None;
                         for (b, img) in img.chunks_exact(c / 2).enumerate() {
-                            let s = t.packed.as_mut().expect("packed scratch");
-                            get_across::<T>(&view, b * w, &mut t.across);
-                            let spectrum = &mut t.across[..fft.half() + 1];
-                            let acc = Cell::new(T::splat(T::zero()));
-                            fft.round_trip(
-                                spectrum,
-                                &mut t.real,
-                                s,
-                                |i, den| {
-                                    let q = Split {
-                                        re: T::div_fast(img[i].re, den.re),
-                                        im: T::div_fast(img[i].im, den.im),
-                                    };
-                                    acc.set(poisoned::<T>(acc.get(), q));
-                                    q
-                                },
-                                tiles_out::<T>(&mut view, b * w, fft.half()),
-                            );
-                            if !all_zero::<T>(acc.get()) {
-                                // Some ratio is not finite (a zero denominator, most
-                                // likely): again, in natural order and with IEEE division,
-                                // so that the error says what aiapy would compute, and
-                                // where it first happens. `spectrum` is intact.
-                                fft.c2r(spectrum, &mut t.real, s);
-                                // The image block in natural order, where the spectrum was.
-                                let natural = &mut t.across[..img.len()];
-                                for (&n, v) in order.iter().zip(img) {
-                                    natural[n] = *v;
-                                }
-                                if !divide_packed::<T>(natural, &mut t.real) && first.is_none() {
-                                    first = first_non_finite::<T>(
-                                        iteration,
-                                        task * per + b * w,
-                                        natural,
-                                        &t.real,
-                                    );
-                                }
-                                r2c_put::<T>(fft, &mut t.real, s, &mut view, b * w);
-                            }
+                            let row0 = task * per + b * w;
+                            let at = Rows {
+                                iteration,
+                                row0,
+                                lanes: (r - row0).min(w),
+                            };
+                            let bad = ratio_block(k, img, &mut view, b * w, t, at);
+                            first = NonFinite::first(first, bad);
                         }
                         first
                     })
@@ -493,7 +490,8 @@ impl<T: LaneFloat> Run<T> {
                         }
                     });
                 if last {
-                    unpack(&k.estimate, c, &k.order, &mut self.estimate, per);
+                    let out = Self::packed_output(&mut self.spectrum, r * c);
+                    unpack(&k.estimate, c, &k.order, out, per);
                 }
             }
             None => {
@@ -526,17 +524,22 @@ impl<T: LaneFloat> Run<T> {
     }
 }
 
-/// Row-major R × C (C even, W | R) → blocks of W rows, packed, element i of a block
-/// holding columns 2n and 2n + 1 for n = `order[i]`.
+/// Row-major R × C (C even) → ⌈R/W⌉ blocks of W rows, packed, element i of a block
+/// holding columns 2n and 2n + 1 for n = `order[i]`. Where W does not divide R, the last
+/// block's dummy lanes (rows R.. of it) are copies of row R − 1, as [`get_across`] makes
+/// the spectrum's: they compute what row R − 1 computes and are never read back.
 fn pack<T: LaneFloat>(x: &[T], c: usize, order: &[usize]) -> Vec<Split<T::V>> {
-    let mut out = vec![Split::default(); x.len() / (2 * T::LANES)];
-    pack_into(c, order, &mut out, |row, col| x[row * c + col]);
+    let r = x.len() / c;
+    let mut out = vec![Split::default(); r.div_ceil(T::LANES) * c / 2];
+    pack_into(c, r, order, &mut out, |row, col| x[row * c + col]);
     out
 }
 
-/// [`pack`] into `out` (R·C/(2W) values), pixel (row, col) read from `value`.
+/// [`pack`] into `out` (⌈R/W⌉·C/2 values), pixel (row, col) of the R rows read from
+/// `value`.
 fn pack_into<T: LaneFloat>(
     c: usize,
+    r: usize,
     order: &[usize],
     out: &mut [Split<T::V>],
     value: impl Fn(usize, usize) -> T,
@@ -544,10 +547,10 @@ fn pack_into<T: LaneFloat>(
     let w = T::LANES;
     let v: &mut [T] = bytemuck::cast_slice_mut(out);
     for row in 0..v.len() / c {
-        let (b, lane) = (row / w, row % w);
+        let (b, lane, from) = (row / w, row % w, row.min(r - 1));
         for (i, &n) in order.iter().enumerate() {
             for part in [0, 1] {
-                v[2 * w * (b * (c / 2) + i) + part * w + lane] = value(row, 2 * n + part);
+                v[2 * w * (b * (c / 2) + i) + part * w + lane] = value(from, 2 * n + part);
             }
         }
     }
@@ -577,6 +580,65 @@ fn unpack<T: LaneFloat>(
         });
 }
 
+/// Where a packed block is, for its error: its first row and how many of its W lanes are
+/// real rows (fewer than W in a partial block; the others are dummies, never reported).
+#[derive(Clone, Copy)]
+struct Rows {
+    iteration: usize,
+    row0: usize,
+    lanes: usize,
+}
+
+/// One packed block of [`Run::rows_ratio`]: c2r of its spectrum rows (from `view` at row
+/// `i0`), ratio `img / ·`, r2c back into `view`. Returns the block's first non-finite
+/// ratio among its real lanes.
+fn ratio_block<T: LaneFloat>(
+    k: &Packed<T>,
+    img: &[Split<T::V>],
+    view: &mut ArrayViewMut2<'_, Split<T::V>>,
+    i0: usize,
+    t: &mut Task<T>,
+    at: Rows,
+) -> Option<NonFinite> {
+    let (fft, s) = (&k.fft, t.packed.as_mut().expect("packed scratch"));
+    get_across::<T>(view, i0, &mut t.across);
+    let spectrum = &mut t.across[..fft.half() + 1];
+    let acc = Cell::new(T::splat(T::zero()));
+    let ratio = |i: usize, den: Split<T::V>| {
+        let q = Split {
+            re: T::div_fast(img[i].re, den.re),
+            im: T::div_fast(img[i].im, den.im),
+        };
+        acc.set(poisoned::<T>(acc.get(), q));
+        q
+    };
+    fft.round_trip(
+        spectrum,
+        &mut t.real,
+        s,
+        ratio,
+        tiles_out::<T>(view, i0, fft.half()),
+    );
+    if all_zero::<T>(acc.get(), at.lanes) {
+        return None;
+    }
+    // Some ratio of a real row is not finite (a zero denominator, most likely): again, in
+    // natural order and with IEEE division, so that the error says what aiapy would
+    // compute, and where it first happens. `spectrum` is intact.
+    fft.c2r(spectrum, &mut t.real, s);
+    // The image block in natural order, where the spectrum was.
+    let natural = &mut t.across[..img.len()];
+    for (&n, v) in k.order.iter().zip(img) {
+        natural[n] = *v;
+    }
+    let first = match divide_packed::<T>(natural, &mut t.real, at.lanes) {
+        true => None,
+        false => first_non_finite::<T>(at, natural, &t.real),
+    };
+    r2c_put::<T>(fft, &mut t.real, s, view, i0);
+    first
+}
+
 /// The r2c of W packed rows (natural order) into the block's tiles.
 fn r2c_put<T: LaneFloat>(
     fft: &RealLanesFft<T>,
@@ -596,43 +658,44 @@ fn poisoned<T: LaneFloat>(acc: T::V, q: Split<T::V>) -> T::V {
     acc + q.re * zero + q.im * zero
 }
 
-/// Whether every lane of `acc` is 0 (see [`poisoned`]).
-fn all_zero<T: LaneFloat>(acc: T::V) -> bool {
-    bytemuck::cast_slice::<T::V, T>(std::slice::from_ref(&acc))
+/// Whether lanes `0..lanes` of `acc` are 0 (see [`poisoned`]); the dummy lanes of a
+/// partial block, past `lanes`, are not looked at.
+fn all_zero<T: LaneFloat>(acc: T::V, lanes: usize) -> bool {
+    bytemuck::cast_slice::<T::V, T>(std::slice::from_ref(&acc))[..lanes]
         .iter()
         .all(|a| *a == T::zero())
 }
 
-/// `den = img / den` on packed rows, IEEE division; false if some ratio is not finite.
-fn divide_packed<T: LaneFloat>(img: &[Split<T::V>], den: &mut [Split<T::V>]) -> bool {
+/// `den = img / den` on packed rows, IEEE division; false if some ratio in lanes
+/// `0..lanes` (the real rows) is not finite.
+fn divide_packed<T: LaneFloat>(img: &[Split<T::V>], den: &mut [Split<T::V>], lanes: usize) -> bool {
     let mut acc = T::splat(T::zero());
     for (d, i) in den.iter_mut().zip(img) {
         d.re = i.re / d.re;
         d.im = i.im / d.im;
         acc = poisoned::<T>(acc, *d);
     }
-    all_zero::<T>(acc)
+    all_zero::<T>(acc, lanes)
 }
 
-/// The first (row-major) non-finite ratio of a packed block whose first row is `row0`.
+/// The first (row-major) non-finite ratio of a packed block among its real lanes.
 fn first_non_finite<T: LaneFloat>(
-    iteration: usize,
-    row0: usize,
+    at: Rows,
     img: &[Split<T::V>],
     ratio: &[Split<T::V>],
 ) -> Option<NonFinite> {
     let w = T::LANES;
     let (img, ratio): (&[T], &[T]) = (bytemuck::cast_slice(img), bytemuck::cast_slice(ratio));
-    let at = |lane: usize, col: usize| 2 * w * (col / 2) + (col % 2) * w + lane;
-    (0..w).find_map(|lane| {
+    let index = |lane: usize, col: usize| 2 * w * (col / 2) + (col % 2) * w + lane;
+    (0..at.lanes).find_map(|lane| {
         (0..img.len() / w)
-            .find(|&col| !ratio[at(lane, col)].is_finite())
+            .find(|&col| !ratio[index(lane, col)].is_finite())
             .map(|col| NonFinite {
-                iteration,
-                row: row0 + lane,
+                iteration: at.iteration,
+                row: at.row0 + lane,
                 col,
-                image: img[at(lane, col)].to_f64().unwrap_or(f64::NAN),
-                ratio: ratio[at(lane, col)].to_f64().unwrap_or(f64::NAN),
+                image: img[index(lane, col)].to_f64().unwrap_or(f64::NAN),
+                ratio: ratio[index(lane, col)].to_f64().unwrap_or(f64::NAN),
             })
     })
 }
@@ -645,7 +708,8 @@ impl<T: LaneFloat> Prepared for Run<T> {
             match &self.packed {
                 Some(k) => {
                     let (c, per) = (self.rows.cols(), self.rows_per_task());
-                    unpack(&k.image, c, &k.order, &mut self.estimate, per)
+                    let out = Self::packed_output(&mut self.spectrum, c * self.rows.rows());
+                    unpack(&k.image, c, &k.order, out, per)
                 }
                 None => self.estimate.copy_from_slice(&self.image),
             }
@@ -665,7 +729,7 @@ impl<T: LaneFloat> Prepared for Run<T> {
         }
     }
     fn output(&self) -> Result<Output, KernelError> {
-        Ok(self.problem.output(widen(&self.estimate)))
+        Ok(self.problem.output(widen(self.estimate())))
     }
 }
 
@@ -702,24 +766,122 @@ mod tests {
         assert_eq!(back32, x32);
     }
 
+    /// Where (lane, col) of a packed f64 block is, in its reals.
+    fn at_(lane: usize, col: usize) -> usize {
+        2 * 8 * (col / 2) + (col % 2) * 8 + lane
+    }
+
+    #[test]
+    fn a_partial_block_is_packed_with_copies_of_the_last_row() {
+        // 11 rows, W = 8: block 1 holds rows 8, 9, 10 and dummies (copies of row 10).
+        let (r, c) = (11, 4);
+        let x: Vec<f64> = (0..r * c).map(|k| k as f64).collect();
+        let order = [1, 0];
+        let packed = pack(&x, c, &order);
+        assert_eq!(packed.len(), 2 * c / 2, "two blocks");
+        let v: &[f64] = bytemuck::cast_slice(&packed);
+        // Block 1, element 0 (pair n = 1: columns 2 and 3).
+        let block1 = 2 * 8 * (c / 2);
+        for (lane, row) in [(0, 8), (2, 10), (3, 10), (7, 10)] {
+            assert_eq!(v[block1 + lane], x[row * c + 2], "lane {lane}");
+            assert_eq!(v[block1 + 8 + lane], x[row * c + 3], "lane {lane}");
+        }
+        let mut back = vec![0.0; r * c];
+        unpack(&packed, c, &order, &mut back, 1);
+        assert_eq!(back, x, "only the real rows come back");
+    }
+
+    /// Sets pixel (row, col) of a packed image, dummy rows (row ≥ R) included.
+    fn set_packed<T: LaneFloat>(k: &mut Packed<T>, row: usize, col: usize, value: T) {
+        let (w, half) = (T::LANES, k.order.len());
+        let i = k.order.iter().position(|&n| n == col / 2).expect("a pair");
+        let v: &mut [T] = bytemuck::cast_slice_mut(&mut k.image);
+        v[2 * w * ((row / w) * half + i) + (col % 2) * w + row % w] = value;
+    }
+
+    /// 20 × 16, W ∤ 20 in both precisions: the last block holds rows 16..20 and 4 (f64)
+    /// or 12 (f32) dummy lanes; with 2 tasks, it is the second task's first block.
+    fn partial_block_non_finite<T: LaneFloat>() {
+        use crate::kernel::Kernel;
+        let (r, c): (usize, usize) = (20, 16);
+        let params = <super::super::Deconv as Kernel>::defaults("synthetic")
+            .with("rows", r as f64)
+            .with("cols", c as f64)
+            .with("sigma", 1.5)
+            .with("iterations", 1.0);
+        let p = <super::super::Deconv as Kernel>::problem("synthetic", &params, &[]).unwrap();
+        let mut run = Run::<T>::with_tasks(&p, 2);
+        let rows_padded = r.div_ceil(T::LANES) * T::LANES;
+        run.rows_first();
+        run.convolve_columns(false);
+        let spectrum = run.spectrum.clone();
+        // NaN image pixels in every dummy lane: their ratios are NaN, never reported.
+        let k = run.packed.as_mut().expect("C is even: packed rows");
+        for row in r..rows_padded {
+            (0..c).for_each(|col| set_packed(k, row, col, T::nan()));
+        }
+        assert!(run.rows_ratio(1).is_none(), "a dummy lane raised an error");
+        // Row 19 zero in the image and in every strip of the spectrum: den = 0 exactly
+        // there, 0/0 at (19, 0), in the partial block, where it is reported.
+        run.spectrum = spectrum;
+        let k = run.packed.as_mut().expect("packed rows");
+        for row in r - 1..rows_padded {
+            (0..c).for_each(|col| set_packed(k, row, col, T::zero()));
+        }
+        for strip in run.spectrum.chunks_exact_mut(r) {
+            strip[r - 1] = Split::default();
+        }
+        let bad = run.rows_ratio(3).expect("0/0 in row 19");
+        assert_eq!((bad.iteration, bad.row, bad.col), (3, 19, 0));
+        assert!(bad.ratio.is_nan() && bad.image == 0.0, "{bad:?}");
+    }
+
+    #[test]
+    fn dummy_lanes_never_raise_and_real_lanes_of_a_partial_block_do() {
+        partial_block_non_finite::<f64>();
+        partial_block_non_finite::<f32>();
+    }
+
     #[test]
     fn the_first_non_finite_ratio_of_a_packed_block_is_the_row_major_first() {
         let (r, c) = (8, 12);
         let (_, img) = packed_pair::<f64>(r, c);
         let mut ratio = vec![Split::default(); img.len()];
-        assert!(!divide_packed::<f64>(&img, &mut ratio), "0/0 and x/0");
+        assert!(!divide_packed::<f64>(&img, &mut ratio, 8), "0/0 and x/0");
         // Only two bad values: (row 5, col 9) and (row 2, col 11); row 2 comes first.
         let values: &mut [f64] = bytemuck::cast_slice_mut(&mut ratio);
         values.fill(1.0);
-        let at = |lane: usize, col: usize| 2 * 8 * (col / 2) + (col % 2) * 8 + lane;
-        values[at(5, 9)] = f64::INFINITY;
-        values[at(2, 11)] = f64::NAN;
-        let first = first_non_finite::<f64>(4, 16, &img, &ratio).expect("two are bad");
+        values[at_(5, 9)] = f64::INFINITY;
+        values[at_(2, 11)] = f64::NAN;
+        let at = |lanes| Rows {
+            iteration: 4,
+            row0: 16,
+            lanes,
+        };
+        let first = first_non_finite::<f64>(at(8), &img, &ratio).expect("two are bad");
         assert_eq!((first.iteration, first.row, first.col), (4, 18, 11));
         assert_eq!(first.image, (2 * c + 11) as f64);
         assert!(first.ratio.is_nan());
+        // A partial block of 3 real rows: lane 5 is a dummy, lane 2 is still reported.
+        let first = first_non_finite::<f64>(at(3), &img, &ratio).expect("lane 2 is real");
+        assert_eq!((first.row, first.col), (18, 11));
+        // 2 real rows: both bad values are in dummy lanes, never reported.
+        assert!(first_non_finite::<f64>(at(2), &img, &ratio).is_none());
         let mut den = vec![Split::default(); img.len()];
         bytemuck::cast_slice_mut::<_, f64>(&mut den).fill(2.0);
-        assert!(divide_packed::<f64>(&img, &mut den), "all finite");
+        assert!(divide_packed::<f64>(&img, &mut den, 8), "all finite");
+        // A zero denominator in dummy lane 6 only: the real lanes 0..6 are all finite.
+        bytemuck::cast_slice_mut::<_, f64>(&mut den).fill(2.0);
+        bytemuck::cast_slice_mut::<_, f64>(&mut den)[at_(6, 3)] = 0.0;
+        assert!(
+            divide_packed::<f64>(&img, &mut den, 6),
+            "only a dummy lane is bad"
+        );
+        bytemuck::cast_slice_mut::<_, f64>(&mut den).fill(2.0);
+        bytemuck::cast_slice_mut::<_, f64>(&mut den)[at_(5, 3)] = 0.0;
+        assert!(
+            !divide_packed::<f64>(&img, &mut den, 6),
+            "real lane 5 is bad"
+        );
     }
 }

@@ -4,6 +4,11 @@
 //! a strip as it is (lane j = column s·W+j). Rows meet the lanes through W × W tile
 //! transposes: these helpers move W rows at a time between the strips and one row per
 //! lane.
+//!
+//! R need not be a multiple of W: the last block of a view may hold fewer than W rows
+//! (a *partial* block). Its missing lanes are *dummy* lanes: [`get_across`] fills them
+//! with copies of the view's last row, so that they compute exactly what that row's lane
+//! computes (finite where it is; lanes never mix), and [`tiles_out`] never stores them.
 
 use ndarray::ArrayViewMut2;
 
@@ -11,13 +16,15 @@ use super::{LaneFloat, Split, prefetch};
 
 /// `view` is the spectrum as a (strip, row) matrix (or a block of its rows). The W × W tile
 /// at (strip, rows i0..i0+W) turned so that lanes run across rows:
-/// `across[s·W + j]` lane i = spectrum row i0+i, column s·W+j.
+/// `across[s·W + j]` lane i = spectrum row i0+i, column s·W+j. Where the view ends before
+/// i0 + W, lanes past its end are copies of its last row (dummy lanes).
 pub fn get_across<T: LaneFloat>(
     view: &ArrayViewMut2<'_, Split<T::V>>,
     i0: usize,
     across: &mut [Split<T::V>],
 ) {
     let w = T::LANES;
+    let mut tile = [Split::default(); 16];
     for (strip, out) in view.outer_iter().zip(across.chunks_exact_mut(w)) {
         let rows = strip.to_slice().expect("a strip's rows are contiguous");
         // The next block's tile of this strip is read after this block's transforms:
@@ -26,21 +33,33 @@ pub fn get_across<T: LaneFloat>(
         if let Some(next) = rows.get(i0 + w..i0 + 2 * w) {
             prefetch(next);
         }
-        T::transpose(&rows[i0..i0 + w], out);
+        match rows.get(i0..i0 + w) {
+            Some(full) => T::transpose(full, out),
+            None => {
+                // A partial block: its rows, then the last one again.
+                let real = &rows[i0..];
+                tile[..real.len()].copy_from_slice(real);
+                tile[real.len()..w].fill(rows[rows.len() - 1]);
+                T::transpose(&tile[..w], out);
+            }
+        }
     }
 }
 
 /// The inverse of [`get_across`], as a `store(k, X[k])` for
 /// [`RealLanesFft::r2c_each`](super::RealLanesFft::r2c_each): each
 /// W spectrum values, as they come out, transposed into their strip's tile (no pass
-/// over a row-major copy of the spectrum).
+/// over a row-major copy of the spectrum). In a partial block only the view's rows are
+/// stored; the dummy lanes are dropped.
 pub fn tiles_out<'a, T: LaneFloat>(
     view: &'a mut ArrayViewMut2<'_, Split<T::V>>,
     i0: usize,
     m: usize,
 ) -> impl FnMut(usize, Split<T::V>) + 'a {
     let w = T::LANES;
+    let real = view.ncols().saturating_sub(i0).min(w);
     let mut tile = [Split::default(); 16];
+    let mut turned = [Split::default(); 16];
     move |k, x| {
         tile[k % w] = x;
         if k % w == w - 1 || k == m {
@@ -48,7 +67,88 @@ pub fn tiles_out<'a, T: LaneFloat>(
             tile[k % w + 1..w].fill(Split::default());
             let mut strip = view.row_mut(k / w);
             let out = strip.as_slice_mut().expect("a strip's rows are contiguous");
-            T::transpose(&tile[..w], &mut out[i0..i0 + w]);
+            if real == w {
+                T::transpose(&tile[..w], &mut out[i0..i0 + w]);
+            } else {
+                T::transpose(&tile[..w], &mut turned[..w]);
+                out[i0..i0 + real].copy_from_slice(&turned[..real]);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array2;
+
+    use super::*;
+
+    /// Spectrum value (strip s, row r), lane j: a number unique to (s, r, j, part).
+    fn value(s: usize, r: usize, j: usize, part: usize) -> f64 {
+        (1000 * s + 10 * r + j) as f64 + 0.5 * part as f64
+    }
+
+    fn spectrum(strips: usize, rows: usize) -> Array2<Split<wide::f64x8>> {
+        Array2::from_shape_fn((strips, rows), |(s, r)| {
+            let mut x = Split::<wide::f64x8>::default();
+            let v: &mut [f64] = bytemuck::cast_slice_mut(std::slice::from_mut(&mut x));
+            for (k, e) in v.iter_mut().enumerate() {
+                *e = value(s, r, k % 8, k / 8);
+            }
+            x
+        })
+    }
+
+    fn reals<D: ndarray::Dimension>(a: &ndarray::Array<Split<wide::f64x8>, D>) -> Vec<f64> {
+        let v = a.as_slice().expect("standard layout");
+        bytemuck::cast_slice(v).to_vec()
+    }
+
+    fn lane(x: &Split<wide::f64x8>, part: usize, l: usize) -> f64 {
+        bytemuck::cast_slice::<_, f64>(std::slice::from_ref(x))[8 * part + l]
+    }
+
+    #[test]
+    fn a_partial_block_reads_copies_of_the_last_row_and_stores_only_its_rows() {
+        // 2 strips of 11 rows: block 1 (rows 8..16) holds rows 8, 9, 10 and 5 dummy lanes.
+        let (strips, rows, w) = (2, 11, 8);
+        let mut a = spectrum(strips, rows);
+        let before = a.clone();
+        let mut across = vec![Split::default(); strips * w];
+        get_across::<f64>(&a.view_mut(), 8, &mut across);
+        for s in 0..strips {
+            for j in 0..w {
+                for (l, r) in [(0, 8), (2, 10), (3, 10), (7, 10)] {
+                    for part in [0, 1] {
+                        let got = lane(&across[s * w + j], part, l);
+                        assert_eq!(got, value(s, r, j, part), "strip {s}, col {j}, lane {l}");
+                    }
+                }
+            }
+        }
+        // Back, with X[k] = across[k] (M = 2W − 1: every lane of both strips): rows
+        // 8..11 get what was read from them, rows 0..8 are untouched.
+        {
+            let mut view = a.view_mut();
+            let mut store = tiles_out::<f64>(&mut view, 8, strips * w - 1);
+            for (k, x) in across.iter().enumerate() {
+                store(k, *x);
+            }
+        }
+        assert_eq!(reals(&a), reals(&before), "a partial block's round trip");
+        // The last strip's lanes past X[M] are zero, only in the real rows.
+        {
+            let mut view = a.view_mut();
+            let mut store = tiles_out::<f64>(&mut view, 8, w);
+            for (k, x) in across.iter().take(w + 1).enumerate() {
+                store(k, *x);
+            }
+        }
+        for r in 8..rows {
+            assert_eq!(lane(&a[[1, r]], 0, 0), value(1, r, 0, 0), "row {r} lane 0");
+            assert_eq!(lane(&a[[1, r]], 0, 1), 0.0, "row {r} lane 1");
+        }
+        let row7 = |x: &Array2<Split<wide::f64x8>>| reals(&x.column(7).to_owned());
+        assert_eq!(row7(&a), row7(&before), "rows before the block untouched");
     }
 }
