@@ -191,15 +191,36 @@ impl FourStepAxis {
 
     /// Records the two passes: forward natural → digit-transposed, inverse back.
     pub fn encode(&self, enc: &mut Encoder<'_>, b: &FourStepAxisBinding, direction: Direction) {
-        let order = match direction {
-            Direction::Forward => [0, 1],
-            Direction::Inverse => [2, 3],
+        let steps = match direction {
+            Direction::Forward => [Step::ForwardA, Step::ForwardB],
+            Direction::Inverse => [Step::InverseB, Step::InverseA],
         };
-        for q in order {
-            let count = self.passes[PASS_OF[q]].count;
-            enc.dispatch(&self.pipelines[q], &b.groups[q], count);
+        for step in steps {
+            self.encode_step(enc, b, step);
         }
     }
+
+    /// Records one of the four dispatches, for users that fuse their own work into pass B
+    /// (deconvolution: forward B, product, inverse B in one dispatch).
+    pub fn encode_step(&self, enc: &mut Encoder<'_>, b: &FourStepAxisBinding, step: Step) {
+        let q = step as usize;
+        let count = self.passes[PASS_OF[q]].count;
+        enc.dispatch(&self.pipelines[q], &b.groups[q], count);
+    }
+}
+
+/// The four dispatches of a [`FourStepAxis`], in its pipelines' order: a forward transform
+/// is A then B, an inverse B then A.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// N2 transforms of N1 points (stride N2), then the twiddles e^{−2πi j2·k1/L}.
+    ForwardA = 0,
+    /// N1 contiguous transforms of N2 points.
+    ForwardB = 1,
+    /// N1 contiguous inverse transforms of N2 points, then the twiddles e^{+2πi k1·j2/L}.
+    InverseB = 2,
+    /// N2 inverse transforms of N1 points (stride N2).
+    InverseA = 3,
 }
 
 /// Which pass (A = 0, B = 1) each of the four pipelines runs.
