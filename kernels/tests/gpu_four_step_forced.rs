@@ -78,7 +78,8 @@ fn lines_whose_factors_do_not_fit_fall_back_to_stockham() {
 }
 
 /// Deconvolution with four-step columns: 8 global passes per iteration (2 row steps, 2
-/// column steps of 3), against the CPU `fft` variant with deconv's tolerance.
+/// column steps of 3), against the CPU `fft` variant with deconv's tolerance. (Square
+/// images at these sizes pass too; tall ones keep the test to a second.)
 #[test]
 fn deconvolution_with_four_step_columns_matches_the_cpu() {
     let Some(c) = ctx() else { return };
@@ -87,23 +88,57 @@ fn deconvolution_with_four_step_columns_matches_the_cpu() {
         cases.push((Precision::F64, "gpu-f64", 256));
     }
     for (p, variant, n) in cases {
-        let path = Path::plan(c, p, n, n, false).unwrap();
+        // Tall images: columns of n points (the four-step), rows of 64 (fit: 32 points).
+        let path = Path::plan(c, p, n, 64, false).unwrap();
         let split = Split::plan(c, p, n).unwrap();
-        assert_eq!(path, Path::FusedFourStep { split }, "{variant} {n}²");
+        assert_eq!(path, Path::FusedFourStep { split }, "{variant} {n}×64");
         assert_eq!(path.global_passes_per_iteration(), 8);
+        // The AIA PSF is square: a Gaussian one for a tall image.
+        let size = [("rows", n as f64), ("cols", 64.0), ("sigma", 2.0)];
         let inst = instance(
             "deconv",
             "synthetic",
-            &[("n", n as f64), ("iterations", 5.0)],
+            &[size[0], size[1], size[2], ("iterations", 5.0)],
         );
         let oracle = match p {
             Precision::F32 => "fft-f32",
             Precision::F64 => "fft",
         };
-        let what = format!("deconv/synthetic/{variant} n = {n}, four-step columns");
+        let what = format!("deconv/synthetic/{variant} {n}×64, four-step columns");
         let err = assert_passes(against_variant(inst.as_ref(), variant, oracle), &what);
         // Past `ctx`, the variant runs (a skip would make this test pass without a check).
         let err = err.unwrap_or_else(|| panic!("{what}: not run"));
         eprintln!("{what}: error {err:.2e}");
     }
+}
+
+/// The pipeline's GPU variants run deconv's plan: four-step columns at 512×64 f32 here,
+/// against the CPU `serial` variant with the pipeline's tolerance.
+#[test]
+fn pipeline_gpu_variants_take_the_four_step_columns() {
+    use kernels::Kernel;
+    use kernels::pipeline::Pipeline;
+    use kernels::pipeline::device::GpuStack;
+    let Some(c) = ctx() else { return };
+    let overrides = [
+        ("n", 512.0),
+        ("rows", 512.0),
+        ("cols", 64.0),
+        ("sigma", 2.0),
+        ("images", 2.0),
+        ("trace", 0.0),
+        ("iterations", 3.0),
+    ];
+    let mut params = kernels::Params::defaults(Pipeline::params());
+    for &(name, value) in &overrides {
+        params = params.with(name, value);
+    }
+    let p = Pipeline::problem("deconv-stack", &params, &[]).unwrap();
+    let split = Split::plan(c, Precision::F32, 512).unwrap();
+    let stack = GpuStack::new(&p, 1).unwrap();
+    assert_eq!(stack.path(), Path::FusedFourStep { split });
+    let inst = instance("pipeline", "deconv-stack", &overrides);
+    let what = "pipeline/deconv-stack/gpu-serial 512×64, four-step columns";
+    let err = assert_passes(against_variant(inst.as_ref(), "gpu-serial", "serial"), what);
+    assert!(err.is_some(), "{what}: not run");
 }
