@@ -83,7 +83,7 @@ pub fn naive_time_limit_s() -> Result<f64, KernelError> {
 
 /// Checks every environment variable the library reads (`HARNESS_NAIVE_LIMIT_S`,
 /// `HARNESS_REQUIRE_GPU`, `HARNESS_REFERENCES`, `HARNESS_MEMORY_LIMIT`, `HARNESS_GPU_FAULT`,
-/// `HARNESS_GPU_MAX_BINDING`), so that a program
+/// `HARNESS_GPU_MAX_BINDING`, `HARNESS_GPU_MAX_WORKGROUP_STORAGE`), so that a program
 /// can refuse a bad value once, before anything is built or run, rather than meet it later
 /// as a skip reason, a failed validation or a memory check switched off.
 pub fn check_environment() -> Result<(), KernelError> {
@@ -93,5 +93,6 @@ pub fn check_environment() -> Result<(), KernelError> {
     memory::limit_from_env()?;
     gpu::faults::fault_from_env()?;
     gpu::faults::max_binding_from_env()?;
+    gpu::faults::max_workgroup_storage_from_env()?;
     Ok(())
 }

@@ -12,113 +12,13 @@
 //! twice the bound.
 
 use kernels::Precision;
+use kernels::gpu::GpuContext;
 use kernels::gpu::fft::{Direction, GpuFft, Shape};
 use kernels::gpu::fft_shared::{Fft2d, SharedFft, SharedReal, fits};
-use kernels::gpu::{self, GpuContext};
 mod common;
 
-use common::gpu_required;
+use common::fft::{ctx, on_gpu, precisions, random, reference, relative_rms, unit_roundoff};
 use num_complex::Complex64;
-use rustfft::FftPlanner;
-
-fn ctx() -> Option<&'static GpuContext> {
-    match gpu::context() {
-        Ok(c) => Some(c),
-        Err(e) if gpu_required() => panic!("HARNESS_REQUIRE_GPU=1 but {e}"),
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
-}
-
-fn precisions(c: &GpuContext) -> Vec<Precision> {
-    if c.has_f64() {
-        vec![Precision::F32, Precision::F64]
-    } else {
-        eprintln!("f64 skipped: adapter has no SHADER_F64");
-        vec![Precision::F32]
-    }
-}
-
-/// Seeded uniform values in [−1, 1) (SplitMix64), rounded to `p` (what the GPU sees).
-fn random(len: usize, seed: u64, p: Precision) -> Vec<Complex64> {
-    let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        let v = (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
-        match p {
-            Precision::F32 => v as f32 as f64,
-            Precision::F64 => v,
-        }
-    };
-    (0..len).map(|_| Complex64::new(next(), next())).collect()
-}
-
-fn unit_roundoff(p: Precision) -> f64 {
-    match p {
-        Precision::F32 => f64::powi(2.0, -24),
-        Precision::F64 => f64::powi(2.0, -53),
-    }
-}
-
-fn relative_rms(got: &[Complex64], want: &[Complex64]) -> f64 {
-    let err: f64 = got.iter().zip(want).map(|(a, b)| (a - b).norm_sqr()).sum();
-    let norm: f64 = want.iter().map(|b| b.norm_sqr()).sum();
-    (err / norm).sqrt()
-}
-
-/// rustfft in f64 along rows of `cols` (and then columns of `rows`, for a grid).
-fn reference(x: &[Complex64], shape: Shape, direction: Direction) -> Vec<Complex64> {
-    let mut planner = FftPlanner::<f64>::new();
-    let mut plan = |n| match direction {
-        Direction::Forward => planner.plan_fft_forward(n),
-        Direction::Inverse => planner.plan_fft_inverse(n),
-    };
-    let mut y = x.to_vec();
-    match shape {
-        Shape::Rows { n, .. } => plan(n).process(&mut y),
-        Shape::Grid { rows, cols } => {
-            plan(cols).process(&mut y);
-            let column = plan(rows);
-            for c in 0..cols {
-                let mut buf: Vec<_> = (0..rows).map(|r| y[r * cols + c]).collect();
-                column.process(&mut buf);
-                for (r, v) in buf.into_iter().enumerate() {
-                    y[r * cols + c] = v;
-                }
-            }
-        }
-    }
-    y
-}
-
-/// Runs a host transform (`SharedFft::run_host` or `GpuFft::run_host`) in `p`.
-fn on_gpu(
-    p: Precision,
-    x: &[Complex64],
-    run32: impl FnOnce(&mut [[f32; 2]]),
-    run64: impl FnOnce(&mut [[f64; 2]]),
-) -> Vec<Complex64> {
-    match p {
-        Precision::F32 => {
-            let mut d: Vec<[f32; 2]> = x.iter().map(|v| [v.re as f32, v.im as f32]).collect();
-            run32(&mut d);
-            d.iter()
-                .map(|v| Complex64::new(v[0].into(), v[1].into()))
-                .collect()
-        }
-        Precision::F64 => {
-            let mut d: Vec<[f64; 2]> = x.iter().map(|v| [v.re, v.im]).collect();
-            run64(&mut d);
-            d.iter().map(|v| Complex64::new(v[0], v[1])).collect()
-        }
-    }
-}
 
 /// Shared vs rustfft and vs Stockham, both directions, at `shape` with `levels` = log₂ of
 /// the transform size.
@@ -304,10 +204,12 @@ fn plans_count_global_memory_passes() {
     );
 }
 
-/// A side beyond the adapter's workgroup memory falls back to Stockham (f64 rows of
-/// 2¹³ points need 128 KiB: beyond lavapipe's and NVIDIA's limits).
+/// A side beyond the adapter's workgroup memory is not the one-dispatch path's: f64 rows of
+/// 2¹³ points (128 KiB, beyond lavapipe's and NVIDIA's limits) take the four-step (their
+/// factors 64 and 128 fit); tests/gpu_four_step_forced.rs shows the Stockham fallback
+/// beyond that.
 #[test]
-fn sides_beyond_workgroup_memory_fall_back_to_stockham() {
+fn sides_beyond_workgroup_memory_leave_the_one_dispatch_path() {
     let Some(c) = ctx() else { return };
     let p = precisions(c).pop().unwrap();
     let n = 1usize << 13;
@@ -317,7 +219,7 @@ fn sides_beyond_workgroup_memory_fall_back_to_stockham() {
         return;
     }
     let plan = Fft2d::new(c, p, Shape::Rows { batch: 1, n }).unwrap();
-    assert!(matches!(plan, Fft2d::Stockham(_)));
+    assert!(matches!(plan, Fft2d::FourStep(_)));
     let err = SharedFft::new(c, p, Shape::Rows { batch: 1, n })
         .err()
         .unwrap();

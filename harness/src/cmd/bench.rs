@@ -665,7 +665,8 @@ impl Bench<'_> {
 }
 
 /// What the environment injected into the GPU (kernels::gpu::faults), for `run.json`: the
-/// fault and the lowered binding limit, comma-separated; empty when nothing (or no adapter).
+/// fault and the lowered binding and workgroup-memory limits, comma-separated; empty when
+/// nothing (or no adapter).
 fn gpu_injected() -> String {
     let Ok(adapter) = kernels::gpu::adapter() else {
         return String::new();
@@ -676,6 +677,9 @@ fn gpu_injected() -> String {
     }
     if let Some(bytes) = adapter.lowered_max_binding {
         parts.push(format!("HARNESS_GPU_MAX_BINDING={bytes}"));
+    }
+    if let Some(bytes) = adapter.lowered_max_workgroup_storage {
+        parts.push(format!("HARNESS_GPU_MAX_WORKGROUP_STORAGE={bytes}"));
     }
     parts.join(", ")
 }

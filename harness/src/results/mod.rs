@@ -49,7 +49,8 @@ pub struct RunManifest {
     pub gpu_ceiling: Option<crate::measure::gpu_ceilings::GpuCeiling>,
     /// Why there is no `gpu_ceiling` (no GPU variant selected, no adapter, a failure).
     pub gpu_ceiling_skipped: Option<String>,
-    /// What `HARNESS_GPU_FAULT` and `HARNESS_GPU_MAX_BINDING` injected into the GPU
+    /// What `HARNESS_GPU_FAULT`, `HARNESS_GPU_MAX_BINDING` and
+    /// `HARNESS_GPU_MAX_WORKGROUP_STORAGE` injected into the GPU
     /// (empty: nothing): such a run tests the harness, and its GPU rows measure nothing.
     pub gpu_injected: String,
     /// How the machine's speed moved during the run, from a short fixed probe between rows.

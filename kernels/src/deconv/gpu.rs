@@ -30,11 +30,13 @@ use crate::check::Output;
 use crate::error::KernelError;
 use crate::fft2d::Float;
 use crate::gpu::fft::{Direction, FftBinding, GpuFft, GpuMultiply, MultiplyBinding, Shape};
+use crate::gpu::fft_four_step::Split;
 use crate::gpu::{self, BindGroup, Binding, Buffer, Element, Pipeline, Readback, Timer};
 use crate::variant::{Availability, Precision, Prepared, Stage, Variant, VariantInfo};
 
 /// `F32`/`F64`: the fused shared-memory path ([`super::gpu_shared`]) where the sides fit the
-/// adapter's workgroup memory, else the Stockham path; `Stockham*`: always the Stockham
+/// adapter's workgroup memory (columns as a four-step where only their factors fit), else
+/// the Stockham path; `Stockham*`: always the Stockham
 /// path (kept reachable to compare the two with `harness compare`).
 pub enum Gpu {
     F32,
@@ -56,6 +58,9 @@ const SOFTWARE_SECONDS_PER_PIXEL_ITERATION: f64 = 3e-7;
 pub enum Path {
     /// Fused shared-memory FFTs on the half spectrum ([`super::gpu_shared`]).
     Fused,
+    /// The same with columns too long for workgroup memory run as a four-step
+    /// ([`super::gpu_four_step`]): three passes per column step.
+    FusedFourStep { split: Split },
     /// Complex Stockham FFTs and separate element-wise passes: `fft_passes` global passes
     /// per 2-D transform.
     Stockham { fft_passes: usize },
@@ -71,8 +76,11 @@ impl Path {
         cols: usize,
         stockham: bool,
     ) -> Result<Path, KernelError> {
-        if !stockham && super::gpu_shared::fused_fits(ctx, precision, rows, cols) {
-            return Ok(Path::Fused);
+        use super::gpu_shared::{Columns, fused_columns};
+        match (stockham, fused_columns(ctx, precision, rows, cols)) {
+            (false, Some(Columns::Whole)) => return Ok(Path::Fused),
+            (false, Some(Columns::FourStep(split))) => return Ok(Path::FusedFourStep { split }),
+            (true, _) | (false, None) => {}
         }
         let fft = GpuFft::new(ctx, precision, Shape::Grid { rows, cols })?;
         Ok(Path::Stockham {
@@ -83,7 +91,10 @@ impl Path {
     /// Global-memory passes (each reads and writes the whole array) per iteration.
     pub fn global_passes_per_iteration(&self) -> usize {
         match *self {
-            Path::Fused => super::gpu_shared::GLOBAL_PASSES_PER_ITERATION,
+            Path::Fused => super::gpu_shared::Columns::Whole.global_passes_per_iteration(),
+            Path::FusedFourStep { split } => {
+                super::gpu_shared::Columns::FourStep(split).global_passes_per_iteration()
+            }
             // Four 2-D FFTs, two spectrum products, `ratio` and `update`.
             Path::Stockham { fft_passes } => 4 * fft_passes + 4,
         }
@@ -374,7 +385,9 @@ where
             params: ctx.uniform_from("deconv params", &[[len as u32, 0, 0, 0]])?,
         };
         let (engine, mut buffers) = match Path::plan(ctx, precision, r, c, stockham)? {
-            Path::Fused => Self::fused(p, precision, real_max, &common)?,
+            Path::Fused | Path::FusedFourStep { .. } => {
+                Self::fused(p, precision, real_max, &common)?
+            }
             Path::Stockham { .. } => Self::stockham(p, precision, real_max, &common)?,
         };
         Ok(Run {

@@ -16,12 +16,18 @@
 //! Four global-memory passes per iteration ([`GLOBAL_PASSES_PER_ITERATION`]) against
 //! 4·(Stockham passes) + 4 element-wise ones on the complex path (44 at 1024²). P is
 //! rfft2(k)/(R·C) from the host (f64, rounded once): the 1/(R·C) of irfft2 folded in.
+//!
+//! Columns of R points that do not fit workgroup memory but whose four-step factors do
+//! (f64 4096² on NVIDIA's 48 KiB) run each column step in three passes instead
+//! ([`super::gpu_four_step`]): eight per iteration ([`Columns::global_passes_per_iteration`]).
 
 use std::sync::Arc;
 
 use num_complex::Complex64;
 
+use super::gpu_four_step::{ColumnBuffers, FourStepColumns};
 use crate::error::KernelError;
+use crate::gpu::fft_four_step::Split;
 use crate::gpu::fft_shared::{fits, shader_prelude, twiddles};
 use crate::gpu::{self, BindGroup, Binding, Buffer, Encoder, GpuContext, Pipeline};
 use crate::variant::Precision;
@@ -29,10 +35,47 @@ use crate::variant::Precision;
 /// Global-memory passes of one fused iteration: convolve, ratio, correlate, update.
 pub const GLOBAL_PASSES_PER_ITERATION: usize = 4;
 
-/// Whether an R × C problem fits the fused path on this adapter: C/2 points per row and R
-/// per column in workgroup memory (C ≥ 4 and R ≥ 2, powers of two).
+/// How the fused path runs its column steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Columns {
+    /// A whole column of R points in workgroup memory: one pass per step.
+    Whole,
+    /// The four-step: three passes per step ([`super::gpu_four_step`]).
+    FourStep(Split),
+}
+
+impl Columns {
+    /// Global-memory passes of one fused iteration: the two row steps and two column steps.
+    pub fn global_passes_per_iteration(&self) -> usize {
+        match self {
+            Columns::Whole => GLOBAL_PASSES_PER_ITERATION,
+            Columns::FourStep(_) => 2 + 2 * super::gpu_four_step::PASSES_PER_COLUMN_STEP,
+        }
+    }
+}
+
+/// The fused path's columns for an R × C problem on this adapter, or `None` when the fused
+/// path does not apply: rows of C/2 points must fit workgroup memory (C ≥ 4), columns of R
+/// points fit (R ≥ 2) or split into factors that fit (powers of two).
+pub fn fused_columns(
+    ctx: &GpuContext,
+    precision: Precision,
+    rows: usize,
+    cols: usize,
+) -> Option<Columns> {
+    if cols < 4 || rows < 2 || !fits(ctx, precision, cols / 2) {
+        return None;
+    }
+    match fits(ctx, precision, rows) {
+        true => Some(Columns::Whole),
+        false => Split::plan(ctx, precision, rows).map(Columns::FourStep),
+    }
+}
+
+/// Whether an R × C problem takes the fused path (on the half spectrum) on this adapter,
+/// with whole or four-step columns ([`fused_columns`]).
 pub fn fused_fits(ctx: &GpuContext, precision: Precision, rows: usize, cols: usize) -> bool {
-    cols >= 4 && rows >= 2 && fits(ctx, precision, cols / 2) && fits(ctx, precision, rows)
+    fused_columns(ctx, precision, rows, cols).is_some()
 }
 
 /// The buffers of one image, in gpu_shared.wgsl's binding order (the twiddles are the
@@ -46,18 +89,32 @@ pub(crate) struct FusedBuffers<'a> {
     pub transfer: &'a Buffer,
 }
 
-/// The five fused steps bound to one image's buffers.
+/// The fused steps bound to one image's buffers.
 pub(crate) struct Fused {
-    /// start, ratio, update (one workgroup per row); convolve, correlate (per column).
-    steps: [(Arc<Pipeline>, BindGroup); 5],
+    /// start, ratio, update (one workgroup per row).
+    steps: [(Arc<Pipeline>, BindGroup); 3],
+    column_steps: ColumnSteps,
     rows: u32,
-    half: u32,
     /// Kept alive: bound above.
-    _tables: [Buffer; 2],
+    _table: Buffer,
+}
+
+/// The column steps: one pass each (convolve, correlate: one workgroup per column), or
+/// the four-step's three.
+enum ColumnSteps {
+    Whole {
+        steps: [(Arc<Pipeline>, BindGroup); 2],
+        half: u32,
+        /// Kept alive: bound above.
+        _table: Buffer,
+    },
+    /// Boxed: much larger than the whole-column steps.
+    FourStep(Box<FourStepColumns>),
 }
 
 impl Fused {
-    /// Compiles (or reuses) the row and column modules for `precision` and binds them.
+    /// Compiles (or reuses) the row and column modules for `precision` and binds them:
+    /// whole or four-step columns as [`fused_columns`] says.
     pub(crate) fn new(
         precision: Precision,
         real_max: &str,
@@ -66,68 +123,154 @@ impl Fused {
         b: &FusedBuffers,
     ) -> Result<Fused, KernelError> {
         let ctx = gpu::context()?;
+        let columns = fused_columns(ctx, precision, rows, cols).ok_or_else(|| {
+            KernelError::Gpu(format!(
+                "a {rows}×{cols} {precision} image does not take the fused path on {}: use \
+                 the Stockham path (deconv::gpu::Path::plan chooses it)",
+                ctx.summary().name
+            ))
+        })?;
         let n = cols / 2;
-        // Row module: n = C/2 points, table e^{−2πi m/C}; column module: R points.
-        let row_table = twiddles(ctx, precision, cols, n + 1)?;
-        let col_table = twiddles(ctx, precision, rows, (rows / 2).max(1))?;
-        let module = |len: usize, tws: u32| {
-            format!(
-                "{}\nconst REAL_MAX: real = {real_max};\n{}",
-                shader_prelude(ctx, precision, len, tws),
-                include_str!("gpu_shared.wgsl")
-            )
+        // Row module: n = C/2 points, table e^{−2πi m/C}.
+        let table = twiddles(ctx, precision, cols, n + 1)?;
+        let module = Module {
+            precision,
+            source: module_source(precision, real_max, n, 2)?,
+            len: n,
+            table: &table,
         };
-        let (row_src, col_src) = (module(n, 2), module(rows, 1));
-        use Binding::{ReadOnly, ReadWrite, Uniform};
-        let layout = [
-            Uniform, ReadOnly, ReadWrite, ReadWrite, ReadWrite, ReadOnly, ReadOnly,
-        ];
-        let step = |entry: &str, row: bool| -> Result<(Arc<Pipeline>, BindGroup), KernelError> {
-            let (src, len, table) = match row {
-                true => (&row_src, n, &row_table),
-                false => (&col_src, rows, &col_table),
-            };
-            let name = format!("deconv-shared-{precision}-{len}-{entry}");
-            let pipeline = ctx.pipeline(&name, src, entry, &layout)?;
-            let bind = ctx.bind(
-                &pipeline,
-                &[
-                    b.params.into(),
-                    b.image.into(),
-                    b.estimate.into(),
-                    b.spectrum.into(),
-                    b.state.into(),
-                    b.transfer.into(),
-                    table.into(),
-                ],
-            )?;
-            Ok((pipeline, bind))
+        let column_steps = match columns {
+            Columns::Whole => whole_columns(precision, real_max, rows, cols, b)?,
+            Columns::FourStep(split) => {
+                let buffers = ColumnBuffers {
+                    params: b.params,
+                    spectrum: b.spectrum,
+                    transfer: b.transfer,
+                };
+                let steps = FourStepColumns::new(precision, split, cols, &buffers)?;
+                ColumnSteps::FourStep(Box::new(steps))
+            }
         };
         Ok(Fused {
             steps: [
-                step("start", true)?,
-                step("ratio", true)?,
-                step("update", true)?,
-                step("convolve", false)?,
-                step("correlate", false)?,
+                module.step("start", b)?,
+                module.step("ratio", b)?,
+                module.step("update", b)?,
             ],
+            column_steps,
             rows: rows as u32,
-            half: (n + 1) as u32,
-            _tables: [row_table, col_table],
+            _table: table,
         })
+    }
+
+    /// The column steps' plan.
+    pub(crate) fn columns(&self) -> Columns {
+        match &self.column_steps {
+            ColumnSteps::Whole { .. } => Columns::Whole,
+            ColumnSteps::FourStep(f) => Columns::FourStep(f.split()),
+        }
     }
 
     /// The whole deconvolution: `start`, then per iteration convolve → ratio → correlate →
     /// update. The caller resets the state buffer before and downloads after.
     pub(crate) fn encode(&self, enc: &mut Encoder, iterations: usize) {
-        let [start, ratio, update, convolve, correlate] = &self.steps;
+        let [start, ratio, update] = &self.steps;
         enc.dispatch(&start.0, &start.1, self.rows);
         for _ in 0..iterations {
-            enc.dispatch(&convolve.0, &convolve.1, self.half);
+            self.column_steps.encode(enc, false);
             enc.dispatch(&ratio.0, &ratio.1, self.rows);
-            enc.dispatch(&correlate.0, &correlate.1, self.half);
+            self.column_steps.encode(enc, true);
             enc.dispatch(&update.0, &update.1, self.rows);
         }
+    }
+}
+
+impl ColumnSteps {
+    /// Records convolve (`correlate` false: × P) or correlate (× conj P).
+    fn encode(&self, enc: &mut Encoder, correlate: bool) {
+        match self {
+            ColumnSteps::Whole { steps, half, .. } => {
+                let (pipeline, group) = &steps[usize::from(correlate)];
+                enc.dispatch(pipeline, group, *half);
+            }
+            ColumnSteps::FourStep(f) => f.encode(enc, correlate),
+        }
+    }
+}
+
+/// The column module (R points, one workgroup per column): convolve and correlate.
+fn whole_columns(
+    precision: Precision,
+    real_max: &str,
+    rows: usize,
+    cols: usize,
+    b: &FusedBuffers,
+) -> Result<ColumnSteps, KernelError> {
+    let ctx = gpu::context()?;
+    let table = twiddles(ctx, precision, rows, (rows / 2).max(1))?;
+    let module = Module {
+        precision,
+        source: module_source(precision, real_max, rows, 1)?,
+        len: rows,
+        table: &table,
+    };
+    Ok(ColumnSteps::Whole {
+        steps: [module.step("convolve", b)?, module.step("correlate", b)?],
+        half: (cols / 2 + 1) as u32,
+        _table: table,
+    })
+}
+
+/// gpu_shared.wgsl for transforms of `len` points, twiddle stride `tws`.
+fn module_source(
+    precision: Precision,
+    real_max: &str,
+    len: usize,
+    tws: u32,
+) -> Result<String, KernelError> {
+    let ctx = gpu::context()?;
+    Ok(format!(
+        "{}\nconst REAL_MAX: real = {real_max};\n{}",
+        shader_prelude(ctx, precision, len, tws),
+        include_str!("gpu_shared.wgsl")
+    ))
+}
+
+/// One compiled gpu_shared.wgsl module and its twiddle table.
+struct Module<'a> {
+    precision: Precision,
+    source: String,
+    len: usize,
+    table: &'a Buffer,
+}
+
+impl Module<'_> {
+    /// The pipeline of `entry`, bound to `b`.
+    fn step(
+        &self,
+        entry: &str,
+        b: &FusedBuffers,
+    ) -> Result<(Arc<Pipeline>, BindGroup), KernelError> {
+        let ctx = gpu::context()?;
+        use Binding::{ReadOnly, ReadWrite, Uniform};
+        let layout = [
+            Uniform, ReadOnly, ReadWrite, ReadWrite, ReadWrite, ReadOnly, ReadOnly,
+        ];
+        let name = format!("deconv-shared-{}-{}-{entry}", self.precision, self.len);
+        let pipeline = ctx.pipeline(&name, &self.source, entry, &layout)?;
+        let bind = ctx.bind(
+            &pipeline,
+            &[
+                b.params.into(),
+                b.image.into(),
+                b.estimate.into(),
+                b.spectrum.into(),
+                b.state.into(),
+                b.transfer.into(),
+                self.table.into(),
+            ],
+        )?;
+        Ok((pipeline, bind))
     }
 }
 

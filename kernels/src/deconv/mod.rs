@@ -64,6 +64,7 @@ use crate::variant::{Availability, Precision, Variant, VariantInfo, Work};
 pub mod engine;
 pub mod fft;
 pub mod gpu;
+pub mod gpu_four_step;
 pub mod gpu_shared;
 pub mod lanes;
 pub mod naive;

@@ -24,7 +24,14 @@
 //! the OUT_OF_MEMORY scope gives, saying that the refusal is its own. The rows, the exit
 //! code and the rest of the run behave as they would after a real one.
 //!
-//! Both variables are parsed strictly; [`crate::check_environment`] refuses a bad value
+//! `HARNESS_GPU_MAX_WORKGROUP_STORAGE=BYTES` requests the device with at most that many
+//! bytes of `var<workgroup>` memory per workgroup, so that the shared-memory FFT's plans
+//! (one dispatch where a line fits, the four-step where its two factors fit, Stockham
+//! beyond: `gpu::fft_shared`, `gpu::fft_four_step`) can be forced at sizes a software
+//! adapter runs in seconds (e.g. 2048 bytes: f64 columns of 256 points take the four-step,
+//! as f64 columns of 4096 do on an NVIDIA GPU's 48 KiB).
+//!
+//! All three variables are parsed strictly; [`crate::check_environment`] refuses a bad value
 //! before a program runs anything.
 
 use crate::error::KernelError;
@@ -33,6 +40,8 @@ use crate::error::KernelError;
 pub const FAULT_VAR: &str = "HARNESS_GPU_FAULT";
 /// The environment variable that lowers the storage binding limit.
 pub const MAX_BINDING_VAR: &str = "HARNESS_GPU_MAX_BINDING";
+/// The environment variable that lowers the workgroup-memory limit.
+pub const MAX_WORKGROUP_STORAGE_VAR: &str = "HARNESS_GPU_MAX_WORKGROUP_STORAGE";
 
 /// What kind of fault to inject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,11 +140,25 @@ pub fn max_binding_from_env() -> Result<Option<u64>, KernelError> {
 }
 
 fn parse_max_binding(value: &str) -> Result<u64, KernelError> {
+    parse_bytes(MAX_BINDING_VAR, value)
+}
+
+/// The workgroup-memory limit `HARNESS_GPU_MAX_WORKGROUP_STORAGE` asks for, in bytes;
+/// `None` when unset.
+pub fn max_workgroup_storage_from_env() -> Result<Option<u64>, KernelError> {
+    match std::env::var_os(MAX_WORKGROUP_STORAGE_VAR) {
+        None => Ok(None),
+        Some(v) => parse_bytes(MAX_WORKGROUP_STORAGE_VAR, &v.to_string_lossy()).map(Some),
+    }
+}
+
+/// A byte count for the variable `name`: a positive multiple of 4.
+fn parse_bytes(name: &'static str, value: &str) -> Result<u64, KernelError> {
     match value.parse::<u64>() {
-        // wgpu sizes bindings in multiples of 4 bytes.
+        // wgpu sizes bindings and workgroup memory in multiples of 4 bytes.
         Ok(bytes) if bytes >= 4 && bytes % 4 == 0 => Ok(bytes),
         _ => Err(KernelError::Environment {
-            name: MAX_BINDING_VAR,
+            name,
             value: value.to_string(),
             reason: "expected a number of bytes, a positive multiple of 4 (e.g. 65536); unset \
                      it for the adapter's own limit"
@@ -196,6 +219,8 @@ mod tests {
             let e = parse_max_binding(bad).unwrap_err().to_string();
             assert!(e.contains("positive multiple of 4"), "{bad}: {e}");
         }
+        let e = parse_bytes(MAX_WORKGROUP_STORAGE_VAR, "2k").unwrap_err();
+        assert!(e.to_string().contains(MAX_WORKGROUP_STORAGE_VAR), "{e}");
     }
 
     #[test]

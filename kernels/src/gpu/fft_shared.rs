@@ -8,8 +8,9 @@
 //! Size: a transform of n points needs n complex numbers of workgroup memory (n·8 bytes in
 //! f32, n·16 in f64). The limit is the adapter's `max_compute_workgroup_storage_size`,
 //! queried, never assumed (NVIDIA exposes 48 KiB through Vulkan: f32 up to 4096 points,
-//! f64 up to 2048). [`fits`] says whether a length fits; [`Fft2d::new`] falls back to the
-//! Stockham passes for a side that does not.
+//! f64 up to 2048). [`fits`] says whether a length fits; [`Fft2d::new`] runs a side that
+//! does not as a four-step ([`super::fft_four_step`], two passes) when its two factors
+//! fit, and falls back to the Stockham passes beyond.
 //!
 //! Algorithm (fft_shared.wgsl): the row is loaded in bit-reversed order, then decimation in
 //! time in place (`dit`); `dif` (natural in, bit-reversed out) lets a fused convolution do
@@ -22,6 +23,7 @@ use std::f64::consts::TAU;
 use std::sync::Arc;
 
 use super::fft::{Direction, FftBinding, GpuFft, Shape, complex_bytes, real_type};
+use super::fft_four_step::{FourStepBinding, FourStepFft, Split};
 use super::{BindGroup, Binding, Buffer, Element, Encoder, GpuContext, GpuError, Pipeline};
 use crate::variant::Precision;
 
@@ -94,7 +96,7 @@ pub fn twiddles(
 
 /// One axis of a shared-memory transform: `count` transforms of `n` points, element j of
 /// transform b at b·batch_stride + j·elem_stride.
-struct Axis {
+pub(super) struct Axis {
     /// [forward, inverse].
     pipelines: [Arc<Pipeline>; 2],
     params: Buffer,
@@ -103,7 +105,7 @@ struct Axis {
 }
 
 impl Axis {
-    fn new(
+    pub(super) fn new(
         ctx: &'static GpuContext,
         precision: Precision,
         n: usize,
@@ -136,6 +138,23 @@ impl Axis {
             table: twiddles(ctx, precision, n, (n / 2).max(1))?,
             count: count as u32,
         })
+    }
+
+    /// [forward, inverse] bind groups for `data`.
+    pub(super) fn bind(&self, ctx: &GpuContext, data: &Buffer) -> Result<[BindGroup; 2], GpuError> {
+        let group = |d: usize| {
+            ctx.bind(
+                &self.pipelines[d],
+                &[(&self.params).into(), data.into(), (&self.table).into()],
+            )
+        };
+        Ok([group(0)?, group(1)?])
+    }
+
+    /// Records this axis's one dispatch.
+    pub(super) fn encode(&self, enc: &mut Encoder<'_>, groups: &[BindGroup; 2], d: Direction) {
+        let d = usize::from(d == Direction::Inverse);
+        enc.dispatch(&self.pipelines[d], &groups[d], self.count);
     }
 }
 
@@ -196,46 +215,41 @@ impl SharedFft {
                 data.bytes()
             )));
         }
-        let mut groups = Vec::with_capacity(self.axes.len());
-        for a in &self.axes {
-            let group = |d: usize| {
-                self.ctx.bind(
-                    &a.pipelines[d],
-                    &[(&a.params).into(), data.into(), (&a.table).into()],
-                )
-            };
-            groups.push([group(0)?, group(1)?]);
-        }
-        Ok(SharedBinding { groups })
+        let groups = self.axes.iter().map(|a| a.bind(self.ctx, data));
+        Ok(SharedBinding {
+            groups: groups.collect::<Result<_, _>>()?,
+        })
     }
 
     /// Records the transform of the bound buffer into `enc`, in place.
     pub fn encode(&self, enc: &mut Encoder<'_>, binding: &SharedBinding, direction: Direction) {
-        let d = match direction {
-            Direction::Forward => 0,
-            Direction::Inverse => 1,
-        };
         for (a, groups) in self.axes.iter().zip(&binding.groups) {
-            enc.dispatch(&a.pipelines[d], &groups[d], a.count);
+            a.encode(enc, groups, direction);
         }
     }
 }
 
 /// A 2-D (or batched 1-D) FFT plan: the shared-memory path when every side fits the
-/// adapter's workgroup memory, else the Stockham passes. Same `bind` / `encode` API.
+/// adapter's workgroup memory; the four-step ([`super::fft_four_step`]) when every side
+/// fits or splits into two factors that fit; else the Stockham passes. Same `bind` /
+/// `encode` API; the four-step's forward output is in digit-transposed order
+/// ([`Fft2d::stored_order`]), which its inverse reads back.
 pub enum Fft2d {
     Shared(SharedFft),
+    FourStep(FourStepFft),
     Stockham(GpuFft),
 }
 
 /// The bind groups of an [`Fft2d`] for one buffer.
 pub enum Fft2dBinding {
     Shared(SharedBinding),
+    FourStep(FourStepBinding),
     Stockham(FftBinding),
 }
 
 impl Fft2d {
-    /// Plans `shape`: shared memory where it fits, Stockham otherwise.
+    /// Plans `shape`: one dispatch per side where every side fits, the four-step where
+    /// every side fits or splits, Stockham otherwise.
     pub fn new(
         ctx: &'static GpuContext,
         precision: Precision,
@@ -245,8 +259,11 @@ impl Fft2d {
             Shape::Rows { n, .. } => [n, n],
             Shape::Grid { rows, cols } => [rows, cols],
         };
+        let splits = |n: usize| fits(ctx, precision, n) || Split::plan(ctx, precision, n).is_some();
         if sides.iter().all(|&n| fits(ctx, precision, n)) {
             Ok(Fft2d::Shared(SharedFft::new(ctx, precision, shape)?))
+        } else if sides.iter().all(|&n| splits(n)) {
+            Ok(Fft2d::FourStep(FourStepFft::new(ctx, precision, shape)?))
         } else {
             Ok(Fft2d::Stockham(GpuFft::new(ctx, precision, shape)?))
         }
@@ -256,13 +273,35 @@ impl Fft2d {
     pub fn global_passes(&self) -> usize {
         match self {
             Fft2d::Shared(f) => f.global_passes(),
+            Fft2d::FourStep(f) => f.global_passes(),
             Fft2d::Stockham(f) => f.global_passes(),
         }
     }
 
+    /// For each stored position (row-major), the row-major index of the spectrum bin the
+    /// forward transform leaves there: the identity except on the four-step path.
+    pub fn stored_order(&self) -> Vec<usize> {
+        match self {
+            Fft2d::FourStep(f) => f.stored_order(),
+            Fft2d::Shared(f) => (0..f.shape.len()).collect(),
+            Fft2d::Stockham(f) => (0..f.shape().len()).collect(),
+        }
+    }
+
+    /// Bytes of the array this plan transforms.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Fft2d::Shared(f) => f.bytes(),
+            Fft2d::FourStep(f) => f.bytes(),
+            Fft2d::Stockham(f) => f.bytes(),
+        }
+    }
+
+    /// Prepares the transform of `data` (interleaved complex, row-major, this plan's shape).
     pub fn bind(&self, data: &Buffer) -> Result<Fft2dBinding, GpuError> {
         Ok(match self {
             Fft2d::Shared(f) => Fft2dBinding::Shared(f.bind(data)?),
+            Fft2d::FourStep(f) => Fft2dBinding::FourStep(f.bind(data)?),
             Fft2d::Stockham(f) => Fft2dBinding::Stockham(f.bind(data)?),
         })
     }
@@ -272,12 +311,41 @@ impl Fft2d {
     pub fn encode(&self, enc: &mut Encoder<'_>, binding: &Fft2dBinding, direction: Direction) {
         match (self, binding) {
             (Fft2d::Shared(f), Fft2dBinding::Shared(b)) => f.encode(enc, b, direction),
+            (Fft2d::FourStep(f), Fft2dBinding::FourStep(b)) => f.encode(enc, b, direction),
             (Fft2d::Stockham(f), Fft2dBinding::Stockham(b)) => f.encode(enc, b, direction),
-            (Fft2d::Shared(_), Fft2dBinding::Stockham(_))
-            | (Fft2d::Stockham(_), Fft2dBinding::Shared(_)) => {
+            (Fft2d::Shared(_), Fft2dBinding::FourStep(_) | Fft2dBinding::Stockham(_))
+            | (Fft2d::FourStep(_), Fft2dBinding::Shared(_) | Fft2dBinding::Stockham(_))
+            | (Fft2d::Stockham(_), Fft2dBinding::Shared(_) | Fft2dBinding::FourStep(_)) => {
                 debug_assert!(false, "an Fft2d binding used with another plan")
             }
         }
+    }
+}
+
+impl Fft2d {
+    /// Transforms host data in place, whichever the plan (allocates; for tests and one-off
+    /// use): the four-step's forward output and inverse input are in
+    /// [`Fft2d::stored_order`]. `T` is `[f32; 2]` or `[f64; 2]` to match the precision.
+    pub fn run_host<T: Element>(
+        &self,
+        data: &mut [T],
+        direction: Direction,
+    ) -> Result<(), GpuError> {
+        if std::mem::size_of_val(data) as u64 != self.bytes() {
+            return Err(GpuError(format!(
+                "FFT plan needs {} bytes, {} given",
+                self.bytes(),
+                std::mem::size_of_val(data)
+            )));
+        }
+        let ctx = super::context()?;
+        let buffer = ctx.storage_from("fft plan data", data)?;
+        let binding = self.bind(&buffer)?;
+        let mut enc = ctx.encoder("fft plan", None);
+        self.encode(&mut enc, &binding, direction);
+        enc.submit()?;
+        data.copy_from_slice(&ctx.read::<T>(&buffer)?);
+        Ok(())
     }
 }
 

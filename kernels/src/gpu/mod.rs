@@ -58,6 +58,9 @@ pub struct AdapterSummary {
     pub injected_fault: String,
     /// The binding limit `HARNESS_GPU_MAX_BINDING` imposed (bytes), or `None`.
     pub lowered_max_binding: Option<u64>,
+    /// The workgroup-memory limit `HARNESS_GPU_MAX_WORKGROUP_STORAGE` imposed (bytes), or
+    /// `None`.
+    pub lowered_max_workgroup_storage: Option<u64>,
 }
 
 /// The adapter the GPU variants would use, or why there is none.
@@ -143,6 +146,7 @@ fn lcm(a: u64, b: u64) -> u64 {
 pub mod ceilings;
 pub mod faults;
 pub mod fft;
+pub mod fft_four_step;
 pub mod fft_shared;
 
 #[cfg(test)]

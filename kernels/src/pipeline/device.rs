@@ -32,8 +32,8 @@ use std::time::Instant;
 use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::deconv::DeconvProblem;
 use crate::deconv::engine::gpu::{
-    F32_MAX, Fused, FusedBuffers, ImageBuffers, Iterations, NonFinite, Path, full_spectrum,
-    fused_fits, scaled_transfer,
+    Columns, F32_MAX, Fused, FusedBuffers, ImageBuffers, Iterations, NonFinite, Path,
+    full_spectrum, fused_fits, scaled_transfer,
 };
 use crate::error::KernelError;
 use crate::gpu::fft::{GpuFft, GpuMultiply, Shape};
@@ -131,7 +131,10 @@ impl Engine {
     /// The plan this engine runs (its pass count comes from the FFT it holds).
     fn path(&self) -> Path {
         match self {
-            Engine::Fused(_) => Path::Fused,
+            Engine::Fused(f) => match f.steps[0].columns() {
+                Columns::Whole => Path::Fused,
+                Columns::FourStep(split) => Path::FusedFourStep { split },
+            },
             Engine::Stockham(s) => Path::Stockham {
                 fft_passes: s.fft.global_passes(),
             },
@@ -272,7 +275,7 @@ impl GpuStack {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let engine = match Path::plan(ctx, Precision::F32, r, c, stockham)? {
-            Path::Fused => Engine::fused(first, &slots)?,
+            Path::Fused | Path::FusedFourStep { .. } => Engine::fused(first, &slots)?,
             Path::Stockham { .. } => Engine::stockham(first, &slots)?,
         };
         Ok(GpuStack {

@@ -15,6 +15,8 @@ use kernels::params::Params;
 use kernels::registry;
 use kernels::{Availability, Instance, Prepared, VariantRef};
 
+pub mod fft;
+
 /// `HARNESS_REQUIRE_GPU=1` (set by CI): a GPU variant skipped for want of an adapter fails.
 /// Panics, with the message, on a value the policy does not accept.
 pub fn gpu_required() -> bool {

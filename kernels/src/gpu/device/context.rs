@@ -81,6 +81,7 @@ fn leak(ctx: GpuContext) -> &'static GpuContext {
 struct Injection {
     fault: Option<Fault>,
     max_binding: Option<u64>,
+    max_workgroup_storage: Option<u64>,
 }
 
 /// The [`Injection`] the environment asks for, read once.
@@ -92,6 +93,7 @@ fn injection() -> Result<&'static Injection, GpuError> {
             Ok(Injection {
                 fault: faults::fault_from_env().map_err(env)?,
                 max_binding: faults::max_binding_from_env().map_err(env)?,
+                max_workgroup_storage: faults::max_workgroup_storage_from_env().map_err(env)?,
             })
         })
         .as_ref()
@@ -100,7 +102,11 @@ fn injection() -> Result<&'static Injection, GpuError> {
 
 fn create() -> Result<GpuContext, GpuError> {
     private_runtime_dir();
-    let Injection { fault, max_binding } = injection()?;
+    let Injection {
+        fault,
+        max_binding,
+        max_workgroup_storage,
+    } = injection()?;
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = wgpu::Backends::VULKAN;
     if fault.as_ref().is_some_and(|f| f.kind == FaultKind::Oom) {
@@ -119,7 +125,7 @@ fn create() -> Result<GpuContext, GpuError> {
         wanted.remove(wgpu::Features::SHADER_F64);
     }
     let features = adapter.features() & wanted;
-    let limits = limits(&adapter.limits(), *max_binding);
+    let limits = limits(&adapter.limits(), *max_binding, *max_workgroup_storage);
     let info = adapter.get_info();
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("kernels"),
@@ -144,6 +150,7 @@ fn create() -> Result<GpuContext, GpuError> {
         timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
         injected_fault: fault.as_ref().map(|f| f.to_string()).unwrap_or_default(),
         lowered_max_binding: *max_binding,
+        lowered_max_workgroup_storage: *max_workgroup_storage,
     };
     Ok(GpuContext {
         _instance: instance,
@@ -162,8 +169,15 @@ fn create() -> Result<GpuContext, GpuError> {
 
 /// The limits to request: the adapter's own storage, buffer and workgroup-memory limits
 /// (the shared-memory FFT, `gpu::fft_shared`, sizes itself to them), the binding and
-/// buffer limits lowered to `max_binding` when one is imposed.
-fn limits(available: &wgpu::Limits, max_binding: Option<u64>) -> wgpu::Limits {
+/// buffer limits lowered to `max_binding` and the workgroup memory to
+/// `max_workgroup_storage` when they are imposed (`gpu::faults`).
+fn limits(
+    available: &wgpu::Limits,
+    max_binding: Option<u64>,
+    max_workgroup_storage: Option<u64>,
+) -> wgpu::Limits {
+    let workgroup = available.max_compute_workgroup_storage_size;
+    let workgroup = max_workgroup_storage.map_or(workgroup, |m| workgroup.min(m as u32));
     let binding = available.max_storage_buffer_binding_size;
     let binding = max_binding.map_or(binding, |m| m.min(binding));
     wgpu::Limits {
@@ -171,7 +185,7 @@ fn limits(available: &wgpu::Limits, max_binding: Option<u64>) -> wgpu::Limits {
         max_buffer_size: max_binding.map_or(available.max_buffer_size, |m| {
             m.min(available.max_buffer_size)
         }),
-        max_compute_workgroup_storage_size: available.max_compute_workgroup_storage_size,
+        max_compute_workgroup_storage_size: workgroup,
         ..wgpu::Limits::default()
     }
 }
