@@ -26,7 +26,7 @@ use ndarray::{ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::fft2d::lanes::{
-    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, tiles_out,
+    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, prefetch, tiles_out,
 };
 
 /// Transforms per vector in f64.
@@ -208,10 +208,18 @@ fn gather_rows(
     row: impl Fn(usize) -> usize,
     across: &mut [Split<V>],
 ) {
+    // The W rows once per block, not once per strip (`row` takes a modulo by N).
+    let rows: [usize; W] = std::array::from_fn(&row);
     let mut tile = [Split::default(); W];
     for (strip, out) in spectrum.chunks_exact(n).zip(across.chunks_exact_mut(W)) {
-        for (l, t) in tile.iter_mut().enumerate() {
-            *t = strip[row(l)];
+        for (t, &r) in tile.iter_mut().zip(&rows) {
+            *t = strip[r];
+        }
+        // The next block reads the W rows below these: start fetching them (one
+        // strip apart each, too scattered for the hardware prefetcher).
+        let low = rows.iter().min().copied().unwrap_or(0);
+        if let Some(next) = low.checked_sub(W).and_then(|l| strip.get(l..low)) {
+            prefetch(next);
         }
         f64::transpose(&tile, out);
     }
