@@ -26,7 +26,7 @@ use ndarray::{ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::fft2d::lanes::{
-    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, tiles_out,
+    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, prefetch, tiles_out,
 };
 
 /// Transforms per vector in f64.
@@ -124,7 +124,10 @@ impl LanesComposite {
         let n = self.n;
         let per = (n / W).div_ceil(self.tasks.len()) * W;
         let (spectrum, rows) = (&self.spectrum, &self.rows);
-        let nn = (n * n) as f64;
+        // |·|/N² as a product with 1/N²: exact where N is a power of two (the sizes the
+        // composite is timed at), within an ulp otherwise; a division per pixel was a
+        // tenth of the composite's time.
+        let inv = 1.0 / (n * n) as f64;
         out.par_chunks_mut(per * n)
             .zip(self.tasks.par_iter_mut())
             .enumerate()
@@ -133,15 +136,25 @@ impl LanesComposite {
                     let first = task * per + b * W;
                     gather_rows(spectrum, n, |l| (n / 2 + n - first - l) % n, &mut t.across);
                     rows.c2r(&mut t.across[..n / 2 + 1], &mut t.packed, &mut t.rows);
-                    let v: &[f64] = bytemuck::cast_slice(&t.packed);
-                    for (l, row) in block.chunks_exact_mut(n).enumerate() {
-                        for (j, o) in row.iter_mut().enumerate() {
-                            let c = (n / 2 + n - j) % n;
-                            *o = v[2 * W * (c / 2) + (c % 2) * W + l].abs() / nn;
-                        }
-                    }
+                    unpack_reversed(bytemuck::cast_slice(&t.packed), n, block, inv);
                 }
             });
+    }
+}
+
+/// The inverse of [`pack`] for W output rows, index-reversed and scaled: output column j
+/// of row l is `|sample c of lane l|·inv`, c = (N/2 − j) mod N. W samples at a time (one
+/// transposed W × W tile of `v`, in L1), without an integer division per pixel (the
+/// modulo by a run-time N was most of this pass's time).
+fn unpack_reversed(v: &[f64], n: usize, block: &mut [f64], inv: f64) {
+    for (q, tile) in v.chunks_exact(W * W).enumerate() {
+        for (t, lanes) in tile.chunks_exact(W).enumerate() {
+            let c = q * W + t;
+            let j = if c <= n / 2 { n / 2 - c } else { n + n / 2 - c };
+            for (l, &x) in lanes.iter().enumerate() {
+                block[l * n + j] = x.abs() * inv;
+            }
+        }
     }
 }
 
@@ -171,16 +184,22 @@ fn rows_forward(
 
 /// W rows (row-major, N each) packed for [`RealLanesFft`]: element k, lane l holds
 /// x[l][2k] (re) and x[l][2k+1] (im).
+///
+/// Packed element k, part p, lane l is value `2W·k + W·p + l` of `packed`, i.e. sample
+/// 2k+p of row l at `W·(2k+p) + l`: a W × N → N × W transpose. Done W columns at a time
+/// (W·W values: 512 B out, one cache line of each of the W rows in): going row by row
+/// instead wrote every line of `packed` (256 KB at N = 4096) W times, once per lane, and
+/// took a quarter of the whole PSF's time at 4096 in the profile.
 fn pack(block: &[f64], n: usize, packed: &mut [Split<V>]) {
     let v: &mut [f64] = bytemuck::cast_slice_mut(packed);
-    for (l, row) in block.chunks_exact(n).enumerate() {
-        for (k, pair) in row.chunks_exact(2).enumerate() {
-            v[2 * W * k + l] = pair[0];
-            v[2 * W * k + W + l] = pair[1];
+    for (c, out) in v.chunks_exact_mut(W * W).enumerate() {
+        for (l, row) in block.chunks_exact(n).enumerate() {
+            for (t, &x) in row[c * W..][..W].iter().enumerate() {
+                out[W * t + l] = x;
+            }
         }
     }
 }
-
 /// Spectrum rows `row(0..W)` of every strip, turned so that lane l holds row `row(l)`:
 /// `across[s·W + j]` lane l = spectrum row row(l), column s·W + j.
 fn gather_rows(
@@ -189,10 +208,18 @@ fn gather_rows(
     row: impl Fn(usize) -> usize,
     across: &mut [Split<V>],
 ) {
+    // The W rows once per block, not once per strip (`row` takes a modulo by N).
+    let rows: [usize; W] = std::array::from_fn(&row);
     let mut tile = [Split::default(); W];
     for (strip, out) in spectrum.chunks_exact(n).zip(across.chunks_exact_mut(W)) {
-        for (l, t) in tile.iter_mut().enumerate() {
-            *t = strip[row(l)];
+        for (t, &r) in tile.iter_mut().zip(&rows) {
+            *t = strip[r];
+        }
+        // The next block reads the W rows below these: start fetching them (one
+        // strip apart each, too scattered for the hardware prefetcher).
+        let low = rows.iter().min().copied().unwrap_or(0);
+        if let Some(next) = low.checked_sub(W).and_then(|l| strip.get(l..low)) {
+            prefetch(next);
         }
         f64::transpose(&tile, out);
     }

@@ -128,6 +128,48 @@ impl<T: LaneFloat> LanesConvolution<T> {
     }
 }
 
+impl<T: LaneFloat> LanesConvolution<T> {
+    /// The backward half of [`Self::process`] alone, undoing [`Self::forward`]:
+    /// `data ← IFFT(y)` (unnormalised, natural order) where position i of `data` holds
+    /// `y[frequency(i)]`. In place and depth first, as the way back of [`Self::process`];
+    /// a real inverse transform ([`RealLanesFft::c2r`](super::RealLanesFft::c2r)) writes
+    /// its spectrum in this order and saves the Stockham passes through L2.
+    pub fn inverse(&self, data: &mut [Split<T::V>], scratch: &mut LanesScratch<T>) {
+        assert_eq!(data.len(), self.len, "data is not one sequence long");
+        match &self.plan {
+            Plan::InPlace { stages, .. } => backward_only(stages, data),
+            Plan::Fft { inverse, .. } => inverse.process(data, scratch),
+        }
+    }
+}
+
+/// The backward stages of [`descend`], depth first, without the way there: the
+/// sub-blocks first, then this stage's decimation in time.
+fn backward_only<T: LaneFloat>(stages: &[Stage<T>], data: &mut [Split<T::V>]) {
+    match stages {
+        [] => {}
+        [leaf] => with_radix!(leaf.radix, |R, dft| {
+            // IDFT(u) = swap(DFT(swap(u))), as in `leaf_block`.
+            let mut v = [Split::default(); R];
+            for (x, d) in v.iter_mut().zip(&data[..R]) {
+                *x = swapped::<_, true>(*d);
+            }
+            let v = dft(v);
+            for (d, x) in data[..R].iter_mut().zip(v) {
+                *d = swapped::<_, true>(x);
+            }
+        }),
+        [stage, rest @ ..] => {
+            let sub = data.len() / stage.radix.size();
+            for block in data.chunks_exact_mut(sub) {
+                backward_only(rest, block);
+            }
+            let w = &stage.twiddles;
+            with_radix!(stage.radix, |R, dft| backward_stage::<T, R>(data, w, dft));
+        }
+    }
+}
+
 /// The forward stages of [`descend`], depth first, without the way back.
 fn forward_only<T: LaneFloat>(stages: &[Stage<T>], data: &mut [Split<T::V>]) {
     match stages {
@@ -361,6 +403,37 @@ mod tests {
                         "len {len} position {i} (frequency {k}) value {part}: {b} vs {a}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_backward_half_is_the_inverse_fft_from_the_middle_order() {
+        // inverse() against the Stockham inverse of the same spectrum put in natural
+        // order through frequency(): radices 8·5·3 and 8·8·4 in place, 22 the lane FFT.
+        // The same butterflies rounded in another order: log2(len)·ε of the peak.
+        for len in [120, 256, 22] {
+            let x = split_from::<f64>(len, |n, j| {
+                Complex::new((n as f64 * 0.7 + j as f64).cos(), (n + 3 * j) as f64 * 0.02)
+            });
+            let conv = LanesConvolution::<f64>::new(len);
+            let mut natural = x.clone();
+            for i in 0..len {
+                natural[conv.frequency(i)] = x[i];
+            }
+            let fft = LanesFft::<f64>::new(len, FftDirection::Inverse);
+            fft.process(&mut natural, &mut fft.scratch());
+            let mut got = x.clone();
+            conv.inverse(&mut got, &mut conv.scratch());
+            let (e, g): (&[f64], &[f64]) =
+                (bytemuck::cast_slice(&natural), bytemuck::cast_slice(&got));
+            let scale = e.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let bound = f64::EPSILON * (4.0 * (len as f64).log2() + 4.0) * scale;
+            for (i, (a, b)) in e.iter().zip(g).enumerate() {
+                assert!(
+                    (a - b).abs() <= bound,
+                    "len {len} value {i}: {b} vs {a} (bound {bound:.2e})"
+                );
             }
         }
     }

@@ -3,9 +3,8 @@
 //! of real data makes.
 
 use num_complex::Complex;
-use rustfft::FftDirection;
 
-use super::{LaneFloat, LanesConvolution, LanesFft, LanesScratch, Split, conj, swapped, twiddle};
+use super::{LaneFloat, LanesConvolution, LanesScratch, Split, conj, swapped, twiddle};
 
 /// Real FFTs of `LANES` real sequences of one even length N at once, through one complex
 /// [`LanesFft`] of length M = N/2 (the textbook packing, as realfft does for one row):
@@ -18,14 +17,21 @@ use super::{LaneFloat, LanesConvolution, LanesFft, LanesScratch, Split, conj, sw
 /// and backwards for c2r (unnormalised; the imaginary parts of `X[0]` and `X[M]` ignored, as
 /// numpy's irfft does). A real sequence is stored in the packed form itself: element n is
 /// a [`Split`] holding `x[2n]` (re) and `x[2n+1]` (im) of every lane.
+///
+/// Every complex transform is [`LanesConvolution`]'s, in place and depth first: Z comes
+/// out of its forward half in digit-reversed order and the fold reads it through
+/// `position`; the c2r's unfold writes in that order for its backward half. (Stockham
+/// `LanesFft` passes instead streamed the whole sequence through L2 once per stage, with
+/// a work buffer as large again.)
 pub struct RealLanesFft<T: LaneFloat> {
     half: usize,
-    forward: LanesFft<T>,
-    inverse: LanesFft<T>,
     /// w_k for k = 0..=M.
     twiddles: Vec<Complex<T>>,
-    /// The complex transforms of [`Self::round_trip`], in place.
+    /// The complex transforms, in place.
     round: LanesConvolution<T>,
+    /// `position[k]`: where Z[k] sits after `round`'s forward half (the inverse of
+    /// [`LanesConvolution::frequency`]).
+    position: Vec<usize>,
 }
 
 impl<T: LaneFloat> RealLanesFft<T> {
@@ -46,12 +52,16 @@ impl<T: LaneFloat> RealLanesFft<T> {
                 )
             })
             .collect();
+        let round = LanesConvolution::new(half);
+        let mut position = vec![0; half];
+        for i in 0..half {
+            position[round.frequency(i)] = i;
+        }
         RealLanesFft {
             half,
-            forward: LanesFft::new(half, FftDirection::Forward),
-            inverse: LanesFft::new(half, FftDirection::Inverse),
             twiddles,
-            round: LanesConvolution::new(half),
+            round,
+            position,
         }
     }
 
@@ -67,8 +77,9 @@ impl<T: LaneFloat> RealLanesFft<T> {
         self.half
     }
 
+    /// Work space for the transforms (empty unless M has a prime factor above 7).
     pub fn scratch(&self) -> LanesScratch<T> {
-        self.forward.scratch()
+        self.round.scratch()
     }
 
     /// Forward: `packed` (M values, used as work space) → `spectrum` (M + 1 values).
@@ -102,11 +113,11 @@ impl<T: LaneFloat> RealLanesFft<T> {
         op: impl Fn(usize, Split<T::V>) -> Split<T::V>,
         store: impl FnMut(usize, Split<T::V>),
     ) {
-        self.unfold::<true>(spectrum, packed);
+        self.unfold::<true>(spectrum, packed, |k| k);
         self.round.process(packed, s, |i, y| {
             swapped::<_, true>(op(i, swapped::<_, true>(y)))
         });
-        self.fold::<true>(packed, store);
+        self.fold::<true>(packed, |k| k, store);
     }
 
     /// Forward, handing each spectrum value over as `store(k, X[k])`, k = 0, 1, ..., M in
@@ -119,23 +130,28 @@ impl<T: LaneFloat> RealLanesFft<T> {
         store: impl FnMut(usize, Split<T::V>),
     ) {
         assert_eq!(packed.len(), self.half, "the packed sequence has M values");
-        self.forward.process(packed, s);
-        self.fold::<false>(packed, store);
+        self.round.forward(packed, s);
+        let position = &self.position;
+        self.fold::<false>(packed, |k| position[k], store);
     }
 
     /// The r2c's last step: X[k] for k = 0..=M from the complex transform Z of the packed
-    /// sequence (read swapped when `SWAP`), handed over in order.
+    /// sequence (Z[k] at `packed[at(k)]`, read swapped when `SWAP`), handed over in order.
     #[inline(always)]
     fn fold<const SWAP: bool>(
         &self,
         packed: &[Split<T::V>],
+        at: impl Fn(usize) -> usize,
         mut store: impl FnMut(usize, Split<T::V>),
     ) {
         let m = self.half;
         let half = T::splat(T::from_f64(0.5).expect("fits"));
         for (k, w) in self.twiddles.iter().enumerate() {
-            let zk = swapped::<_, SWAP>(packed[k % m]);
-            let zc = conj(swapped::<_, SWAP>(packed[(m - k) % m]));
+            // k mod M and (M − k) mod M by comparisons: an integer division per value
+            // by a run-time M cost more than the arithmetic around it.
+            let (k0, k1) = (if k < m { k } else { 0 }, if k > 0 { m - k } else { 0 });
+            let zk = swapped::<_, SWAP>(packed[at(k0)]);
+            let zc = conj(swapped::<_, SWAP>(packed[at(k1)]));
             let e = zk.add(zc);
             let d = zk.sub(zc);
             // O·2 = (Z[k] − Z̄[M−k])/i = −i·d.
@@ -152,9 +168,14 @@ impl<T: LaneFloat> RealLanesFft<T> {
     }
 
     /// The c2r's first step: the packed sequence whose complex transform the spectrum's
-    /// M + 1 values determine (written swapped when `SWAP`).
+    /// M + 1 values determine (written swapped when `SWAP`), Z[k] at `packed[at(k)]`.
     #[inline(always)]
-    fn unfold<const SWAP: bool>(&self, spectrum: &mut [Split<T::V>], packed: &mut [Split<T::V>]) {
+    fn unfold<const SWAP: bool>(
+        &self,
+        spectrum: &mut [Split<T::V>],
+        packed: &mut [Split<T::V>],
+        at: impl Fn(usize) -> usize,
+    ) {
         let m = self.half;
         assert_eq!(
             (packed.len(), spectrum.len()),
@@ -164,13 +185,13 @@ impl<T: LaneFloat> RealLanesFft<T> {
         let zero = T::splat(T::zero());
         spectrum[0].im = zero;
         spectrum[m].im = zero;
-        for (k, (z, w)) in packed.iter_mut().zip(&self.twiddles).enumerate() {
+        for (k, w) in self.twiddles[..m].iter().enumerate() {
             let a = spectrum[k];
             let b = conj(spectrum[m - k]);
             // 2E_k = a + b, 2O_k = (a − b)·w̄_k;  Z[k] = 2E_k + i·2O_k.
             let e = a.add(b);
             let o = twiddle::<T>(a.sub(b), w.conj());
-            *z = swapped::<_, SWAP>(Split {
+            packed[at(k)] = swapped::<_, SWAP>(Split {
                 re: e.re - o.im,
                 im: e.im + o.re,
             });
@@ -186,8 +207,9 @@ impl<T: LaneFloat> RealLanesFft<T> {
         packed: &mut [Split<T::V>],
         s: &mut LanesScratch<T>,
     ) {
-        self.unfold::<false>(spectrum, packed);
-        self.inverse.process(packed, s);
+        let position = &self.position;
+        self.unfold::<false>(spectrum, packed, |k| position[k]);
+        self.round.inverse(packed, s);
     }
 }
 
