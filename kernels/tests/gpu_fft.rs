@@ -14,33 +14,12 @@
 //! worst case leaves room for: typical errors are ≈ √log₂n·u).
 
 use kernels::Precision;
+use kernels::gpu::GpuContext;
 use kernels::gpu::fft::{Direction, GpuFft, GpuMultiply, Shape};
-use kernels::gpu::{self, GpuContext};
 mod common;
 
-use common::gpu_required;
+use common::fft::{ctx, precisions, reference, relative_rms, unit_roundoff};
 use num_complex::Complex64;
-use rustfft::FftPlanner;
-
-fn ctx() -> Option<&'static GpuContext> {
-    match gpu::context() {
-        Ok(c) => Some(c),
-        Err(e) if gpu_required() => panic!("HARNESS_REQUIRE_GPU=1 but {e}"),
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
-}
-
-fn precisions(c: &GpuContext) -> Vec<Precision> {
-    if c.has_f64() {
-        vec![Precision::F32, Precision::F64]
-    } else {
-        eprintln!("f64 FFT skipped: adapter has no SHADER_F64");
-        vec![Precision::F32]
-    }
-}
 
 /// Seeded uniform values in [−1, 1) (SplitMix64): no dependency, same input everywhere.
 fn random(len: usize, seed: u64) -> Vec<Complex64> {
@@ -54,34 +33,6 @@ fn random(len: usize, seed: u64) -> Vec<Complex64> {
         (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     };
     (0..len).map(|_| Complex64::new(next(), next())).collect()
-}
-
-/// rustfft in f64: rows of `cols`, then (for a grid) columns of `rows`.
-fn reference(x: &[Complex64], shape: Shape, direction: Direction) -> Vec<Complex64> {
-    let mut planner = FftPlanner::<f64>::new();
-    let mut plan = |n| match direction {
-        Direction::Forward => planner.plan_fft_forward(n),
-        Direction::Inverse => planner.plan_fft_inverse(n),
-    };
-    let mut y = x.to_vec();
-    match shape {
-        Shape::Rows { n, .. } => plan(n).process(&mut y),
-        Shape::Grid { rows, cols } => {
-            plan(cols).process(&mut y);
-            let column = plan(rows);
-            let mut buf = vec![Complex64::default(); rows];
-            for c in 0..cols {
-                for r in 0..rows {
-                    buf[r] = y[r * cols + c];
-                }
-                column.process(&mut buf);
-                for r in 0..rows {
-                    y[r * cols + c] = buf[r];
-                }
-            }
-        }
-    }
-    y
 }
 
 /// Runs the GPU FFT on `x` (rounded to the precision first) and returns the result, and the
@@ -114,20 +65,6 @@ fn gpu_fft(
             )
         }
     }
-}
-
-fn unit_roundoff(p: Precision) -> f64 {
-    match p {
-        Precision::F32 => f64::powi(2.0, -24),
-        Precision::F64 => f64::powi(2.0, -53),
-    }
-}
-
-/// RMS of (got − want) over RMS of want, and the bound of the module docs.
-fn relative_rms(got: &[Complex64], want: &[Complex64]) -> f64 {
-    let err: f64 = got.iter().zip(want).map(|(a, b)| (a - b).norm_sqr()).sum();
-    let norm: f64 = want.iter().map(|b| b.norm_sqr()).sum();
-    (err / norm).sqrt()
 }
 
 fn check(c: &'static GpuContext, shape: Shape, seed: u64) {
