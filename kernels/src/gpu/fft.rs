@@ -293,23 +293,46 @@ impl GpuFft {
         data: &mut [T],
         direction: Direction,
     ) -> Result<(), GpuError> {
-        if std::mem::size_of_val(data) as u64 != self.bytes() {
-            return Err(GpuError(format!(
-                "FFT of {:?} ({}) needs {} bytes, {} given",
-                self.shape,
-                real_type(self.precision),
-                self.bytes(),
-                std::mem::size_of_val(data)
-            )));
-        }
-        let buffer = self.ctx.storage_from("fft data", data)?;
-        let binding = self.bind(&buffer)?;
-        let mut enc = self.ctx.encoder("fft", None);
-        self.encode(&mut enc, &binding, direction);
-        enc.submit()?;
-        data.copy_from_slice(&self.ctx.read::<T>(&buffer)?);
-        Ok(())
+        let what = || format!("FFT of {:?} ({})", self.shape, real_type(self.precision));
+        host_round_trip(
+            self.ctx,
+            "fft",
+            &what,
+            self.bytes(),
+            data,
+            |buffer| self.bind(buffer),
+            |enc, binding| self.encode(enc, binding, direction),
+        )
     }
+}
+
+/// What every plan's `run_host` does: checks that `data` is `bytes` long (else says that
+/// `what` needs that many), uploads it, encodes the transform, waits, and downloads the
+/// result in place. `label` names the encoder, and with " data" the buffer (what
+/// `HARNESS_GPU_FAULT=…:LABEL` matches).
+pub(super) fn host_round_trip<T: Element, B>(
+    ctx: &GpuContext,
+    label: &str,
+    what: &dyn Fn() -> String,
+    bytes: u64,
+    data: &mut [T],
+    bind: impl FnOnce(&Buffer) -> Result<B, GpuError>,
+    encode: impl FnOnce(&mut Encoder<'_>, &B),
+) -> Result<(), GpuError> {
+    let given = std::mem::size_of_val(data);
+    if given as u64 != bytes {
+        return Err(GpuError(format!(
+            "{} needs {bytes} bytes, {given} given",
+            what()
+        )));
+    }
+    let buffer = ctx.storage_from(&format!("{label} data"), data)?;
+    let binding = bind(&buffer)?;
+    let mut enc = ctx.encoder(label, None);
+    encode(&mut enc, &binding);
+    enc.submit()?;
+    data.copy_from_slice(&ctx.read::<T>(&buffer)?);
+    Ok(())
 }
 
 /// e^{−2πi m/n} for m < n, from f64 `sin_cos`, rounded once to `precision`.

@@ -22,7 +22,7 @@
 use std::f64::consts::TAU;
 use std::sync::Arc;
 
-use super::fft::{Direction, FftBinding, GpuFft, Shape, complex_bytes, real_type};
+use super::fft::{Direction, FftBinding, GpuFft, Shape, complex_bytes, host_round_trip, real_type};
 use super::fft_four_step::{FourStepBinding, FourStepFft, Split};
 use super::{BindGroup, Binding, Buffer, Element, Encoder, GpuContext, GpuError, Pipeline};
 use crate::variant::Precision;
@@ -331,21 +331,15 @@ impl Fft2d {
         data: &mut [T],
         direction: Direction,
     ) -> Result<(), GpuError> {
-        if std::mem::size_of_val(data) as u64 != self.bytes() {
-            return Err(GpuError(format!(
-                "FFT plan needs {} bytes, {} given",
-                self.bytes(),
-                std::mem::size_of_val(data)
-            )));
-        }
-        let ctx = super::context()?;
-        let buffer = ctx.storage_from("fft plan data", data)?;
-        let binding = self.bind(&buffer)?;
-        let mut enc = ctx.encoder("fft plan", None);
-        self.encode(&mut enc, &binding, direction);
-        enc.submit()?;
-        data.copy_from_slice(&ctx.read::<T>(&buffer)?);
-        Ok(())
+        host_round_trip(
+            super::context()?,
+            "fft plan",
+            &|| "FFT plan".to_string(),
+            self.bytes(),
+            data,
+            |buffer| self.bind(buffer),
+            |enc, binding| self.encode(enc, binding, direction),
+        )
     }
 }
 
@@ -357,21 +351,15 @@ impl SharedFft {
         data: &mut [T],
         direction: Direction,
     ) -> Result<(), GpuError> {
-        if std::mem::size_of_val(data) as u64 != self.bytes() {
-            return Err(GpuError(format!(
-                "shared FFT of {:?} needs {} bytes, {} given",
-                self.shape,
-                self.bytes(),
-                std::mem::size_of_val(data)
-            )));
-        }
-        let buffer = self.ctx.storage_from("shared fft data", data)?;
-        let binding = self.bind(&buffer)?;
-        let mut enc = self.ctx.encoder("shared fft", None);
-        self.encode(&mut enc, &binding, direction);
-        enc.submit()?;
-        data.copy_from_slice(&self.ctx.read::<T>(&buffer)?);
-        Ok(())
+        host_round_trip(
+            self.ctx,
+            "shared fft",
+            &|| format!("shared FFT of {:?}", self.shape),
+            self.bytes(),
+            data,
+            |buffer| self.bind(buffer),
+            |enc, binding| self.encode(enc, binding, direction),
+        )
     }
 }
 
