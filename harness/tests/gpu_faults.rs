@@ -179,6 +179,47 @@ fn a_binding_over_the_limit_is_skipped_with_both_sizes() {
     }
 }
 
+/// Deconvolution's probe checks the binding of the path it will take: at 16² in f32 the
+/// fused path's half spectrum (16 × 9 complex, 1.1 KiB) fits a 1.5 KiB limit, the Stockham
+/// path's complex image (16 × 16, 2.0 KiB) does not. So `gpu-f32` runs and validates, and
+/// only `gpu-stockham-f32` is skipped, for its own array.
+#[test]
+fn deconv_checks_the_binding_of_the_path_it_takes() {
+    if !adapter_here() {
+        return;
+    }
+    let out = harness_env(
+        &[
+            "validate",
+            "--kernel",
+            "deconv",
+            "--case",
+            "synthetic",
+            "--n",
+            "16",
+            "--variant",
+            "gpu-f32,gpu-stockham-f32",
+        ],
+        &[("HARNESS_GPU_MAX_BINDING", "1536")],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let line = |v: &str| {
+        variant_lines(&stdout)
+            .into_iter()
+            .find(|l| l.contains(&format!("/{v} ")))
+            .unwrap_or_else(|| panic!("no {v} line:\n{stdout}"))
+    };
+    assert!(line("gpu-f32").contains(" ok "), "{stdout}");
+    let stockham = line("gpu-stockham-f32");
+    assert!(
+        stockham.contains(" skipped ")
+            && stockham.contains("the complex image needs 2.0 KiB")
+            && stockham.contains("at most 1.5 KiB"),
+        "{stockham}"
+    );
+}
+
 /// Every GPU variant of every kernel checks its largest binding in its probe: under a
 /// 2 KiB limit (the smallest binding among them is laue's f32 output at n = 8, 2.2 KiB),
 /// each one of the tiny suite is skipped (none fails in setup) with a reason

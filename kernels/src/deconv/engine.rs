@@ -139,6 +139,6 @@ pub mod gpu {
     pub use super::super::NonFinite;
     pub use super::super::gpu::Path;
     pub(crate) use super::super::gpu::{F32_MAX, ImageBuffers, Iterations, full_spectrum};
-    pub use super::super::gpu_shared::{Columns, fused_fits};
+    pub use super::super::gpu_shared::{Columns, fused_fits, largest_binding};
     pub(crate) use super::super::gpu_shared::{Fused, FusedBuffers, scaled_transfer};
 }

@@ -135,11 +135,9 @@ impl Gpu {
         if self.precision() == Precision::F64 && !ctx.has_f64() {
             return skip(format!("adapter {} has no SHADER_F64", ctx.summary().name));
         }
-        let complex = match self.precision() {
-            Precision::F32 => 8,
-            Precision::F64 => 16,
-        };
-        if let Err(e) = ctx.check_binding("the complex image", (r * c) as u64 * complex) {
+        let (what, bytes) =
+            super::gpu_shared::largest_binding(ctx, self.precision(), r, c, !self.stockham());
+        if let Err(e) = ctx.check_binding(what, bytes) {
             return skip(e.to_string());
         }
         if ctx.summary().software {

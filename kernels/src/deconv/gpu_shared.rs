@@ -78,6 +78,31 @@ pub fn fused_fits(ctx: &GpuContext, precision: Precision, rows: usize, cols: usi
     fused_columns(ctx, precision, rows, cols).is_some()
 }
 
+/// The largest array an R × C problem binds on the device, named, and its bytes: the half
+/// spectrum R × (C/2 + 1) on the fused paths, the complex image R × C (twice the bytes) on
+/// the Stockham one, which `fused_allowed = false` forces. Probes check this against the
+/// binding limit, so a size that only the fused path can hold is not skipped for the
+/// Stockham path's needs.
+pub fn largest_binding(
+    ctx: &GpuContext,
+    precision: Precision,
+    rows: usize,
+    cols: usize,
+    fused_allowed: bool,
+) -> (&'static str, u64) {
+    let complex = match precision {
+        Precision::F32 => 8,
+        Precision::F64 => 16,
+    };
+    match fused_allowed && fused_fits(ctx, precision, rows, cols) {
+        true => (
+            "the half spectrum",
+            (rows * (cols / 2 + 1)) as u64 * complex,
+        ),
+        false => ("the complex image", (rows * cols) as u64 * complex),
+    }
+}
+
 /// The buffers of one image, in gpu_shared.wgsl's binding order (the twiddles are the
 /// plan's own).
 pub(crate) struct FusedBuffers<'a> {

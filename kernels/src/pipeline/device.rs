@@ -33,7 +33,7 @@ use super::{Clock, PipelineProblem, Stack, Timeline};
 use crate::deconv::DeconvProblem;
 use crate::deconv::engine::gpu::{
     Columns, F32_MAX, Fused, FusedBuffers, ImageBuffers, Iterations, NonFinite, Path,
-    full_spectrum, fused_fits, scaled_transfer,
+    full_spectrum, largest_binding, scaled_transfer,
 };
 use crate::error::KernelError;
 use crate::gpu::fft::{GpuFft, GpuMultiply, Shape};
@@ -42,15 +42,6 @@ use crate::variant::{Availability, Precision};
 
 /// Seconds per pixel and iteration on lavapipe in f32 (deconv/gpu.rs's measurement).
 const SOFTWARE_SECONDS_PER_PIXEL_ITERATION: f64 = 3e-7;
-
-/// Bytes of the largest array one image binds on the device: the half spectrum
-/// R × (C/2 + 1) on the fused path, the complex image R × C on the Stockham one (f32).
-fn largest_binding(ctx: &gpu::GpuContext, rows: usize, cols: usize) -> (&'static str, u64) {
-    match fused_fits(ctx, Precision::F32, rows, cols) {
-        true => ("the half spectrum", (rows * (cols / 2 + 1)) as u64 * 8),
-        false => ("the complex image", (rows * cols) as u64 * 8),
-    }
-}
 
 /// Why the GPU variants cannot run this problem here, if they cannot (deconv's `gpu-f32`
 /// probe, for the `images_on_gpu` images the variant may put on the device: the whole stack,
@@ -70,7 +61,7 @@ pub fn unavailable(p: &PipelineProblem, images_on_gpu: usize) -> Option<Availabi
         Ok(c) => c,
         Err(e) => return Some(Availability::Skipped(e.to_string())),
     };
-    let (what, bytes) = largest_binding(ctx, r, c);
+    let (what, bytes) = largest_binding(ctx, Precision::F32, r, c, true);
     if let Err(e) = ctx.check_binding(what, bytes) {
         return Some(Availability::Skipped(e.to_string()));
     }
