@@ -161,6 +161,24 @@ fn bench_shows_ours_and_theirs_in_one_table_and_report_draws_them() {
         "{}",
         theirs.reason
     );
+    // The fake worker computes on one thread: where /proc gives its CPU time (Linux), the
+    // note says it kept one core busy. ±0.3: /proc's 10 ms ticks over the ≥ 0.2 s it must
+    // have used, and the CPU of its validation run and output writing averaged in.
+    if std::path::Path::new("/proc/self/stat").exists() {
+        assert!(theirs.stages.contains("worker_cpu="), "{}", theirs.stages);
+        let cores: f64 = theirs
+            .reason
+            .split("it kept ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no core count in: {}", theirs.reason));
+        assert!((0.7..=1.3).contains(&cores), "{}", theirs.reason);
+        assert!(
+            theirs.reason.contains("where ours had 1 thread(s)"),
+            "{}",
+            theirs.reason
+        );
+    }
     // The inputs and output stayed inside the run folder.
     assert!(dir.join("external/theirs").is_dir());
 

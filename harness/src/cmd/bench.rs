@@ -776,11 +776,20 @@ fn note_round_trip(row: &mut Row) {
     let (Some(worker), Some(seen)) = (stage("worker"), stage("round_trip")) else {
         return;
     };
-    let note = format!(
+    let mut note = format!(
         "worker's own clock; the round trip added {} per run ({} seen by the harness)",
         crate::render::fmt::fmt_time(Some((seen - worker).max(0.0))),
         crate::render::fmt::fmt_time(Some(seen))
     );
+    // A peer that keeps fewer cores busy than our variant's threads loses less when other
+    // programs load the machine, so its ratio to ours moves with the load: say how many it used.
+    if let (Some(cpu), Some(median)) = (stage("worker_cpu"), row.median_s.filter(|m| *m > 0.0)) {
+        note.push_str(&format!(
+            "; it kept {:.1} cores busy (its CPU time ÷ its clock) where ours had {} thread(s)",
+            cpu / median,
+            row.threads
+        ));
+    }
     row.reason = if row.reason.is_empty() {
         note
     } else {

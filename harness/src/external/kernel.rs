@@ -158,6 +158,7 @@ impl ExtendedInstance {
             output,
             instance: Arc::clone(&self.inner),
             last: None,
+            cpu: Some((0.0, 0)),
         };
         session.load()?;
         Ok(session)

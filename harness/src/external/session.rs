@@ -24,6 +24,9 @@ pub struct Session {
     pub instance: Arc<dyn Instance>,
     /// The last batch: the worker's seconds per run, and the harness's per message.
     pub last: Option<(f64, f64)>,
+    /// Since the problem was loaded: the worker's CPU seconds and its runs, where its
+    /// process's CPU time can be read (None elsewhere).
+    pub cpu: Option<(f64, u64)>,
 }
 
 impl Session {
@@ -68,11 +71,18 @@ impl Session {
             self.load()?;
         }
         let mut w = self.worker.lock().expect("worker lock");
+        let cpu_before = w.cpu_seconds();
         let start = Instant::now();
         let answer = w
             .ask(&protocol::run_line(count), "run")
             .map_err(KernelError::Failed)?;
         let round_trip = start.elapsed().as_secs_f64();
+        self.cpu = match (self.cpu, cpu_before, w.cpu_seconds()) {
+            (Some((used, runs)), Some(before), Some(after)) => {
+                Some((used + (after - before), runs + count))
+            }
+            _ => None,
+        };
         let name = w.entry.name.clone();
         let per_run = match answer {
             Answer::Done {
@@ -110,13 +120,15 @@ impl Prepared for Session {
     }
 
     /// The last batch: `worker` (seconds per run, its clock) and `round_trip` (seconds per
-    /// run as the harness saw it, the pipe included).
+    /// run as the harness saw it, the pipe included); and `worker_cpu`, the worker's CPU
+    /// seconds per run over every batch since the problem was loaded (where they can be
+    /// read), so that its CPU seconds per second of its clock say how many cores it kept busy.
     fn stages(&self) -> Vec<Stage> {
         let Some((worker, seen)) = self.last else {
             return Vec::new();
         };
         let d = |s: f64| std::time::Duration::from_secs_f64(s.max(0.0));
-        vec![
+        let mut stages = vec![
             Stage {
                 name: "worker",
                 time: d(worker),
@@ -125,7 +137,15 @@ impl Prepared for Session {
                 name: "round_trip",
                 time: d(seen),
             },
-        ]
+        ];
+        // /proc counts in ticks of 10 ms: below 0.2 s the figure would be off by over 5 %.
+        if let Some((used, runs)) = self.cpu.filter(|&(used, runs)| runs > 0 && used >= 0.2) {
+            stages.push(Stage {
+                name: "worker_cpu",
+                time: d(used / runs as f64),
+            });
+        }
+        stages
     }
 
     fn run_self_timed(&mut self, count: u64) -> Option<Result<f64, KernelError>> {
