@@ -68,7 +68,7 @@ use super::{DeconvProblem, NonFinite, cast, divide_row, non_finite, widen};
 use crate::check::Output;
 use crate::error::KernelError;
 use crate::fft2d::lanes::{
-    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, get_across, tiles_out,
+    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, get_across, prefetch, tiles_out,
 };
 use crate::fft2d::{Fft2d, Scratch};
 use crate::variant::{Availability, Precision, Prepared, Variant, VariantInfo};
@@ -276,20 +276,27 @@ impl<T: LaneFloat> Run<T> {
         self.spectrum.len() / self.rows.rows()
     }
 
-    /// Column pass: every strip forward, times P/(RC) (or its conjugate), inverse.
+    /// Column pass: every strip forward, times P/(RC) (or its conjugate), inverse. The
+    /// conjugate pass walks the strips backwards (tasks and strips within a task): the
+    /// strips of P it starts with are the ones the forward pass read last, the likeliest
+    /// to be still in L3 after the row pass in between.
     fn convolve_columns(&mut self, conjugate: bool) {
         let r = self.rows.rows();
         let per = self.strips().div_ceil(self.tasks.len()) * r;
         let columns = &self.columns;
-        self.spectrum
+        let work = self
+            .spectrum
             .par_chunks_mut(per)
             .zip(self.transfer.par_chunks(per))
-            .zip(self.tasks.par_iter_mut())
-            .for_each(|((spec, p), t)| {
-                for (strip, p) in spec.chunks_exact_mut(r).zip(p.chunks_exact(r)) {
-                    columns.process(strip, &mut t.lanes, |i, x| times::<T>(x, p[i], conjugate));
-                }
-            });
+            .zip(self.tasks.par_iter_mut());
+        match conjugate {
+            false => work.for_each(|((spec, p), t)| {
+                convolve_strips::<T, false>(columns, spec, p, &mut t.lanes, r)
+            }),
+            true => work.rev().for_each(|((spec, p), t)| {
+                convolve_strips::<T, true>(columns, spec, p, &mut t.lanes, r)
+            }),
+        }
     }
 
     /// The spectrum as a (strip, row) matrix cut into blocks of `per` rows, one per task.
@@ -302,6 +309,41 @@ impl<T: LaneFloat> Run<T> {
             .expect("spectrum is strips × R")
             .into_axis_chunks_iter_mut(Axis(1), per)
             .into_par_iter()
+    }
+}
+
+/// One task's strips (`spec`, with their P in `p`) convolved in turn, backwards when
+/// `CONJ`. While a strip is convolved, the next one's spectrum and P are prefetched, value
+/// i of each as `op` reaches position i: spread over the strip's work, not in one burst.
+fn convolve_strips<T: LaneFloat, const CONJ: bool>(
+    columns: &LanesConvolution<T>,
+    spec: &mut [Split<T::V>],
+    p: &[Split<T::V>],
+    lanes: &mut LanesScratch<T>,
+    r: usize,
+) {
+    let strips = spec.len() / r;
+    for k in 0..strips {
+        let (s, next) = if CONJ {
+            (strips - 1 - k, (strips - 1 - k).checked_sub(1))
+        } else {
+            (k, Some(k + 1).filter(|&n| n < strips))
+        };
+        let (before, after) = spec.split_at_mut(s * r);
+        let (strip, after) = after.split_at_mut(r);
+        let upcoming = match next {
+            Some(n) if n < s => (&before[n * r..], &p[n * r..(n + 1) * r]),
+            Some(_) => (&after[..r], &p[(s + 1) * r..(s + 2) * r]),
+            None => (&[][..], &[][..]),
+        };
+        let p = &p[s * r..(s + 1) * r];
+        columns.process(strip, lanes, |i, x| {
+            if let (Some(a), Some(b)) = (upcoming.0.get(i), upcoming.1.get(i)) {
+                prefetch(std::slice::from_ref(a));
+                prefetch(std::slice::from_ref(b));
+            }
+            times::<T>(x, p[i], CONJ)
+        });
     }
 }
 
