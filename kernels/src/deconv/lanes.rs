@@ -455,13 +455,16 @@ impl<T: LaneFloat> Run<T> {
                     .enumerate()
                     .map(|(task, ((mut view, img), t))| {
                         let mut first = None;
-                        for (b, img) in img.chunks_exact(c / 2).enumerate() {
+                        let blocks = img.chunks_exact(c / 2);
+                        let next = blocks.clone().skip(1).map(Some).chain([None]);
+                        for (b, (img, next)) in blocks.zip(next).enumerate() {
                             let row0 = task * per + b * w;
                             let at = Rows {
                                 iteration,
                                 row0,
                                 lanes: (r - row0).min(w),
                             };
+                            let img = [img, next.unwrap_or_default()];
                             let bad = ratio_block(k, img, &mut view, b * w, t, at);
                             first = NonFinite::first(first, bad);
                         }
@@ -507,12 +510,15 @@ impl<T: LaneFloat> Run<T> {
                     .zip(k.estimate.par_chunks_mut(per * c / (2 * w)))
                     .zip(self.tasks.par_iter_mut())
                     .for_each(|((mut view, est), t)| {
-                        for (b, est) in est.chunks_exact_mut(c / 2).enumerate() {
+                        for b in 0..est.len() / (c / 2) {
                             let s = t.packed.as_mut().expect("packed scratch");
                             get_across::<T>(&view, b * w, &mut t.across);
+                            let (est, next) = est[b * c / 2..].split_at_mut(c / 2);
+                            let next = next.get(..c / 2).unwrap_or_default();
                             let est = Cell::from_mut(est).as_slice_of_cells();
                             let spectrum = &mut t.across[..fft.half() + 1];
                             let update = |i: usize, k: Split<T::V>| {
+                                prefetch_next(next, i);
                                 let e = est[i].get();
                                 let e = Split {
                                     re: e.re * k.re,
@@ -631,12 +637,24 @@ struct Rows {
     lanes: usize,
 }
 
+/// Asks for value i of the task's next packed block (`next`, empty for its last block) as
+/// a row pass reaches position i of this one: spread over the block's work, the next
+/// block of the image or estimate is in L2 when its turn comes, without a burst of
+/// prefetches.
+#[inline(always)]
+fn prefetch_next<V>(next: &[Split<V>], i: usize) {
+    if let Some(v) = next.get(i) {
+        prefetch(std::slice::from_ref(v));
+    }
+}
+
 /// One packed block of [`Run::rows_ratio`]: c2r of its spectrum rows (from `view` at row
 /// `i0`), ratio `img / ·`, r2c back into `view`. Returns the block's first non-finite
-/// ratio among its real lanes.
+/// ratio among its real lanes. `img`: this block of the image, and the next one (see
+/// [`prefetch_next`]).
 fn ratio_block<T: LaneFloat>(
     k: &Packed<T>,
-    img: &[Split<T::V>],
+    [img, next]: [&[Split<T::V>]; 2],
     view: &mut ArrayViewMut2<'_, Split<T::V>>,
     i0: usize,
     t: &mut Task<T>,
@@ -647,6 +665,7 @@ fn ratio_block<T: LaneFloat>(
     let spectrum = &mut t.across[..fft.half() + 1];
     let acc = Cell::new(T::splat(T::zero()));
     let ratio = |i: usize, den: Split<T::V>| {
+        prefetch_next(next, i);
         let q = Split {
             re: T::div_fast(img[i].re, den.re),
             im: T::div_fast(img[i].im, den.im),
