@@ -36,6 +36,15 @@
 //!    limit. A block in which some ratio is not finite is done again in natural order
 //!    with IEEE division, so that the error reports what aiapy would compute, where it
 //!    first happens.
+//! 4. **The next piece prefetched.** At 1000² (f64) spectrum, P, image and estimate are
+//!    8 MB each: more than L3 holds, so every pass streams from memory, and the profile
+//!    showed the loads of P (column passes) and of the image and estimate (row passes)
+//!    waiting. Each pass now asks for the next strip's spectrum and P, or the next
+//!    block's image or estimate, value i as its own work reaches position i (spread
+//!    over the work, not one burst), and the conjugate column pass walks the strips
+//!    backwards, starting where the first one ended. 1000², 25 iterations, against the
+//!    build before (`harness compare --against-bin`, interleaved, 95 % intervals): f64
+//!    0.81 [0.78–0.85], f32 0.86 [0.82–0.88], 3000×5000 f64 0.85 [0.65–0.90].
 //!
 //! ```text
 //! columns: strip by strip: forward · P/(RC) · inverse        (in place, depth first)
