@@ -27,8 +27,9 @@
 //! and aiapy's composite ([`super::gpu_composite`]): complex 2-D forward transforms of both
 //! filters, the product, a second forward transform, then |·|, the roll by N/2 and /N² —
 //! numpy's own complex path — in 4 global-memory passes out of workgroup memory where N
-//! fits (the product and the finish fused into the transforms' passes), else on the
-//! Stockham passes of `crate::gpu::fft`. Both handle powers of two and need an N × N
+//! fits (the product and the finish fused into the transforms' passes), in 10 where only
+//! its four-step factors do ([`super::gpu_composite_four_step`]), else on the Stockham
+//! passes of `crate::gpu::fft`. All handle powers of two and need an N × N
 //! complex array in one storage binding (4096² complex f64 is 256 MiB: more than
 //! lavapipe's 128 MiB); otherwise the spike sums come back to the host, which normalises
 //! and runs the CPU composite of `composite.rs`, and the stages say `(host)`.

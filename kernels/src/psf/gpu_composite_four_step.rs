@@ -21,6 +21,19 @@
 //! of numpy's second forward transform is G's element ((N − a) mod N, (N − b) mod N); the
 //! same magnitudes, the same rounding, and every pass but the two fused ones is
 //! fft_four_step's own dispatch.
+//!
+//! Where it runs: on lavapipe (32 KiB) no PSF size the device composes needs it (f32 up to
+//! 4096 and f64 up to 2048 fit; f64 4096² complex is 256 MiB, over lavapipe's 128 MiB
+//! binding, so that composite runs on the host); on an NVIDIA GPU (48 KiB) f64 4096 takes
+//! it (64 × 64). Measured on lavapipe with the limit forced
+//! (HARNESS_GPU_MAX_WORKGROUP_STORAGE, `harness compare --against-bin`, the main build
+//! before this path, which took Stockham; whole `gpu-windowed-*` runs, interleaved): f32
+//! 4096 at 16 KiB (64 × 64) 1.28 [0.91–1.41], no difference (3 rounds; composite stage
+//! about 13 s either way); f32 2048 at 8 KiB (32 × 64) 1.95 [1.94–2.04], slower (5 rounds;
+//! composite stage 6.5 s against Stockham's 3.0 s); f64 2048 at 16 KiB (32 × 64) 1.83
+//! [1.66–1.92], slower: llvmpipe pays per workgroup, and
+//! 32-point sub-lines give each little work (deconvolution's four-step columns measured
+//! the same, gpu_four_step.rs). Not yet measured on a GPU.
 
 use std::sync::Arc;
 
