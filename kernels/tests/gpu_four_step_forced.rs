@@ -3,7 +3,9 @@
 //! made; its own process, so no other test sees it). f64 then fits 128 points and f32 256,
 //! so 256² f64 and 512² f32 take the four-step on both sides, and deconvolution's columns
 //! take it as f64 4096² does on an NVIDIA GPU (rows of C/2 fit, columns of R do not).
-//! Tolerances: tests/gpu_fft_four_step.rs's (the FFT) and deconv's own (the variants).
+//! The PSF composite takes the four-step at 256² f64 and 512² f32 too (rows and columns).
+//! Tolerances: tests/gpu_fft_four_step.rs's (the FFT), deconv's and the PSF's own (the
+//! variants), psf/gpu.rs's for the device composite.
 
 use std::sync::Once;
 
@@ -141,4 +143,81 @@ fn pipeline_gpu_variants_take_the_four_step_columns() {
     let what = "pipeline/deconv-stack/gpu-serial 512×64, four-step columns";
     let err = assert_passes(against_variant(inst.as_ref(), "gpu-serial", "serial"), what);
     assert!(err.is_some(), "{what}: not run");
+}
+
+/// The PSF composite with four-step sides (f64 256² = 16 × 16, f32 512² = 16 × 32 here, as
+/// f64 4096² on NVIDIA's 48 KiB and lavapipe's 32 KiB): 10 global passes, where Stockham
+/// takes 3·(its passes) + 2; and each windowed GPU variant's PSF against the CPU composite
+/// (f64, psf::composite) of the very filters that variant normalised on the device, with
+/// psf/gpu.rs's bound for the device composite (3 × the 2-D FFT's 7·log₂(N²)·u, + 1 u).
+#[test]
+fn psf_composite_takes_the_four_step_and_matches_the_cpu_composite() {
+    use kernels::psf::composite::Composite;
+    use kernels::psf::gpu_composite::CompositePath;
+    let Some(c) = ctx() else { return };
+    let mut cases = vec![(Precision::F32, "gpu-windowed-f32", 512usize)];
+    if c.has_f64() {
+        cases.push((Precision::F64, "gpu-windowed-f64", 256));
+    }
+    for (p, variant, n) in cases {
+        let split = Split::plan(c, p, n).unwrap();
+        let path = CompositePath::plan(c, p, n, false).unwrap();
+        assert_eq!(path, CompositePath::FourStep { split }, "{variant} {n}²");
+        assert_eq!(path.global_passes(), 10, "{variant} {n}²");
+        let stockham = CompositePath::plan(c, p, n, true).unwrap();
+        assert!(matches!(stockham, CompositePath::Stockham { .. }));
+        assert!(stockham.global_passes() > 10, "{stockham:?}");
+
+        let inst = instance("psf", "aia", &[("n", n as f64)]);
+        let mut run = common::prepare(inst.as_ref(), variant);
+        run.run().unwrap();
+        // The composite ran on the device (a host composite would be the oracle itself).
+        let stages: Vec<&str> = run.stages().into_iter().map(|s| s.name).collect();
+        assert!(stages.contains(&"composite"), "{variant} {n}²: {stages:?}");
+        let out = run.output().unwrap();
+        let array = |name: &str| out.get(name).unwrap().as_slice().unwrap().to_vec();
+        let (psf, entrance, focal_plane) = (array("psf"), array("entrance"), array("focal_plane"));
+        let mut want = vec![0.0; n * n];
+        Composite::new(n, false)
+            .run(&focal_plane, &entrance, &mut want)
+            .unwrap();
+        let err = relative_rms(&psf, &want);
+        let u = common::fft::unit_roundoff(p);
+        let bound = (3.0 * 7.0 * (2.0 * n.ilog2() as f64) + 1.0) * u;
+        eprintln!("{variant} {n}² four-step composite: {err:.2e} (bound {bound:.1e})");
+        assert!(err <= bound, "{variant} {n}²: {err:e} > {bound:e}");
+    }
+}
+
+/// The PSF GPU variants end to end on the forced limit, against the committed references:
+/// N = 256 (complete arrays; the f64 variants' composite takes the four-step, f32 fits) and
+/// N = 512 (extracts; the windowed variants, both precisions on the four-step).
+#[test]
+fn psf_gpu_variants_with_four_step_composites_match_the_references() {
+    let Some(c) = ctx() else { return };
+    let sizes: [(f64, &[&str]); 2] = [
+        (
+            256.0,
+            &["gpu-f32", "gpu-f64", "gpu-windowed-f32", "gpu-windowed-f64"],
+        ),
+        (512.0, &["gpu-windowed-f32", "gpu-windowed-f64"]),
+    ];
+    for (n, variants) in sizes {
+        let inst = instance("psf", "aia", &[("n", n)]);
+        for v in variants
+            .iter()
+            .filter(|v| c.has_f64() || v.ends_with("f32"))
+        {
+            let what = format!("psf/aia/{v} n={n}, forced four-step limit");
+            let err = assert_passes(common::against_reference(inst.as_ref(), v), &what);
+            // Past `ctx`, the variant runs (a skip would make this test pass without a check).
+            assert!(err.is_some(), "{what}: not run");
+        }
+    }
+}
+
+/// ‖got − want‖₂ / ‖want‖₂ of real arrays.
+fn relative_rms(got: &[f64], want: &[f64]) -> f64 {
+    let err: f64 = got.iter().zip(want).map(|(a, b)| (a - b) * (a - b)).sum();
+    (err / want.iter().map(|b| b * b).sum::<f64>()).sqrt()
 }

@@ -27,8 +27,9 @@
 //! and aiapy's composite ([`super::gpu_composite`]): complex 2-D forward transforms of both
 //! filters, the product, a second forward transform, then |·|, the roll by N/2 and /N² —
 //! numpy's own complex path — in 4 global-memory passes out of workgroup memory where N
-//! fits (the product and the finish fused into the transforms' passes), else on the
-//! Stockham passes of `crate::gpu::fft`. Both handle powers of two and need an N × N
+//! fits (the product and the finish fused into the transforms' passes), in 10 where only
+//! its four-step factors do ([`super::gpu_composite_four_step`]), else on the Stockham
+//! passes of `crate::gpu::fft`. All handle powers of two and need an N × N
 //! complex array in one storage binding (4096² complex f64 is 256 MiB: more than
 //! lavapipe's 128 MiB); otherwise the spike sums come back to the host, which normalises
 //! and runs the CPU composite of `composite.rs`, and the stages say `(host)`.
@@ -40,7 +41,7 @@ use super::gpu_composite::{CompositeBuffers, CompositePath, DeviceFft};
 use super::{Filter, Gaussian, PsfProblem, combine, core};
 use crate::check::Output;
 use crate::error::KernelError;
-use crate::gpu::{self, BindGroup, Binding, Buffer, GpuContext, Pipeline, Readback, Timer};
+use crate::gpu::{self, BindGroup, Binding, Buffer, GpuContext, Pipeline, Readback, Slice, Timer};
 use crate::variant::{Availability, Precision, Prepared, Stage, Variant, VariantInfo};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,87 +226,12 @@ impl GpuRun {
         let ctx = gpu::context()?;
         let n = p.n;
         let tiles_x = n.div_ceil(TILE);
-        let float = if kind.f64() { "f64" } else { "f32" };
-        let (entry, bindings, body): (&str, &[Binding], &str) = if kind.windowed() {
-            ("windowed", &WINDOWED_BINDINGS, WGSL_WINDOWED)
-        } else {
-            ("dense", &DENSE_BINDINGS, WGSL_DENSE)
-        };
-        let pipeline = ctx.pipeline(
-            &format!("psf-{float}-{entry}"),
-            &spike_shader(kind, body),
-            entry,
-            bindings,
-        )?;
-        let bytes = (n * n) as u64 * kind.elem_bytes();
-        let mut filters = Vec::new();
-        for filter in [Filter::Entrance, Filter::FocalPlane] {
-            let gaussians = p.spikes(filter);
-            // The exponent shift travels as the bits of an f32 in the last slot.
-            let shift = if kind.f64() {
-                0
-            } else {
-                f32_shift(p, gaussians).to_bits()
-            };
-            let params = ctx.uniform_from(
-                "psf params",
-                &[[n as u32, gaussians.len() as u32, tiles_x as u32, shift]],
-            )?;
-            let (spikes, weights) = upload_gaussians(ctx, kind, p.width, gaussians)?;
-            let tiles = if kind.windowed() {
-                Some(ctx.storage_from("psf tiles", &tile_lists(p, gaussians, tiles_x))?)
-            } else {
-                None
-            };
-            let out = ctx.storage("psf spike sums", bytes)?;
-            let readback = ctx.readback("psf filter", bytes)?;
-            let bind = match &tiles {
-                Some(t) => ctx.bind(
-                    &pipeline,
-                    &[
-                        (&params).into(),
-                        (&spikes).into(),
-                        (&weights).into(),
-                        t.into(),
-                        (&out).into(),
-                    ],
-                )?,
-                None => ctx.bind(
-                    &pipeline,
-                    &[
-                        (&params).into(),
-                        (&spikes).into(),
-                        (&weights).into(),
-                        (&out).into(),
-                    ],
-                )?,
-            };
-            filters.push(FilterBuffers {
-                _params: params,
-                _spikes: spikes,
-                _weights: weights,
-                _tiles: tiles,
-                out,
-                readback,
-                bind,
-            });
-        }
-        let complex_bytes = (n * n) as u64 * 2 * kind.elem_bytes();
-        let on_device = n.is_power_of_two()
-            && ctx.check_binding("the composite", complex_bytes).is_ok()
-            && complex_bytes <= ctx.max_buffer_bytes();
-        let rest = if on_device {
-            Rest::Device(Box::new(DeviceComposite::new(
-                ctx,
-                kind,
-                p,
-                &filters[0].out,
-                &filters[1].out,
-                stockham,
-            )?))
-        } else {
-            Rest::Host(Box::new(Composite::new(n, true)))
-        };
+        let pipeline = spike_pipeline(ctx, kind)?;
+        let filters = [Filter::Entrance, Filter::FocalPlane]
+            .into_iter()
+            .map(|filter| FilterBuffers::new(ctx, kind, p, p.spikes(filter), &pipeline))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rest = Rest::new(ctx, kind, p, &filters, stockham)?;
         let nn = n * n;
         Ok(GpuRun {
             kind,
@@ -324,6 +250,97 @@ impl GpuRun {
             entrance: vec![0.0; nn],
             focal_plane: vec![0.0; nn],
             psf: vec![0.0; nn],
+        })
+    }
+}
+
+/// The spike-sum shader of `kind`: dense (every spike) or windowed (per-tile lists).
+fn spike_pipeline(ctx: &GpuContext, kind: Gpu) -> Result<Arc<Pipeline>, KernelError> {
+    let float = if kind.f64() { "f64" } else { "f32" };
+    let (entry, bindings, body): (&str, &[Binding], &str) = if kind.windowed() {
+        ("windowed", &WINDOWED_BINDINGS, WGSL_WINDOWED)
+    } else {
+        ("dense", &DENSE_BINDINGS, WGSL_DENSE)
+    };
+    Ok(ctx.pipeline(
+        &format!("psf-{float}-{entry}"),
+        &spike_shader(kind, body),
+        entry,
+        bindings,
+    )?)
+}
+
+impl FilterBuffers {
+    /// Uploads one filter's `gaussians` (and, windowed, its tile lists) and binds them with
+    /// its N² output to `pipeline`.
+    fn new(
+        ctx: &GpuContext,
+        kind: Gpu,
+        p: &PsfProblem,
+        gaussians: &[Gaussian],
+        pipeline: &Pipeline,
+    ) -> Result<FilterBuffers, KernelError> {
+        let n = p.n;
+        let tiles_x = n.div_ceil(TILE);
+        // The exponent shift travels as the bits of an f32 in the last slot.
+        let shift = if kind.f64() {
+            0
+        } else {
+            f32_shift(p, gaussians).to_bits()
+        };
+        let params = ctx.uniform_from(
+            "psf params",
+            &[[n as u32, gaussians.len() as u32, tiles_x as u32, shift]],
+        )?;
+        let (spikes, weights) = upload_gaussians(ctx, kind, p.width, gaussians)?;
+        let tiles = if kind.windowed() {
+            Some(ctx.storage_from("psf tiles", &tile_lists(p, gaussians, tiles_x))?)
+        } else {
+            None
+        };
+        let bytes = (n * n) as u64 * kind.elem_bytes();
+        let out = ctx.storage("psf spike sums", bytes)?;
+        let readback = ctx.readback("psf filter", bytes)?;
+        let mut slices: Vec<Slice> = vec![(&params).into(), (&spikes).into(), (&weights).into()];
+        slices.extend(tiles.as_ref().map(Slice::from));
+        slices.push((&out).into());
+        let bind = ctx.bind(pipeline, &slices)?;
+        Ok(FilterBuffers {
+            _params: params,
+            _spikes: spikes,
+            _weights: weights,
+            _tiles: tiles,
+            out,
+            readback,
+            bind,
+        })
+    }
+}
+
+impl Rest {
+    /// The device composite where N is a power of two whose complex N × N array fits one
+    /// binding and one buffer; the host otherwise.
+    fn new(
+        ctx: &'static GpuContext,
+        kind: Gpu,
+        p: &PsfProblem,
+        filters: &[FilterBuffers],
+        stockham: bool,
+    ) -> Result<Rest, KernelError> {
+        let n = p.n;
+        let complex_bytes = (n * n) as u64 * 2 * kind.elem_bytes();
+        let on_device = n.is_power_of_two()
+            && ctx.check_binding("the composite", complex_bytes).is_ok()
+            && complex_bytes <= ctx.max_buffer_bytes();
+        Ok(match on_device {
+            true => Rest::Device(Box::new(DeviceComposite::new(
+                ctx,
+                kind,
+                p,
+                [&filters[0].out, &filters[1].out],
+                stockham,
+            )?)),
+            false => Rest::Host(Box::new(Composite::new(n, true))),
         })
     }
 }
@@ -414,8 +431,8 @@ struct DeviceComposite {
     core_pipeline: Arc<Pipeline>,
     core_bind: BindGroup,
     reduce: Arc<Pipeline>,
-    /// (bind group, workgroups) of each reduction dispatch, in order.
-    reductions: Vec<(BindGroup, u32)>,
+    /// Each reduction dispatch, in order.
+    reductions: Dispatches,
     normalise: Arc<Pipeline>,
     normalise_binds: [BindGroup; 2],
     /// The transforms, product and finish.
@@ -427,139 +444,43 @@ struct DeviceComposite {
 }
 
 impl DeviceComposite {
+    /// Plans the device half on the two filters' spike sums `[s_e, s_fp]` (normalised in
+    /// place); `stockham` forces the composite's fallback.
     fn new(
         ctx: &'static GpuContext,
         kind: Gpu,
         p: &PsfProblem,
-        s_e: &Buffer,
-        s_fp: &Buffer,
+        [s_e, s_fp]: [&Buffer; 2],
         stockham: bool,
     ) -> Result<DeviceComposite, KernelError> {
-        let n = p.n;
-        let nn = n * n;
+        let nn = p.n * p.n;
         let elem = kind.elem_bytes();
-        let precision = kind.info().precision;
-        let float = if kind.f64() { "f64" } else { "f32" };
         let mut keep = Vec::new();
-
-        // The core: one Gaussian of weight 1 at the centre, evaluated on every pixel.
-        let core_pipeline = ctx.pipeline(
-            &format!("psf-{float}-core"),
-            &spike_shader(kind, WGSL_CORE),
-            "core",
-            &DENSE_BINDINGS,
-        )?;
-        let c = p.centre();
-        let centre = [Gaussian {
-            cx: c,
-            cy: c,
-            weight: 1.0,
-        }];
-        let tiles_x = n.div_ceil(TILE);
-        let core_params =
-            ctx.uniform_from("psf core params", &[[n as u32, 1, tiles_x as u32, 0]])?;
-        let (core_spike, core_weights) = upload_gaussians(ctx, kind, p.width, &centre)?;
-        let core = ctx.storage("psf core", nn as u64 * elem)?;
-        let core_bind = ctx.bind(
-            &core_pipeline,
-            &[
-                (&core_params).into(),
-                (&core_spike).into(),
-                (&core_weights).into(),
-                (&core).into(),
-            ],
-        )?;
-        keep.extend([core_params, core_spike, core_weights]);
-
-        // Σs_e, Σs_fp, Σcore: per array, workgroups of 256 × 64 elements into partial sums,
-        // then one workgroup over the partials into sums[slot].
-        let reduce = ctx.pipeline(
-            &format!("psf-{float}-reduce"),
-            &format!("{}{}", gpu::WGSL_FLAT_WORKGROUP, WGSL_REDUCE).replace("F_", float),
-            "reduce",
-            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
-        )?;
-        let groups = nn.div_ceil(WG * PER_INVOCATION);
-        let partials = ctx.storage("psf partial sums", groups as u64 * elem)?;
-        let sums = ctx.storage("psf sums", 4 * elem)?;
-        let mut reductions = Vec::new();
-        for (slot, array) in [s_e, s_fp, &core].into_iter().enumerate() {
-            let first = ctx.uniform_from(
-                "psf reduce",
-                &[[nn as u32, PER_INVOCATION as u32, 0, groups as u32]],
-            )?;
-            reductions.push((
-                ctx.bind(
-                    &reduce,
-                    &[(&first).into(), array.into(), (&partials).into()],
-                )?,
-                groups as u32,
-            ));
-            let second = ctx.uniform_from(
-                "psf reduce",
-                &[[groups as u32, groups.div_ceil(WG) as u32, slot as u32, 1]],
-            )?;
-            reductions.push((
-                ctx.bind(
-                    &reduce,
-                    &[(&second).into(), (&partials).into(), (&sums).into()],
-                )?,
-                1,
-            ));
-            keep.extend([first, second]);
-        }
-
-        // Normalisation in place, and the complex copies the FFT transforms.
-        let normalise = ctx.pipeline(
-            &format!("psf-{float}-normalise"),
-            &normalise_shader(kind),
-            "normalise",
-            &[
-                Binding::Uniform,
-                Binding::ReadWrite,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadWrite,
-            ],
-        )?;
+        let (core_pipeline, core_bind, core) = core_step(ctx, kind, p, &mut keep)?;
+        let (reduce, reductions, sums) = reductions(ctx, kind, nn, [s_e, s_fp, &core], &mut keep)?;
         let complex = nn as u64 * 2 * elem;
         let z_e = ctx.storage("psf entrance spectrum", complex)?;
         let z_fp = ctx.storage("psf focal-plane spectrum", complex)?;
-        let mut bind_normalise =
-            |slot: u32, s: &Buffer, z: &Buffer| -> Result<BindGroup, KernelError> {
-                let params = ctx.uniform_from("psf normalise", &[[nn as u32, slot, 0, 0]])?;
-                let b = ctx.bind(
-                    &normalise,
-                    &[
-                        (&params).into(),
-                        s.into(),
-                        (&core).into(),
-                        (&sums).into(),
-                        z.into(),
-                    ],
-                )?;
-                keep.push(params);
-                Ok(b)
-            };
-        let normalise_binds = [
-            bind_normalise(0, s_e, &z_e)?,
-            bind_normalise(1, s_fp, &z_fp)?,
-        ];
+        let normalised = [(s_e, &z_e), (s_fp, &z_fp)];
+        let (normalise, normalise_binds) =
+            normalise_step(ctx, kind, nn, normalised, [&core, &sums], &mut keep)?;
 
         // aiapy's composite: fft2(fft2(fp)·fft2(e)), then |·|, roll, /N²: fused
-        // shared-memory passes where N fits workgroup memory, else Stockham.
+        // shared-memory passes where N fits workgroup memory, the four-step where its
+        // factors do, else Stockham.
         let psf = ctx.storage("psf", nn as u64 * elem)?;
-        let path = CompositePath::plan(ctx, precision, n, stockham)?;
+        let precision = kind.info().precision;
+        let path = CompositePath::plan(ctx, precision, p.n, stockham)?;
         let buffers = CompositeBuffers {
             z_e: &z_e,
             z_fp: &z_fp,
             psf: &psf,
         };
-        let composite = DeviceFft::new(ctx, precision, n, path, &buffers)?;
+        let composite = DeviceFft::new(ctx, precision, p.n, path, &buffers)?;
         let psf_readback = ctx.readback("psf", nn as u64 * elem)?;
-        keep.extend([core, partials, sums, z_e, z_fp]);
+        keep.extend([core, sums, z_e, z_fp]);
         Ok(DeviceComposite {
-            n,
+            n: p.n,
             core_pipeline,
             core_bind,
             reduce,
@@ -591,6 +512,131 @@ impl DeviceComposite {
         enc.stage("composite");
         self.composite.encode(enc);
     }
+}
+
+/// The core: one Gaussian of weight 1 at the centre, evaluated on every pixel. Returns its
+/// pipeline, bind group and N² output; its inputs go to `keep`.
+fn core_step(
+    ctx: &GpuContext,
+    kind: Gpu,
+    p: &PsfProblem,
+    keep: &mut Vec<Buffer>,
+) -> Result<(Arc<Pipeline>, BindGroup, Buffer), KernelError> {
+    let n = p.n;
+    let float = if kind.f64() { "f64" } else { "f32" };
+    let pipeline = ctx.pipeline(
+        &format!("psf-{float}-core"),
+        &spike_shader(kind, WGSL_CORE),
+        "core",
+        &DENSE_BINDINGS,
+    )?;
+    let c = p.centre();
+    let centre = [Gaussian {
+        cx: c,
+        cy: c,
+        weight: 1.0,
+    }];
+    let tiles_x = n.div_ceil(TILE);
+    let params = ctx.uniform_from("psf core params", &[[n as u32, 1, tiles_x as u32, 0]])?;
+    let (spike, weights) = upload_gaussians(ctx, kind, p.width, &centre)?;
+    let core = ctx.storage("psf core", (n * n) as u64 * kind.elem_bytes())?;
+    let bind = ctx.bind(
+        &pipeline,
+        &[
+            (&params).into(),
+            (&spike).into(),
+            (&weights).into(),
+            (&core).into(),
+        ],
+    )?;
+    keep.extend([params, spike, weights]);
+    Ok((pipeline, bind, core))
+}
+
+/// (bind group, workgroups) of each dispatch of one pipeline, in order.
+type Dispatches = Vec<(BindGroup, u32)>;
+
+/// Σs_e, Σs_fp, Σcore of the three `arrays` of `nn` elements: per array, workgroups of
+/// 256 × 64 elements into partial sums, then one workgroup over the partials into
+/// sums[slot]. Returns the pipeline, its (bind group, workgroups) dispatches in order and
+/// the sums; the rest goes to `keep`.
+fn reductions(
+    ctx: &GpuContext,
+    kind: Gpu,
+    nn: usize,
+    arrays: [&Buffer; 3],
+    keep: &mut Vec<Buffer>,
+) -> Result<(Arc<Pipeline>, Dispatches, Buffer), KernelError> {
+    let (float, elem) = (if kind.f64() { "f64" } else { "f32" }, kind.elem_bytes());
+    let reduce = ctx.pipeline(
+        &format!("psf-{float}-reduce"),
+        &format!("{}{}", gpu::WGSL_FLAT_WORKGROUP, WGSL_REDUCE).replace("F_", float),
+        "reduce",
+        &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
+    )?;
+    let groups = nn.div_ceil(WG * PER_INVOCATION);
+    let partials = ctx.storage("psf partial sums", groups as u64 * elem)?;
+    let sums = ctx.storage("psf sums", 4 * elem)?;
+    let mut dispatches = Vec::new();
+    for (slot, array) in arrays.into_iter().enumerate() {
+        let first = ctx.uniform_from(
+            "psf reduce",
+            &[[nn as u32, PER_INVOCATION as u32, 0, groups as u32]],
+        )?;
+        let into_partials = [(&first).into(), array.into(), (&partials).into()];
+        dispatches.push((ctx.bind(&reduce, &into_partials)?, groups as u32));
+        let second = ctx.uniform_from(
+            "psf reduce",
+            &[[groups as u32, groups.div_ceil(WG) as u32, slot as u32, 1]],
+        )?;
+        let into_sums = [(&second).into(), (&partials).into(), (&sums).into()];
+        dispatches.push((ctx.bind(&reduce, &into_sums)?, 1));
+        keep.extend([first, second]);
+    }
+    keep.push(partials);
+    Ok((reduce, dispatches, sums))
+}
+
+/// The normalisation of each (spike sums, complex copy) pair of `filters`, in place, plus
+/// the complex copy the FFT transforms, from `[core, sums]`. Returns the pipeline and its
+/// two bind groups; the parameters go to `keep`.
+fn normalise_step(
+    ctx: &GpuContext,
+    kind: Gpu,
+    nn: usize,
+    filters: [(&Buffer, &Buffer); 2],
+    [core, sums]: [&Buffer; 2],
+    keep: &mut Vec<Buffer>,
+) -> Result<(Arc<Pipeline>, [BindGroup; 2]), KernelError> {
+    let float = if kind.f64() { "f64" } else { "f32" };
+    let normalise = ctx.pipeline(
+        &format!("psf-{float}-normalise"),
+        &normalise_shader(kind),
+        "normalise",
+        &[
+            Binding::Uniform,
+            Binding::ReadWrite,
+            Binding::ReadOnly,
+            Binding::ReadOnly,
+            Binding::ReadWrite,
+        ],
+    )?;
+    let mut bind = |slot: usize| -> Result<BindGroup, KernelError> {
+        let (s, z) = filters[slot];
+        let params = ctx.uniform_from("psf normalise", &[[nn as u32, slot as u32, 0, 0]])?;
+        let slices = [
+            (&params).into(),
+            s.into(),
+            core.into(),
+            sums.into(),
+            z.into(),
+        ];
+        let b = ctx.bind(&normalise, &slices)?;
+        keep.push(params);
+        Ok(b)
+    };
+    let binds = [bind(0)?, bind(1)?];
+    Ok((normalise, binds))
 }
 
 const DENSE_BINDINGS: [Binding; 4] = [

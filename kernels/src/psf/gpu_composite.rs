@@ -2,7 +2,7 @@
 //! into complex arrays: `psf = |roll(fft2(fft2(fp) · fft2(e)), N/2)| / N²` (numpy's own
 //! complex path), for the `psf/aia/gpu-*` variants ([`super::gpu`]).
 //!
-//! Two plans ([`CompositePath`]), with their global-memory passes (each reads or writes
+//! Three plans ([`CompositePath`]), with their global-memory passes (each reads or writes
 //! whole N × N arrays once):
 //!
 //! ```text
@@ -11,6 +11,8 @@
 //!   rows    z_fp = rows(fp)
 //!   product z_fp = cols(cols(z_fp) · cols(z_e))            gpu_composite.wgsl `product`
 //!   finish  psf  = roll |rows(z_fp)| / N²                  gpu_composite.wgsl `finish`
+//! FourStep (N does not fit, its factors N1·N2 do)          10 passes
+//!   the same plan on gpu::fft_four_step's two-pass sides   super::gpu_composite_four_step
 //! Stockham (fallback)                                      3·(FFT passes) + 2
 //!   fft2(fp), fft2(e), × (its own pass), fft2, finish
 //! ```
@@ -23,9 +25,13 @@
 
 use std::sync::Arc;
 
+use super::gpu_composite_four_step::{FOUR_STEP_PASSES, FourStep};
 use crate::gpu::fft::{Direction, FftBinding, GpuFft, GpuMultiply, MultiplyBinding, Shape};
+use crate::gpu::fft_four_step::Split;
 use crate::gpu::fft_shared::{SharedBinding, SharedFft, fits, shader_prelude, twiddles};
-use crate::gpu::{self, BindGroup, Binding, Buffer, Encoder, GpuContext, GpuError, Pipeline};
+use crate::gpu::{
+    self, BindGroup, Binding, Buffer, Encoder, GpuContext, GpuError, Pipeline, Slice,
+};
 use crate::variant::Precision;
 
 /// Invocations per workgroup of the Stockham path's finish shader.
@@ -36,13 +42,16 @@ const WG: usize = 256;
 pub enum CompositePath {
     /// Shared-memory transforms with the product and the finish fused in.
     Fused,
+    /// The same fusions on four-step sides of `split` (N1·N2 = N).
+    FourStep { split: Split },
     /// Stockham transforms of `fft_passes` passes each, a product pass and a finish pass.
     Stockham { fft_passes: usize },
 }
 
 impl CompositePath {
-    /// The path for side `n` (a power of two) in `precision` on `ctx`; `stockham` forces
-    /// the fallback. Errors when the Stockham FFT cannot be planned.
+    /// The path for side `n` (a power of two) in `precision` on `ctx`: Fused where N
+    /// fits workgroup memory, else FourStep where its factors do, else Stockham;
+    /// `stockham` forces the fallback. Errors when the Stockham FFT cannot be planned.
     pub fn plan(
         ctx: &'static GpuContext,
         precision: Precision,
@@ -51,6 +60,9 @@ impl CompositePath {
     ) -> Result<CompositePath, GpuError> {
         if !stockham && fits(ctx, precision, n) {
             return Ok(CompositePath::Fused);
+        }
+        if let Some(split) = Split::plan(ctx, precision, n).filter(|_| !stockham) {
+            return Ok(CompositePath::FourStep { split });
         }
         let fft = GpuFft::new(ctx, precision, Shape::Grid { rows: n, cols: n })?;
         Ok(CompositePath::Stockham {
@@ -64,6 +76,7 @@ impl CompositePath {
         match *self {
             // Rows of e, rows of fp, product (columns), finish (rows).
             CompositePath::Fused => 4,
+            CompositePath::FourStep { .. } => FOUR_STEP_PASSES,
             CompositePath::Stockham { fft_passes } => 3 * fft_passes + 2,
         }
     }
@@ -72,6 +85,7 @@ impl CompositePath {
 /// The composite's dispatches, bound to one run's buffers.
 pub(crate) enum DeviceFft {
     Fused(Box<Fused>),
+    FourStep(Box<FourStep>),
     Stockham(Box<Stockham>),
 }
 
@@ -94,6 +108,9 @@ impl DeviceFft {
     ) -> Result<DeviceFft, GpuError> {
         Ok(match path {
             CompositePath::Fused => DeviceFft::Fused(Box::new(Fused::new(ctx, precision, n, b)?)),
+            CompositePath::FourStep { split } => {
+                DeviceFft::FourStep(Box::new(FourStep::new(ctx, precision, split, b)?))
+            }
             CompositePath::Stockham { .. } => {
                 DeviceFft::Stockham(Box::new(Stockham::new(ctx, precision, n, b)?))
             }
@@ -106,6 +123,7 @@ impl DeviceFft {
     pub(crate) fn path(&self) -> CompositePath {
         match self {
             DeviceFft::Fused(_) => CompositePath::Fused,
+            DeviceFft::FourStep(f) => CompositePath::FourStep { split: f.split() },
             DeviceFft::Stockham(s) => CompositePath::Stockham {
                 fft_passes: s.fft.global_passes(),
             },
@@ -116,6 +134,7 @@ impl DeviceFft {
     pub(crate) fn encode(&self, enc: &mut Encoder<'_>) {
         match self {
             DeviceFft::Fused(f) => f.encode(enc),
+            DeviceFft::FourStep(f) => f.encode(enc),
             DeviceFft::Stockham(s) => s.encode(enc),
         }
     }
@@ -142,21 +161,10 @@ impl Fused {
     ) -> Result<Fused, GpuError> {
         let rows = SharedFft::new(ctx, precision, Shape::Rows { batch: n, n })?;
         let table = twiddles(ctx, precision, n, (n / 2).max(1))?;
-        let source = format!(
-            "{}\n{}",
-            shader_prelude(ctx, precision, n, 1),
-            include_str!("gpu_composite.wgsl")
-        );
-        use Binding::{ReadOnly, ReadWrite};
-        let layout = [ReadOnly, ReadWrite, ReadOnly, ReadWrite];
-        let step = |entry: &str| -> Result<(Arc<Pipeline>, BindGroup), GpuError> {
+        let source = composite_source(ctx, precision, n, "");
+        let step = |entry: &str| {
             let name = format!("psf-composite-{precision}-{n}-{entry}");
-            let pipeline = ctx.pipeline(&name, &source, entry, &layout)?;
-            let bind = ctx.bind(
-                &pipeline,
-                &[b.z_e.into(), b.z_fp.into(), (&table).into(), b.psf.into()],
-            )?;
-            Ok((pipeline, bind))
+            composite_step(ctx, &name, &source, entry, b, &table, &[])
         };
         Ok(Fused {
             n: n as u32,
@@ -175,6 +183,43 @@ impl Fused {
         enc.dispatch(&product.0, &product.1, self.n);
         enc.dispatch(&finish.0, &finish.1, self.n);
     }
+}
+
+/// gpu_composite.wgsl compiled for `len`-point transforms (fft_shared.wgsl's prelude, N =
+/// `len`), with `tail` appended (a user's constants and entry points).
+pub(crate) fn composite_source(
+    ctx: &GpuContext,
+    precision: Precision,
+    len: usize,
+    tail: &str,
+) -> String {
+    format!(
+        "{}\n{}\n{tail}",
+        shader_prelude(ctx, precision, len, 1),
+        include_str!("gpu_composite.wgsl")
+    )
+}
+
+/// Compiles `entry` of a [`composite_source`] and binds gpu_composite.wgsl's bindings (the
+/// filters' spectra, the twiddle `table`, the PSF) and `extra` read-only buffers after them
+/// (bindings 4, …).
+pub(crate) fn composite_step(
+    ctx: &GpuContext,
+    name: &str,
+    source: &str,
+    entry: &str,
+    b: &CompositeBuffers,
+    table: &Buffer,
+    extra: &[&Buffer],
+) -> Result<(Arc<Pipeline>, BindGroup), GpuError> {
+    use Binding::{ReadOnly, ReadWrite};
+    let mut layout = vec![ReadOnly, ReadWrite, ReadOnly, ReadWrite];
+    layout.extend(extra.iter().map(|_| ReadOnly));
+    let pipeline = ctx.pipeline(name, source, entry, &layout)?;
+    let mut buffers = vec![b.z_e.into(), b.z_fp.into(), table.into(), b.psf.into()];
+    buffers.extend(extra.iter().map(|&e| Slice::from(e)));
+    let bind = ctx.bind(&pipeline, &buffers)?;
+    Ok((pipeline, bind))
 }
 
 /// The fallback: complex Stockham 2-D transforms, the product and the finish as passes.

@@ -45,6 +45,7 @@ pub mod composite;
 pub mod composite_lanes;
 pub mod gpu;
 pub mod gpu_composite;
+pub mod gpu_composite_four_step;
 pub mod naive;
 pub mod parallel;
 pub mod separable;
