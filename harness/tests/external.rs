@@ -162,8 +162,12 @@ fn bench_shows_ours_and_theirs_in_one_table_and_report_draws_them() {
         theirs.reason
     );
     // The fake worker computes on one thread: where /proc gives its CPU time (Linux), the
-    // note says it kept one core busy. ±0.3: /proc's 10 ms ticks over the ≥ 0.2 s it must
-    // have used, and the CPU of its validation run and output writing averaged in.
+    // note says how many cores it kept busy, at most one. Not exactly one: with the other
+    // tests' processes on the same cores it is descheduled part of its clock (0.4 was seen
+    // in CI), so the lower bound is loose: a field that does not count this process's CPU
+    // (its children's, 0) leaves no `worker_cpu` at all, and one that is not a CPU time
+    // (the start time, in ticks since boot) breaks the upper bound, which allows /proc's
+    // 10 ms ticks over the ≥ 0.2 s it must have used and the validation run averaged in.
     if std::path::Path::new("/proc/self/stat").exists() {
         assert!(theirs.stages.contains("worker_cpu="), "{}", theirs.stages);
         let cores: f64 = theirs
@@ -172,7 +176,7 @@ fn bench_shows_ours_and_theirs_in_one_table_and_report_draws_them() {
             .nth(1)
             .and_then(|r| r.split(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("no core count in: {}", theirs.reason));
-        assert!((0.7..=1.3).contains(&cores), "{}", theirs.reason);
+        assert!((0.05..=1.3).contains(&cores), "{}", theirs.reason);
         assert!(
             theirs.reason.contains("where ours had 1 thread(s)"),
             "{}",
