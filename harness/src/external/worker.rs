@@ -80,7 +80,7 @@ impl Worker {
     /// (Linux's `/proc/PID/stat`); None elsewhere, or once the process has stopped.
     pub fn cpu_seconds(&self) -> Option<f64> {
         let pid = self.child.as_ref()?.id();
-        cpu_seconds_of_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+        crate::measure::cpu_time::of_process(&pid.to_string())
     }
 
     /// Sends one line and waits for the answer, within the entry's timeout. An `error`
@@ -237,19 +237,6 @@ fn keep_tail(err: impl BufRead, tail: &Mutex<VecDeque<String>>) {
     }
 }
 
-/// Clock ticks per second of `/proc`'s times: the kernel reports them in USER_HZ, which
-/// is 100 on every architecture Linux's user ABI fixes it for (x86, arm, riscv).
-const USER_HZ: f64 = 100.0;
-
-/// utime + stime of a `/proc/PID/stat` line, in seconds. The command name (field 2) is in
-/// parentheses and may hold spaces, so fields are counted after its closing one: state is
-/// field 3, utime 14 and stime 15.
-fn cpu_seconds_of_stat(stat: &str) -> Option<f64> {
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    let ticks = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
-    Some((ticks(14)? + ticks(15)?) as f64 / USER_HZ)
-}
-
 /// Refuses a path outside the run folder (or with `..` in it): a worker is never told to
 /// read or write anywhere else.
 pub fn inside(run: &Path, path: &Path) -> Result<(), String> {
@@ -270,19 +257,6 @@ pub fn inside(run: &Path, path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_time_is_read_after_the_command_name() {
-        // A command name with a space and a parenthesis; utime 250 and stime 50 ticks.
-        let stat = "4242 (py (worker) x) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 0 0 \
-                    20 0 3 0 12345 1000000 500 18446744073709551615";
-        assert_eq!(cpu_seconds_of_stat(stat), Some(3.0));
-        assert_eq!(cpu_seconds_of_stat("4242 (cut"), None);
-        let own = std::fs::read_to_string("/proc/self/stat");
-        if let Ok(own) = own {
-            assert!(cpu_seconds_of_stat(&own).is_some_and(|s| s >= 0.0), "{own}");
-        }
-    }
 
     #[test]
     fn paths_outside_the_run_folder_are_refused() {

@@ -6,6 +6,7 @@
 //! - [`stats`]: quantiles, bootstrap interval of the median, outliers, power-law and Amdahl fits.
 //! - [`paired`]: the ratio of two variants' times with its interval, paired by round or
 //!   not, and the verdict it supports.
+//! - [`cpu_time`]: a process's CPU time from `/proc` (the profiler's own, a worker's).
 //! - [`memory`]: bytes allocated (the counting allocator) and peak resident memory.
 //! - [`ceilings`]: the machine's GEMM peak and copy bandwidth, for the roofline, and the
 //!   best ones kept per machine ([`ceilings_store`]).
@@ -14,6 +15,7 @@
 
 pub mod ceilings;
 pub mod ceilings_store;
+pub mod cpu_time;
 pub mod drift;
 pub mod gpu_ceilings;
 pub mod machine;

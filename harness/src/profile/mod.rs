@@ -65,16 +65,9 @@ pub fn default_seconds(variants: usize) -> f64 {
     (TOTAL_SECONDS / variants.max(1) as f64).clamp(MIN_SECONDS, full)
 }
 
-/// The process's CPU time (user + system, all threads) from `/proc/self/stat`, in seconds
-/// (Linux reports it in USER_HZ = 100 ticks per second).
+/// The process's CPU time (user + system, all threads), in seconds; None without `/proc`.
 pub fn process_cpu_s() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may contain spaces: fields are counted after its closing parenthesis.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
+    crate::measure::cpu_time::of_process("self")
 }
 
 /// How long the sampled loop runs.
