@@ -217,7 +217,8 @@ pub fn render(r: &Report) -> String {
         <li><b>GFLOP/s, GB/s</b>: the kernel's nominal work (from its formula, the same for every variant) over the median. \
         A variant with a cheaper algorithm (FFT, factorised) shows an effective rate above what brute force could reach.</li>\n\
         <li><b>% of roofline</b>: GFLOP/s over min(GEMM peak, intensity × copy bandwidth), both measured by the harness on \
-        this machine at the row's thread count and precision.</li>\n\
+        this machine at the row's thread count and precision. Above 100 %, counted on the formula's work, the variant \
+        does less work than the formula (an algorithmic variant), not faster arithmetic.</li>\n\
         <li><b>error</b>: max|reference − output| / max|reference|, against the tolerance stated with the reference.</li>\n\
         <li><b>RSS growth</b>: how far the process's peak resident memory rose above its level at the start, during setup \
         and one run; <b>heap peak</b>: the most heap bytes live at once in that time; <b>alloc per run</b>: bytes allocated \

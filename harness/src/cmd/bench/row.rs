@@ -198,6 +198,15 @@ pub fn ratio_text(r: &Row) -> Option<String> {
     ))
 }
 
+/// What a `%roof` above 100 means, said on the row that shows one: the GFLOP/s count the
+/// formula's work (the same for every variant), and an algorithmic variant (FFT, windowed,
+/// factorised) does less of it; no CPU computes faster than its measured roofline.
+fn above_roofline(r: &Row) -> Option<&'static str> {
+    r.roofline_pct
+        .filter(|p| *p > 100.0)
+        .map(|_| "%roof over 100: counted on the formula's work, which this variant does less of")
+}
+
 pub(super) fn print_row(r: &Row) {
     let ci = match (r.median_s, r.ci_low_s, r.ci_high_s) {
         (Some(m), Some(lo), Some(hi)) if m > 0.0 && r.samples > 1 => {
@@ -215,6 +224,13 @@ pub(super) fn print_row(r: &Row) {
             text
         } else {
             format!("{text}; {note}")
+        };
+    }
+    if let Some(text) = above_roofline(r) {
+        note = if note.is_empty() {
+            text.into()
+        } else {
+            format!("{note}; {text}")
         };
     }
     if r.noisy {
@@ -245,4 +261,20 @@ pub(super) fn print_row(r: &Row) {
             format!("  {note}")
         }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_roofline_share_above_100_is_explained_and_one_below_is_not() {
+        let row = |p| Row {
+            roofline_pct: p,
+            ..Row::default()
+        };
+        assert!(above_roofline(&row(Some(1773.0))).is_some());
+        assert!(above_roofline(&row(Some(99.0))).is_none());
+        assert!(above_roofline(&row(None)).is_none());
+    }
 }
