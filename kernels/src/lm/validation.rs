@@ -284,10 +284,65 @@ fn listing(items: &[String]) -> String {
     s
 }
 
+/// The arrays of one check, fit-major, and which algorithm each side ran.
+struct Sides<'a> {
+    out_p: &'a [f64],
+    out_chi2: &'a ArrayD<f64>,
+    out_state: &'a ArrayD<f64>,
+    ref_p: &'a [f64],
+    ref_state: &'a ArrayD<f64>,
+    /// The output's step counts, when it reports them.
+    out_steps: Option<&'a ArrayD<f64>>,
+    /// Both sides ran Gpufit's loop: both report its step counts (item 3); otherwise one
+    /// side is another algorithm (item 4).
+    same_algorithm: bool,
+}
+
+impl Sides<'_> {
+    fn output(&self, i: usize, n: usize) -> &[f64] {
+        &self.out_p[i * n..][..n]
+    }
+    fn reference(&self, i: usize, n: usize) -> &[f64] {
+        &self.ref_p[i * n..][..n]
+    }
+}
+
+/// Every fit, sorted by what the check does with it.
+struct Tally {
+    /// Converged on both sides and not explained away: the fits the allowances judge.
+    compared: Vec<Compared>,
+    /// |Δp|/σ of every parameter of those fits (and of the explained ones compared first).
+    in_sigma: Vec<f64>,
+    /// Fits whose JᵀWJ at the reference is singular: parameters not comparable.
+    no_hessian: usize,
+    explained: Vec<(usize, Explained)>,
+    /// Fits converged in the reference and not in the output, not explained.
+    shortfall: Vec<usize>,
+}
+
+/// A comparison row; it passes when `error` is within the tolerance's max norm.
+fn comparison(
+    tol: &Tolerance,
+    name: &str,
+    error: f64,
+    index: Vec<usize>,
+    values: (f64, f64),
+) -> Comparison {
+    Comparison {
+        array: name.to_string(),
+        error,
+        relative_error: None,
+        worst_index: index,
+        reference_value: values.0,
+        output_value: values.1,
+        passed: error <= tol.max_norm,
+        problem: None,
+    }
+}
+
 /// Compares an output with a reference fit by fit (see the module docs).
 pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance) -> Check {
     let mut comparisons = Vec::new();
-    let mut notes = Vec::new();
     let rho = tol.relative.map_or(0.0, |r| r.rtol);
     let arrays = (|| {
         Some((
@@ -302,220 +357,48 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
         return Check {
             comparisons,
             tolerance: tol.clone(),
-            notes,
+            notes: Vec::new(),
         };
     };
-    let (out_p, ref_p) = (out_p.as_slice().unwrap(), ref_p.as_slice().unwrap());
-    // Both sides ran Gpufit's loop when both report its step counts (item 3); otherwise
-    // one side is another algorithm (item 4).
     let out_steps = steps(output, p.fits);
-    let same_algorithm = out_steps.is_some() && steps(reference, p.fits).is_some();
-    let n = p.n_params;
-    let converged = |s: f64| s == State::Converged.code();
-    let comparison = |name: &str, error: f64, index: Vec<usize>, values: (f64, f64)| Comparison {
-        array: name.to_string(),
-        error,
-        relative_error: None,
-        worst_index: index,
-        reference_value: values.0,
-        output_value: values.1,
-        passed: error <= tol.max_norm,
-        problem: None,
+    let sides = Sides {
+        out_p: out_p.as_slice().unwrap(),
+        out_chi2,
+        out_state,
+        ref_p: ref_p.as_slice().unwrap(),
+        ref_state,
+        out_steps,
+        same_algorithm: out_steps.is_some() && steps(reference, p.fits).is_some(),
     };
-
-    // Reported χ² against χ² recomputed from the reported parameters, every fit.
-    let mut reported = comparison("chi2 reported", 0.0, Vec::new(), (f64::NAN, f64::NAN));
-    let mut recomputed = vec![f64::NAN; p.fits];
-    for i in 0..p.fits {
-        let po = &out_p[i * n..][..n];
-        recomputed[i] = p.chi_square(i, po);
-        let rel = (out_chi2[i] - recomputed[i]).abs() / recomputed[i].abs().max(f64::MIN_POSITIVE);
-        let error = if rel.is_finite() {
-            rel / rho
-        } else {
-            f64::INFINITY
-        };
-        if error.is_nan() || error > reported.error {
-            reported = comparison(
-                "chi2 reported",
-                error,
-                vec![i],
-                (recomputed[i], out_chi2[i]),
-            );
-            if !po.iter().all(|v| v.is_finite()) {
-                reported.problem = Some(format!("fit {i} has non-finite parameters {po:?}"));
-            }
-        }
-    }
-
-    let mut compared = Vec::new();
-    let mut in_sigma = Vec::new();
-    let mut no_hessian = 0usize;
-    let mut explained: Vec<(usize, Explained)> = Vec::new();
-    // Fits converged in the reference and not in the output, not explained.
-    let mut shortfall = Vec::new();
-    let names = with_model!(&p.model, |m| {
-        let mut s = Scratch::new(n);
-        // Item 3: is the output fit `i` the oracle's iterate after the output's steps?
-        let same_path = |i: usize, s: &mut Scratch| -> Option<usize> {
-            let k = out_steps?[[i]];
-            if !(same_algorithm && k >= 1.0 && k <= p.max_iterations as f64) {
-                return None;
-            }
-            let k = k as usize;
-            let replayed = naive::replay(m, p, i, k);
-            let po = &out_p[i * n..][..n];
-            compare_fit(m, p, i, po, recomputed[i], &replayed, rho, s, None)
-                .filter(Compared::matches)
-                .map(|_| k)
-        };
-        for i in 0..p.fits {
-            let po = &out_p[i * n..][..n];
-            let pr = &ref_p[i * n..][..n];
-            match (converged(out_state[i]), converged(ref_state[i])) {
-                (true, true) => {
-                    match compare_fit(
-                        m,
-                        p,
-                        i,
-                        po,
-                        recomputed[i],
-                        pr,
-                        rho,
-                        &mut s,
-                        Some(&mut in_sigma),
-                    ) {
-                        None => no_hessian += 1,
-                        Some(c) if c.worst() <= 1.0 => compared.push(c),
-                        Some(c) => {
-                            let why = if same_algorithm {
-                                same_path(i, &mut s).map(Explained::SamePath)
-                            } else {
-                                (c.chi2.0 - c.chi2.1 > c.allowance)
-                                    .then_some(Explained::ReferenceStoppedShort)
-                            };
-                            match why {
-                                Some(w) => explained.push((i, w)),
-                                None => compared.push(c),
-                            }
-                        }
-                    }
-                }
-                (false, true) => match same_path(i, &mut s) {
-                    Some(k) => explained.push((i, Explained::SamePath(k))),
-                    None => shortfall.push(i),
-                },
-                (_, false) => {}
-            }
-        }
-        (0..n).map(|j| m.name(j)).collect::<Vec<_>>()
-    });
+    let (reported, recomputed) = reported_chi2(p, &sides, rho, tol);
+    let (mut tally, names) = with_model!(&p.model, |m| (
+        tally(m, p, &sides, &recomputed, rho),
+        (0..p.n_params).map(|j| m.name(j)).collect::<Vec<_>>()
+    ));
 
     // Item 4: against another algorithm, the fits furthest beyond the allowances, up to
     // `allowance`, are set aside. Between two runs of Gpufit's loop, none.
-    compared.sort_by(|a, b| b.worst().total_cmp(&a.worst()));
-    let allowed = if same_algorithm {
+    tally
+        .compared
+        .sort_by(|a, b| b.worst().total_cmp(&a.worst()));
+    let allowed = if sides.same_algorithm {
         0
     } else {
-        allowance(compared.len(), OTHER_ALGORITHM_RATE)
+        allowance(tally.compared.len(), OTHER_ALGORITHM_RATE)
     };
-    let set_aside = compared
+    let set_aside = tally
+        .compared
         .iter()
         .take(allowed)
         .take_while(|c| c.worst() > 1.0)
         .count();
-    let kept = &compared[set_aside..];
-    let chi2 = kept
-        .iter()
-        .max_by(|a, b| a.chi2_ratio.total_cmp(&b.chi2_ratio))
-        .map_or(
-            comparison("chi2", 0.0, Vec::new(), (f64::NAN, f64::NAN)),
-            |c| comparison("chi2", c.chi2_ratio.max(0.0), vec![c.fit], c.chi2),
-        );
-    let params = kept
-        .iter()
-        .max_by(|a, b| a.params_ratio.total_cmp(&b.params_ratio))
-        .map_or(
-            comparison("params", 0.0, Vec::new(), (f64::NAN, f64::NAN)),
-            |c| {
-                comparison(
-                    "params",
-                    c.params_ratio,
-                    vec![c.fit, c.param],
-                    c.param_values,
-                )
-            },
-        );
-    let count = |s: &ArrayD<f64>| s.iter().filter(|&&v| converged(v)).count();
-    let (conv_out, conv_ref) = (count(out_state), count(ref_state));
-    // Unexplained fits that converged only in the reference: none allowed between runs of
-    // Gpufit's loop (item 3), `allowance` of the batch against another algorithm (item 4).
-    let margin = if same_algorithm {
-        0
-    } else {
-        allowance(p.fits, OTHER_ALGORITHM_RATE)
-    };
-    let converged_error = match (shortfall.len(), margin) {
-        (0, _) => 0.0,
-        (_, 0) => f64::INFINITY,
-        (short, margin) => short as f64 / margin as f64,
-    };
-    let mut converged_check = comparison(
-        "converged",
-        converged_error,
-        shortfall.first().map(|&i| vec![i]).unwrap_or_default(),
-        (
-            conv_ref as f64 / p.fits as f64,
-            conv_out as f64 / p.fits as f64,
-        ),
-    );
-    if !converged_check.passed {
-        let list: Vec<String> = shortfall.iter().map(|i| format!("fit {i}")).collect();
-        converged_check.problem = Some(format!(
-            "{} fits converged in the reference only, {margin} allowed ({}): {}",
-            shortfall.len(),
-            if same_algorithm {
-                "both run Gpufit's loop and these are not the oracle's iterate at the \
-                 output's step"
-            } else {
-                "another algorithm"
-            },
-            listing(&list)
-        ));
-    }
-    comparisons.extend([chi2, params, converged_check, reported]);
+    let (chi2, params) = worst_kept(&tally.compared[set_aside..], tol);
+    comparisons.extend([chi2, params, converged(p, &sides, &tally, tol), reported]);
 
-    in_sigma.sort_by(f64::total_cmp);
-    if !in_sigma.is_empty() {
-        let q = |f: f64| in_sigma[((in_sigma.len() - 1) as f64 * f).round() as usize];
-        notes.push(format!(
-            "|Δp|/σ over {} fits converged on both sides: median {:.1e}, p99 {:.1e}, worst {:.1e}",
-            compared.len() + explained.len(),
-            q(0.5),
-            q(0.99),
-            q(1.0)
-        ));
-    }
-    if !explained.is_empty() {
-        let list: Vec<String> = explained
-            .iter()
-            .map(|&(i, why)| match why {
-                Explained::SamePath(k) => format!("fit {i} (the oracle's iterate at step {k})"),
-                Explained::ReferenceStoppedShort => format!(
-                    "fit {i} (χ² {:.6e} below the reference's {:.6e})",
-                    recomputed[i],
-                    p.chi_square(i, &ref_p[i * n..][..n])
-                ),
-            })
-            .collect();
-        notes.push(format!(
-            "{} fits stopped elsewhere, explained: {}",
-            explained.len(),
-            listing(&list)
-        ));
-    }
+    let mut notes = Vec::new();
+    sigma_and_explained_notes(p, &sides, &mut tally, &recomputed, &mut notes);
     if set_aside > 0 {
-        let list: Vec<String> = compared[..set_aside]
+        let list: Vec<String> = tally.compared[..set_aside]
             .iter()
             .map(|c| {
                 format!(
@@ -530,17 +413,19 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
             listing(&list)
         ));
     }
+    let (conv_out, conv_ref) = converged_counts(&sides);
     notes.push(format!(
         "converged {:.2} % (reference {:.2} %)",
         100.0 * conv_out as f64 / p.fits as f64,
         100.0 * conv_ref as f64 / p.fits as f64
     ));
-    if no_hessian > 0 {
+    if tally.no_hessian > 0 {
         notes.push(format!(
-            "{no_hessian} fits with a singular JᵀWJ at the reference: parameters not compared"
+            "{} fits with a singular JᵀWJ at the reference: parameters not compared",
+            tally.no_hessian
         ));
     }
-    let far = compared.iter().filter(|c| c.far).count();
+    let far = tally.compared.iter().filter(|c| c.far).count();
     if far > 0 {
         notes.push(format!(
             "{far} fits stopped far from a minimum (Gauss–Newton predicts a further decrease \
@@ -560,6 +445,200 @@ pub fn check(p: &LmProblem, output: &Output, reference: &Output, tol: &Tolerance
         comparisons,
         tolerance: tol.clone(),
         notes,
+    }
+}
+
+/// Item 5: every fit's reported χ² against χ² recomputed from its reported parameters, in
+/// units of ρ; and the recomputed χ², which the other items compare.
+fn reported_chi2(
+    p: &LmProblem,
+    sides: &Sides,
+    rho: f64,
+    tol: &Tolerance,
+) -> (Comparison, Vec<f64>) {
+    let nan2 = (f64::NAN, f64::NAN);
+    let mut reported = comparison(tol, "chi2 reported", 0.0, Vec::new(), nan2);
+    let mut recomputed = vec![f64::NAN; p.fits];
+    for i in 0..p.fits {
+        let po = sides.output(i, p.n_params);
+        recomputed[i] = p.chi_square(i, po);
+        let out = sides.out_chi2[i];
+        let rel = (out - recomputed[i]).abs() / recomputed[i].abs().max(f64::MIN_POSITIVE);
+        let error = if rel.is_finite() {
+            rel / rho
+        } else {
+            f64::INFINITY
+        };
+        if error.is_nan() || error > reported.error {
+            reported = comparison(tol, "chi2 reported", error, vec![i], (recomputed[i], out));
+            if !po.iter().all(|v| v.is_finite()) {
+                reported.problem = Some(format!("fit {i} has non-finite parameters {po:?}"));
+            }
+        }
+    }
+    (reported, recomputed)
+}
+
+/// Items 1–4 fit by fit: compares the fits converged on both sides, and explains (or
+/// not) those beyond the allowances and those converged in the reference only.
+fn tally<M: Model>(m: &M, p: &LmProblem, sides: &Sides, recomputed: &[f64], rho: f64) -> Tally {
+    let n = p.n_params;
+    let converged = |s: f64| s == State::Converged.code();
+    let mut t = Tally {
+        compared: Vec::new(),
+        in_sigma: Vec::new(),
+        no_hessian: 0,
+        explained: Vec::new(),
+        shortfall: Vec::new(),
+    };
+    let mut s = Scratch::new(n);
+    // Item 3: is the output fit `i` the oracle's iterate after the output's steps?
+    let same_path = |i: usize, s: &mut Scratch| -> Option<usize> {
+        let k = sides.out_steps?[[i]];
+        if !(sides.same_algorithm && k >= 1.0 && k <= p.max_iterations as f64) {
+            return None;
+        }
+        let k = k as usize;
+        let replayed = naive::replay(m, p, i, k);
+        let po = sides.output(i, n);
+        compare_fit(m, p, i, po, recomputed[i], &replayed, rho, s, None)
+            .filter(Compared::matches)
+            .map(|_| k)
+    };
+    for i in 0..p.fits {
+        let (po, pr) = (sides.output(i, n), sides.reference(i, n));
+        match (converged(sides.out_state[i]), converged(sides.ref_state[i])) {
+            (true, true) => {
+                let in_sigma = Some(&mut t.in_sigma);
+                match compare_fit(m, p, i, po, recomputed[i], pr, rho, &mut s, in_sigma) {
+                    None => t.no_hessian += 1,
+                    Some(c) if c.worst() <= 1.0 => t.compared.push(c),
+                    Some(c) => {
+                        let why = if sides.same_algorithm {
+                            same_path(i, &mut s).map(Explained::SamePath)
+                        } else {
+                            (c.chi2.0 - c.chi2.1 > c.allowance)
+                                .then_some(Explained::ReferenceStoppedShort)
+                        };
+                        match why {
+                            Some(w) => t.explained.push((i, w)),
+                            None => t.compared.push(c),
+                        }
+                    }
+                }
+            }
+            (false, true) => match same_path(i, &mut s) {
+                Some(k) => t.explained.push((i, Explained::SamePath(k))),
+                None => t.shortfall.push(i),
+            },
+            (_, false) => {}
+        }
+    }
+    t
+}
+
+/// The `chi2` and `params` comparisons: the worst of the fits kept.
+fn worst_kept(kept: &[Compared], tol: &Tolerance) -> (Comparison, Comparison) {
+    let none = |name| comparison(tol, name, 0.0, Vec::new(), (f64::NAN, f64::NAN));
+    let chi2 = kept
+        .iter()
+        .max_by(|a, b| a.chi2_ratio.total_cmp(&b.chi2_ratio))
+        .map_or(none("chi2"), |c| {
+            comparison(tol, "chi2", c.chi2_ratio.max(0.0), vec![c.fit], c.chi2)
+        });
+    let params = kept
+        .iter()
+        .max_by(|a, b| a.params_ratio.total_cmp(&b.params_ratio))
+        .map_or(none("params"), |c| {
+            let at = vec![c.fit, c.param];
+            comparison(tol, "params", c.params_ratio, at, c.param_values)
+        });
+    (chi2, params)
+}
+
+/// Fits converged in the output and in the reference.
+fn converged_counts(sides: &Sides) -> (usize, usize) {
+    let count = |s: &ArrayD<f64>| s.iter().filter(|&&v| v == State::Converged.code()).count();
+    (count(sides.out_state), count(sides.ref_state))
+}
+
+/// The `converged` comparison: unexplained fits that converged only in the reference. None
+/// allowed between runs of Gpufit's loop (item 3), `allowance` of the batch against
+/// another algorithm (item 4).
+fn converged(p: &LmProblem, sides: &Sides, tally: &Tally, tol: &Tolerance) -> Comparison {
+    let (conv_out, conv_ref) = converged_counts(sides);
+    let margin = if sides.same_algorithm {
+        0
+    } else {
+        allowance(p.fits, OTHER_ALGORITHM_RATE)
+    };
+    let shortfall = &tally.shortfall;
+    let error = match (shortfall.len(), margin) {
+        (0, _) => 0.0,
+        (_, 0) => f64::INFINITY,
+        (short, margin) => short as f64 / margin as f64,
+    };
+    let shares = (
+        conv_ref as f64 / p.fits as f64,
+        conv_out as f64 / p.fits as f64,
+    );
+    let first = shortfall.first().map(|&i| vec![i]).unwrap_or_default();
+    let mut c = comparison(tol, "converged", error, first, shares);
+    if !c.passed {
+        let list: Vec<String> = shortfall.iter().map(|i| format!("fit {i}")).collect();
+        c.problem = Some(format!(
+            "{} fits converged in the reference only, {margin} allowed ({}): {}",
+            shortfall.len(),
+            if sides.same_algorithm {
+                "both run Gpufit's loop and these are not the oracle's iterate at the \
+                 output's step"
+            } else {
+                "another algorithm"
+            },
+            listing(&list)
+        ));
+    }
+    c
+}
+
+/// The distribution of |Δp|/σ, and the fits explained away with why.
+fn sigma_and_explained_notes(
+    p: &LmProblem,
+    sides: &Sides,
+    tally: &mut Tally,
+    recomputed: &[f64],
+    notes: &mut Vec<String>,
+) {
+    let in_sigma = &mut tally.in_sigma;
+    in_sigma.sort_by(f64::total_cmp);
+    if !in_sigma.is_empty() {
+        let q = |f: f64| in_sigma[((in_sigma.len() - 1) as f64 * f).round() as usize];
+        notes.push(format!(
+            "|Δp|/σ over {} fits converged on both sides: median {:.1e}, p99 {:.1e}, worst {:.1e}",
+            tally.compared.len() + tally.explained.len(),
+            q(0.5),
+            q(0.99),
+            q(1.0)
+        ));
+    }
+    if !tally.explained.is_empty() {
+        let list: Vec<String> = tally
+            .explained
+            .iter()
+            .map(|&(i, why)| match why {
+                Explained::SamePath(k) => format!("fit {i} (the oracle's iterate at step {k})"),
+                Explained::ReferenceStoppedShort => format!(
+                    "fit {i} (χ² {:.6e} below the reference's {:.6e})",
+                    recomputed[i],
+                    p.chi_square(i, sides.reference(i, p.n_params))
+                ),
+            })
+            .collect();
+        notes.push(format!(
+            "{} fits stopped elsewhere, explained: {}",
+            tally.explained.len(),
+            listing(&list)
+        ));
     }
 }
 
