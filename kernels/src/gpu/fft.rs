@@ -143,77 +143,15 @@ impl GpuFft {
         let bytes = shape.len() as u64 * complex_bytes(precision);
         ctx.check_binding("the FFT's data", bytes)?;
 
-        let pipelines = [Direction::Forward, Direction::Inverse].map(|d| {
-            ["radix2", "radix4"].map(|entry| {
-                let sign = match d {
-                    Direction::Forward => "-1.0",
-                    Direction::Inverse => "1.0",
-                };
-                let ty = real_type(precision);
-                let source = format!(
-                    "{}\nalias real = {ty};\nconst SIGN: real = {sign};\n{}",
-                    super::WGSL_FLAT_WORKGROUP,
-                    include_str!("fft.wgsl")
-                );
-                ctx.pipeline(
-                    &format!("fft-{ty}-{d:?}-{entry}"),
-                    &source,
-                    entry,
-                    &[
-                        Binding::Uniform,
-                        Binding::ReadOnly,
-                        Binding::ReadWrite,
-                        Binding::ReadOnly,
-                    ],
-                )
-            })
-        });
-        let [[f2, f4], [i2, i4]] = pipelines;
-        let pipelines = [[f2?, f4?], [i2?, i4?]];
-
-        let mut tables: Vec<(usize, Buffer)> = Vec::new();
-        let mut passes = Vec::new();
-        for (n, batch, elem_stride, batch_stride, batch_fastest) in axes {
-            let table = match tables.iter().position(|(len, _)| *len == n) {
-                Some(t) => t,
-                None => {
-                    tables.push((n, twiddle_table(ctx, precision, n)?));
-                    tables.len() - 1
-                }
-            };
-            let log2 = n.trailing_zeros();
-            let radices = std::iter::repeat_n(2u32, (log2 % 2) as usize)
-                .chain(std::iter::repeat_n(4u32, (log2 / 2) as usize));
-            let mut p = 1u32;
-            for radix in radices {
-                let n = n as u32;
-                let t = n / radix;
-                let params = [
-                    n,
-                    p,
-                    t,
-                    batch as u32,
-                    elem_stride as u32,
-                    batch_stride as u32,
-                    batch_fastest as u32,
-                    n / (radix * p),
-                ];
-                passes.push(PassPlan {
-                    radix,
-                    params: ctx.uniform_from("fft pass", &params)?,
-                    invocations: t * batch as u32,
-                    table,
-                });
-                p *= radix;
-            }
-        }
+        let pipelines = pipelines(ctx, precision)?;
+        let (passes, tables) = passes(ctx, precision, axes)?;
         Ok(GpuFft {
             ctx,
             precision,
             shape,
             pipelines,
             passes,
-            tables: tables.into_iter().map(|(_, b)| b).collect(),
+            tables,
             scratch: ctx.storage("fft scratch", bytes)?,
         })
     }
@@ -433,4 +371,82 @@ impl GpuMultiply {
             binding.len.div_ceil(WORKGROUP),
         );
     }
+}
+
+/// The four entry points of `fft.wgsl`: [forward, inverse] × [radix 2, radix 4].
+fn pipelines(ctx: &GpuContext, precision: Precision) -> Result<[[Arc<Pipeline>; 2]; 2], GpuError> {
+    let pipelines = [Direction::Forward, Direction::Inverse].map(|d| {
+        ["radix2", "radix4"].map(|entry| {
+            let sign = match d {
+                Direction::Forward => "-1.0",
+                Direction::Inverse => "1.0",
+            };
+            let ty = real_type(precision);
+            let source = format!(
+                "{}\nalias real = {ty};\nconst SIGN: real = {sign};\n{}",
+                super::WGSL_FLAT_WORKGROUP,
+                include_str!("fft.wgsl")
+            );
+            ctx.pipeline(
+                &format!("fft-{ty}-{d:?}-{entry}"),
+                &source,
+                entry,
+                &[
+                    Binding::Uniform,
+                    Binding::ReadOnly,
+                    Binding::ReadWrite,
+                    Binding::ReadOnly,
+                ],
+            )
+        })
+    });
+    let [[f2, f4], [i2, i4]] = pipelines;
+    Ok([[f2?, f4?], [i2?, i4?]])
+}
+
+/// The passes over each axis (a radix-2 pass first when log₂ n is odd, then radix 4), and
+/// one twiddle table per distinct length. `axes`: (length, batch, element stride, batch
+/// stride, batch fastest) per axis.
+fn passes(
+    ctx: &GpuContext,
+    precision: Precision,
+    axes: Vec<(usize, usize, usize, usize, bool)>,
+) -> Result<(Vec<PassPlan>, Vec<Buffer>), GpuError> {
+    let mut tables: Vec<(usize, Buffer)> = Vec::new();
+    let mut passes = Vec::new();
+    for (n, batch, elem_stride, batch_stride, batch_fastest) in axes {
+        let table = match tables.iter().position(|(len, _)| *len == n) {
+            Some(t) => t,
+            None => {
+                tables.push((n, twiddle_table(ctx, precision, n)?));
+                tables.len() - 1
+            }
+        };
+        let log2 = n.trailing_zeros();
+        let radices = std::iter::repeat_n(2u32, (log2 % 2) as usize)
+            .chain(std::iter::repeat_n(4u32, (log2 / 2) as usize));
+        let mut p = 1u32;
+        for radix in radices {
+            let n = n as u32;
+            let t = n / radix;
+            let params = [
+                n,
+                p,
+                t,
+                batch as u32,
+                elem_stride as u32,
+                batch_stride as u32,
+                batch_fastest as u32,
+                n / (radix * p),
+            ];
+            passes.push(PassPlan {
+                radix,
+                params: ctx.uniform_from("fft pass", &params)?,
+                invocations: t * batch as u32,
+                table,
+            });
+            p *= radix;
+        }
+    }
+    Ok((passes, tables.into_iter().map(|(_, b)| b).collect()))
 }
