@@ -1,7 +1,9 @@
 //! The planner: which variant to use for a problem on this machine. One rule, shared with
 //! the report's advice ([`ranking`]: per variant its fastest validated row, fastest first),
 //! applied to the latest runs measured on this machine at the nearest size; where nothing
-//! was measured, a documented rule of thumb ([`rule`]).
+//! was measured, the kernel's own rule of thumb (`Kernel::rule_of_thumb`: its fastest
+//! variant where its developers measured one), else a documented rule by strategy
+//! ([`rule`]).
 //!
 //! `harness plan --kernel deconv --n 1000` prints the choice and why; `--variant best` in
 //! `run`, `bench` and `compare` runs it.
@@ -57,7 +59,10 @@ pub enum Basis {
         /// The next fastest there, and its median.
         runner_up: Option<(String, f64)>,
     },
-    /// Nothing measured at these parameters on this machine: [`rule`].
+    /// Nothing measured at these parameters on this machine: the kernel's rule of thumb.
+    RuleOfThumb,
+    /// Nothing measured at these parameters on this machine, and no rule of thumb of the
+    /// kernel's is ready: [`rule`].
     Rule,
 }
 
@@ -87,6 +92,12 @@ impl Choice {
                 }
                 s
             }
+            Basis::RuleOfThumb => format!(
+                "{}: nothing measured at these parameters on this machine, so the kernel's rule \
+                 of thumb (its fastest where its developers measured; `harness bench` here to \
+                 decide on this machine)",
+                self.variant
+            ),
             Basis::Rule => format!(
                 "{}: nothing measured at these parameters on this machine, so the rule: {RULE}",
                 self.variant
@@ -111,14 +122,28 @@ const RULE_ORDER: [Strategy; 5] = [
 
 /// The choice for `instance`'s problem: the fastest variant measured on the machine
 /// `machine_key` (rows of `data`) at the same kernel, case and other parameters and the
-/// nearest size (in ratio), among those ready here; else [`rule`].
+/// nearest size (in ratio), among those ready here; else the first of the kernel's rule of
+/// thumb that is ready; else [`rule`].
 pub fn choose(data: &Dataset, machine_key: &str, instance: &dyn Instance) -> Option<Choice> {
     let ready: Vec<VariantRef> = instance
         .variants()
         .into_iter()
         .filter(|v| instance.probe(*v).is_ready())
         .collect();
-    measured(data, machine_key, instance, &ready).or_else(|| rule(&ready))
+    let of_thumb = || {
+        let names = instance.rule_of_thumb();
+        let first = names
+            .iter()
+            .find(|v| ready.iter().any(|r| r.info.name == v.info.name))?;
+        Some(Choice {
+            variant: first.info.name,
+            threads: None,
+            basis: Basis::RuleOfThumb,
+        })
+    };
+    measured(data, machine_key, instance, &ready)
+        .or_else(of_thumb)
+        .or_else(|| rule(&ready))
 }
 
 /// [`RULE`] among the variants ready here.

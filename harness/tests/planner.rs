@@ -80,7 +80,7 @@ fn the_fastest_measured_here_at_the_nearest_size_is_chosen() {
             assert_eq!((*size, *exact), (64.0, false));
             assert_eq!(runner_up.as_ref().map(|r| r.0.as_str()), Some("factorised"));
         }
-        Basis::Rule => panic!("{at48:?}"),
+        Basis::Rule | Basis::RuleOfThumb => panic!("{at48:?}"),
     }
 }
 
@@ -152,4 +152,27 @@ fn plan_and_best_on_the_command_line() {
         ),
         &["best differs", "factorised", "parallel"],
     );
+}
+
+/// Where nothing was measured, a kernel's rule of thumb beats the strategy rule: by
+/// strategy, deconvolution would get `fft` (one thread, the slowest FFT variant) and the
+/// PSF `separable`.
+#[test]
+fn nothing_measured_takes_the_kernels_rule_of_thumb() {
+    let empty = tempfile::tempdir().unwrap();
+    let none = planner::measurements(empty.path()).unwrap();
+    for (kernel, case, n, variant) in [
+        ("deconv", "synthetic", 64.0, "lanes"),
+        ("psf", "aia", 256.0, "windowed"),
+    ] {
+        let k = registry::kernel(kernel).unwrap();
+        let params: Params = k.defaults(case).with("n", n);
+        let instance = k.instance(case, &params, &[]).unwrap();
+        let c = planner::choose(&none, &planner::this_machine(), instance.as_ref()).unwrap();
+        assert_eq!(
+            (c.variant, c.basis),
+            (variant, Basis::RuleOfThumb),
+            "{kernel}"
+        );
+    }
 }

@@ -83,6 +83,14 @@ pub trait Kernel: Sync + Send + 'static {
     fn oracles() -> &'static [&'static str] {
         &["naive"]
     }
+    /// The variants to use where nothing was measured on the machine, best first: the
+    /// planner (`harness plan`, `--variant best`) takes the first ready there, and falls
+    /// back to its strategy rule without one. A kernel whose strategy rule would pick a
+    /// slow variant names its fastest here, with the measurement that says so. None by
+    /// default.
+    fn rule_of_thumb() -> &'static [&'static str] {
+        &[]
+    }
     /// The default problems of the quick suite (`harness bench` without arguments).
     fn suite() -> Vec<(&'static str, Params)>;
     /// The problems of the `gpu` suite (`harness bench --suite gpu`): sizes at which a real
@@ -235,6 +243,8 @@ pub trait Instance: Send + Sync {
     fn describe(&self, output: &Output) -> Option<String>;
     /// [`Kernel::oracles`], resolved (names the table does not hold are left out).
     fn oracles(&self) -> Vec<VariantRef>;
+    /// [`Kernel::rule_of_thumb`], resolved (names the table does not hold are left out).
+    fn rule_of_thumb(&self) -> Vec<VariantRef>;
     /// [`Kernel::external_inputs`] of this problem.
     fn external_inputs(&self) -> Vec<(&'static str, ArrayD<f64>)>;
     /// [`Kernel::external_output`] of this problem.
@@ -413,6 +423,12 @@ impl<K: Kernel> Instance for KernelInstance<K> {
     }
     fn oracles(&self) -> Vec<VariantRef> {
         K::oracles()
+            .iter()
+            .filter_map(|name| self.variant(name).ok())
+            .collect()
+    }
+    fn rule_of_thumb(&self) -> Vec<VariantRef> {
+        K::rule_of_thumb()
             .iter()
             .filter_map(|name| self.variant(name).ok())
             .collect()

@@ -241,6 +241,9 @@ impl Instance for ExtendedInstance {
     fn oracles(&self) -> Vec<VariantRef> {
         self.inner.oracles()
     }
+    fn rule_of_thumb(&self) -> Vec<VariantRef> {
+        self.inner.rule_of_thumb()
+    }
     fn external_inputs(&self) -> Vec<(&'static str, ArrayD<f64>)> {
         self.inner.external_inputs()
     }

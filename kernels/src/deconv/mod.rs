@@ -606,6 +606,15 @@ impl Kernel for Deconv {
         &["naive", "fft"]
     }
 
+    /// The strategy rule would take `fft` (one thread). `lanes` was the fastest f64
+    /// variant at every size measured on the 2-core development machine: 64², 256², 1000²
+    /// at 0.48, 0.31 and 0.27 of `fft`'s time, where `parallel` took 0.87, 0.74, 0.90
+    /// (`harness bench --kernel deconv --case synthetic --n 64,256,1000 --variant
+    /// fft,parallel,lanes --interleave --baseline fft`).
+    fn rule_of_thumb() -> &'static [&'static str] {
+        &["lanes", "parallel"]
+    }
+
     fn suite() -> Vec<(&'static str, Params)> {
         // 64²: every variant, naive in ~3 s. 1024²: the FFT variants (the direct ones skip
         // with their estimate). 256² is left to the tests: vectorised would take ~15 s.
