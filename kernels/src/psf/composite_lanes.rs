@@ -35,8 +35,12 @@
 //! strip they are about to transform (in cache) instead. Same bits (tested). With the
 //! normalisation over the windows alone (`super::combine_within`), PSF 171 Å at 4096
 //! against the build before, `harness compare --against-bin ./old-harness --kernel psf
-//! --variant psf/aia/windowed --n 4096` (interleaved, 95 % intervals), machine loaded
-//! (load 4 on 2 cores): 0.625 [0.617–0.657], 212 → 135 ms.
+//! --variant psf/aia/windowed --n 4096` (interleaved, 95 % intervals): 0.649
+//! [0.625–0.672], 137 → 90.5 ms (load ~2.5 on 2 cores), and 0.625 [0.617–0.657],
+//! 212 → 135 ms (load 4). `harness bench --kernel psf --variant windowed --n 4096`:
+//! median 85 ms (145 ms before, a noisier moment), heap peak 677.3 MB (676.6 before:
+//! the windows' ranges, ~1.1 MB a run), peak RSS 501 MiB (728: the filters' zero rows
+//! are no longer touched).
 //!
 //! Needs W | N (rows go W at a time); [`LanesComposite::new`] says None otherwise.
 //! Every column and row is transformed with the same arithmetic whatever the thread
