@@ -35,7 +35,9 @@
 //! strip they are about to transform (in cache) instead. Same bits (tested). With the
 //! normalisation over the windows alone (`super::combine_within`), PSF 171 Å at 4096
 //! against the build before, `harness compare --against-bin ./old-harness --kernel psf
-//! --variant psf/aia/windowed --n 4096` (interleaved, 95 % intervals): 0.649
+//! --variant psf/aia/windowed --n 4096` (interleaved, 95 % intervals): 0.643
+//! [0.635–0.647], 75.1 → 48.3 ms (quiet machine; stages: normalise 13.3 → 1.8 ms,
+//! composite 54.8 → 40.3 ms, `harness profile`), 0.649
 //! [0.625–0.672], 137 → 90.5 ms (load ~2.5 on 2 cores), and 0.625 [0.617–0.657],
 //! 212 → 135 ms (load 4). `harness bench --kernel psf --variant windowed --n 4096`:
 //! median 85 ms (145 ms before, a noisier moment), heap peak 677.3 MB (676.6 before:
