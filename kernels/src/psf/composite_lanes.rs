@@ -29,11 +29,28 @@
 //! interleaved, 95 % intervals): 0.89 [0.86–0.93] and, the machine loaded, 0.84
 //! [0.83–0.87].
 //!
+//! Rows known to be zero ([`LanesComposite::run_within`], the windowed variant's filters:
+//! the focal-plane filter is nonzero on ~80 rows of 4096, the entrance filter on ~2500)
+//! are not read or transformed in passes 1 and 3: passes 2 and 4 write zeros there in the
+//! strip they are about to transform (in cache) instead. Same bits (tested). With the
+//! normalisation over the windows alone (`super::combine_within`), PSF 171 Å at 4096
+//! against the build before, `harness compare --against-bin ./old-harness --kernel psf
+//! --variant psf/aia/windowed --n 4096` (interleaved, 95 % intervals): 0.643
+//! [0.635–0.647], 75.1 → 48.3 ms (quiet machine; stages: normalise 13.3 → 1.8 ms,
+//! composite 54.8 → 40.3 ms, `harness profile`), 0.649
+//! [0.625–0.672], 137 → 90.5 ms (load ~2.5 on 2 cores), and 0.625 [0.617–0.657],
+//! 212 → 135 ms (load 4). `harness bench --kernel psf --variant windowed --n 4096`:
+//! median 85 ms (145 ms before, a noisier moment), heap peak 677.3 MB (676.6 before:
+//! the windows' ranges, ~1.1 MB a run), peak RSS 501 MiB (728: the filters' zero rows
+//! are no longer touched).
+//!
 //! Needs W | N (rows go W at a time); [`LanesComposite::new`] says None otherwise.
 //! Every column and row is transformed with the same arithmetic whatever the thread
 //! count, so the result does not depend on it.
 
-use ndarray::{ArrayViewMut2, Axis};
+use std::ops::Range;
+
+use ndarray::{ArrayViewMut2, Axis, Slice};
 use rayon::prelude::*;
 
 use crate::fft2d::lanes::{
@@ -107,9 +124,45 @@ impl LanesComposite {
     /// Writes the composite of `focal_plane` and `entrance` (N × N, row-major) into `out`.
     pub fn run(&mut self, focal_plane: &[f64], entrance: &[f64], out: &mut [f64]) {
         let n = self.n;
+        self.run_within(focal_plane, 0..n, entrance, 0..n, out);
+    }
+
+    /// [`Self::run`] for filters whose rows outside `focal_rows` and `entrance_rows` are
+    /// all +0.0 (the caller's promise; they are not read): those rows' spectra are zero,
+    /// so their row transforms are skipped and the column pass writes zeros there instead
+    /// (in the strip it is about to transform, in cache). The same arithmetic on every
+    /// other value; a skipped row's transform would have given zeros of either sign,
+    /// which change no nonzero sum or product downstream, and `|·|` drops the sign of a
+    /// zero result: the output is bit for bit [`Self::run`]'s.
+    pub fn run_within(
+        &mut self,
+        focal_plane: &[f64],
+        focal_rows: Range<usize>,
+        entrance: &[f64],
+        entrance_rows: Range<usize>,
+        out: &mut [f64],
+    ) {
+        let n = self.n;
         assert!(focal_plane.len() == n * n && entrance.len() == n * n && out.len() == n * n);
+        assert!(focal_rows.end <= n && entrance_rows.end <= n);
+        // Whole blocks of W rows: the rows transformed.
+        let blocks = |r: Range<usize>| {
+            if r.is_empty() {
+                0..0
+            } else {
+                r.start / W * W..r.end.div_ceil(W) * W
+            }
+        };
+        let (focal_rows, entrance_rows) = (blocks(focal_rows), blocks(entrance_rows));
         // Passes 1 and 2.
-        rows_forward(&self.rows, focal_plane, &mut self.focal, &mut self.tasks);
+        let rows = focal_rows.clone();
+        rows_forward(
+            &self.rows,
+            focal_plane,
+            rows,
+            &mut self.focal,
+            &mut self.tasks,
+        );
         let per = self.strips_per_task() * n;
         let columns = &self.columns;
         self.focal
@@ -117,17 +170,26 @@ impl LanesComposite {
             .zip(self.tasks.par_iter_mut())
             .for_each(|(strips, t)| {
                 for strip in strips.chunks_exact_mut(n) {
+                    zero_outside(strip, &focal_rows);
                     columns.forward(strip, &mut t.columns);
                 }
             });
         // Passes 3 and 4.
-        rows_forward(&self.rows, entrance, &mut self.spectrum, &mut self.tasks);
+        let rows = entrance_rows.clone();
+        rows_forward(
+            &self.rows,
+            entrance,
+            rows,
+            &mut self.spectrum,
+            &mut self.tasks,
+        );
         self.spectrum
             .par_chunks_mut(per)
             .zip(self.focal.par_chunks(per))
             .zip(self.tasks.par_iter_mut())
             .for_each(|((strips, focal), t)| {
                 for (strip, f) in strips.chunks_exact_mut(n).zip(focal.chunks_exact(n)) {
+                    zero_outside(strip, &entrance_rows);
                     columns.process(strip, &mut t.columns, |i, x| {
                         // The product reads the focal strip in order, i = 0, 1, ...:
                         // ask for it a short way ahead (the next strip would evict this
@@ -196,17 +258,30 @@ fn unpack_reversed(v: &[f64], n: usize, block: &mut [f64], inv: f64) {
     }
 }
 
-/// Rows of `x` (N × N, row-major) W at a time: packed, r2c, into the strips of `spectrum`.
+/// A strip's rows outside `rows` set to zero (their row transforms were skipped).
+fn zero_outside(strip: &mut [Split<V>], rows: &Range<usize>) {
+    strip[..rows.start].fill(Split::default());
+    strip[rows.end..].fill(Split::default());
+}
+
+/// Rows `rows` of `x` (N × N, row-major; whole blocks of W) W at a time: packed, r2c, into
+/// the strips of `spectrum`. The strips' other rows are left as they are.
 fn rows_forward(
     rows: &RealLanesFft<f64>,
     x: &[f64],
+    range: Range<usize>,
     spectrum: &mut [Split<V>],
     tasks: &mut [Task],
 ) {
     let n = 2 * rows.half();
-    let per = (n / W).div_ceil(tasks.len()) * W;
+    if range.is_empty() {
+        return;
+    }
+    let per = (range.len() / W).div_ceil(tasks.len()) * W;
+    let x = &x[range.start * n..range.end * n];
     ArrayViewMut2::from_shape((spectrum.len() / n, n), spectrum)
         .expect("the spectrum is strips × N")
+        .slice_axis_move(Axis(1), Slice::from(range))
         .into_axis_chunks_iter_mut(Axis(1), per)
         .into_par_iter()
         .zip(x.par_chunks(per * n))
@@ -334,6 +409,35 @@ mod tests {
                 got[worst],
                 expected[worst]
             );
+        }
+    }
+
+    #[test]
+    fn skipping_zero_rows_changes_no_bit() {
+        // Rows outside the ranges zeroed; ranges not on block boundaries, empty, whole;
+        // 88: the columns through the lane FFT's fallback. Run twice on one plan: the
+        // zeros are rewritten each time, not left from the first run.
+        for (n, fr, er) in [
+            (64, 27..37, 3..61),
+            (64, 0..0, 8..16),
+            (40, 0..40, 13..14),
+            (88, 40..49, 0..88),
+        ] {
+            let (mut fp, mut e) = filters(n);
+            fp[..fr.start * n].fill(0.0);
+            fp[fr.end * n..].fill(0.0);
+            e[..er.start * n].fill(0.0);
+            e[er.end * n..].fill(0.0);
+            let mut plan = LanesComposite::new(n).expect("8 divides n");
+            let mut expected = vec![f64::NAN; n * n];
+            plan.run(&fp, &e, &mut expected);
+            for _ in 0..2 {
+                let mut got = vec![f64::NAN; n * n];
+                plan.run_within(&fp, fr.clone(), &e, er.clone(), &mut got);
+                let differ = (0..n * n).find(|&k| got[k].to_bits() != expected[k].to_bits());
+                assert!(differ.is_none(), "n {n}, pixel {differ:?}");
+                plan.run(&e, &fp, &mut got);
+            }
         }
     }
 
