@@ -6,17 +6,18 @@
 //! (R = 12.9 px at w = 4.5, 28 px at the smallest pre-flight width) and nowhere else:
 //! about 1200·26² terms instead of 1200·N². Terms are added in naive's order (spike by
 //! spike), with the same formula and the same libm `exp`, and the skipped terms are +0.0,
-//! so the spike sums equal naive's bit for bit (the tests check it). The spikes go to rayon's
-//! threads in bands of rows (a few ms); the composite, which now dominates, runs on rayon's threads through the lane
-//! engine, as `parallel`'s does ([`super::composite_lanes`]).
+//! so the spike sums equal naive's bit for bit (the tests check it). The spikes go to
+//! rayon's threads in bands of rows (a few ms); the composite, which now dominates, runs
+//! on rayon's threads through the lane engine, as `parallel`'s does
+//! ([`super::composite_lanes`]).
 //!
 //! The zeros outside the windows are known, so the later stages skip them too: the
 //! normalisation sums and scales the windows alone ([`super::combine_within`]: at 4096 a
 //! dense pass reads 134 MB twice per filter, ~16 ms of ~130 in the profile), and the
 //! composite leaves out the row transforms of the rows no window reaches (at 171 Å and
-//! 4096, all but ~80 rows of the focal-plane filter, ~1560 of the entrance filter's). Same bits as
-//! the dense stages (tested, and compared on the N = 4096 output against the build
-//! before). The profile before (`harness profile --kernel psf --n 4096 --variant
+//! 4096, all but ~80 rows of the focal-plane filter, ~1560 of the entrance filter's).
+//! Same bits as the dense stages (tested, and compared on the N = 4096 output against the
+//! build before). The profile before (`harness profile --kernel psf --n 4096 --variant
 //! windowed`, 2 threads, share of CPU samples): row passes 1 and 3 36 %, column passes
 //! 2 and 4 23 %, output rows (pass 5) 21 %, normalisation 12 %, spikes 6 %.
 
