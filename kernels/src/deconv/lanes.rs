@@ -45,6 +45,33 @@
 //!    backwards, starting where the first one ended. 1000², 25 iterations, against the
 //!    build before (`harness compare --against-bin`, interleaved, 95 % intervals): f64
 //!    0.81 [0.78–0.85], f32 0.86 [0.82–0.88], 3000×5000 f64 0.85 [0.65–0.90].
+//! 5. **1000² (f64), where the time goes** (issue 20: ≥ 10× aiapy). `harness profile
+//!    --kernel deconv --case synthetic --n 1000 --variant lanes`: column passes 36 % of
+//!    the samples, the ratio row pass 32 %, the update row pass 30 %; in the rows the
+//!    r2c's fold with the tile stores 18 %, `get_across` 11 %, the 500-point (4·5³)
+//!    complex stages 23 %. The hottest single instructions (`perf record -e cpu-clock`)
+//!    wait on P's loads in the column leaves and on the spectrum tiles in
+//!    `get_across`: memory, as at 4096². Not the radix-5 stages: `harness compare
+//!    --variant lanes,lanes-f32 --n 1000,1024` (interleaved) gave 94.2 ms at 1000² and
+//!    103 ms at 1024² (8³·2), the same time per pixel (94 against 98 ns); f32 takes
+//!    0.473 [0.469–0.475] of f64's time at 1000², 0.449 at 1024². The radix-5
+//!    butterfly already has the symmetric form's minimum of operations with FMA (36 per
+//!    5 points, before twiddles), and a radix-25 stage would do the same arithmetic
+//!    with 50 registers' worth of values (spills). What did help: the stage closures
+//!    and the r2c's store inlined (`fft2d::lanes::convolution::forward_stage`), 1000²
+//!    0.959 [0.935–0.972], f32 0.975 [0.946–0.989], 1000×1200 0.955 [0.918–0.982],
+//!    1920×1200 0.949 [0.933–0.996] (`--sigma 3`), bit-identical outputs; 4096² "no
+//!    difference" twice, 1.010 [0.831–1.156] and 1.032 [1.000–1.075], but of the two
+//!    parts the convolution's costs there: the store's inlining alone against both,
+//!    1000² 1.033 [1.022–1.039] (the convolution's part helps 1000²), 4096² 0.944
+//!    [0.907–0.977] (and costs 4096²), all on a loaded machine. Against aiapy
+//!    (`harness compare --kernel deconv --case synthetic --n 1000 --variant
+//!    py-aiapy-deconv,lanes --budget 20`, paired): 0.095 [0.094–0.097], 10.5×; the build
+//!    before gave 0.102 [0.101–0.105], 9.8×, in a run of its own (aiapy uses one core,
+//!    ours two: the ratio moves with the machine's load). Prefetching the P of each
+//!    task's first strip (which no strip before it fetches) 32 positions ahead of the
+//!    products made no difference (f64 1.009 [0.998–1.030], f32 1.059 [1.030–1.079])
+//!    and is not in.
 //!
 //! ```text
 //! columns: strip by strip: forward · P/(RC) · inverse        (in place, depth first)

@@ -250,13 +250,27 @@ fn each_butterfly<T: LaneFloat, const R: usize>(
 }
 
 /// Decimation in frequency, in place: `y_k = w_L^{pk} · DFT_R(x[p + n1·j])_k`.
+///
+/// The butterfly closures here and in [`backward_stage`] are `#[inline(always)]` and take
+/// `dft` by value (a `Copy` fn item), not `&dft`: without that, LLVM kept radix 8's
+/// backward closure and its `<&F as Fn>::call` out of line in the large `descend`
+/// (every butterfly's values through the stack, two calls per butterfly). Same
+/// arithmetic and bits; deconv `lanes` 1000² 0.96 [0.94–0.97] against the build before
+/// (`harness compare --against-bin`, interleaved). At 4096² (radix 8 throughout) it
+/// measured slower instead: the build with only `tiles_out`'s store inlined against
+/// this one, 4096² 0.944 [0.907–0.977], 1000² 1.033 [1.022–1.039].
 #[inline(always)]
 fn forward_stage<T: LaneFloat, const R: usize>(
     data: &mut [Split<T::V>],
     twiddles: &[Complex<T>],
-    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
+    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R] + Copy,
 ) {
-    each_butterfly::<T, R>(data, twiddles, |x, w| forward_butterfly::<T, R>(x, w, &dft));
+    each_butterfly::<T, R>(
+        data,
+        twiddles,
+        #[inline(always)]
+        |x, w| forward_butterfly::<T, R>(x, w, dft),
+    );
 }
 
 /// One butterfly of [`forward_stage`]: the R-point DFT, then × w_L^{pk} (`w[k − 1]`).
@@ -269,7 +283,7 @@ fn forward_stage<T: LaneFloat, const R: usize>(
 fn forward_butterfly<T: LaneFloat, const R: usize>(
     x: [Split<T::V>; R],
     w: &[Complex<T>],
-    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
+    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R] + Copy,
 ) -> [Split<T::V>; R] {
     let mut v = dft(x);
     for k in 1..R {
@@ -285,11 +299,14 @@ fn forward_butterfly<T: LaneFloat, const R: usize>(
 fn backward_stage<T: LaneFloat, const R: usize>(
     data: &mut [Split<T::V>],
     twiddles: &[Complex<T>],
-    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
+    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R] + Copy,
 ) {
-    each_butterfly::<T, R>(data, twiddles, |u, w| {
-        backward_butterfly::<T, R>(u, w, &dft)
-    });
+    each_butterfly::<T, R>(
+        data,
+        twiddles,
+        #[inline(always)]
+        |u, w| backward_butterfly::<T, R>(u, w, dft),
+    );
 }
 
 /// One butterfly of [`backward_stage`]: × conj(w_L^{pk}), then the R-point inverse DFT
@@ -298,7 +315,7 @@ fn backward_stage<T: LaneFloat, const R: usize>(
 fn backward_butterfly<T: LaneFloat, const R: usize>(
     mut u: [Split<T::V>; R],
     w: &[Complex<T>],
-    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
+    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R] + Copy,
 ) -> [Split<T::V>; R] {
     u[0] = swapped::<_, true>(u[0]);
     for k in 1..R {
@@ -318,7 +335,7 @@ fn leaf_block<T: LaneFloat, const R: usize>(
     data: &mut [Split<T::V>],
     offset: usize,
     op: &impl Fn(usize, Split<T::V>) -> Split<T::V>,
-    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R],
+    dft: impl Fn([Split<T::V>; R]) -> [Split<T::V>; R] + Copy,
 ) {
     let mut v = [Split::default(); R];
     v.copy_from_slice(&data[..R]);

@@ -60,6 +60,9 @@ pub fn tiles_out<'a, T: LaneFloat>(
     let real = view.ncols().saturating_sub(i0).min(w);
     let mut tile = [Split::default(); 16];
     let mut turned = [Split::default(); 16];
+    // Called once per spectrum value from the r2c's fold: left out of line, it cost a
+    // call and a trip of the value through the stack each time.
+    #[inline(always)]
     move |k, x| {
         tile[k % w] = x;
         if k % w == w - 1 || k == m {
