@@ -412,7 +412,11 @@ impl Validation {
             .check
             .as_ref()
             .expect("a check when there is no failure");
-        let worst = check.worst().map(|c| c.to_string()).unwrap_or_default();
+        // No comparison at all fails too (`Check::passed`): say why, not nothing.
+        let worst = check.worst().map_or_else(
+            || "nothing compared: the reference holds no array of the output's".to_string(),
+            |c| c.to_string(),
+        );
         let mut s = format!(
             "error {:.2e} (tolerance {:.0e}{})",
             check.error(),
@@ -475,5 +479,31 @@ fn unchecked(why: String) -> Validation {
         oracle: false,
         summary: None,
         failure: Some(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_that_compared_nothing_fails_and_says_so() {
+        let v = Validation {
+            check: Some(Check {
+                comparisons: Vec::new(),
+                tolerance: crate::check::Tolerance {
+                    max_norm: 1e-13,
+                    relative: None,
+                    reason: "",
+                },
+                notes: Vec::new(),
+            }),
+            reference: String::new(),
+            oracle: false,
+            summary: None,
+            failure: None,
+        };
+        assert!(!v.passed());
+        assert!(v.summary().contains("nothing compared"), "{}", v.summary());
     }
 }

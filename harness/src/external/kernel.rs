@@ -221,16 +221,8 @@ impl Instance for ExtendedInstance {
     fn check(&self, variant: VariantRef, output: &Output, reference: &Output) -> Check {
         match self.entry(variant) {
             None => self.inner.check(variant, output, reference),
-            // Only the arrays a worker returns (a PSF worker gives no intermediates).
             Some(_) => {
-                let reference = Output {
-                    arrays: reference
-                        .arrays
-                        .iter()
-                        .filter(|(name, _)| output.get(name).is_some())
-                        .cloned()
-                        .collect(),
-                };
+                let reference = returned_by_worker(reference, output);
                 self.inner.check_for(&variant.info, output, &reference)
             }
         }
@@ -289,4 +281,51 @@ fn slug(params: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The reference arrays a worker's output can be compared with: those it returns, and the
+/// extracts of those (`psf-column`, `psf-stats`: an extract is named `<array>-<kind>`, as
+/// the PSF's references at N = 4096 are). A PSF worker returns the PSF alone, not the
+/// intermediate filters; keeping exact names only left nothing to compare at 4096 (aiapy's
+/// peer FAILED there with error 0 and no reason).
+fn returned_by_worker(reference: &Output, output: &Output) -> Output {
+    let returned = |name: &str| {
+        output.get(name).is_some()
+            || name
+                .split_once('-')
+                .is_some_and(|(array, _)| output.get(array).is_some())
+    };
+    Output {
+        arrays: reference
+            .arrays
+            .iter()
+            .filter(|(name, _)| returned(name))
+            .cloned()
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_is_compared_on_its_arrays_and_their_extracts_only() {
+        let a = || ndarray::ArrayD::<f64>::zeros(ndarray::IxDyn(&[2]));
+        let reference = Output {
+            arrays: [
+                "psf",
+                "psf-column",
+                "psf-stats",
+                "entrance",
+                "entrance-column",
+            ]
+            .iter()
+            .map(|n| (n.to_string(), a()))
+            .collect(),
+        };
+        let kept = returned_by_worker(&reference, &Output::single("psf", a()));
+        let names: Vec<&str> = kept.arrays.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["psf", "psf-column", "psf-stats"]);
+    }
 }
