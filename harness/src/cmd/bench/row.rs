@@ -193,8 +193,10 @@ pub(super) fn print_header(job: &Job) {
 pub fn ratio_text(r: &Row) -> Option<String> {
     let (ratio, low, high) = (r.ratio?, r.ratio_low?, r.ratio_high?);
     Some(format!(
-        "×{ratio:.3} [{low:.3}–{high:.3}] vs {}: {}",
-        r.baseline, r.verdict
+        "×{} vs {}: {}",
+        crate::render::fmt::fmt_paired_ratio(ratio, low, high),
+        r.baseline,
+        r.verdict
     ))
 }
 

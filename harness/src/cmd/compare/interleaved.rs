@@ -167,7 +167,7 @@ impl Compared {
     /// `0.512 [0.508–0.517]`, or `-`.
     fn ratio_text(&self) -> String {
         match (self.ratio, self.ratio_low, self.ratio_high) {
-            (Some(r), Some(lo), Some(hi)) => format!("{r:.3} [{lo:.3}–{hi:.3}]"),
+            (Some(r), Some(lo), Some(hi)) => crate::render::fmt::fmt_paired_ratio(r, lo, hi),
             _ => "-".into(),
         }
     }

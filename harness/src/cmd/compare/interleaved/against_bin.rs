@@ -402,7 +402,7 @@ fn table(doc: &Doc, markdown: bool) -> String {
     });
     for r in &doc.rows {
         let ratio = match (r.ratio, r.ratio_low, r.ratio_high) {
-            (Some(x), Some(lo), Some(hi)) => format!("{x:.3} [{lo:.3}–{hi:.3}]"),
+            (Some(x), Some(lo), Some(hi)) => crate::render::fmt::fmt_paired_ratio(x, lo, hi),
             _ => "-".into(),
         };
         let verdict = if r.status == "ok" {
