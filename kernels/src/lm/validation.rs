@@ -459,18 +459,18 @@ fn reported_chi2(
     let nan2 = (f64::NAN, f64::NAN);
     let mut reported = comparison(tol, "chi2 reported", 0.0, Vec::new(), nan2);
     let mut recomputed = vec![f64::NAN; p.fits];
-    for i in 0..p.fits {
+    for (i, chi2) in recomputed.iter_mut().enumerate() {
         let po = sides.output(i, p.n_params);
-        recomputed[i] = p.chi_square(i, po);
+        *chi2 = p.chi_square(i, po);
         let out = sides.out_chi2[i];
-        let rel = (out - recomputed[i]).abs() / recomputed[i].abs().max(f64::MIN_POSITIVE);
+        let rel = (out - *chi2).abs() / chi2.abs().max(f64::MIN_POSITIVE);
         let error = if rel.is_finite() {
             rel / rho
         } else {
             f64::INFINITY
         };
         if error.is_nan() || error > reported.error {
-            reported = comparison(tol, "chi2 reported", error, vec![i], (recomputed[i], out));
+            reported = comparison(tol, "chi2 reported", error, vec![i], (*chi2, out));
             if !po.iter().all(|v| v.is_finite()) {
                 reported.problem = Some(format!("fit {i} has non-finite parameters {po:?}"));
             }
@@ -505,12 +505,12 @@ fn tally<M: Model>(m: &M, p: &LmProblem, sides: &Sides, recomputed: &[f64], rho:
             .filter(Compared::matches)
             .map(|_| k)
     };
-    for i in 0..p.fits {
+    for (i, &chi2_out) in recomputed.iter().enumerate() {
         let (po, pr) = (sides.output(i, n), sides.reference(i, n));
         match (converged(sides.out_state[i]), converged(sides.ref_state[i])) {
             (true, true) => {
                 let in_sigma = Some(&mut t.in_sigma);
-                match compare_fit(m, p, i, po, recomputed[i], pr, rho, &mut s, in_sigma) {
+                match compare_fit(m, p, i, po, chi2_out, pr, rho, &mut s, in_sigma) {
                     None => t.no_hessian += 1,
                     Some(c) if c.worst() <= 1.0 => t.compared.push(c),
                     Some(c) => {
