@@ -42,6 +42,7 @@ use std::process::ExitCode;
 
 /// The command line's entry point (the binary's `main` is this plus the allocator).
 pub fn main() -> ExitCode {
+    quiet_when_stdout_closes();
     let parsed = match cli::parse() {
         Ok(p) => p,
         Err(e) => e.exit(),
@@ -91,4 +92,24 @@ fn runs_variants(command: Option<&cli::Cmd>) -> bool {
             | Cmd::Explain(_),
         ) => false,
     }
+}
+
+/// `harness list | head -3`: once the reader has gone, `println!` panics ("failed printing
+/// to stdout: Broken pipe") with a backtrace. Exit quietly instead, with the status of a
+/// Unix tool killed by SIGPIPE (141). SIGPIPE itself stays ignored (Rust's default): a
+/// worker that dies must be a write error on its pipe, a failed row, not the harness's end.
+fn quiet_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -284,3 +284,24 @@ fn without_a_vulkan_adapter_gpu_variants_skip_with_the_install_hint() {
     );
     assert!(text(&required.stdout).contains("GPU required"));
 }
+
+// ---- a closed stdout ----------------------------------------------------------------------
+
+/// `harness list | head -3`: the reader is gone before the harness writes (the pipe's read
+/// end is closed before it starts, so every write fails). It exits as a tool killed by
+/// SIGPIPE would (141), with no panic or backtrace on stderr.
+#[test]
+fn a_closed_stdout_ends_the_harness_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["list"])
+        .env_remove("RUST_LOG")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
