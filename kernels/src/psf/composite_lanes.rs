@@ -41,8 +41,8 @@
 //! [0.625–0.672], 137 → 90.5 ms (load ~2.5 on 2 cores), and 0.625 [0.617–0.657],
 //! 212 → 135 ms (load 4). `harness bench --kernel psf --variant windowed --n 4096`:
 //! median 85 ms (145 ms before, a noisier moment), heap peak 677.3 MB (676.6 before:
-//! the windows' ranges, ~1.1 MB a run), peak RSS 501 MiB (728: the filters' zero rows
-//! are no longer touched).
+//! the windows' ranges, ~1.1 MB, since made once in `prepare`), peak RSS 501 MiB (728:
+//! the filters' zero rows are no longer touched).
 //!
 //! Needs W | N (rows go W at a time); [`LanesComposite::new`] says None otherwise.
 //! Every column and row is transformed with the same arithmetic whatever the thread
@@ -155,11 +155,10 @@ impl LanesComposite {
         };
         let (focal_rows, entrance_rows) = (blocks(focal_rows), blocks(entrance_rows));
         // Passes 1 and 2.
-        let rows = focal_rows.clone();
         rows_forward(
             &self.rows,
             focal_plane,
-            rows,
+            focal_rows.clone(),
             &mut self.focal,
             &mut self.tasks,
         );
@@ -175,11 +174,10 @@ impl LanesComposite {
                 }
             });
         // Passes 3 and 4.
-        let rows = entrance_rows.clone();
         rows_forward(
             &self.rows,
             entrance,
-            rows,
+            entrance_rows.clone(),
             &mut self.spectrum,
             &mut self.tasks,
         );

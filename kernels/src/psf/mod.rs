@@ -637,9 +637,10 @@ pub struct Buffers {
     pub psf: Vec<f64>,
     pub composite: CompositePlan,
     pub stages: Vec<Stage>,
-    /// The spike routine writes only inside the spike windows (and leaves the +0.0 there
-    /// outside them): normalise and transform only what the windows can reach.
-    pub windowed: bool,
+    /// Set when the spike routine writes only inside the spike windows (and leaves the
+    /// +0.0 there outside them): the windows of the (entrance, focal-plane) filters, made
+    /// once in `prepare`, so that each run normalises and transforms only what they reach.
+    pub windows: Option<(Windows, Windows)>,
 }
 
 impl Buffers {
@@ -652,7 +653,7 @@ impl Buffers {
             psf: vec![0.0; nn],
             composite: CompositePlan::new(p.n, engine),
             stages: Vec::new(),
-            windowed: false,
+            windows: None,
         }
     }
 
@@ -690,15 +691,10 @@ impl Buffers {
         }
         let t = Instant::now();
         let n = self.problem.n;
-        let rows = if self.windowed {
-            let p = &self.problem;
-            let (e, fp) = (
-                Windows::new(p, &p.entrance),
-                Windows::new(p, &p.focal_plane),
-            );
-            combine_within(&mut self.entrance, &e, &core, n, parallel);
-            combine_within(&mut self.focal_plane, &fp, &core, n, parallel);
-            (e.rows, fp.rows)
+        let rows = if let Some((e, fp)) = &self.windows {
+            combine_within(&mut self.entrance, e, &core, n, parallel);
+            combine_within(&mut self.focal_plane, fp, &core, n, parallel);
+            (e.rows.clone(), fp.rows.clone())
         } else {
             combine(&mut self.entrance, &core, n, parallel);
             combine(&mut self.focal_plane, &core, n, parallel);

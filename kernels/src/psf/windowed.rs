@@ -44,8 +44,12 @@ impl Variant<PsfProblem> for Windowed {
     fn prepare(&self, p: &PsfProblem) -> Result<Box<dyn Prepared>, KernelError> {
         let mut run = CpuRun::with_composite(p, true, CompositeEngine::Lanes, spikes);
         // `spikes` writes only in the windows: the normalisation and the composite's row
-        // transforms skip the rest, all +0.0.
-        run.buffers.windowed = true;
+        // transforms skip the rest, all +0.0. The windows depend on the problem alone:
+        // made here, not in every timed run.
+        run.buffers.windows = Some((
+            super::Windows::new(p, &p.entrance),
+            super::Windows::new(p, &p.focal_plane),
+        ));
         Ok(Box::new(run))
     }
 }
