@@ -9,7 +9,9 @@
 //!   `run` with a line that is not JSON), `wrong-version` (`ready` with protocol 2);
 //! - `wrong-shape` (writes the transpose of a row), `nan`, `not-npy` (writes text),
 //!   `int-dtype` (writes int64), `no-output` (writes nothing), `skip` and `refuse` (answer
-//!   every problem with an error, with and without `"skip": true`).
+//!   every problem with an error, with and without `"skip": true`);
+//! - `fixed-N` (e.g. `fixed-64`): `correct` at n = N, `skip` at every other n (a peer
+//!   that fixes its size, as aiapy's PSF fixes N = 4096).
 //!
 //! cargo run --release -p harness --example fake_worker -- correct
 
@@ -36,7 +38,10 @@ fn main() {
             Some("problem") => {
                 eprintln!("fake worker: problem {}", msg["params"]);
                 written = false;
-                if mode == "skip" {
+                let fixed = mode
+                    .strip_prefix("fixed-")
+                    .map(|n| n.parse::<f64>().unwrap());
+                if mode == "skip" || fixed.is_some_and(|n| msg["params"]["n"].as_f64() != Some(n)) {
                     json!({"op": "error", "skip": true, "message": "this fake worker skips everything"})
                 } else if mode == "refuse" {
                     json!({"op": "error", "message": "this fake worker refuses every problem"})

@@ -416,6 +416,59 @@ fn the_time_limit_skips_a_slow_worker_from_one_small_run() {
 }
 
 #[test]
+fn a_worker_that_fixes_its_size_is_estimated_from_the_time_it_declares() {
+    // Both refuse the calibration problem (an eighth of n = 64): only the declared time tells
+    // the time limit what a run costs; the undeclared one runs, nothing being known.
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = registration(
+        tmp.path(),
+        &[
+            ("declared", "fixed-64", "seconds_per_run = 100"),
+            ("undeclared", "fixed-64", ""),
+        ],
+    );
+    let out_dir = tmp.path().join("out");
+    let out = run(&[
+        "bench",
+        "--kernel",
+        "laue",
+        "--case",
+        "square",
+        "--n",
+        "64",
+        "--variant",
+        "declared,undeclared",
+        "--budget",
+        "0.05",
+        "--threads",
+        "1",
+        "--time-limit",
+        "5",
+        "--out",
+        s(&out_dir),
+        "--external",
+        s(&toml),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let rows = read_rows(&run_folder(&out_dir).join("results.csv")).unwrap();
+    let declared = row(&rows, "declared");
+    assert_eq!(declared.status, Status::Skipped, "{}", declared.reason);
+    assert!(
+        declared.reason.contains("estimated 100 s per run")
+            && declared.reason.contains("seconds_per_run = 100"),
+        "{}",
+        declared.reason
+    );
+    let undeclared = row(&rows, "undeclared");
+    assert_eq!(undeclared.status, Status::Ok, "{}", undeclared.reason);
+}
+
+#[test]
 fn bad_registrations_are_refused_in_one_line_and_nothing_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [

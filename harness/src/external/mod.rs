@@ -104,6 +104,16 @@ pub fn runtime_of(kernel: &str, variant: &str) -> Option<String> {
         .map(|e| e.label.clone())
 }
 
+/// The `seconds_per_run` an external variant's registration declares, if any.
+pub fn declared_seconds_per_run(kernel: &str, variant: &str) -> Option<f64> {
+    let ks = KERNELS.get()?;
+    let k = ks.iter().find(|e| e.inner.name() == kernel)?;
+    k.entries
+        .iter()
+        .find(|e| e.name == variant)?
+        .seconds_per_run
+}
+
 /// Workers of this command read and write in `path` (a bench's run folder) from now on;
 /// workers of an earlier folder are stopped.
 pub fn set_run_folder(path: &Path) {

@@ -32,6 +32,7 @@ struct Raw {
     setup: Option<String>,
     timeout_s: Option<f64>,
     max_n: Option<u64>,
+    seconds_per_run: Option<f64>,
 }
 
 /// One external variant, checked and resolved: paths absolute, defaults filled in.
@@ -55,6 +56,9 @@ pub struct Entry {
     pub setup: Option<String>,
     pub timeout_s: f64,
     pub max_n: Option<u64>,
+    /// One run's time as the registration declares it: the time limit's estimate for a
+    /// worker that no smaller problem can calibrate (a peer that fixes its size).
+    pub seconds_per_run: Option<f64>,
     /// The registration file, for messages.
     pub file: PathBuf,
 }
@@ -177,6 +181,13 @@ fn resolve(raw: Raw, file: &Path, folder: &Path) -> Result<Entry> {
             "timeout_s = {timeout_s}: give seconds above 0, at most 86400"
         )));
     }
+    if let Some(s) = raw.seconds_per_run
+        && !(s > 0.0 && s.is_finite())
+    {
+        return Err(at(format!(
+            "seconds_per_run = {s}: give the time of one run in seconds, above 0"
+        )));
+    }
     let workdir = folder.join(raw.workdir.as_deref().unwrap_or(Path::new(".")));
     let label = raw.strategy.clone().unwrap_or_else(|| "external".into());
     Ok(Entry {
@@ -197,6 +208,7 @@ fn resolve(raw: Raw, file: &Path, folder: &Path) -> Result<Entry> {
         setup: raw.setup,
         timeout_s,
         max_n: raw.max_n,
+        seconds_per_run: raw.seconds_per_run,
         file: file.to_path_buf(),
     })
 }
@@ -289,6 +301,10 @@ mod tests {
                 "variant #1: missing field `name`",
             ),
             ("colour = 1\n", "unknown key `colour`"),
+            (
+                "[[variant]]\nname=\"a\"\nkernel=\"laue\"\ncommand=[\"w\"]\nseconds_per_run=0\n",
+                "variant `a`: seconds_per_run = 0",
+            ),
             (
                 "[[variant]]\nname=\"a\"\nkernel=\"nope\"\ncommand=[\"w\"]\n",
                 "unknown kernel",

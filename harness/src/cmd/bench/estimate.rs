@@ -8,9 +8,12 @@
 //! the variants no formula covers (GPU variants on a software adapter, workshop exercises),
 //! from a small calibration problem of the same case at two sizes (the size parameter an
 //! eighth of the job's, then doubled, on while a run is too short to measure more than
-//! fixed costs), whose difference separates the fixed cost from the time per unit of work. Naive variants keep their own estimate in their
-//! probe (`HARNESS_NAIVE_LIMIT_S`). Small problems measure fixed costs too, so estimates
-//! err on the long side.
+//! fixed costs), whose difference separates the fixed cost from the time per unit of work.
+//! An external worker that no smaller problem can calibrate (aiapy's PSF fixes N = 4096 and
+//! refuses the rest) is estimated from the `seconds_per_run` its registration declares, if
+//! any: without it the quick suite ran aiapy's PSF, 209 s a run, and took twice as long.
+//! Naive variants keep their own estimate in their probe (`HARNESS_NAIVE_LIMIT_S`). Small
+//! problems measure fixed costs too, so estimates err on the long side.
 
 use kernels::gate::{self, Policy};
 use kernels::{Instance, Strategy, VariantRef};
@@ -37,8 +40,20 @@ struct Measured {
     /// The share of `seconds` that does not grow with the work (dispatches, copies of
     /// parameters), from two calibration sizes; 0 for a row.
     overhead: f64,
-    /// Where it comes from, for the reason: `n=512` or `calibration at n=64`.
+    /// Where it comes from, for the reason: `n=512` or `a calibration at n=64`.
     from: String,
+    /// Declared in the registration, not measured: a constant, whatever the work.
+    declared: bool,
+}
+
+impl Measured {
+    /// `1.20 s at n=512`, or the declaration it comes from.
+    fn source(&self) -> String {
+        match self.declared {
+            true => self.from.clone(),
+            false => format!("{} at {}", fmt_time(Some(self.seconds)), self.from),
+        }
+    }
 }
 
 /// What the bench knows of run times so far, and what it skipped for time.
@@ -75,6 +90,7 @@ impl Estimates {
                 seconds: s,
                 overhead: 0.0,
                 from: job.params.to_string(),
+                declared: false,
             });
         }
     }
@@ -102,9 +118,14 @@ impl Estimates {
             job.params
         );
         if self.closest(job, v, t, flops).is_none() && self.calibrated(v) {
-            let calibrated = pool.install(|| calibrate(job, v, t, flops));
+            let calibrated = pool
+                .install(|| calibrate(job, v, t, flops))
+                .or_else(|| declared(job, v, t, flops));
             let Some(m) = calibrated else {
-                debug!("estimate: {id}: none (no smaller problem to calibrate on ran)");
+                debug!(
+                    "estimate: {id}: none (no smaller problem to calibrate on ran, and no \
+                     seconds_per_run is declared)"
+                );
                 return None;
             };
             self.measured.push(m);
@@ -115,10 +136,9 @@ impl Estimates {
         };
         let estimate = m.overhead + (m.seconds - m.overhead) * flops / m.flops;
         debug!(
-            "estimate: {id}: {} per run (from {} at {}, of which {} fixed), limit {}: {}",
+            "estimate: {id}: {} per run (from {}, of which {} fixed), limit {}: {}",
             fmt_time(Some(estimate)),
-            fmt_time(Some(m.seconds)),
-            m.from,
+            m.source(),
             fmt_time(Some(m.overhead)),
             fmt_time(Some(limit)),
             if estimate <= limit { "runs" } else { "skipped" }
@@ -127,10 +147,9 @@ impl Estimates {
             return None;
         }
         let reason = format!(
-            "estimated {} per run (from {} at {}; limit {}: --suite full or --time-limit S to run it)",
+            "estimated {} per run (from {}; limit {}: --suite full or --time-limit S to run it)",
             fmt_time(Some(estimate)),
-            fmt_time(Some(m.seconds)),
-            m.from,
+            m.source(),
             fmt_time(Some(limit)),
         );
         self.skipped.push(format!(
@@ -168,6 +187,23 @@ impl Estimates {
             .max_by(|a, b| a.flops.total_cmp(&b.flops))
             .or_else(|| self.measured.iter().rfind(same))
     }
+}
+
+/// The run time an external variant's registration declares (`seconds_per_run`), for a
+/// worker no smaller problem could calibrate: the same at every size it runs.
+fn declared(job: &Job, v: VariantRef, t: usize, flops: f64) -> Option<Measured> {
+    let seconds = crate::external::declared_seconds_per_run(job.kernel.name(), v.name())?;
+    Some(Measured {
+        kernel: job.kernel.name(),
+        case: job.case.clone(),
+        variant: v.name(),
+        threads: t,
+        flops,
+        seconds,
+        overhead: seconds,
+        from: format!("seconds_per_run = {seconds} in its registration"),
+        declared: true,
+    })
 }
 
 /// Calibration runs shorter than this mostly measure fixed costs (a dispatch, a copy): the
@@ -259,5 +295,6 @@ fn calibrate_at(
         seconds: elapsed.as_secs_f64(),
         overhead: 0.0,
         from: format!("a calibration at {name}={small}"),
+        declared: false,
     })
 }
