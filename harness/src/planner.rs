@@ -92,19 +92,40 @@ impl Choice {
                 }
                 s
             }
-            Basis::RuleOfThumb => format!(
-                "{}: nothing measured at these parameters on this machine, so the kernel's rule \
-                 of thumb (its fastest where its developers measured; `harness bench` here to \
-                 decide on this machine)",
-                self.variant
+            Basis::RuleOfThumb | Basis::Rule => {
+                let (rule, why) = self.rule().expect("a rule's basis");
+                format!("{}: {NOTHING}, so {rule}: {why}", self.variant)
+            }
+        }
+    }
+
+    /// The choice in short, with the rule it followed apart (`harness plan` says each rule
+    /// once under its list, not once per problem): `(line, Some((rule, its text)))`.
+    pub fn describe_short(&self) -> (String, Option<(&'static str, &'static str)>) {
+        match self.rule() {
+            Some((rule, why)) => (
+                format!("{}: {NOTHING}, so {rule} (below)", self.variant),
+                Some((rule, why)),
             ),
-            Basis::Rule => format!(
-                "{}: nothing measured at these parameters on this machine, so the rule: {RULE}",
-                self.variant
-            ),
+            None => (self.describe(), None),
+        }
+    }
+
+    /// The rule this choice followed and what it says; None for a measured choice.
+    fn rule(&self) -> Option<(&'static str, &'static str)> {
+        match self.basis {
+            Basis::Measured { .. } => None,
+            Basis::RuleOfThumb => Some(("the kernel's rule of thumb", RULE_OF_THUMB)),
+            Basis::Rule => Some(("the rule", RULE)),
         }
     }
 }
+
+const NOTHING: &str = "nothing measured at these parameters on this machine";
+
+/// What a kernel's rule of thumb is.
+const RULE_OF_THUMB: &str = "its fastest where its developers measured; `harness bench` here \
+    to decide on this machine";
 
 /// The rule of thumb where nothing was measured, in the order tried.
 pub const RULE: &str = "a cheaper algorithm first (algorithmic), then an FFT, then threads \

@@ -176,3 +176,19 @@ fn nothing_measured_takes_the_kernels_rule_of_thumb() {
         );
     }
 }
+
+/// With nothing measured, every problem follows a rule: `harness plan` says it once under
+/// the list, not once per problem (it is as long as a line of the list).
+#[test]
+fn plan_says_each_rule_once() {
+    let empty = tempfile::tempdir().unwrap();
+    let root = empty.path().to_str().unwrap();
+    let out = harness_env(&["plan", "--kernel", "laue", "--root", root], &[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.matches("so the rule (below)").count() >= 3,
+        "one line per problem (laue's three cases):\n{stdout}"
+    );
+    assert_eq!(stdout.matches(planner::RULE).count(), 1, "{stdout}");
+}

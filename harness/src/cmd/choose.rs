@@ -28,13 +28,24 @@ pub fn plan_cmd(args: &PlanArgs, params: &BTreeMap<String, Vec<String>>) -> Resu
             .filter(|e| data.machines[e.machine].key == machine)
             .count()
     );
+    // Each rule followed is said once, under the list (it is as long as the list's lines).
+    let mut rules: Vec<(&str, &str)> = Vec::new();
     for job in &plan.jobs {
         let instance = super::instance_of(job)?;
         let label = planner::label(instance.as_ref());
         match planner::choose(&data, &machine, instance.as_ref()) {
-            Some(c) => println!("{label}\n  use {}", c.describe()),
+            Some(c) => {
+                let (line, rule) = c.describe_short();
+                println!("{label}\n  use {line}");
+                if let Some(rule) = rule.filter(|r| !rules.contains(r)) {
+                    rules.push(rule);
+                }
+            }
             None => println!("{label}\n  no variant can run here"),
         }
+    }
+    for (rule, why) in rules {
+        println!("\n{rule}: {why}");
     }
     Ok(true)
 }
