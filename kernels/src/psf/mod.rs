@@ -481,15 +481,7 @@ pub fn combine(spikes: &mut [f64], core: &Core, n: usize, parallel: bool) {
     } else {
         spikes.iter_mut().for_each(scale);
     }
-    if core.cols == 0 {
-        return;
-    }
-    for (r, values) in core.values.chunks(core.cols).enumerate() {
-        let row = &mut spikes[(core.row + r) * n + core.col..][..core.cols];
-        for (s, c) in row.iter_mut().zip(values) {
-            *s += b * c / core.sum;
-        }
-    }
+    add_core(spikes, core, n, b);
 }
 
 /// [`combine`] for a filter that is +0.0 outside `windows`: the sum over the windows
@@ -507,47 +499,24 @@ pub fn combine_within(
     let spike_sum = pairwise_sum_within(spikes, &windows.ranges, parallel);
     let (a, b) = (1.0 - AREA_NOT_MESH, AREA_NOT_MESH);
     let scale = |s: &mut f64| *s = a * *s / spike_sum;
-    // Bands of rows across threads, each scaling the ranges that start in it (a range
-    // never crosses a row end unless it runs on into the next row: then the band that
-    // holds its start takes the rest too, through the whole grid).
-    const BAND: usize = 64;
+    let mut pieces = disjoint_mut(spikes, &windows.ranges);
+    let scale_all = |pieces: &mut [&mut [f64]]| {
+        for s in pieces {
+            s.iter_mut().for_each(scale)
+        }
+    };
     if parallel {
         use rayon::prelude::*;
-        let ranges = &windows.ranges;
-        let bands: Vec<(usize, usize)> = (0..n.div_ceil(BAND))
-            .map(|b| {
-                let (lo, hi) = (b * BAND * n, ((b + 1) * BAND * n).min(n * n));
-                (
-                    ranges.partition_point(|r| r.start < lo),
-                    ranges.partition_point(|r| r.start < hi),
-                )
-            })
-            .collect();
-        // A range that runs past its band's end (only when it continues at column 0 of
-        // the next row) is finished by the next band: split at band boundaries.
-        spikes
-            .par_chunks_mut(BAND * n)
-            .zip(bands)
-            .enumerate()
-            .for_each(|(b, (chunk, (first, last)))| {
-                let lo = b * BAND * n;
-                let hi = lo + chunk.len();
-                // The range straddling `lo` from the band above, if any.
-                let from = ranges[..first]
-                    .last()
-                    .filter(|r| r.end > lo)
-                    .map(|r| lo..r.end);
-                for r in from.into_iter().chain(ranges[first..last].iter().cloned()) {
-                    chunk[r.start.max(lo) - lo..r.end.min(hi) - lo]
-                        .iter_mut()
-                        .for_each(scale);
-                }
-            });
+        // Thousands of ranges of a few dozen values each: share them out in batches.
+        pieces.par_chunks_mut(1024).for_each(scale_all);
     } else {
-        for r in &windows.ranges {
-            spikes[r.clone()].iter_mut().for_each(scale);
-        }
+        scale_all(&mut pieces);
     }
+    add_core(spikes, core, n, b);
+}
+
+/// The second term of [`combine`], b·core/Σcore, added on the core's block.
+fn add_core(spikes: &mut [f64], core: &Core, n: usize, b: f64) {
     if core.cols == 0 {
         return;
     }
@@ -557,6 +526,20 @@ pub fn combine_within(
             *s += b * c / core.sum;
         }
     }
+}
+
+/// `x[r]` for each of `ranges` (sorted and disjoint), as slices that can be written at once.
+fn disjoint_mut<'a>(mut x: &'a mut [f64], ranges: &[Range<usize>]) -> Vec<&'a mut [f64]> {
+    let mut at = 0;
+    ranges
+        .iter()
+        .map(|r| {
+            let (_, tail) = std::mem::take(&mut x).split_at_mut(r.start - at);
+            let (piece, tail) = tail.split_at_mut(r.len());
+            (x, at) = (tail, r.end);
+            piece
+        })
+        .collect()
 }
 
 /// How a CPU variant computes the composite.
