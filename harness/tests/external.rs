@@ -377,11 +377,8 @@ fn compare_interleaves_ours_and_theirs() {
     assert!(theirs.interleaved && theirs.ratio.is_some(), "{theirs:?}");
 }
 
-#[test]
-fn the_time_limit_skips_a_slow_worker_from_one_small_run() {
-    let tmp = tempfile::tempdir().unwrap();
-    let toml = registration(tmp.path(), &[("theirs", "correct", "")]);
-    let out_dir = tmp.path().join("out");
+/// `bench` of Laue's square at n = 64 with a time limit: its rows.
+fn bench_with_time_limit(toml: &Path, out_dir: &Path, variants: &str, limit: &str) -> Vec<Row> {
     let out = run(&[
         "bench",
         "--kernel",
@@ -391,25 +388,29 @@ fn the_time_limit_skips_a_slow_worker_from_one_small_run() {
         "--n",
         "64",
         "--variant",
-        "theirs",
+        variants,
         "--budget",
         "0.05",
         "--threads",
         "1",
         "--time-limit",
-        "0.001",
+        limit,
         "--out",
-        s(&out_dir),
+        s(out_dir),
         "--external",
-        s(&toml),
+        s(toml),
     ]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let rows = read_rows(&run_folder(&out_dir).join("results.csv")).unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    read_rows(&run_folder(out_dir).join("results.csv")).unwrap()
+}
+
+#[test]
+fn the_time_limit_skips_a_slow_worker_from_one_small_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = registration(tmp.path(), &[("theirs", "correct", "")]);
+    let out_dir = tmp.path().join("out");
+    let rows = bench_with_time_limit(&toml, &out_dir, "theirs", "0.001");
     let theirs = row(&rows, "theirs");
     assert_eq!(theirs.status, Status::Skipped, "{}", theirs.reason);
     assert!(theirs.reason.contains("estimated"), "{}", theirs.reason);
@@ -428,34 +429,7 @@ fn a_worker_that_fixes_its_size_is_estimated_from_the_time_it_declares() {
         ],
     );
     let out_dir = tmp.path().join("out");
-    let out = run(&[
-        "bench",
-        "--kernel",
-        "laue",
-        "--case",
-        "square",
-        "--n",
-        "64",
-        "--variant",
-        "declared,undeclared",
-        "--budget",
-        "0.05",
-        "--threads",
-        "1",
-        "--time-limit",
-        "5",
-        "--out",
-        s(&out_dir),
-        "--external",
-        s(&toml),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let rows = read_rows(&run_folder(&out_dir).join("results.csv")).unwrap();
+    let rows = bench_with_time_limit(&toml, &out_dir, "declared,undeclared", "5");
     let declared = row(&rows, "declared");
     assert_eq!(declared.status, Status::Skipped, "{}", declared.reason);
     assert!(
