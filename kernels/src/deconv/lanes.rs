@@ -72,6 +72,36 @@
 //!    task's first strip (which no strip before it fetches) 32 positions ahead of the
 //!    products made no difference (f64 1.009 [0.998–1.030], f32 1.059 [1.030–1.079])
 //!    and is not in.
+//! 6. **4096² (issue 20: f64 at 33 % of the roofline, f32 not 2× f64), huge pages.** At
+//!    4096² every pass streams from memory: ~1.74 GB per f64 iteration (spectrum read and
+//!    written four times, P twice, image once, estimate twice) in ~50 ms, ~35 GB/s against
+//!    the harness's 42 GB/s copy bandwidth; a row block's working set (257 tiles, the
+//!    packed row, the image block and the next block's prefetched tiles and image, ~1.5
+//!    MB) is larger than L2 (1 MB). The spectrum, P, packed image and estimate are now
+//!    allocated through `big_vec`, which asks for transparent huge pages (this machine's
+//!    THP mode is `madvise`) before the first touch. Huge pages alone made 4096² f64
+//!    *slower*: 1.065 [1.046–1.081], f32 0.947 [0.939–0.958] (`harness compare
+//!    --against-bin`, `--budget 60`, load ~2): the low 21 bits of an address become
+//!    physical, and strips 512 KB apart put every tile of a row block into the same few
+//!    L2 and L3 sets. So where R is a multiple of 128 the strips are one tile (W values)
+//!    further apart (`strip_stride`). 4096², against the build before (`harness compare
+//!    --against-bin ./old-harness --kernel deconv --case synthetic --n 4096 --variant
+//!    lanes,lanes-f32 --budget 40`, load 1.3–2): f64 0.975 [0.967–0.981], f32 0.959
+//!    [0.945–0.963], and again with the committed build (`--budget 30`, load 1.6–1.9):
+//!    f64 0.939 [0.926–0.945], f32 0.975 [0.961–0.985]; 1000² (huge pages, no pad; `--budget 60`) f64 0.992 [0.988–0.997],
+//!    f32 0.986 [0.983–0.991]; 3000×5000 (`--sigma 2`) f64 0.992 [0.984–1.000], f32 0.978
+//!    [0.965–0.985]; the pad at 1000² cost 1.042 [1.037–1.048] and is not used there.
+//!    Outputs bit-identical (`harness run` at 1000² and 4096², both precisions, `cmp`).
+//!    `harness bench --n 4096 --variant lanes`: 36 % of the roofline before and after
+//!    (1.23 s both, separate runs on a shared machine). f64/f32 at 4096² is ~1.9 here
+//!    (1.26 s / 695 ms, 1.22 s / 670 ms in the runs above), not the 1.65 the issue
+//!    quotes. What did not help at 4096² (each against the build before, `--budget 20`-30,
+//!    load 2–4): the pad without huge pages, f64 1.083 [1.046–1.132], f32 1.028
+//!    [1.007–1.059]; in `get_across`, a T0 prefetch of the tile 4 strips ahead, f64 1.033
+//!    [0.975–1.140], f32 1.025 [1.009–1.067]; in `tiles_out`, a prefetch for writing of
+//!    the tile 4 strips ahead, 1.007 [0.987–1.023], 1.026 [0.985–1.036]; in the column
+//!    pass, P prefetched 64 positions ahead in the strip instead of the next strip's,
+//!    1.003 [0.955–1.012], 0.988 [0.950–1.026]. None of these is in.
 //!
 //! ```text
 //! columns: strip by strip: forward · P/(RC) · inverse        (in place, depth first)
@@ -96,7 +126,7 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
-use ndarray::{ArrayViewMut2, Axis};
+use ndarray::{ArrayViewMut2, Axis, ShapeBuilder};
 use num_complex::Complex;
 use rayon::prelude::*;
 
@@ -179,7 +209,7 @@ pub(super) struct Run<T: LaneFloat> {
     /// Row-major, for the row-at-a-time path only (empty when rows are packed: see
     /// `spectrum`).
     estimate: Vec<T>,
-    /// Strip-major: row r of strip s is element `s·R + r`. Lanes past C/2+1 in the last
+    /// Strip-major: row r of strip s is element `s·stride + r`. Lanes past C/2+1 in the last
     /// strip are zero from allocation and stay zero on the row-at-a-time path (no pass
     /// writes anything else there). With packed rows, a finished run leaves the
     /// deconvolved image here, row-major in its first R·C values ([`Run::estimate`]: the
@@ -187,6 +217,9 @@ pub(super) struct Run<T: LaneFloat> {
     /// next run's first row pass rewrites every value, zero lanes included
     /// ([`tiles_out`] stores whole tiles).
     spectrum: Vec<Split<T::V>>,
+    /// Values from one strip's start to the next's, in `spectrum` and `transfer`:
+    /// [`strip_stride`].
+    stride: usize,
     /// Rows in lanes too, where C is even (⌈R/W⌉ blocks, the last one partial where W
     /// does not divide R); otherwise one row at a time through realfft.
     packed: Option<Packed<T>>,
@@ -208,11 +241,12 @@ impl<T: LaneFloat> Run<T> {
         let rows = Fft2d::<T>::new(r, c);
         let half = rows.half();
         let strips = half.div_ceil(T::LANES);
+        let stride = strip_stride::<T>(r);
         let columns = LanesConvolution::new(r);
         // irfft2's 1/(RC) folded into P (exact for power-of-two sides), as `parallel` does.
         let scale = 1.0 / (r * c) as f64;
         let p_f64 = p.transfer();
-        let mut transfer = vec![Split::default(); strips * r];
+        let mut transfer = big_vec(strips * stride);
         {
             let values: &mut [T] = bytemuck::cast_slice_mut(&mut transfer);
             let w = T::LANES;
@@ -220,7 +254,7 @@ impl<T: LaneFloat> Run<T> {
                 let k = columns.frequency(i);
                 for l in 0..half {
                     let z = p_f64[k * half + l] * scale;
-                    let at = 2 * w * ((l / w) * r + i) + l % w;
+                    let at = 2 * w * ((l / w) * stride + i) + l % w;
                     values[at] = T::from_f64(z.re).expect("finite");
                     values[at + w] = T::from_f64(z.im).expect("finite");
                 }
@@ -232,7 +266,7 @@ impl<T: LaneFloat> Run<T> {
             let order: Vec<usize> = (0..c / 2).map(|i| fft.sample(i)).collect();
             Packed {
                 image: pack(&image, c, &order),
-                estimate: vec![Split::default(); r.div_ceil(T::LANES) * c / 2],
+                estimate: big_vec(r.div_ceil(T::LANES) * c / 2),
                 fft,
                 order,
             }
@@ -264,7 +298,8 @@ impl<T: LaneFloat> Run<T> {
             image,
             transfer,
             estimate: vec![T::zero(); if packed.is_some() { 0 } else { r * c }],
-            spectrum: vec![Split::default(); strips * r],
+            spectrum: big_vec(strips * stride),
+            stride,
             packed,
             non_finite: None,
             columns,
@@ -309,7 +344,7 @@ impl<T: LaneFloat> Run<T> {
     }
 
     fn strips(&self) -> usize {
-        self.spectrum.len() / self.rows.rows()
+        self.spectrum.len() / self.stride
     }
 
     /// Column pass: every strip forward, times P/(RC) (or its conjugate), inverse. The
@@ -317,8 +352,8 @@ impl<T: LaneFloat> Run<T> {
     /// strips of P it starts with are the ones the forward pass read last, the likeliest
     /// to be still in L3 after the row pass in between.
     fn convolve_columns(&mut self, conjugate: bool) {
-        let r = self.rows.rows();
-        let per = self.strips().div_ceil(self.tasks.len()) * r;
+        let (r, stride) = (self.rows.rows(), self.stride);
+        let per = self.strips().div_ceil(self.tasks.len()) * stride;
         let columns = &self.columns;
         let work = self
             .spectrum
@@ -327,52 +362,56 @@ impl<T: LaneFloat> Run<T> {
             .zip(self.tasks.par_iter_mut());
         match conjugate {
             false => work.for_each(|((spec, p), t)| {
-                convolve_strips::<T, false>(columns, spec, p, &mut t.lanes, r)
+                convolve_strips::<T, false>(columns, spec, p, &mut t.lanes, [r, stride])
             }),
             true => work.rev().for_each(|((spec, p), t)| {
-                convolve_strips::<T, true>(columns, spec, p, &mut t.lanes, r)
+                convolve_strips::<T, true>(columns, spec, p, &mut t.lanes, [r, stride])
             }),
         }
     }
 
-    /// The spectrum as a (strip, row) matrix cut into blocks of `per` rows, one per task.
+    /// The spectrum as a (strip, row) matrix (rows `stride` apart) cut into blocks of
+    /// `per` rows, one per task.
     fn row_blocks(
         spectrum: &mut [Split<T::V>],
-        rows: usize,
+        [rows, stride]: [usize; 2],
         per: usize,
     ) -> impl IndexedParallelIterator<Item = ArrayViewMut2<'_, Split<T::V>>> {
-        ArrayViewMut2::from_shape((spectrum.len() / rows, rows), spectrum)
-            .expect("spectrum is strips × R")
+        let shape = (spectrum.len() / stride, rows).strides((stride, 1));
+        ArrayViewMut2::from_shape(shape, spectrum)
+            .expect("spectrum is strips × stride")
             .into_axis_chunks_iter_mut(Axis(1), per)
             .into_par_iter()
     }
 }
 
-/// One task's strips (`spec`, with their P in `p`) convolved in turn, backwards when
-/// `CONJ`. While a strip is convolved, the next one's spectrum and P are prefetched, value
+/// One task's strips (`spec`, with their P in `p`; each `r` values, `stride` apart)
+/// convolved in turn, backwards when `CONJ`. While a strip is convolved, the next one's spectrum and P are prefetched, value
 /// i of each as `op` reaches position i: spread over the strip's work, not in one burst.
 fn convolve_strips<T: LaneFloat, const CONJ: bool>(
     columns: &LanesConvolution<T>,
     spec: &mut [Split<T::V>],
     p: &[Split<T::V>],
     lanes: &mut LanesScratch<T>,
-    r: usize,
+    [r, stride]: [usize; 2],
 ) {
-    let strips = spec.len() / r;
+    let strips = spec.len() / stride;
     for k in 0..strips {
         let (s, next) = if CONJ {
             (strips - 1 - k, (strips - 1 - k).checked_sub(1))
         } else {
             (k, Some(k + 1).filter(|&n| n < strips))
         };
-        let (before, after) = spec.split_at_mut(s * r);
-        let (strip, after) = after.split_at_mut(r);
+        let (before, after) = spec.split_at_mut(s * stride);
+        let (strip, after) = after.split_at_mut(stride);
+        let strip = &mut strip[..r];
+        let p_of = |n: usize| &p[n * stride..n * stride + r];
         let upcoming = match next {
-            Some(n) if n < s => (&before[n * r..], &p[n * r..(n + 1) * r]),
-            Some(_) => (&after[..r], &p[(s + 1) * r..(s + 2) * r]),
+            Some(n) if n < s => (&before[n * stride..n * stride + r], p_of(n)),
+            Some(n) => (&after[..r], p_of(n)),
             None => (&[][..], &[][..]),
         };
-        let p = &p[s * r..(s + 1) * r];
+        let p = p_of(s);
         columns.process(strip, lanes, |i, x| {
             if let (Some(a), Some(b)) = (upcoming.0.get(i), upcoming.1.get(i)) {
                 prefetch(std::slice::from_ref(a));
@@ -382,6 +421,47 @@ fn convolve_strips<T: LaneFloat, const CONJ: bool>(
         });
     }
 }
+
+/// Values from one strip's start to the next's in the spectrum and P: R, plus one tile
+/// (W values) where R is a multiple of 128. With huge pages ([`big_vec`]) the low 21 bits
+/// of an address are its physical ones, and strips R·128 B apart (512 KB at R = 4096)
+/// put the W × W tiles of a row block, one per strip, into a few L2 and L3 sets; a stride
+/// that is a multiple of 16 KB allows at most 128 places in a 2 MB page. At 1000² the
+/// pad cost 4 % instead (point 6).
+fn strip_stride<T: LaneFloat>(r: usize) -> usize {
+    match r % 128 {
+        0 => r + T::LANES,
+        _ => r,
+    }
+}
+
+/// `n` zero values (spectrum, P, packed image and estimate), their memory advised for
+/// transparent huge pages before the first touch: this machine's THP mode is `madvise`,
+/// so these buffers (134 MB each at 4096² f64) would otherwise sit on 4 KB pages, and a
+/// row block touches a page per strip (point 6 of the module doc).
+fn big_vec<V: Default + Clone>(n: usize) -> Vec<V> {
+    let mut v = Vec::with_capacity(n);
+    huge_pages(v.as_mut_ptr(), n * size_of::<V>());
+    v.resize(n, V::default());
+    v
+}
+
+/// `madvise(MADV_HUGEPAGE)` on the whole 4 KB pages of `bytes` bytes at `ptr`. Advice
+/// only: a failure (an old kernel, THP off) is ignored and changes nothing but speed.
+#[cfg(target_os = "linux")]
+fn huge_pages<V>(ptr: *mut V, bytes: usize) {
+    const PAGE: usize = 4096;
+    let start = (ptr as usize).next_multiple_of(PAGE);
+    let end = (ptr as usize + bytes) / PAGE * PAGE;
+    if end > start {
+        // SAFETY: madvise reads no memory and writes none; the range lies inside the
+        // allocation, whose pages are not yet touched.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn huge_pages<V>(_ptr: *mut V, _bytes: usize) {}
 
 /// `x · p` (or `x · conj(p)`), lane by lane.
 #[inline(always)]
@@ -442,7 +522,7 @@ impl<T: LaneFloat> Run<T> {
     /// The first forward transform of the rows (the estimate starts as the image).
     fn rows_first(&mut self) {
         let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
-        let blocks = Self::row_blocks(&mut self.spectrum, r, per);
+        let blocks = Self::row_blocks(&mut self.spectrum, [r, self.stride], per);
         match &mut self.packed {
             Some(k) => {
                 let (fft, order, w) = (&k.fft, &k.order, T::LANES);
@@ -481,7 +561,7 @@ impl<T: LaneFloat> Run<T> {
     /// pixel where the ratio is not finite.
     fn rows_ratio(&mut self, iteration: usize) -> Option<NonFinite> {
         let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
-        let blocks = Self::row_blocks(&mut self.spectrum, r, per);
+        let blocks = Self::row_blocks(&mut self.spectrum, [r, self.stride], per);
         match &self.packed {
             Some(k) => {
                 let w = T::LANES;
@@ -538,7 +618,7 @@ impl<T: LaneFloat> Run<T> {
     /// Rows: correction = c2r(row); est *= correction; r2c(est) unless `last`.
     fn rows_update(&mut self, last: bool) {
         let (r, c, per) = (self.rows.rows(), self.rows.cols(), self.rows_per_task());
-        let blocks = Self::row_blocks(&mut self.spectrum, r, per);
+        let blocks = Self::row_blocks(&mut self.spectrum, [r, self.stride], per);
         match &mut self.packed {
             Some(k) => {
                 let (fft, w) = (&k.fft, T::LANES);
@@ -614,7 +694,7 @@ impl<T: LaneFloat> Run<T> {
 /// the spectrum's: they compute what row R − 1 computes and are never read back.
 fn pack<T: LaneFloat>(x: &[T], c: usize, order: &[usize]) -> Vec<Split<T::V>> {
     let r = x.len() / c;
-    let mut out = vec![Split::default(); r.div_ceil(T::LANES) * c / 2];
+    let mut out = big_vec(r.div_ceil(T::LANES) * c / 2);
     pack_into(c, r, order, &mut out, |row, col| x[row * c + col]);
     out
 }
@@ -925,7 +1005,7 @@ mod tests {
         for row in r - 1..rows_padded {
             (0..c).for_each(|col| set_packed(k, row, col, T::zero()));
         }
-        for strip in run.spectrum.chunks_exact_mut(r) {
+        for strip in run.spectrum.chunks_exact_mut(run.stride) {
             strip[r - 1] = Split::default();
         }
         let bad = run.rows_ratio(3).expect("0/0 in row 19");
