@@ -54,21 +54,49 @@ loaders() {
 }
 
 # The work itself, wherever it runs: validate, then time, the gpu suite; a short table last.
+# Each phase has its own wall-clock limit (seconds), so that a phase that runs long on an
+# untried machine still leaves the others, and the summary, inside the device tool's limit.
 check() {
-    local suite="$1" budget="$2" out="$3"
+    local suite="$1" budget="$2" out="$3" validate_s="$4" bench_s="$5"
     mkdir -p "$out"
-    "$bin" list --kernel laue | head -3 || true
-    echo "== harness validate --suite $suite"
+    echo "== harness validate --suite $suite (at most ${validate_s} s)"
     local validated=0
-    "$bin" validate --suite "$suite" | tee "$out/validate.txt" || validated=$?
-    echo "== harness bench --suite $suite --budget $budget"
+    timeout "$validate_s" "$bin" validate --suite "$suite" | tee "$out/validate.txt" || validated=$?
+    echo "== harness bench --suite $suite --budget $budget (at most ${bench_s} s)"
     local benched=0
-    "$bin" bench --suite "$suite" --budget "$budget" --out "$out/runs" 2>&1 | tee "$out/bench.txt" || benched=$?
+    timeout "$bench_s" "$bin" bench --suite "$suite" --budget "$budget" --out "$out/runs" 2>&1 |
+        tee "$out/bench.txt" || benched=$?
     echo "== summary"
-    grep -E "^(machine|ceilings)" "$out/bench.txt" || true
+    grep -E "^(machine|ceilings|GPU ceilings)" "$out/bench.txt" || true
     grep -E "FAILED" "$out/validate.txt" || echo "every GPU variant validated"
-    echo "validate exit $validated, bench exit $benched"
+    echo "validate exit $validated, bench exit $benched (124: stopped at its time limit)"
     [ "$validated" -eq 0 ] && [ "$benched" -eq 0 ]
+}
+
+# On the device only, after the suite and while time is left: the best CPU variants and the
+# GPU ones interleaved on the same machine (the device's CPU cores against its GPU), so the
+# CPU-versus-GPU ratio is one run's.
+extras() {
+    local out="$1" budget="$2"
+    echo "== deconv 4096², CPU lanes against the GPU, interleaved"
+    timeout 100 "$bin" bench --kernel deconv --case synthetic --n 4096 \
+        --variant lanes,lanes-f32,gpu-f32,gpu-f64 --interleave --baseline lanes \
+        --budget "$budget" --min-samples 3 --out "$out/runs" 2>&1 | tee "$out/extras.txt" || true
+    echo "== psf 4096, CPU windowed against the GPU, interleaved"
+    timeout 60 "$bin" bench --kernel psf --n 4096 \
+        --variant windowed,gpu-windowed-f32,gpu-windowed-f64 --interleave --baseline windowed \
+        --budget "$budget" --min-samples 3 --out "$out/runs" 2>&1 | tee -a "$out/extras.txt" || true
+}
+
+# What comes back from the device is at most 8 files, two folders down: the logs, and the
+# run folders as one archive.
+pack() {
+    local work="$1"
+    cp "$work"/*.txt "$OUT"/ 2>/dev/null || true
+    if [ -d "$work/runs" ]; then
+        tar czf "$OUT/runs.tgz" -C "$work" runs
+    fi
+    ls -la "$OUT"
 }
 
 case "$mode" in
@@ -86,11 +114,12 @@ prepare)
     # Tiny sizes on the software adapter; a missing adapter fails (the GPU rows must run).
     export HARNESS_REQUIRE_GPU=1
     out="$(mktemp -d)"
-    check gpu-tiny 0.05 "$out"
+    check gpu-tiny 0.05 "$out" 600 600
     echo "results: $out"
     ;;
 --on-device)
     budget="${2:-0.5}"
+    started=$SECONDS
     # The NVIDIA driver's Vulkan manifest, where the image keeps it outside the loader's
     # default search path.
     icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
@@ -99,7 +128,29 @@ prepare)
     fi
     # Hardware or nothing: a silent fall-back to a software adapter would time the CPU.
     export HARNESS_REQUIRE_GPU=1
-    check gpu "$budget" "${OUT:?the device tool sets OUT}"
+    work="$(mktemp -d)"
+    trap 'pack "$work"' EXIT
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.draw,temperature.gpu \
+        --format=csv 2>&1 | tee "$work/gpu.txt" || true
+    # The adapter the harness picks, before spending minutes: stop at once if it is not
+    # the NVIDIA one.
+    "$bin" bench --kernel laue --case strained --n 8 --variant gpu-f32 --budget 0.01 \
+        --out "$work/probe" >"$work/probe.txt" 2>&1 || true
+    adapter="$(grep -E "^machine" "$work/probe.txt" || true)"
+    echo "${adapter:-no machine line: see probe.txt}" | tee -a "$work/gpu.txt"
+    case "$adapter" in
+    *"GPU: NVIDIA"*) ;;
+    *) echo "the harness found no NVIDIA adapter: stopping" >&2; exit 1 ;;
+    esac
+    rm -rf "$work/probe"
+    # The suite in at most 7 minutes, then the interleaved extras (at most 160 s) if they fit in 8.
+    status=0
+    check gpu "$budget" "$work" 200 220 || status=$?
+    if [ $((SECONDS - started)) -lt 340 ]; then
+        extras "$work" 2
+    fi
+    echo "on the device for $((SECONDS - started)) s"
+    exit "$status"
     ;;
 *)
     echo "usage: scripts/device-check.sh [--tiny | --on-device [BUDGET]]" >&2
