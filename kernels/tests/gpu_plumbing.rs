@@ -62,6 +62,38 @@ fn buffers_round_trip() {
 }
 
 #[test]
+fn readbacks_larger_than_a_copy_chunk_arrive_whole_and_widened() {
+    let Some(c) = ctx() else { return };
+    // 3.3 MiB of f32: the host copy is shared out in 1 MiB chunks, the last one partial.
+    let data: Vec<f32> = (0..865_000).map(|i| (i as f32).sin() * 1e3).collect();
+    let b = c.storage_from("big", &data).unwrap();
+    let readback = c.readback("big readback", b.bytes()).unwrap();
+    for widened in [false, true] {
+        let mut enc = c.encoder("big", None);
+        enc.download(&b, &readback);
+        enc.submit().unwrap();
+        if widened {
+            let mut out = vec![f64::NAN; data.len()];
+            readback
+                .read_converted(&mut out, |v: f32| v as f64)
+                .unwrap();
+            assert!(out.iter().zip(&data).all(|(&o, &d)| o == d as f64));
+        } else {
+            let mut out = vec![f32::NAN; data.len()];
+            readback.read_into(&mut out).unwrap();
+            assert_eq!(out, data);
+        }
+    }
+    // More values than the buffer holds is an error, not a short read.
+    let mut too_many = vec![0.0f64; data.len() + 1];
+    assert!(
+        readback
+            .read_converted(&mut too_many, |v: f32| v as f64)
+            .is_err()
+    );
+}
+
+#[test]
 fn a_shader_error_is_an_err_with_the_message() {
     let Some(c) = ctx() else { return };
     let err = c

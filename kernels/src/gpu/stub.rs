@@ -134,6 +134,13 @@ impl Readback {
     pub fn read_into<T: Element>(&self, _out: &mut [T]) -> Result<(), GpuError> {
         match self.0 {}
     }
+    pub fn read_converted<S: Element + Sync, D: Send>(
+        &self,
+        _out: &mut [D],
+        _convert: impl Fn(S) -> D + Sync,
+    ) -> Result<(), GpuError> {
+        match self.0 {}
+    }
 }
 
 pub struct Staging(Never);

@@ -214,7 +214,6 @@ struct GpuRun {
     workgroups: u32,
     rest: Rest,
     timer: Timer,
-    host32: Vec<f32>,
     entrance: Vec<f64>,
     focal_plane: Vec<f64>,
     psf: Vec<f64>,
@@ -242,11 +241,6 @@ impl GpuRun {
             rest,
             // At most five stage marks and the end of the submission.
             timer: Timer::new(ctx, 6)?,
-            host32: if kind.f64() {
-                Vec::new()
-            } else {
-                vec![0.0; nn]
-            },
             entrance: vec![0.0; nn],
             focal_plane: vec![0.0; nn],
             psf: vec![0.0; nn],
@@ -345,20 +339,13 @@ impl Rest {
     }
 }
 
-/// Reads a device array of the variant's precision into an f64 host array.
-fn read_back(
-    kind: Gpu,
-    from: &Readback,
-    host32: &mut [f32],
-    out: &mut [f64],
-) -> Result<(), KernelError> {
+/// Reads a device array of the variant's precision into an f64 host array (f32 widened on
+/// the way out of the mapping).
+fn read_back(kind: Gpu, from: &Readback, out: &mut [f64]) -> Result<(), KernelError> {
     if kind.f64() {
         from.read_into(out)?;
     } else {
-        from.read_into(host32)?;
-        out.iter_mut()
-            .zip(host32.iter())
-            .for_each(|(o, &v)| *o = v as f64);
+        from.read_converted(out, |v: f32| v as f64)?;
     }
     Ok(())
 }
@@ -386,20 +373,10 @@ impl Prepared for GpuRun {
 
         let start = std::time::Instant::now();
         let kind = self.kind;
-        read_back(
-            kind,
-            &self.filters[0].readback,
-            &mut self.host32,
-            &mut self.entrance,
-        )?;
-        read_back(
-            kind,
-            &self.filters[1].readback,
-            &mut self.host32,
-            &mut self.focal_plane,
-        )?;
+        read_back(kind, &self.filters[0].readback, &mut self.entrance)?;
+        read_back(kind, &self.filters[1].readback, &mut self.focal_plane)?;
         if let Rest::Device(d) = &self.rest {
-            read_back(kind, &d.psf_readback, &mut self.host32, &mut self.psf)?;
+            read_back(kind, &d.psf_readback, &mut self.psf)?;
         }
         self.timer.add("download", start.elapsed());
 
