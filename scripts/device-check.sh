@@ -59,16 +59,22 @@ loaders() {
 check() {
     local suite="$1" budget="$2" out="$3" validate_s="$4" bench_s="$5"
     mkdir -p "$out"
-    echo "== harness validate --suite $suite (at most ${validate_s} s)"
     local validated=0
-    timeout "$validate_s" "$bin" validate --suite "$suite" | tee "$out/validate.txt" || validated=$?
+    if [ "$validate_s" -gt 0 ]; then
+        echo "== harness validate --suite $suite (at most ${validate_s} s)"
+        timeout "$validate_s" "$bin" validate --suite "$suite" | tee "$out/validate.txt" ||
+            validated=$?
+    else
+        echo "== no separate validate: bench's gate validates every variant before timing it"
+        : >"$out/validate.txt"
+    fi
     echo "== harness bench --suite $suite --budget $budget (at most ${bench_s} s)"
     local benched=0
     timeout "$bench_s" "$bin" bench --suite "$suite" --budget "$budget" --out "$out/runs" 2>&1 |
         tee "$out/bench.txt" || benched=$?
     echo "== summary"
     grep -E "^(machine|ceilings|GPU ceilings)" "$out/bench.txt" || true
-    grep -E "FAILED" "$out/validate.txt" || echo "every GPU variant validated"
+    grep -E "FAILED" "$out/validate.txt" "$out/bench.txt" || echo "every GPU variant validated"
     echo "validate exit $validated, bench exit $benched (124: stopped at its time limit)"
     [ "$validated" -eq 0 ] && [ "$benched" -eq 0 ]
 }
@@ -143,9 +149,12 @@ prepare)
     *) echo "the harness found no NVIDIA adapter: stopping" >&2; exit 1 ;;
     esac
     rm -rf "$work/probe"
-    # The suite in at most 7 minutes, then the interleaved extras (at most 160 s) if they fit in 8.
+    # The suite in at most 7 minutes, then the interleaved extras (at most 160 s) if they fit
+    # in 8. Validate and bench each needed over 200 s on the first H200 machine (2026-12-04:
+    # stopped at their 200 and 220 s limits, in the 10⁷-fit LM and before deconvolution), so
+    # the device runs bench alone: its gate validates each variant as `validate` would.
     status=0
-    check gpu "$budget" "$work" 200 220 || status=$?
+    check gpu "$budget" "$work" 0 420 || status=$?
     if [ $((SECONDS - started)) -lt 340 ]; then
         extras "$work" 2
     fi
