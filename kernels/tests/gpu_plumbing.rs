@@ -94,6 +94,22 @@ fn readbacks_larger_than_a_copy_chunk_arrive_whole_and_widened() {
 }
 
 #[test]
+fn uploads_larger_than_a_copy_chunk_arrive_whole() {
+    let Some(c) = ctx() else { return };
+    // 3.3 MiB written into the staging memory in 1 MiB ranges, the last one partial.
+    let data: Vec<f32> = (0..865_001).map(|i| (i as f32).cos() * 1e3).collect();
+    let staging = c.staging("big staging", 4 * data.len() as u64).unwrap();
+    let device = c.storage("big", 4 * data.len() as u64).unwrap();
+    staging.write(&data).unwrap();
+    let mut enc = c.encoder("big upload", None);
+    enc.upload(&staging, &device);
+    enc.submit().unwrap();
+    assert_eq!(c.read::<f32>(&device).unwrap(), data);
+    // More than the staging memory holds is an error.
+    assert!(staging.write(&[data.as_slice(), &[1.0]].concat()).is_err());
+}
+
+#[test]
 fn a_shader_error_is_an_err_with_the_message() {
     let Some(c) = ctx() else { return };
     let err = c
