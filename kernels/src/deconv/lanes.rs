@@ -237,11 +237,17 @@ impl<T: LaneFloat> Run<T> {
     /// that never hands work to the pool (the pipeline's workers over images). The
     /// arithmetic does not depend on `tasks`: the output is the same to the bit.
     pub(super) fn with_tasks(p: &DeconvProblem, tasks: usize) -> Self {
+        Self::with_stride(p, tasks, strip_stride::<T>(p.rows()))
+    }
+
+    /// [`Run::with_tasks`] with the strips `stride` values apart (R, or R plus one tile:
+    /// the tests run both wherever they are, huge pages or not).
+    fn with_stride(p: &DeconvProblem, tasks: usize, stride: usize) -> Self {
         let (r, c) = (p.rows(), p.cols());
+        debug_assert!(stride == r || stride == r + T::LANES, "a strip and its pad");
         let rows = Fft2d::<T>::new(r, c);
         let half = rows.half();
         let strips = half.div_ceil(T::LANES);
-        let stride = strip_stride::<T>(r);
         let columns = LanesConvolution::new(r);
         // irfft2's 1/(RC) folded into P (exact for power-of-two sides), as `parallel` does.
         let scale = 1.0 / (r * c) as f64;
@@ -1024,6 +1030,36 @@ mod tests {
         let bad = run.rows_ratio(3).expect("0/0 in row 19");
         assert_eq!((bad.iteration, bad.row, bad.col), (3, 19, 0));
         assert!(bad.ratio.is_nan() && bad.image == 0.0, "{bad:?}");
+    }
+
+    /// The padded and the unpadded strip layouts give the same image to the bit, on the
+    /// packed-rows path (C even) and the row-at-a-time one (C odd). The harness takes the
+    /// pad only where R is a multiple of 128 and the kernel gives huge pages.
+    fn padded_strips_change_nothing<T: LaneFloat>() {
+        use crate::kernel::Kernel;
+        for cols in [96.0, 95.0] {
+            let params = crate::params::Params::defaults(super::super::PARAMS)
+                .with("n", 128.0)
+                .with("cols", cols)
+                .with("sigma", 2.0)
+                .with("iterations", 3.0);
+            let p = super::super::Deconv::problem("synthetic", &params, &[]).unwrap();
+            let mut plain = Run::<T>::with_stride(&p, 3, 128);
+            let mut padded = Run::<T>::with_stride(&p, 3, 128 + T::LANES);
+            plain.run().unwrap();
+            padded.run().unwrap();
+            let bits = |run: &Run<T>| -> Vec<f64> {
+                run.estimate().iter().map(|v| v.to_f64().unwrap()).collect()
+            };
+            assert_eq!(bits(&plain), bits(&padded), "C = {cols}");
+            assert!(bits(&plain).iter().any(|&v| v != 0.0));
+        }
+    }
+
+    #[test]
+    fn the_strip_pad_changes_no_bit() {
+        padded_strips_change_nothing::<f64>();
+        padded_strips_change_nothing::<f32>();
     }
 
     #[test]
