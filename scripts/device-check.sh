@@ -53,7 +53,8 @@ loaders() {
     (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 }
 
-# The work itself, wherever it runs: validate, then time, the gpu suite; a short table last.
+# The work itself, wherever it runs: validate (unless its limit is 0: bench's gate then
+# validates), then time, the gpu suite; a short table last.
 # Each phase has its own wall-clock limit (seconds), so that a phase that runs long on an
 # untried machine still leaves the others, and the summary, inside the device tool's limit.
 check() {

@@ -84,12 +84,13 @@
 //!    --against-bin`, `--budget 60`, load ~2): the low 21 bits of an address become
 //!    physical, and strips 512 KB apart put every tile of a row block into the same few
 //!    L2 and L3 sets. So where R is a multiple of 128, and the kernel gives huge pages,
-//!    the strips are one tile (W values) further apart (`strip_stride`). 4096², against the build before (`harness compare
-//!    --against-bin ./old-harness --kernel deconv --case synthetic --n 4096 --variant
-//!    lanes,lanes-f32 --budget 40`, load 1.3–2): f64 0.975 [0.967–0.981], f32 0.959
-//!    [0.945–0.963], and again with the committed build (`--budget 30`, load 1.6–1.9):
-//!    f64 0.939 [0.926–0.945], f32 0.975 [0.961–0.985]; 1000² (huge pages, no pad;
-//!    `--budget 60`) f64 0.992 [0.988–0.997], f32 0.986 [0.983–0.991]; 3000×5000 (`--sigma 2`) f64 0.992 [0.984–1.000], f32 0.978
+//!    the strips are one tile (W values) further apart (`strip_stride`). 4096², against
+//!    the build before (`harness compare --against-bin ./old-harness --kernel deconv
+//!    --case synthetic --n 4096 --variant lanes,lanes-f32 --budget 40`, load 1.3–2): f64
+//!    0.975 [0.967–0.981], f32 0.959 [0.945–0.963], and again with the committed build
+//!    (`--budget 30`, load 1.6–1.9): f64 0.939 [0.926–0.945], f32 0.975 [0.961–0.985];
+//!    1000² (huge pages, no pad; `--budget 60`) f64 0.992 [0.988–0.997], f32 0.986
+//!    [0.983–0.991]; 3000×5000 (`--sigma 2`) f64 0.992 [0.984–1.000], f32 0.978
 //!    [0.965–0.985]; the pad at 1000² cost 1.042 [1.037–1.048] and is not used there.
 //!    Outputs bit-identical (`harness run` at 1000² and 4096², both precisions, `cmp`).
 //!    `harness bench --n 4096 --variant lanes`: 36 % of the roofline before and after

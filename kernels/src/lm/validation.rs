@@ -495,9 +495,9 @@ fn tally<M: Model>(m: &M, p: &LmProblem, sides: &Sides, recomputed: &[f64], rho:
     // One pass over 10⁷ fits took 20–35 s a variant on one core (the σ of every fit
     // needs its JᵀWJ solved).
     const BLOCK: usize = 4096;
-    let blocks: Vec<usize> = (0..recomputed.len()).step_by(BLOCK).collect();
-    let parts: Vec<Tally> = blocks
+    let parts: Vec<Tally> = (0..recomputed.len())
         .into_par_iter()
+        .step_by(BLOCK)
         .map(|start| {
             let fits = start..(start + BLOCK).min(recomputed.len());
             tally_block(m, p, sides, recomputed, rho, fits)
