@@ -103,6 +103,25 @@
 //!    the tile 4 strips ahead, 1.007 [0.987–1.023], 1.026 [0.985–1.036]; in the column
 //!    pass, P prefetched 64 positions ahead in the strip instead of the next strip's,
 //!    1.003 [0.955–1.012], 0.988 [0.950–1.026]. None of these is in.
+//! 7. **f32 at 4096² (issue 20: f32 ≥ 2× f64), the next tiles spread and the strips
+//!    shared evenly.** Timed pass by pass (25 iterations, 4096², one run each), f32 took
+//!    5.9–6.4 ms a column pass and 8.4–9.8 ms a row pass, f64 10.6–12.5 and 12.9–16.9:
+//!    f32's row passes were 1.5× faster than f64's, not 2×, and `get_across` held 13 % of
+//!    an f32 run's samples, in its tile loads. The next block's tiles were asked for in
+//!    one burst at the start of a block; they are now asked for value by value as the
+//!    round trip goes ([`NextTiles`]), wherever a block's tiles are over 128 KB. And the
+//!    column pass cut its strips into ⌈n/tasks⌉-strip runs, the last short (129 f32 strips
+//!    in 8 tasks: 7 × 17 and 10, shares of 68 and 61 strips for two threads); the runs now
+//!    differ by one strip at most ([`shares`]). `harness compare --against-bin` (interleaved,
+//!    `--budget 25`, load ~2): spread tiles, 4096² f64 1.007 [0.948–1.037], f32 0.945
+//!    [0.905–0.998]; then even shares on top, f64 1.006 [0.981–1.030], f32 0.960
+//!    [0.929–0.981]; both against the build before, 3000 × 5000 (`--sigma 2`) f64 1.004
+//!    [0.979–1.024], f32 0.935 [0.893–0.996]; 2048² (`--budget 15`) f64 0.955
+//!    [0.936–0.962], f32 0.926 [0.915–0.940]; 1000² f64 1.010 [1.002–1.016], f32 1.007
+//!    [1.000–1.017] (at 1000² the tiles still come in one burst: spread, they cost f64
+//!    1.032 [1.025–1.038], f32 1.053 [1.046–1.060]). Not prefetching the next image or
+//!    estimate block (the hardware prefetcher could stream it) made 4096² f64 1.145
+//!    [1.115–1.216] slower: not in.
 //!
 //! ```text
 //! columns: strip by strip: forward · P/(RC) · inverse        (in place, depth first)
@@ -135,7 +154,8 @@ use super::{DeconvProblem, NonFinite, cast, divide_row, non_finite, widen};
 use crate::check::Output;
 use crate::error::KernelError;
 use crate::fft2d::lanes::{
-    LaneFloat, LanesConvolution, LanesScratch, RealLanesFft, Split, get_across, prefetch, tiles_out,
+    LaneFloat, LanesConvolution, LanesScratch, NextTiles, RealLanesFft, Split, get_across, prefetch,
+    tiles_out,
 };
 use crate::fft2d::{Fft2d, Scratch};
 use crate::variant::{Availability, Precision, Prepared, Variant, VariantInfo};
@@ -360,13 +380,19 @@ impl<T: LaneFloat> Run<T> {
     /// to be still in L3 after the row pass in between.
     fn convolve_columns(&mut self, conjugate: bool) {
         let (r, stride) = (self.rows.rows(), self.stride);
-        let per = self.strips().div_ceil(self.tasks.len()) * stride;
+        let shares = shares(self.strips(), self.tasks.len());
+        let (mut spec, mut p) = (&mut self.spectrum[..], &self.transfer[..]);
+        let pieces: Vec<_> = shares
+            .map(|n| {
+                let (here, rest) = std::mem::take(&mut spec).split_at_mut(n * stride);
+                spec = rest;
+                let (p_here, p_rest) = p.split_at(n * stride);
+                p = p_rest;
+                (here, p_here)
+            })
+            .collect();
         let columns = &self.columns;
-        let work = self
-            .spectrum
-            .par_chunks_mut(per)
-            .zip(self.transfer.par_chunks(per))
-            .zip(self.tasks.par_iter_mut());
+        let work = pieces.into_par_iter().zip(self.tasks.par_iter_mut());
         match conjugate {
             false => work.for_each(|((spec, p), t)| {
                 convolve_strips::<T, false>(columns, spec, p, &mut t.lanes, [r, stride])
@@ -390,6 +416,14 @@ impl<T: LaneFloat> Run<T> {
             .into_axis_chunks_iter_mut(Axis(1), per)
             .into_par_iter()
     }
+}
+
+/// `n` strips in `parts` runs whose lengths differ by one strip at most, in order.
+/// `par_chunks` of ⌈n/parts⌉ would leave the last run short: 129 f32 strips (4096²) in 8
+/// tasks were 7 × 17 and 10, the two threads' shares at best 68 and 61 strips.
+fn shares(n: usize, parts: usize) -> impl Iterator<Item = usize> {
+    let parts = parts.clamp(1, n.max(1));
+    (0..parts).map(move |i| n / parts + usize::from(i < n % parts))
 }
 
 /// One task's strips (`spec`, with their P in `p`; each `r` values, `stride` apart)
@@ -649,12 +683,14 @@ impl<T: LaneFloat> Run<T> {
                         for b in 0..est.len() / (c / 2) {
                             let s = t.packed.as_mut().expect("packed scratch");
                             get_across::<T>(&view, b * w, &mut t.across);
+                            let ahead = NextTiles::new::<T>(&view, b * w);
                             let (est, next) = est[b * c / 2..].split_at_mut(c / 2);
                             let next = next.get(..c / 2).unwrap_or_default();
                             let est = Cell::from_mut(est).as_slice_of_cells();
                             let spectrum = &mut t.across[..fft.half() + 1];
                             let update = |i: usize, k: Split<T::V>| {
                                 prefetch_next(next, i);
+                                ahead.fetch::<T>(i, c / 2);
                                 let e = est[i].get();
                                 let e = Split {
                                     re: e.re * k.re,
@@ -798,10 +834,12 @@ fn ratio_block<T: LaneFloat>(
 ) -> Option<NonFinite> {
     let (fft, s) = (&k.fft, t.packed.as_mut().expect("packed scratch"));
     get_across::<T>(view, i0, &mut t.across);
-    let spectrum = &mut t.across[..fft.half() + 1];
+    let ahead = NextTiles::new::<T>(view, i0);
+    let (spectrum, m) = (&mut t.across[..fft.half() + 1], fft.half());
     let acc = Cell::new(T::splat(T::zero()));
     let ratio = |i: usize, den: Split<T::V>| {
         prefetch_next(next, i);
+        ahead.fetch::<T>(i, m);
         let q = Split {
             re: T::div_fast(img[i].re, den.re),
             im: T::div_fast(img[i].im, den.im),
@@ -940,6 +978,18 @@ mod tests {
         let order: Vec<usize> = (0..c / 2).collect();
         let packed = pack(&x, c, &order);
         (x, packed)
+    }
+
+    #[test]
+    fn shares_cover_every_strip_once_and_differ_by_one_at_most() {
+        assert_eq!(shares(129, 8).collect::<Vec<_>>(), [17, 16, 16, 16, 16, 16, 16, 16]);
+        for (n, parts) in [(257, 8), (63, 8), (3, 8), (8, 8), (1, 1), (5, 0)] {
+            let s: Vec<usize> = shares(n, parts).collect();
+            assert_eq!(s.iter().sum::<usize>(), n, "{n} strips in {parts}");
+            assert_eq!(s.len(), parts.clamp(1, n), "{n} strips in {parts}: no empty run");
+            let (lo, hi) = (s.iter().min().unwrap(), s.iter().max().unwrap());
+            assert!(hi - lo <= 1, "{n} strips in {parts}: {s:?}");
+        }
     }
 
     #[test]

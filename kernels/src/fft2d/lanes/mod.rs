@@ -48,7 +48,7 @@ pub use convolution::LanesConvolution;
 pub use radix::in_lanes;
 pub use real::RealLanesFft;
 pub use stockham::{LanesFft, LanesScratch};
-pub use strips::{get_across, tiles_out};
+pub use strips::{NextTiles, get_across, tiles_out};
 // For `convolution`, which reaches the shared radix stages through `super::`.
 use radix::{Stage, radix_stages, rows};
 
@@ -240,6 +240,23 @@ pub fn prefetch<V>(data: &[V]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = data;
+}
+
+/// Asks for the cache lines of the value at `at` (one [`Split`]: two lines) to be loaded
+/// into L2. `at` need not point into anything: a prefetch reads nothing and never faults.
+#[inline(always)]
+pub fn prefetch_at<V>(at: *const V) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        let start = at.cast::<i8>();
+        for offset in (0..size_of::<V>()).step_by(64) {
+            // SAFETY: a prefetch never faults or changes memory.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(start.wrapping_add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 /// Helpers for the tests of every submodule.
