@@ -154,8 +154,8 @@ use super::{DeconvProblem, NonFinite, cast, divide_row, non_finite, widen};
 use crate::check::Output;
 use crate::error::KernelError;
 use crate::fft2d::lanes::{
-    LaneFloat, LanesConvolution, LanesScratch, NextTiles, RealLanesFft, Split, get_across, prefetch,
-    tiles_out,
+    LaneFloat, LanesConvolution, LanesScratch, NextTiles, RealLanesFft, Split, get_across,
+    prefetch, tiles_out,
 };
 use crate::fft2d::{Fft2d, Scratch};
 use crate::variant::{Availability, Precision, Prepared, Variant, VariantInfo};
@@ -982,11 +982,18 @@ mod tests {
 
     #[test]
     fn shares_cover_every_strip_once_and_differ_by_one_at_most() {
-        assert_eq!(shares(129, 8).collect::<Vec<_>>(), [17, 16, 16, 16, 16, 16, 16, 16]);
+        assert_eq!(
+            shares(129, 8).collect::<Vec<_>>(),
+            [17, 16, 16, 16, 16, 16, 16, 16]
+        );
         for (n, parts) in [(257, 8), (63, 8), (3, 8), (8, 8), (1, 1), (5, 0)] {
             let s: Vec<usize> = shares(n, parts).collect();
             assert_eq!(s.iter().sum::<usize>(), n, "{n} strips in {parts}");
-            assert_eq!(s.len(), parts.clamp(1, n), "{n} strips in {parts}: no empty run");
+            assert_eq!(
+                s.len(),
+                parts.clamp(1, n),
+                "{n} strips in {parts}: no empty run"
+            );
             let (lo, hi) = (s.iter().min().unwrap(), s.iter().max().unwrap());
             assert!(hi - lo <= 1, "{n} strips in {parts}: {s:?}");
         }

@@ -194,11 +194,23 @@ mod tests {
             .expect("strips × stride");
         let ahead = NextTiles::spread::<f64>(&view, 0);
         assert_eq!(ahead.offset::<f64>(0), Some(w), "strip 0, row 8");
-        assert_eq!(ahead.offset::<f64>(w + 3), Some(stride + w + 3), "strip 1, row 11");
+        assert_eq!(
+            ahead.offset::<f64>(w + 3),
+            Some(stride + w + 3),
+            "strip 1, row 11"
+        );
         assert_eq!(ahead.offset::<f64>(strips * w), None, "no fourth strip");
         let last = NextTiles::spread::<f64>(&view, 8);
-        assert_eq!(last.offset::<f64>(2 * w + 3), Some(2 * stride + 19), "strip 2, row 19");
-        assert_eq!(last.offset::<f64>(2 * w + 4), None, "row 20 is past the view");
+        assert_eq!(
+            last.offset::<f64>(2 * w + 3),
+            Some(2 * stride + 19),
+            "strip 2, row 19"
+        );
+        assert_eq!(
+            last.offset::<f64>(2 * w + 4),
+            None,
+            "row 20 is past the view"
+        );
         assert_eq!(NextTiles::spread::<f64>(&view, 16).offset::<f64>(0), None);
         // This view's tiles are few: get_across asks for them, NextTiles for none.
         assert!(burst::<f64>(&view));
