@@ -234,6 +234,86 @@ fn sigterm_keeps_finished_rows_and_marks_the_run_interrupted() {
     interrupt_with("-TERM");
 }
 
+/// An interleaved bench stopped by SIGTERM (as `timeout` sends) in its rounds keeps the
+/// rounds finished: every timed row is written with its statistics, its paired ratio and
+/// the reason, and run.json says the run was interrupted. Before, such a run lost them all.
+#[test]
+fn sigterm_in_interleaved_rounds_keeps_the_rounds_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["bench", "--kernel", "laue", "--case", "square", "--n", "8"])
+        .args([
+            "--variant",
+            "naive,parallel",
+            "--interleave",
+            "--baseline",
+            "naive",
+        ])
+        .args([
+            "--threads",
+            "1",
+            "--budget",
+            "60",
+            "--min-samples",
+            "1",
+            "--out",
+        ])
+        .arg(dir.path())
+        .env_remove("HARNESS_MEMORY_LIMIT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // run.log (debug) says when 4 rounds are done; the budget asks for two minutes.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        assert!(Instant::now() < deadline, "no 4 rounds within 120 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the signal"
+        );
+        let run = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| {
+                std::fs::read_to_string(p.join("run.log"))
+                    .is_ok_and(|log| log.contains("4 round(s) finished"))
+            });
+        if let Some(run) = run {
+            break run;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let mut csv = csv::Reader::from_path(run.join("results.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2, "both timed rows kept: {rows:?}");
+    for row in &rows {
+        assert_eq!(&row[col("status")], "ok", "{row:?}");
+        let rounds: usize = row[col("rounds")].parse().unwrap();
+        assert!(
+            rounds >= 4,
+            "the rounds finished before the signal: {row:?}"
+        );
+        assert!(
+            row[col("reason")].contains("interrupted after"),
+            "the reason says so: {row:?}"
+        );
+        assert!(!row[col("ratio")].is_empty(), "a paired ratio: {row:?}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["interrupted"], true, "{manifest}");
+}
+
 /// No Vulkan adapter at all (the loader is pointed at a driver list that does not exist, as
 /// on a machine without mesa-vulkan-drivers): the GPU variants are reported as skipped with
 /// the install hint, every other variant still validates, and the run succeeds — unless the

@@ -64,6 +64,10 @@ pub fn rounds(
         }
         session.round();
         let (spent, active) = session.spent();
+        if session.rounds.is_power_of_two() {
+            // For run.log (debug): where a long interleaved run was when it stopped.
+            tracing::debug!("{} round(s) finished, {spent:.1} s timed", session.rounds);
+        }
         // Called between rounds, never inside one: the caller may probe the machine here.
         progress(spent / (cfg.budget * active.max(1) as f64), "rounds");
     }

@@ -93,14 +93,27 @@ impl Bench<'_> {
             return outcome;
         }
         let mut slots = self.admit_all(p, pool, group, t);
-        let Some(rounds) = self.time_rounds(pool, &mut slots) else {
-            // Ctrl-C: the rows that were never to be timed are complete; the others not.
+        let (rounds, interrupted) = self.time_rounds(pool, &mut slots);
+        if interrupted && rounds == 0 {
+            // Ctrl-C before a round was finished: the rows that were never to be timed are
+            // complete; the others have nothing to say.
             for slot in slots.into_iter().filter(|s| s.admitted.is_none()) {
                 self.finish_row(p, slot.variant, (&[], &[]), slot.row)?;
             }
             return Ok(Outcome::Interrupted);
-        };
+        }
         self.pair(&mut slots, rounds);
+        if interrupted {
+            // Every finished round timed every variant once, in its shuffled order: the
+            // rounds so far are as paired as a whole run's, only fewer. A run stopped by a
+            // time limit (`timeout` sends SIGTERM) keeps them instead of losing every row.
+            let cut = format!(
+                "interrupted after {rounds} round(s): fewer samples than --budget asked for"
+            );
+            for slot in slots.iter_mut().filter(|s| s.row.status == Status::Ok) {
+                add_reason(&mut slot.row, &cut);
+            }
+        }
         for mut slot in slots {
             let events = match &slot.admitted {
                 Some(a) => run_details(&mut slot.row, a.prepared.as_ref()),
@@ -108,7 +121,10 @@ impl Bench<'_> {
             };
             self.finish_row(p, slot.variant, (&events, &slot.samples), slot.row)?;
         }
-        Ok(Outcome::Done)
+        Ok(match interrupted {
+            true => Outcome::Interrupted,
+            false => Outcome::Done,
+        })
     }
 
     /// Every variant of the group through the gate (or skipped for time, as in a sequential
@@ -158,11 +174,13 @@ impl Bench<'_> {
     }
 
     /// The admitted variants timed in rounds in `pool`, their rows filled (statistics, or
-    /// the failure while timed); the number of rounds, or None after Ctrl-C.
-    fn time_rounds(&mut self, pool: &rayon::ThreadPool, slots: &mut [Slot]) -> Option<usize> {
+    /// the failure while timed) from the rounds finished: how many, and whether Ctrl-C (or
+    /// SIGTERM) ended them before the budget was spent. Interrupted before the first round
+    /// ended, no row is filled.
+    fn time_rounds(&mut self, pool: &rayon::ThreadPool, slots: &mut [Slot]) -> (usize, bool) {
         let mut timed: Vec<&mut Slot> = slots.iter_mut().filter(|s| s.admitted.is_some()).collect();
         if timed.is_empty() {
-            return Some(0);
+            return (0, false);
         }
         let what = timed
             .iter()
@@ -191,13 +209,13 @@ impl Bench<'_> {
             rounds::rounds(&mut entrants, cfg, &STOP, &mut progress)
         });
         drop(entrants);
-        if result.interrupted {
-            return None;
+        if result.interrupted && result.rounds == 0 {
+            return (0, true);
         }
         for (slot, measured) in timed.into_iter().zip(result.variants) {
             fill(slot, measured, result.rounds);
         }
-        Some(result.rounds)
+        (result.rounds, result.interrupted)
     }
 
     /// Every timed row's ratio to the baseline, paired round by round.
