@@ -4,14 +4,13 @@
 //! The command-line tests run the real `harness` binary (`CARGO_BIN_EXE_harness`). Variants
 //! that panic, return NaN or a wrong answer are in tests/faults.rs.
 
-use std::path::Path;
 use std::process::{Command, Output as ProcessOutput, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support/cli.rs"]
 mod cli;
 
-use cli::{harness_env, refused_in_one_line, text};
+use cli::{harness_env, refused_in_one_line, rows_on_disk, spawn_quiet, stop_when, text};
 
 fn harness(args: &[&str]) -> ProcessOutput {
     harness_env(args, &[])
@@ -151,18 +150,12 @@ fn a_run_too_large_for_memory_is_refused_with_the_estimate_before_allocating() {
 
 // ---- interruption -------------------------------------------------------------------------
 
-fn rows(csv: &Path) -> usize {
-    std::fs::read_to_string(csv)
-        .map(|t| t.lines().count().saturating_sub(1))
-        .unwrap_or(0)
-}
-
 /// Starts a small bench, waits for its first finished row, sends `signal`, and checks the
 /// finished rows are on disk and run.json says the run was interrupted.
 fn interrupt_with(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args([
+    let mut child = spawn_quiet(
+        &[
             "bench",
             "--kernel",
             "laue",
@@ -177,40 +170,13 @@ fn interrupt_with(signal: &str) {
             "--min-samples",
             "1",
             "--out",
-        ])
-        .arg(dir.path())
-        .env_remove("HARNESS_MEMORY_LIMIT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let run = loop {
-        assert!(Instant::now() < deadline, "no row written within 120 s");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the bench finished before it could be interrupted"
-        );
-        let run = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| p.join("results.csv").exists());
-        if let Some(run) = run
-            && rows(&run.join("results.csv")) >= 1
-        {
-            break run;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{signal}: {status:?}");
-    let finished = rows(&run.join("results.csv"));
+        ],
+        dir.path(),
+    );
+    let run = stop_when(&mut child, dir.path(), signal, |run| {
+        rows_on_disk(&run.join("results.csv")) >= 1
+    });
+    let finished = rows_on_disk(&run.join("results.csv"));
     assert!(finished >= 1, "{signal}: finished rows lost");
     // Every row on disk is whole (a complete CSV record with a status).
     let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
@@ -240,16 +206,20 @@ fn sigterm_keeps_finished_rows_and_marks_the_run_interrupted() {
 #[test]
 fn sigterm_in_interleaved_rounds_keeps_the_rounds_finished() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["bench", "--kernel", "laue", "--case", "square", "--n", "8"])
-        .args([
+    let mut child = spawn_quiet(
+        &[
+            "bench",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "8",
             "--variant",
             "naive,parallel",
             "--interleave",
             "--baseline",
             "naive",
-        ])
-        .args([
             "--threads",
             "1",
             "--budget",
@@ -257,40 +227,14 @@ fn sigterm_in_interleaved_rounds_keeps_the_rounds_finished() {
             "--min-samples",
             "1",
             "--out",
-        ])
-        .arg(dir.path())
-        .env_remove("HARNESS_MEMORY_LIMIT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+        dir.path(),
+    );
     // run.log (debug) says when 4 rounds are done; the budget asks for two minutes.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let run = loop {
-        assert!(Instant::now() < deadline, "no 4 rounds within 120 s");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before the signal"
-        );
-        let run = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| {
-                std::fs::read_to_string(p.join("run.log"))
-                    .is_ok_and(|log| log.contains("4 round(s) finished"))
-            });
-        if let Some(run) = run {
-            break run;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let run = stop_when(&mut child, dir.path(), "-TERM", |run| {
+        std::fs::read_to_string(run.join("run.log"))
+            .is_ok_and(|log| log.contains("4 round(s) finished"))
+    });
     let mut csv = csv::Reader::from_path(run.join("results.csv")).unwrap();
     let header = csv.headers().unwrap().clone();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();

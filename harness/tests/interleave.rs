@@ -12,9 +12,8 @@ mod faulty;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use cli::{harness_env, refused_in_one_line, text};
+use cli::{harness_env, refused_in_one_line, rows_on_disk, spawn_quiet, stop_when, text};
 use harness::cli::{BenchArgs, Select, Suite};
 use harness::cmd::bench::bench_plan;
 use harness::cmd::plan::{Job, Plan};
@@ -330,8 +329,8 @@ fn variants_that_do_not_fit_together_are_timed_sequentially_and_say_so() {
 #[test]
 fn ctrl_c_keeps_whole_problems() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args([
+    let mut child = spawn_quiet(
+        &[
             "compare",
             "--kernel",
             "laue",
@@ -346,41 +345,13 @@ fn ctrl_c_keeps_whole_problems() {
             "--budget",
             "0.2",
             "--out",
-        ])
-        .arg(dir.path())
-        .env_remove("HARNESS_MEMORY_LIMIT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rows_on_disk = |csv: &Path| {
-        std::fs::read_to_string(csv).map_or(0, |t| t.lines().count().saturating_sub(1))
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let csv = loop {
-        assert!(Instant::now() < deadline, "no row written within 120 s");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before Ctrl-C"
-        );
-        let run = std::fs::read_dir(dir.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path().join("results.csv"))
-            .find(|p| p.exists());
-        if let Some(csv) = run
-            && rows_on_disk(&csv) >= 1
-        {
-            break csv;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+        ],
+        dir.path(),
+    );
+    let run = stop_when(&mut child, dir.path(), "-INT", |run| {
+        rows_on_disk(&run.join("results.csv")) >= 1
+    });
+    let csv = run.join("results.csv");
     let rows = read_rows(&csv).unwrap();
     assert!(!rows.is_empty() && rows.len() < 24, "{} rows", rows.len());
     // Both rows of every problem, each with its ratio: no problem cut in half.
@@ -391,45 +362,31 @@ fn ctrl_c_keeps_whole_problems() {
 #[test]
 fn ctrl_c_before_any_problem_finished_writes_no_json() {
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("c.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args([
-            "compare", "--kernel", "laue", "--case", "square", "--n", "40",
-        ])
-        .args([
+    let (json, runs) = (dir.path().join("c.json"), dir.path().join("runs"));
+    let mut child = spawn_quiet(
+        &[
+            "compare",
+            "--kernel",
+            "laue",
+            "--case",
+            "square",
+            "--n",
+            "40",
             "--variant",
             "naive,factorised",
             "--threads",
             "1",
             "--budget",
             "5",
-        ])
-        .arg("--json")
-        .arg(&json)
-        .arg("--out")
-        .arg(dir.path().join("runs"))
-        .env_remove("HARNESS_MEMORY_LIMIT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+            "--json",
+            json.to_str().unwrap(),
+            "--out",
+        ],
+        &runs,
+    );
     // The run folder exists from the start; its problem (naive at n = 40: seconds of
     // warm-up, then 5 s of rounds per variant) is far from finished when Ctrl-C comes.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(dir.path().join("runs")).map_or(true, |mut d| d.next().is_none()) {
-        assert!(Instant::now() < deadline, "no run folder within 60 s");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    stop_when(&mut child, &runs, "-INT", |run| run.is_dir());
     // An empty comparison in a file would read as "nothing differs".
     assert!(!json.exists(), "an empty {} was written", json.display());
 }

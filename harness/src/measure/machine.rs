@@ -97,8 +97,9 @@ impl Machine {
 /// family, model and stepping (`AMD EPYC (family 25, model 17, stepping 1)`), Arm's
 /// implementer and part. A virtual machine may give only a brand as its model name: two
 /// sessions of this project's 2-core machines both said "AMD EPYC", one a Zen 4 (family
-/// 25) whose f64 GEMM peak measured 108 GFLOP/s, the other ~200, and the `lanes`
-/// deconvolution ran 1.5× slower on the first while NumPy's barely changed. Under one
+/// 25) whose f64 GEMM peak measured 108 GFLOP/s, the other ~200; the `lanes`
+/// deconvolution ran 1.5× slower on the first, aiapy's NumPy 1.07× (1000²) to 1.33×
+/// (4096²) slower: ratios between variants move with the host too. Under one
 /// name, the kept ceilings ([`super::ceilings_store`]) and the planner would have mixed
 /// them. The architecture's name where there is no model name at all.
 pub fn cpu_name(cpuinfo: &str) -> String {

@@ -53,3 +53,64 @@ pub fn run_folder(out: &Path) -> PathBuf {
         .find(|p| p.is_dir())
         .expect("a run folder")
 }
+
+/// The binary started in the background with `args` then `out` (the `--out` value), its
+/// output discarded: a run for a test to stop with [`stop_when`].
+pub fn spawn_quiet(args: &[&str], out: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .arg(out)
+        .env_remove("HARNESS_MEMORY_LIMIT")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the harness binary starts")
+}
+
+/// Waits (120 s at most, failing if `child` ends first) until a run folder under `out` is
+/// `ready`, sends it `signal` (`-INT`, `-TERM`) and asserts the exit code of an
+/// interrupted run, 130; the run folder.
+#[track_caller]
+pub fn stop_when(
+    child: &mut std::process::Child,
+    out: &Path,
+    signal: &str,
+    ready: impl Fn(&Path) -> bool,
+) -> PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let run = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready within 120 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be interrupted"
+        );
+        // `out` itself may not be made yet.
+        let ready = std::fs::read_dir(out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| ready(p));
+        if let Some(run) = ready {
+            break run;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let kill = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{signal}: {status:?}");
+    run
+}
+
+/// Rows in a results.csv so far (0 when there is none yet).
+pub fn rows_on_disk(csv: &Path) -> usize {
+    std::fs::read_to_string(csv).map_or(0, |t| t.lines().count().saturating_sub(1))
+}
