@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 #[path = "support/cli.rs"]
 mod cli;
 
-use cli::{harness_env, refused_in_one_line, rows_on_disk, spawn_quiet, stop_when, text};
+use cli::{harness_env, refused_in_one_line, rows_on_disk, spawn_quiet, stop_when, text, words};
 
 fn harness(args: &[&str]) -> ProcessOutput {
     harness_env(args, &[])
@@ -155,22 +155,10 @@ fn a_run_too_large_for_memory_is_refused_with_the_estimate_before_allocating() {
 fn interrupt_with(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn_quiet(
-        &[
-            "bench",
-            "--kernel",
-            "laue",
-            "--case",
-            "square",
-            "--n",
-            "5,6,7,8,9,10,11,12,13,14,15,16",
-            "--threads",
-            "1",
-            "--budget",
-            "0.2",
-            "--min-samples",
-            "1",
-            "--out",
-        ],
+        &words(concat!(
+            "bench --kernel laue --case square --n 5,6,7,8,9,10,11,12,13,14,15,16",
+            " --threads 1 --budget 0.2 --min-samples 1 --out"
+        )),
         dir.path(),
     );
     let run = stop_when(&mut child, dir.path(), signal, |run| {
@@ -207,27 +195,10 @@ fn sigterm_keeps_finished_rows_and_marks_the_run_interrupted() {
 fn sigterm_in_interleaved_rounds_keeps_the_rounds_finished() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn_quiet(
-        &[
-            "bench",
-            "--kernel",
-            "laue",
-            "--case",
-            "square",
-            "--n",
-            "8",
-            "--variant",
-            "naive,parallel",
-            "--interleave",
-            "--baseline",
-            "naive",
-            "--threads",
-            "1",
-            "--budget",
-            "60",
-            "--min-samples",
-            "1",
-            "--out",
-        ],
+        &words(concat!(
+            "bench --kernel laue --case square --n 8 --variant naive,parallel --interleave",
+            " --baseline naive --threads 1 --budget 60 --min-samples 1 --out"
+        )),
         dir.path(),
     );
     // run.log (debug) says when 4 rounds are done; the budget asks for two minutes.

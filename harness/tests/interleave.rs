@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cli::{harness_env, refused_in_one_line, rows_on_disk, spawn_quiet, stop_when, text};
+use cli::{harness_env, refused_in_one_line, rows_on_disk, spawn_quiet, stop_when, text, words};
 use harness::cli::{BenchArgs, Select, Suite};
 use harness::cmd::bench::bench_plan;
 use harness::cmd::plan::{Job, Plan};
@@ -330,22 +330,10 @@ fn variants_that_do_not_fit_together_are_timed_sequentially_and_say_so() {
 fn ctrl_c_keeps_whole_problems() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn_quiet(
-        &[
-            "compare",
-            "--kernel",
-            "laue",
-            "--case",
-            "square",
-            "--n",
-            "5,6,7,8,9,10,11,12,13,14,15,16",
-            "--variant",
-            "naive,factorised",
-            "--threads",
-            "1",
-            "--budget",
-            "0.2",
-            "--out",
-        ],
+        &words(concat!(
+            "compare --kernel laue --case square --n 5,6,7,8,9,10,11,12,13,14,15,16",
+            " --variant naive,factorised --threads 1 --budget 0.2 --out"
+        )),
         dir.path(),
     );
     let run = stop_when(&mut child, dir.path(), "-INT", |run| {
@@ -363,25 +351,14 @@ fn ctrl_c_keeps_whole_problems() {
 fn ctrl_c_before_any_problem_finished_writes_no_json() {
     let dir = tempfile::tempdir().unwrap();
     let (json, runs) = (dir.path().join("c.json"), dir.path().join("runs"));
+    let json_arg = json.to_str().unwrap();
     let mut child = spawn_quiet(
         &[
-            "compare",
-            "--kernel",
-            "laue",
-            "--case",
-            "square",
-            "--n",
-            "40",
-            "--variant",
-            "naive,factorised",
-            "--threads",
-            "1",
-            "--budget",
-            "5",
-            "--json",
-            json.to_str().unwrap(),
-            "--out",
-        ],
+            words("compare --kernel laue --case square --n 40 --variant naive,factorised"),
+            words("--threads 1 --budget 5 --json"),
+            vec![json_arg, "--out"],
+        ]
+        .concat(),
         &runs,
     );
     // The run folder exists from the start; its problem (naive at n = 40: seconds of

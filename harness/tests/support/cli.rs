@@ -54,6 +54,11 @@ pub fn run_folder(out: &Path) -> PathBuf {
         .expect("a run folder")
 }
 
+/// A command line's words (`"bench --kernel laue --n 8"`), for arguments without spaces.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 /// The binary started in the background with `args` then `out` (the `--out` value), its
 /// output discarded: a run for a test to stop with [`stop_when`].
 pub fn spawn_quiet(args: &[&str], out: &Path) -> std::process::Child {
