@@ -154,6 +154,46 @@ fn plan_and_best_on_the_command_line() {
     );
 }
 
+/// Rows only from other machines: `harness plan` names this machine and theirs, so that a
+/// user can see why their measurements were not used (another CPU, or the same one written
+/// by a build that did not record the CPU's family).
+#[test]
+fn plan_names_the_machines_when_none_of_the_rows_is_from_here() {
+    let dir = tempfile::tempdir().unwrap();
+    measured_runs(dir.path(), &runs::machine("Some Other CPU"));
+    let root = dir.path().to_str().unwrap();
+    let out = harness_env(
+        &[
+            "plan", "--kernel", "laue", "--case", "strained", "--n", "16", "--root", root,
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("(0 from this machine)"), "{stdout}");
+    let here = format!("this machine:  {}", planner::this_machine());
+    assert!(stdout.contains(&here), "{here} not in:\n{stdout}");
+    assert!(
+        stdout.contains("measured on:   Some Other CPU |") && stdout.contains("(5 rows)"),
+        "{stdout}"
+    );
+    // Rows from here: no such list.
+    let mine = tempfile::tempdir().unwrap();
+    measured_runs(mine.path(), &Machine::identity());
+    let root = mine.path().to_str().unwrap();
+    let out = harness_env(
+        &[
+            "plan", "--kernel", "laue", "--case", "strained", "--n", "16", "--root", root,
+        ],
+        &[],
+    );
+    assert!(
+        !text(&out.stdout).contains("measured on:"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 /// Where nothing was measured, a kernel's rule of thumb beats the strategy rule: by
 /// strategy, deconvolution would get `fft` (one thread, the slowest FFT variant) and the
 /// PSF `separable`.

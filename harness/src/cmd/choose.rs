@@ -19,15 +19,25 @@ pub fn plan_cmd(args: &PlanArgs, params: &BTreeMap<String, Vec<String>>) -> Resu
     let plan = plan::plan(&args.select, params)?;
     let data = planner::measurements(&args.root)?;
     let machine = planner::this_machine();
+    let here = data
+        .entries
+        .iter()
+        .filter(|e| data.machines[e.machine].key == machine)
+        .count();
     println!(
-        "measured rows: {} under {} ({} from this machine)",
+        "measured rows: {} under {} ({here} from this machine)",
         data.entries.len(),
         args.root.display(),
-        data.entries
-            .iter()
-            .filter(|e| data.machines[e.machine].key == machine)
-            .count()
     );
+    if here == 0 && !data.entries.is_empty() {
+        // Say whose they are: a fingerprint that differs only in a detail (a build from
+        // before the CPU's family was recorded, memory resized) is for the user to judge.
+        println!("  this machine:  {machine}");
+        for (i, m) in data.machines.iter().enumerate() {
+            let rows = data.entries.iter().filter(|e| e.machine == i).count();
+            println!("  measured on:   {} ({rows} rows)", m.key);
+        }
+    }
     // Each rule followed is said once, under the list (it is as long as the list's lines).
     let mut rules: Vec<(&str, &str)> = Vec::new();
     for job in &plan.jobs {
