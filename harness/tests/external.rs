@@ -12,7 +12,7 @@ mod cli;
 
 use std::path::{Path, PathBuf};
 
-use cli::{harness_env, refused_in_one_line, run_folder, text};
+use cli::{harness_env, interrupt, refused_in_one_line, run_folder, text, wait_for, words};
 use harness::results::{Row, Status, read_rows};
 
 /// The example worker, built by cargo next to this test.
@@ -375,6 +375,45 @@ fn compare_interleaves_ours_and_theirs() {
     let rows = read_rows(&run_folder(&tmp.path().join("out")).join("results.csv")).unwrap();
     let theirs = row(&rows, "theirs");
     assert!(theirs.interleaved && theirs.ratio.is_some(), "{theirs:?}");
+}
+
+/// Ctrl-C in a terminal reaches the whole foreground process group, workers included (as
+/// `timeout`'s SIGTERM does): an interleaved run stopped so keeps the worker's finished
+/// rounds and its ratio. Before, the worker died of the signal in the middle of a round
+/// and its row was "failed while timing", with no ratio.
+#[test]
+#[cfg(unix)]
+fn ctrl_c_to_the_process_group_keeps_the_workers_rounds() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = registration(tmp.path(), &[("theirs", "correct", "")]);
+    let out = tmp.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(words(
+            "compare --kernel laue --case strained --n 16 --variant factorised,theirs \
+             --baseline factorised --budget 60 --threads 1 --external",
+        ))
+        .args([s(&toml), "--out", s(&out)])
+        .env_remove("HARNESS_MEMORY_LIMIT")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        // A group of its own, led by the harness, as a shell makes for a command line.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let run = wait_for(&mut child, &out, |run| {
+        std::fs::read_to_string(run.join("run.log"))
+            .is_ok_and(|log| log.contains("4 round(s) finished"))
+    });
+    let group = format!("-{}", child.id());
+    interrupt(&mut child, &["-INT", "--", &group]);
+    let rows = read_rows(&run.join("results.csv")).unwrap();
+    let theirs = row(&rows, "theirs");
+    assert_eq!(theirs.status, Status::Ok, "{theirs:?}");
+    assert!(theirs.rounds >= 4, "{theirs:?}");
+    assert!(theirs.ratio.is_some(), "a paired ratio: {theirs:?}");
+    assert!(theirs.reason.contains("interrupted after"), "{theirs:?}");
 }
 
 /// `bench` of Laue's square at n = 64 with a time limit: its rows.

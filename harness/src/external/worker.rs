@@ -39,23 +39,31 @@ pub struct Worker {
 impl Worker {
     /// Starts the process. The error says what to do: the command, and the set-up hint.
     pub fn start(entry: Arc<Entry>, stderr_file: PathBuf) -> Result<Worker, String> {
-        let mut child = Command::new(&entry.command[0])
+        let mut command = Command::new(&entry.command[0]);
+        command
             .args(&entry.command[1..])
             .envs(&entry.env)
             .current_dir(&entry.workdir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "worker {} cannot start `{}` in {} ({e}){}",
-                    entry.name,
-                    entry.command.join(" "),
-                    entry.workdir.display(),
-                    setup_hint(&entry)
-                )
-            })?;
+            .stderr(Stdio::piped());
+        // A process group of its own: a terminal's Ctrl-C, and `timeout`'s SIGTERM, go to
+        // the whole foreground group, and a worker in ours died of them in the middle of a
+        // run, its row "failed while timing" and an interleaved run's finished rounds of
+        // it lost with its ratios. Only the harness stops it now: the round in progress
+        // ends, as ours do, and a second Ctrl-C exits at once, after which the worker ends
+        // at the end of its input (protocol 1).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().map_err(|e| {
+            format!(
+                "worker {} cannot start `{}` in {} ({e}){}",
+                entry.name,
+                entry.command.join(" "),
+                entry.workdir.display(),
+                setup_hint(&entry)
+            )
+        })?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped");
         let stderr_pipe = child.stderr.take().expect("piped");

@@ -74,17 +74,15 @@ pub fn spawn_quiet(args: &[&str], out: &Path) -> std::process::Child {
 }
 
 /// Waits (120 s at most, failing if `child` ends first) until a run folder under `out` is
-/// `ready`, sends it `signal` (`-INT`, `-TERM`) and asserts the exit code of an
-/// interrupted run, 130; the run folder.
+/// `ready`; that folder.
 #[track_caller]
-pub fn stop_when(
+pub fn wait_for(
     child: &mut std::process::Child,
     out: &Path,
-    signal: &str,
     ready: impl Fn(&Path) -> bool,
 ) -> PathBuf {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let run = loop {
+    loop {
         assert!(
             std::time::Instant::now() < deadline,
             "not ready within 120 s"
@@ -101,17 +99,33 @@ pub fn stop_when(
             .map(|e| e.path())
             .find(|p| ready(p));
         if let Some(run) = ready {
-            break run;
+            return run;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let kill = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    }
+}
+
+/// `kill` with `args` (the signal, then the process: `-INT 123`, or a group: `-INT --
+/// -123`), then the exit code of an interrupted run, 130, asserted.
+#[track_caller]
+pub fn interrupt(child: &mut std::process::Child, args: &[&str]) {
+    let kill = Command::new("kill").args(args).status().unwrap();
+    assert!(kill.success(), "kill {args:?}");
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{signal}: {status:?}");
+    assert_eq!(status.code(), Some(130), "{args:?}: {status:?}");
+}
+
+/// [`wait_for`] the run to be `ready`, then [`interrupt`] it with `signal` (`-INT`,
+/// `-TERM`); the run folder.
+#[track_caller]
+pub fn stop_when(
+    child: &mut std::process::Child,
+    out: &Path,
+    signal: &str,
+    ready: impl Fn(&Path) -> bool,
+) -> PathBuf {
+    let run = wait_for(child, out, ready);
+    interrupt(child, &[signal, &child.id().to_string()]);
     run
 }
 
