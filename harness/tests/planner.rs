@@ -48,6 +48,16 @@ fn measured_runs(root: &Path, machine: &Machine) {
     );
 }
 
+/// `harness plan` for laue/strained at n = 16 over the runs under `root`.
+fn plan_strained_16(root: &str) -> std::process::Output {
+    harness_env(
+        &[
+            "plan", "--kernel", "laue", "--case", "strained", "--n", "16", "--root", root,
+        ],
+        &[],
+    )
+}
+
 fn strained(n: f64) -> Box<dyn Instance> {
     let k = registry::kernel("laue").unwrap();
     let params: Params = k.defaults("strained").with("n", n);
@@ -120,12 +130,7 @@ fn plan_and_best_on_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     measured_runs(dir.path(), &Machine::identity());
     let root = dir.path().to_str().unwrap();
-    let out = harness_env(
-        &[
-            "plan", "--kernel", "laue", "--case", "strained", "--n", "16", "--root", root,
-        ],
-        &[],
-    );
+    let out = plan_strained_16(root);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(
@@ -162,12 +167,7 @@ fn plan_names_the_machines_when_none_of_the_rows_is_from_here() {
     let dir = tempfile::tempdir().unwrap();
     measured_runs(dir.path(), &runs::machine("Some Other CPU"));
     let root = dir.path().to_str().unwrap();
-    let out = harness_env(
-        &[
-            "plan", "--kernel", "laue", "--case", "strained", "--n", "16", "--root", root,
-        ],
-        &[],
-    );
+    let out = plan_strained_16(root);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("(0 from this machine)"), "{stdout}");
@@ -181,12 +181,7 @@ fn plan_names_the_machines_when_none_of_the_rows_is_from_here() {
     let mine = tempfile::tempdir().unwrap();
     measured_runs(mine.path(), &Machine::identity());
     let root = mine.path().to_str().unwrap();
-    let out = harness_env(
-        &[
-            "plan", "--kernel", "laue", "--case", "strained", "--n", "16", "--root", root,
-        ],
-        &[],
-    );
+    let out = plan_strained_16(root);
     assert!(
         !text(&out.stdout).contains("measured on:"),
         "{}",

@@ -111,22 +111,19 @@ pub fn cpu_name(cpuinfo: &str) -> String {
         })
     };
     let name = field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let x86 = [
+    let ids = |fields: &[(&str, &str)]| -> Vec<String> {
+        let id = |(label, key): &(&str, &str)| Some(format!("{label} {}", field(key)?));
+        fields.iter().filter_map(id).collect()
+    };
+    let x86 = ids(&[
         ("family", "cpu family"),
         ("model", "model"),
         ("stepping", "stepping"),
-    ];
-    let arm = [("implementer", "CPU implementer"), ("part", "CPU part")];
-    let id: Vec<String> = [&x86[..], &arm[..]]
-        .into_iter()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter_map(|(label, key)| Some(format!("{label} {}", field(key)?)))
-                .collect::<Vec<_>>()
-        })
-        .find(|id| !id.is_empty())
-        .unwrap_or_default();
+    ]);
+    let id = match x86.is_empty() {
+        true => ids(&[("implementer", "CPU implementer"), ("part", "CPU part")]),
+        false => x86,
+    };
     match id.is_empty() {
         true => name,
         false => format!("{name} ({})", id.join(", ")),

@@ -227,36 +227,29 @@ fn conj<V: Copy + Neg<Output = V>>(x: Split<V>) -> Split<V> {
 /// Asks for `data`'s cache lines to be loaded into L2; no effect on the results.
 #[inline(always)]
 pub fn prefetch<V>(data: &[V]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
-        let bytes = std::mem::size_of_val(data);
-        let start = data.as_ptr().cast::<i8>();
-        for offset in (0..bytes).step_by(64) {
-            // SAFETY: a prefetch never faults or changes memory; the address is inside
-            // `data` anyway.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(start.wrapping_add(offset)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
+    prefetch_bytes(data.as_ptr().cast(), std::mem::size_of_val(data));
 }
 
 /// Asks for the cache lines of the value at `at` (one [`Split`]: two lines) to be loaded
 /// into L2. `at` need not point into anything: a prefetch reads nothing and never faults.
 #[inline(always)]
 pub fn prefetch_at<V>(at: *const V) {
+    prefetch_bytes(at.cast(), size_of::<V>());
+}
+
+/// L2 prefetches of the cache lines of `bytes` bytes from `start`.
+#[inline(always)]
+fn prefetch_bytes(start: *const i8, bytes: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
-        let start = at.cast::<i8>();
-        for offset in (0..size_of::<V>()).step_by(64) {
-            // SAFETY: a prefetch never faults or changes memory.
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults or changes memory, whatever the address.
             unsafe { _mm_prefetch::<_MM_HINT_T1>(start.wrapping_add(offset)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = at;
+    let _ = (start, bytes);
 }
 
 /// Helpers for the tests of every submodule.
