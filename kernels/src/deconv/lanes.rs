@@ -124,6 +124,16 @@
 //!    [1.115–1.216] slower; eight tasks per thread instead of four (finer shares for a
 //!    thread slowed by a neighbour), f64 0.996 [0.994–0.999], f32 1.064 [1.052–1.072]:
 //!    neither is in.
+//! 8. **What did not help: the tiles turned straight into the unfold.** A row pass turns
+//!    its block's tiles into `across` (M + 1 values, 64 KB at 1000², 263 KB at 4096²),
+//!    which the c2r's unfold then reads from both ends. Reading the tiles in mirrored pairs
+//!    instead (low strips walking up, high ones down, each tile turned into a W-value
+//!    window, no buffer; stores held back while a ratio is not finite, so that the
+//!    fallback could read the tiles again) gave the same bits and was slower (`harness
+//!    compare --against-bin`, Zen 4 host): 1000² (`--budget 20`) f64 1.027 [1.022–1.033],
+//!    f32 1.079 [1.070–1.085]; 4096² (`--budget 30`) f64 1.130 [0.927–1.136], f32 1.053
+//!    [1.019–1.074]. The windows' per-value strip checks and copies held 5.7 % of a 1000²
+//!    profile's samples, more than the buffer's pass through L2 had cost. Not in.
 //!
 //! ```text
 //! columns: strip by strip: forward · P/(RC) · inverse        (in place, depth first)
