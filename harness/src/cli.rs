@@ -96,6 +96,25 @@ pub struct ValidateArgs {
     pub suite: Suite,
 }
 
+/// Which problems a bench (or an interleaved comparison) takes, and which of its rows it
+/// skips for time.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Limits {
+    /// quick (the default): a variant whose estimated time per run exceeds the time limit
+    /// is skipped with its estimate, so that the main job stays within minutes on 2 cores;
+    /// full: the same sizes, nothing skipped for time.
+    #[arg(long, value_enum, default_value_t = Suite::Quick)]
+    pub suite: Suite,
+    /// Seconds one run of a variant may be estimated to take before it is skipped (quick
+    /// suite: 5 on the default sizes; on sizes you name (`--n 4096`), the naive variants'
+    /// limit, 60 or HARNESS_NAIVE_LIMIT_S; `--suite full`: no limit). Estimates come from an
+    /// earlier row of the same variant in this run, or for GPU variants on a software
+    /// adapter and workshop exercises from one small calibration problem, scaled by the
+    /// nominal work.
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<f64>,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     #[command(flatten)]
@@ -110,7 +129,8 @@ pub struct BenchArgs {
     /// Time budget per variant in seconds (samples are taken until it is spent).
     #[arg(long, default_value_t = 1.0)]
     pub budget: f64,
-    /// Minimum number of timed samples (unless one run alone exceeds the budget).
+    /// Minimum number of timed samples (unless one run alone exceeds the budget); in an
+    /// interleaved run, rounds, at least 6: the fewest for a paired ratio's 95 % interval.
     #[arg(long, default_value_t = 5)]
     pub min_samples: usize,
     /// Spread (interquartile range / median) above which a result is flagged noisy.
@@ -119,18 +139,8 @@ pub struct BenchArgs {
     /// Folder under which the run folder is created.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
-    /// quick (the default): a variant whose estimated time per run exceeds the time limit
-    /// is skipped with its estimate, so that the main job stays within minutes on 2 cores;
-    /// full: the same sizes, nothing skipped for time.
-    #[arg(long, value_enum, default_value_t = Suite::Quick)]
-    pub suite: Suite,
-    /// Seconds one run of a variant may be estimated to take before it is skipped (quick
-    /// suite: 5 on the default sizes; on sizes you name (`--n 4096`), the naive variants'
-    /// limit, 60 or HARNESS_NAIVE_LIMIT_S; `--suite full`: no limit). Estimates come from an earlier row of
-    /// the same variant in this run, or for GPU variants on a software adapter and workshop
-    /// exercises from one small calibration problem, scaled by the nominal work.
-    #[arg(long, value_name = "S")]
-    pub time_limit: Option<f64>,
+    #[command(flatten)]
+    pub limits: Limits,
     /// Start even when the selection is estimated to run for more than 2 hours.
     #[arg(long)]
     pub yes: bool,
@@ -176,6 +186,10 @@ pub struct CompareArgs {
     /// confidence: a regression gate for CI.
     #[arg(long, value_name = "PCT")]
     pub fail_above: Option<String>,
+    // The interleaved run's suite and time limit, as `bench`'s: a skipped row's reason names
+    // them, so they are options here too.
+    #[command(flatten)]
+    pub limits: Limits,
     /// Also write the comparison as Markdown to this file.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,

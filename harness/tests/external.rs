@@ -481,6 +481,57 @@ fn a_worker_that_fixes_its_size_is_estimated_from_the_time_it_declares() {
     assert_eq!(undeclared.status, Status::Ok, "{}", undeclared.reason);
 }
 
+/// `compare` of Laue's square at n = 64, a worker that declares 100 s per run against one
+/// that declares nothing, with `extra` options: its printed table and its rows. The naive
+/// variants' limit, which sizes named on the command line get, is pinned at 60 s.
+fn compare_declared(toml: &Path, out_dir: &Path, extra: &[&str]) -> (String, Vec<Row>) {
+    let mut args = words(
+        "compare --kernel laue --case square --n 64 --variant theirs,declared --baseline theirs \
+         --budget 0.05 --threads 1",
+    );
+    args.extend(["--out", s(out_dir), "--external", s(toml)]);
+    args.extend(extra);
+    let out = harness_env(&args, &[("HARNESS_NAIVE_LIMIT_S", "60")]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let rows = read_rows(&run_folder(out_dir).join("results.csv")).unwrap();
+    (stdout, rows)
+}
+
+#[test]
+fn compare_takes_the_options_a_row_skipped_for_time_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = registration(
+        tmp.path(),
+        &[
+            ("theirs", "correct", ""),
+            ("declared", "fixed-64", "seconds_per_run = 100"),
+        ],
+    );
+    let (stdout, rows) = compare_declared(&toml, &tmp.path().join("limited"), &[]);
+    let declared = row(&rows, "declared");
+    assert_eq!(declared.status, Status::Skipped, "{}", declared.reason);
+    for option in ["--suite full", "--time-limit S"] {
+        assert!(declared.reason.contains(option), "{}", declared.reason);
+        assert!(stdout.contains(option), "{stdout}");
+    }
+    // Either option, given to compare, runs it (the fake worker takes far less than 100 s).
+    for (i, extra) in [["--time-limit", "200"], ["--suite", "full"]]
+        .iter()
+        .enumerate()
+    {
+        let (_, rows) = compare_declared(&toml, &tmp.path().join(i.to_string()), extra);
+        let declared = row(&rows, "declared");
+        assert_eq!(
+            declared.status,
+            Status::Ok,
+            "{extra:?}: {}",
+            declared.reason
+        );
+        assert!(declared.ratio.is_some(), "{extra:?}: paired with theirs");
+    }
+}
+
 #[test]
 fn bad_registrations_are_refused_in_one_line_and_nothing_is_written() {
     let tmp = tempfile::tempdir().unwrap();

@@ -68,7 +68,10 @@ fn bench_writes_a_failed_row_for_each_fault_and_times_the_rest() {
         budget: 0.05,
         min_samples: 3,
         out: dir.path().to_path_buf(),
-        suite: harness::cli::Suite::Full,
+        limits: harness::cli::Limits {
+            suite: harness::cli::Suite::Full,
+            time_limit: None,
+        },
         ..harness::cmd::bench::default_args()
     };
     let code = bench_plan(&plan(), &args).expect("the bench itself does not err");

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use cli::{harness_env, refused_in_one_line, rows_on_disk, spawn_quiet, stop_when, text, words};
-use harness::cli::{BenchArgs, Select, Suite};
+use harness::cli::{BenchArgs, Limits, Select, Suite};
 use harness::cmd::bench::bench_plan;
 use harness::cmd::plan::{Job, Plan};
 use harness::results::{Row, Status, read_rows, samples};
@@ -71,7 +71,8 @@ fn compare_gives_each_variant_a_paired_ratio_and_samples_aligned_by_round() {
     let rows = read_rows(&run.join("results.csv")).unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     let rounds = rows[0].rounds;
-    assert!(rounds >= 5, "{rows:?}");
+    // The fewest rounds an interleaved run makes: enough for a 95 % interval.
+    assert!(rounds >= 6, "{rows:?}");
     for r in &rows {
         assert_eq!(r.status, Status::Ok, "{r:?}");
         assert!(
@@ -106,6 +107,38 @@ fn compare_gives_each_variant_a_paired_ratio_and_samples_aligned_by_round() {
     assert!(
         md.contains("| factorised |") && md.contains("faster"),
         "{md}"
+    );
+}
+
+#[test]
+fn a_ratio_from_too_few_rounds_is_said_without_an_interval_or_a_verdict() {
+    // Naive at n = 32 (~10⁷ phases) takes far longer than three budgets of 1 ms: one
+    // round, and one ratio, which cannot say how much the machine moved it.
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let mut args = words(
+        "compare --kernel laue --case square --n 32 --variant factorised,naive --budget 0.001 \
+         --threads 1 --out",
+    );
+    args.push(runs.to_str().unwrap());
+    let out = harness_env(&args, &[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let rows = read_rows(&run_folder(&runs).join("results.csv")).unwrap();
+    let row = |v: &str| rows.iter().find(|r| r.variant == v).unwrap();
+    let fact = row("factorised");
+    assert_eq!((fact.status, fact.rounds), (Status::Ok, 1), "{fact:?}");
+    assert!(fact.ratio.is_some_and(|r| r < 1.0), "{fact:?}");
+    assert_eq!((fact.ratio_low, fact.ratio_high), (None, None), "{fact:?}");
+    assert_eq!(fact.verdict, "", "{fact:?}");
+    assert!(
+        fact.reason
+            .contains("1 round(s): a 95 % interval needs 6 or more"),
+        "{fact:?}"
+    );
+    assert!(
+        stdout.contains("(no interval)") && stdout.contains("1 round(s): a 95 %"),
+        "{stdout}"
     );
 }
 
@@ -216,7 +249,10 @@ fn faulty_rows(interleave: bool) -> (PathBuf, Vec<Row>, tempfile::TempDir) {
         budget: 0.05,
         min_samples: 3,
         out: dir.path().to_path_buf(),
-        suite: Suite::Full,
+        limits: Limits {
+            suite: Suite::Full,
+            time_limit: None,
+        },
         interleave,
         ..harness::cmd::bench::default_args()
     };

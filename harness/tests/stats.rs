@@ -284,3 +284,19 @@ fn verdicts_at_a_threshold() {
     assert_eq!(r(0.90, 0.96).verdict(0.05), Verdict::NoDifference);
     assert_eq!(Verdict::NoDifference.to_string(), "no difference");
 }
+
+#[test]
+fn a_paired_interval_needs_as_many_rounds_as_can_hold_the_median_at_95_percent() {
+    use harness::measure::paired::{MIN_ROUNDS, too_few_rounds};
+    // From the smallest to the largest of n ratios: the median is inside unless all n fall
+    // on one side of it, probability 2·2⁻ⁿ.
+    let coverage = |n: usize| 1.0 - 2.0 * 0.5f64.powi(n as i32);
+    assert!(coverage(MIN_ROUNDS) >= 0.95, "{}", coverage(MIN_ROUNDS));
+    assert!(
+        coverage(MIN_ROUNDS - 1) < 0.95,
+        "{}",
+        coverage(MIN_ROUNDS - 1)
+    );
+    assert!(too_few_rounds(MIN_ROUNDS - 1).is_some());
+    assert_eq!(too_few_rounds(MIN_ROUNDS), None);
+}

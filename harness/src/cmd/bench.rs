@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 
 use super::plan::{self, Job, Plan};
 use super::{instance_of, selected};
-use crate::cli::{BenchArgs, Select, Suite};
+use crate::cli::{BenchArgs, Limits, Select, Suite};
 use crate::measure::drift::DriftGuard;
 use crate::measure::machine::Machine;
 use crate::measure::memory;
@@ -60,8 +60,7 @@ pub fn default_args() -> BenchArgs {
         min_samples: 5,
         noisy: crate::measure::stats::NOISY_SPREAD,
         out: "reports".into(),
-        suite: Suite::Quick,
-        time_limit: None,
+        limits: Limits::default(),
         yes: false,
         interleave: false,
         baseline: None,
@@ -201,15 +200,18 @@ pub fn bench_finished(
     args: &BenchArgs,
     params: &BTreeMap<String, Vec<String>>,
 ) -> Result<Finished> {
-    let mut plan = plan::plan_suite(&args.select, params, args.suite)?;
+    let mut plan = plan::plan_suite(&args.select, params, args.limits.suite)?;
     super::choose::resolve_best(&mut plan, &args.out)?;
-    if params.is_empty() || args.time_limit.is_some() || args.suite == Suite::Full {
+    if params.is_empty() || args.limits.time_limit.is_some() || args.limits.suite == Suite::Full {
         return bench_plan_finished(&plan, args);
     }
     // Sizes the user named: skip only what the naive variants would skip at them (their
     // limit), not what the quick suite's 5 s keeps out of the main job.
     let named = BenchArgs {
-        time_limit: Some(kernels::naive_time_limit_s()?),
+        limits: Limits {
+            time_limit: Some(kernels::naive_time_limit_s()?),
+            ..args.limits.clone()
+        },
         ..args.clone()
     };
     bench_plan_finished(&plan, &named)
@@ -243,7 +245,7 @@ pub fn bench_plan_finished(plan: &Plan, args: &BenchArgs) -> Result<Finished> {
     // The reference probe, once the ceilings' work is done and before the first row.
     let drift = DriftGuard::new();
     manifest.drift = drift.summary();
-    let limit = match (args.time_limit, args.suite) {
+    let limit = match (args.limits.time_limit, args.limits.suite) {
         (Some(s), _) => Some(s),
         (None, Suite::Quick) => Some(estimate::QUICK_LIMIT_S),
         (None, Suite::Full) => None,

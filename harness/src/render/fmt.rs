@@ -81,14 +81,21 @@ pub fn sig3(v: f64) -> String {
 /// ours against a Python peer 5000× slower read `0.000 [0.000–0.000]` with three
 /// decimals).
 pub fn fmt_paired_ratio(ratio: f64, low: f64, high: f64) -> String {
-    let f = |v: f64| {
-        if v.abs() >= 0.1 {
-            format!("{v:.3}")
-        } else {
-            sig3(v)
-        }
-    };
-    format!("{} [{}–{}]", f(ratio), f(low), f(high))
+    format!(
+        "{} [{}–{}]",
+        fmt_paired_value(ratio),
+        fmt_paired_value(low),
+        fmt_paired_value(high)
+    )
+}
+
+/// A ratio as [`fmt_paired_ratio`] writes it, alone: `0.953`, `2.5e-4`.
+pub fn fmt_paired_value(v: f64) -> String {
+    if v.abs() >= 0.1 {
+        format!("{v:.3}")
+    } else {
+        sig3(v)
+    }
 }
 
 /// `8.3e-15`; `-` for none.

@@ -17,7 +17,7 @@ use crate::cli::BenchArgs;
 use crate::cmd::plan::{self, Job, Plan};
 use crate::measure::paired;
 use crate::measure::rounds::{self, Entrant};
-use crate::measure::timing::Measurement;
+use crate::measure::timing::{Config, Measurement};
 use crate::render::fmt::fmt_bytes;
 use crate::results::{Row, Status};
 
@@ -195,7 +195,12 @@ impl Bench<'_> {
                 prepared: a.prepared.as_mut(),
             })
             .collect();
-        let (bar, cfg, drift) = (&self.bar, self.cfg, &mut self.drift);
+        let (bar, drift) = (&self.bar, &mut self.drift);
+        // Enough rounds for the paired ratios' intervals, whatever --min-samples says.
+        let cfg = Config {
+            min_samples: self.cfg.min_samples.max(paired::MIN_ROUNDS),
+            ..self.cfg
+        };
         let result = pool.install(|| {
             let mut progress = |f: f64, phase: &str| {
                 bar.set_message(format!("{what} · {phase} {:.0}%", 100.0 * f.min(1.0)));
@@ -237,9 +242,15 @@ impl Bench<'_> {
             {
                 Some(r) => {
                     row.ratio = Some(r.ratio);
-                    row.ratio_low = Some(r.low);
-                    row.ratio_high = Some(r.high);
-                    row.verdict = r.verdict(VERDICT_THRESHOLD).to_string();
+                    // The baseline's own ratio is exactly 1, whatever the rounds.
+                    match paired::too_few_rounds(rounds).filter(|_| slot.variant.name() != name) {
+                        Some(why) => add_reason(row, &why),
+                        None => {
+                            row.ratio_low = Some(r.low);
+                            row.ratio_high = Some(r.high);
+                            row.verdict = r.verdict(VERDICT_THRESHOLD).to_string();
+                        }
+                    }
                 }
                 None => add_reason(row, &format!("baseline {name} not timed here: no ratio")),
             }

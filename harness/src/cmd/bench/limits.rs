@@ -27,7 +27,7 @@ pub(super) fn check_options(args: &BenchArgs) -> Result<()> {
             fmt_number(args.noisy)
         );
     }
-    if let Some(s) = args.time_limit
+    if let Some(s) = args.limits.time_limit
         && !(s > 0.0 && s.is_finite())
     {
         bail!(

@@ -191,13 +191,21 @@ pub(super) fn print_header(job: &Job) {
 
 /// An interleaved row's ratio: `×0.512 [0.508–0.517] vs naive: faster`; None without one.
 pub fn ratio_text(r: &Row) -> Option<String> {
-    let (ratio, low, high) = (r.ratio?, r.ratio_low?, r.ratio_high?);
-    Some(format!(
-        "×{} vs {}: {}",
-        crate::render::fmt::fmt_paired_ratio(ratio, low, high),
-        r.baseline,
-        r.verdict
-    ))
+    use crate::render::fmt::{fmt_paired_ratio, fmt_paired_value};
+    Some(match (r.ratio?, r.ratio_low, r.ratio_high) {
+        (ratio, Some(low), Some(high)) => format!(
+            "×{} vs {}: {}",
+            fmt_paired_ratio(ratio, low, high),
+            r.baseline,
+            r.verdict
+        ),
+        // Too few rounds for an interval: the row's reason says so.
+        (ratio, _, _) => format!(
+            "×{} vs {}: no interval",
+            fmt_paired_value(ratio),
+            r.baseline
+        ),
+    })
 }
 
 /// What a `%roof` above 100 means, said on the row that shows one: the GFLOP/s count the

@@ -47,6 +47,7 @@ pub fn compare(args: &CompareArgs, params: &BTreeMap<String, Vec<String>>) -> Re
         out: args.out.clone(),
         interleave: true,
         baseline: args.baseline.clone(),
+        limits: args.limits.clone(),
         ..bench::default_args()
     };
     let Finished { code, dir } = bench::bench_finished(&bench_args, params)?;
@@ -168,6 +169,8 @@ impl Compared {
     fn ratio_text(&self) -> String {
         match (self.ratio, self.ratio_low, self.ratio_high) {
             (Some(r), Some(lo), Some(hi)) => crate::render::fmt::fmt_paired_ratio(r, lo, hi),
+            // Too few rounds for an interval (the verdict column says why).
+            (Some(r), _, _) => format!("{} (no interval)", crate::render::fmt::fmt_paired_value(r)),
             _ => "-".into(),
         }
     }

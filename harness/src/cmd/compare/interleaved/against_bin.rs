@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use clap::ValueEnum as _;
 use serde::Serialize;
 
 use super::check_output;
@@ -22,15 +23,16 @@ use super::child::{Ready, Side, version_of};
 use crate::cli::CompareArgs;
 use crate::cmd::bench::VERDICT_THRESHOLD;
 use crate::cmd::plan;
-use crate::measure::paired::paired;
+use crate::measure::paired::{paired, too_few_rounds};
 use crate::measure::rounds::enough;
 use crate::measure::stats::{SplitMix, median};
 use crate::measure::timing::Config;
 use crate::render::fmt::fmt_time;
 use crate::results::write_whole;
 
-/// Rounds made at least (as bench's default `--min-samples`).
-const MIN_ROUNDS: usize = 5;
+/// Rounds made at least, unless a round takes longer than three budgets: enough for an
+/// interval and a verdict.
+const MIN_ROUNDS: usize = crate::measure::paired::MIN_ROUNDS;
 
 pub fn compare(
     args: &CompareArgs,
@@ -146,6 +148,12 @@ fn child_args(
         a.extend(["--threads".into(), t.to_string()]);
     }
     a.extend(["--budget".into(), args.budget.to_string()]);
+    if let Some(name) = args.limits.suite.to_possible_value() {
+        a.extend(["--suite".into(), name.get_name().to_string()]);
+    }
+    if let Some(s) = args.limits.time_limit {
+        a.extend(["--time-limit".into(), s.to_string()]);
+    }
     a.extend(["--out".into(), out.display().to_string()]);
     for (name, values) in params {
         a.extend([format!("--{name}"), values.join(",")]);
@@ -288,18 +296,21 @@ impl Timing {
         }
         let (a, b) = (&self.samples[0][name], &self.samples[1][name]);
         let ratio = paired(a, b);
+        // With too few rounds, the ratio alone (see `too_few_rounds`).
+        let few = too_few_rounds(a.len());
+        let interval = ratio.filter(|_| few.is_none());
         Compared {
             variant: name.clone(),
             status: "ok".into(),
             median_this_s: (!a.is_empty()).then(|| median(a)),
             median_other_s: (!b.is_empty()).then(|| median(b)),
             ratio: ratio.map(|r| r.ratio),
-            ratio_low: ratio.map(|r| r.low),
-            ratio_high: ratio.map(|r| r.high),
-            verdict: ratio
+            ratio_low: interval.map(|r| r.low),
+            ratio_high: interval.map(|r| r.high),
+            verdict: interval
                 .map(|r| r.verdict(VERDICT_THRESHOLD).to_string())
                 .unwrap_or_default(),
-            reason: String::new(),
+            reason: few.filter(|_| ratio.is_some()).unwrap_or_default(),
         }
     }
 }
@@ -403,12 +414,15 @@ fn table(doc: &Doc, markdown: bool) -> String {
     for r in &doc.rows {
         let ratio = match (r.ratio, r.ratio_low, r.ratio_high) {
             (Some(x), Some(lo), Some(hi)) => crate::render::fmt::fmt_paired_ratio(x, lo, hi),
+            (Some(x), _, _) => format!("{} (no interval)", crate::render::fmt::fmt_paired_value(x)),
             _ => "-".into(),
         };
-        let verdict = if r.status == "ok" {
-            r.verdict.clone()
-        } else {
+        let verdict = if r.status != "ok" {
             format!("{}: {}", r.status, r.reason)
+        } else if r.verdict.is_empty() {
+            r.reason.clone()
+        } else {
+            r.verdict.clone()
         };
         let cells = [
             r.variant.clone(),
@@ -444,4 +458,34 @@ fn write_outputs(args: &CompareArgs, doc: &Doc) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cmd, Suite, parse_from};
+
+    #[test]
+    fn both_builds_get_the_selection_the_parameters_and_the_limits() {
+        let line = "harness compare --kernel deconv --case synthetic --variant lanes --n 64 \
+                    --budget 2 --threads 1 --suite full --time-limit 200 --against-bin other";
+        let parsed = parse_from(line.split_whitespace()).expect("a valid command line");
+        let Some(Cmd::Compare(args)) = &parsed.cli.command else {
+            panic!("not compare: {:?}", parsed.cli.command);
+        };
+        let child = child_args(args, &parsed.params, Path::new("scratch"));
+        let again = parse_from(std::iter::once("harness".to_string()).chain(child.clone()))
+            .expect("the children's command line parses");
+        let Some(Cmd::Bench(bench)) = &again.cli.command else {
+            panic!("not bench: {child:?}");
+        };
+        assert_eq!(bench.select.kernel.as_deref(), Some("deconv"));
+        assert_eq!(bench.select.case.as_deref(), Some("synthetic"));
+        assert_eq!(bench.select.variant.as_deref(), Some("lanes"));
+        assert_eq!(again.params, parsed.params, "{child:?}");
+        assert_eq!((bench.budget, bench.threads.as_slice()), (2.0, &[1][..]));
+        assert_eq!(bench.limits.suite, Suite::Full, "{child:?}");
+        assert_eq!(bench.limits.time_limit, Some(200.0), "{child:?}");
+        assert_eq!(bench.out, Path::new("scratch"));
+    }
 }
