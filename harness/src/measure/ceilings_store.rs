@@ -9,9 +9,10 @@
 //! and flags a measurement under [`FAR_BELOW`] of the kept value (the machine was busy or
 //! throttled then, and its timings may be slow too). Entries are keyed by the machine's
 //! fingerprint (CPU with its family and model, cores, memory, OS) and thread count; one
-//! measured with another GEMM size or copy size is replaced, not compared. The file is the harness's own cache: an
-//! unreadable or invalid one is ignored with a warning and rewritten, never fatal; delete
-//! it (or a machine's entry) to start afresh after changing the machine.
+//! measured with another GEMM size or copy size is replaced, not compared. The file is the
+//! harness's own cache: an unreadable or invalid one is ignored with a warning and
+//! rewritten, never fatal; delete it (or a machine's entry) to start afresh after changing
+//! the machine.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -89,6 +89,16 @@ pub fn fmt_paired_ratio(ratio: f64, low: f64, high: f64) -> String {
     )
 }
 
+/// A table cell for a paired ratio: with its interval, or `(no interval)` (too few rounds),
+/// or `-` without a ratio.
+pub fn fmt_paired_cell(ratio: Option<f64>, low: Option<f64>, high: Option<f64>) -> String {
+    match (ratio, low, high) {
+        (Some(r), Some(lo), Some(hi)) => fmt_paired_ratio(r, lo, hi),
+        (Some(r), _, _) => format!("{} (no interval)", fmt_paired_value(r)),
+        _ => "-".into(),
+    }
+}
+
 /// A ratio as [`fmt_paired_ratio`] writes it, alone: `0.953`, `2.5e-4`.
 pub fn fmt_paired_value(v: f64) -> String {
     if v.abs() >= 0.1 {

@@ -167,12 +167,8 @@ impl Compared {
 
     /// `0.512 [0.508–0.517]`, or `-`.
     fn ratio_text(&self) -> String {
-        match (self.ratio, self.ratio_low, self.ratio_high) {
-            (Some(r), Some(lo), Some(hi)) => crate::render::fmt::fmt_paired_ratio(r, lo, hi),
-            // Too few rounds for an interval (the verdict column says why).
-            (Some(r), _, _) => format!("{} (no interval)", crate::render::fmt::fmt_paired_value(r)),
-            _ => "-".into(),
-        }
+        // Without an interval (too few rounds), the verdict column says why.
+        crate::render::fmt::fmt_paired_cell(self.ratio, self.ratio_low, self.ratio_high)
     }
 
     /// The verdict, `baseline` for the baseline itself, or the status and reason.

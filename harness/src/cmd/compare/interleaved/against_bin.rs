@@ -23,16 +23,12 @@ use super::child::{Ready, Side, version_of};
 use crate::cli::CompareArgs;
 use crate::cmd::bench::VERDICT_THRESHOLD;
 use crate::cmd::plan;
-use crate::measure::paired::{paired, too_few_rounds};
+use crate::measure::paired::{self, paired, too_few_rounds};
 use crate::measure::rounds::enough;
 use crate::measure::stats::{SplitMix, median};
 use crate::measure::timing::Config;
 use crate::render::fmt::fmt_time;
 use crate::results::write_whole;
-
-/// Rounds made at least, unless a round takes longer than three budgets: enough for an
-/// interval and a verdict.
-const MIN_ROUNDS: usize = crate::measure::paired::MIN_ROUNDS;
 
 pub fn compare(
     args: &CompareArgs,
@@ -216,7 +212,8 @@ impl Timing {
     fn run(&mut self, sides: &mut [Side; 2], budget: f64) -> Result<()> {
         let cfg = Config {
             budget,
-            min_samples: MIN_ROUNDS,
+            // Enough for an interval and a verdict, unless a round takes three budgets.
+            min_samples: paired::MIN_ROUNDS,
         };
         let mut rng = SplitMix(0xB1B1_0F12);
         let started = Instant::now();
@@ -412,11 +409,7 @@ fn table(doc: &Doc, markdown: bool) -> String {
         )
     });
     for r in &doc.rows {
-        let ratio = match (r.ratio, r.ratio_low, r.ratio_high) {
-            (Some(x), Some(lo), Some(hi)) => crate::render::fmt::fmt_paired_ratio(x, lo, hi),
-            (Some(x), _, _) => format!("{} (no interval)", crate::render::fmt::fmt_paired_value(x)),
-            _ => "-".into(),
-        };
+        let ratio = crate::render::fmt::fmt_paired_cell(r.ratio, r.ratio_low, r.ratio_high);
         let verdict = if r.status != "ok" {
             format!("{}: {}", r.status, r.reason)
         } else if r.verdict.is_empty() {
